@@ -1,0 +1,49 @@
+// pickleguard/input.hpp — bytes to decode, without copying them.
+//
+// `map_file` memory-maps a file read-only, so a 2 GB checkpoint costs
+// address space, not memory, and every str/bytes in the value graph can be a
+// view into it. The mapping must outlive any decoding made from it.
+//
+//     auto file = pickleguard::map_file("model.pkl");
+//     if (!file) return fail(file.error());
+//     pickleguard::decoding d = pickleguard::decode(file.value().bytes());
+#pragma once
+
+#include "pickleguard/error.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pickleguard {
+
+class mapped_file {
+public:
+    mapped_file() = default;
+    mapped_file(mapped_file&&) noexcept;
+    mapped_file& operator=(mapped_file&&) noexcept;
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    ~mapped_file();
+
+    std::span<const std::byte> bytes() const { return {data_, size_}; }
+    const std::string& path() const { return path_; }
+
+private:
+    friend result<mapped_file> map_file(const std::string& path);
+    friend result<mapped_file> read_stream(int fd, const std::string& name);
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool mapped_ = false;
+    std::vector<std::byte> owned_;  // for inputs that cannot be mapped (pipes)
+    std::string path_;
+};
+
+// Maps a regular file; reads anything else (a pipe, "/dev/stdin") into memory.
+result<mapped_file> map_file(const std::string& path);
+
+// Reads a whole stream (e.g. standard input, fd 0) into memory.
+result<mapped_file> read_stream(int fd, const std::string& name);
+
+}  // namespace pickleguard

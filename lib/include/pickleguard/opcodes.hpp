@@ -1,0 +1,58 @@
+// pickleguard/opcodes.hpp — the pickle opcode table.
+//
+// One table describes every opcode of protocols 0–5, as CPython's
+// `pickletools.opcodes` does: its byte, its name, how its argument is encoded,
+// the protocol that introduced it and its stack effect. The decoder reads
+// arguments by `arg_kind`, the disassembler prints from it, and the tests
+// check that every row has a handler and a test.
+//
+//     for (const pickleguard::opcode_info& op : pickleguard::all_opcodes())
+//         std::printf("%-16s %u\n", op.name.data(), op.protocol);
+//
+//     const pickleguard::opcode_info* op = pickleguard::find_opcode(0x80);  // PROTO
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace pickleguard {
+
+// How an opcode's argument is laid out in the stream.
+enum class arg_kind : std::uint8_t {
+    none,
+    uint1,          // 1 byte, unsigned
+    uint2,          // 2 bytes, little-endian, unsigned
+    uint4,          // 4 bytes, little-endian, unsigned
+    int4,           // 4 bytes, little-endian, signed
+    uint8,          // 8 bytes, little-endian, unsigned
+    line,           // text up to and including '\n'
+    line_pair,      // two such lines (module, then name)
+    counted_long1,  // 1-byte count, then that many bytes of a two's-complement int
+    counted_long4,  // 4-byte signed count, then the bytes
+    counted1,       // 1-byte length, then that many bytes
+    counted4,       // 4-byte unsigned length, then the bytes
+    counted8,       // 8-byte unsigned length, then the bytes
+};
+
+struct opcode_info {
+    std::uint8_t code;
+    std::string_view name;
+    arg_kind arg;
+    std::uint8_t protocol;        // protocol that introduced it
+    std::string_view stack_before;  // pickletools' notation, e.g. "any any"
+    std::string_view stack_after;
+    std::string_view summary;       // one line, for `disasm --explain` and docs
+};
+
+// Every opcode, in CPython's `pickletools.opcodes` order.
+std::span<const opcode_info> all_opcodes() noexcept;
+
+// The row for an opcode byte, or nullptr if CPython does not know it.
+const opcode_info* find_opcode(std::uint8_t code) noexcept;
+
+// How many bytes of fixed-size argument follow the opcode (0 for line or
+// counted arguments, whose size depends on the data).
+std::size_t fixed_arg_size(arg_kind kind) noexcept;
+
+}  // namespace pickleguard

@@ -1,0 +1,60 @@
+// Internal: how the value graph is stored.
+//
+// Nodes are 24-byte records in one vector; containers keep their items in a
+// side table so that scalars stay small. Handles of small ints carry the value
+// themselves (see value_ref). Text decoded from escapes lives in `owned`; all
+// other text points into the input, which must outlive the graph.
+#pragma once
+
+#include "pickleguard/value.hpp"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace pickleguard {
+
+namespace node_flag {
+inline constexpr std::uint8_t unhashable = 1;  // list, dict, set, bytearray, or a tuple holding one
+}
+
+struct node {
+    value_kind kind = value_kind::none;
+    std::uint8_t flags = 0;
+    std::uint16_t reserved = 0;
+    std::uint32_t aux = 0;  // container index for containers and symbolic nodes
+    union {
+        std::int64_t i;     // integer, ext code, global index, boolean
+        double f;           // floating
+        const char* p;      // str, bytes, bytearray, big_integer
+    };
+    std::uint64_t len = 0;  // byte length for p
+};
+static_assert(sizeof(node) == 24);
+
+struct container {
+    std::vector<value_ref> items;
+    std::uint32_t depth = 1;                 // nesting depth, at least 1
+    std::uint32_t applied = kNoApplied;      // index into storage::applied
+    static constexpr std::uint32_t kNoApplied = ~0u;
+};
+
+struct value_graph::storage {
+    std::vector<node> nodes;
+    std::vector<container> containers;
+    std::vector<global_name> globals;
+    std::vector<applied_ops> applied;
+    std::deque<std::string> owned;  // deque: element addresses stay put as it grows
+
+    // Node 0 is None, 1 is True, 2 is False: constants need no allocation.
+    static constexpr std::uint32_t kNone = 0, kTrue = 1, kFalse = 2;
+    // A node index never handed out, used as "empty" in the memo.
+    static constexpr std::uint32_t kInvalidIndex = 0x7fffffffu;
+
+    std::string_view keep(std::string s) {
+        owned.push_back(std::move(s));
+        return owned.back();
+    }
+};
+
+}  // namespace pickleguard

@@ -1,0 +1,1214 @@
+// The symbolic pickle machine.
+//
+// One handler per opcode, named after CPython's `load_*` function in
+// `Modules/_pickle.c` and checked in the same order, so that we accept and
+// reject exactly what `pickle.loads` does. Where CPython would import or call
+// something we create a symbolic node instead. The stack, the mark stack and
+// the memo behave as CPython's: the mark stack is separate and "fences" the
+// object stack, and MEMOIZE writes at the number of filled memo slots.
+//
+// Nothing here recurses: the depth of the C++ stack never follows the input.
+#include "pickleguard/decode.hpp"
+
+#include "../common/bigint.hpp"
+#include "global_names.hpp"
+#include "graph_storage.hpp"
+#include "opcode_table.hpp"
+#include "text_numbers.hpp"
+#include "text_strings.hpp"
+
+#include <array>
+#include <bit>
+#include <cstring>
+#include <unordered_map>
+
+namespace pickleguard {
+
+const char* to_string(error_kind kind) noexcept {
+    switch (kind) {
+        case error_kind::malformed: return "malformed";
+        case error_kind::truncated: return "truncated";
+        case error_kind::limit: return "limit";
+        case error_kind::unsupported: return "unsupported";
+        case error_kind::io: return "io";
+        case error_kind::usage: return "usage";
+    }
+    return "?";
+}
+
+std::string describe(const error& e) {
+    std::string s;
+    if (e.offset != error::no_offset) {
+        s += "offset " + std::to_string(e.offset);
+        if (e.opcode != error::no_opcode) {
+            const opcode_info* op = find_opcode(static_cast<std::uint8_t>(e.opcode));
+            s += " (";
+            s += op ? std::string(op->name) : "unknown opcode";
+            s += ")";
+        }
+        s += ": ";
+    }
+    s += e.reason;
+    return s;
+}
+
+const char* to_string(event_kind kind) noexcept {
+    switch (kind) {
+        case event_kind::global: return "global";
+        case event_kind::call: return "call";
+        case event_kind::instantiate: return "instantiate";
+        case event_kind::build: return "build";
+        case event_kind::append: return "append";
+        case event_kind::setitem: return "setitem";
+        case event_kind::additems: return "additems";
+        case event_kind::persistent_id: return "persistent_id";
+        case event_kind::extension: return "extension";
+        case event_kind::buffer: return "buffer";
+    }
+    return "?";
+}
+
+namespace {
+
+using storage = value_graph::storage;
+
+// The memo as CPython sees it (index -> value, plus a count of filled slots),
+// stored densely while indices stay near the count and sparsely past that, so
+// memory follows what is stored, not the largest index.
+class memo_table {
+public:
+    std::uint64_t size() const { return count_; }
+
+    const value_ref* get(std::uint64_t idx) const {
+        if (idx < dense_.size()) {
+            return dense_[idx].bits() == storage::kInvalidIndex ? nullptr : &dense_[idx];
+        }
+        auto it = sparse_.find(idx);
+        return it == sparse_.end() ? nullptr : &it->second;
+    }
+
+    void put(std::uint64_t idx, value_ref v) {
+        if (idx >= dense_.size() && idx < 2 * count_ + 1024) grow(idx + 1);
+        if (idx < dense_.size()) {
+            if (dense_[idx].bits() == storage::kInvalidIndex) ++count_;
+            dense_[idx] = v;
+            return;
+        }
+        auto [it, inserted] = sparse_.try_emplace(idx, v);
+        if (inserted) ++count_;
+        else it->second = v;
+    }
+
+private:
+    void grow(std::uint64_t need) {
+        std::uint64_t n = std::max<std::uint64_t>(need, dense_.size() * 2);
+        n = std::min<std::uint64_t>(n, 2 * count_ + 1024);
+        n = std::max(n, need);
+        dense_.resize(n, value_ref::node(storage::kInvalidIndex));
+        for (auto it = sparse_.begin(); it != sparse_.end();) {
+            if (it->first < n) {
+                dense_[it->first] = it->second;
+                it = sparse_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    std::vector<value_ref> dense_;
+    std::unordered_map<std::uint64_t, value_ref> sparse_;
+    std::uint64_t count_ = 0;
+};
+
+// An opcode's argument as read from the stream.
+struct operand {
+    std::uint64_t u = 0;       // fixed-size integers, lengths
+    std::int64_t i = 0;        // int4
+    std::string_view bytes;    // counted data, or the first line (with '\n')
+    std::string_view line2;    // second line of GLOBAL/INST (with '\n')
+};
+
+std::uint64_t read_le(const std::uint8_t* p, std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(p[k]) << (8 * k);
+    return v;
+}
+
+class machine {
+public:
+    machine(std::span<const std::byte> input, const decode_options& options, std::size_t start,
+            decode_observer* observer, decoding& out)
+        : in_(reinterpret_cast<const std::uint8_t*>(input.data())),
+          size_(input.size()),
+          pos_(start),
+          opt_(options),
+          lim_(options.limit),
+          observer_(observer),
+          out_(out),
+          g_(out.graph.impl()) {}
+
+    using handler = bool (machine::*)();
+    void run();
+
+private:
+    friend constexpr std::array<handler, 256> make_dispatch();
+
+    // ---- failures -------------------------------------------------------
+    bool fail(error_kind kind, std::string reason) {
+        error e;
+        e.kind = kind;
+        e.offset = op_offset_;
+        e.opcode = op_;
+        e.reason = std::move(reason);
+        out_.failure = std::move(e);
+        return false;
+    }
+    bool fail(error e) {
+        e.offset = op_offset_;
+        e.opcode = op_;
+        out_.failure = std::move(e);
+        return false;
+    }
+    bool malformed(std::string reason) { return fail(error_kind::malformed, std::move(reason)); }
+    bool truncated() { return fail(error_kind::truncated, "pickle data was truncated"); }
+    bool limit(std::string what) { return fail(error_kind::limit, "limit: " + what); }
+    bool unsupported(std::string what) { return fail(error_kind::unsupported, "unsupported: " + what); }
+    bool underflow() {
+        // Pdata_stack_underflow: the message depends on whether a MARK is open.
+        return malformed(marks_.empty() ? "unpickling stack underflow" : "unexpected MARK found");
+    }
+
+    // ---- the stack --------------------------------------------------------
+    std::size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
+    bool push(value_ref v) {
+        if (stack_.size() >= lim_.max_stack_depth) return limit("stack deeper than max_stack_depth");
+        stack_.push_back(v);
+        return true;
+    }
+    // Pdata_pop: refuses to pop below the fence of the innermost MARK.
+    bool pop(value_ref& v) {
+        if (stack_.size() <= fence()) return underflow();
+        v = stack_.back();
+        stack_.pop_back();
+        return true;
+    }
+    // marker(): pops the innermost MARK and returns where it was.
+    bool marker(std::size_t& at) {
+        if (marks_.empty()) return malformed("could not find MARK");
+        at = marks_.back();
+        marks_.pop_back();
+        return true;
+    }
+
+    // ---- values -------------------------------------------------------------
+    bool new_node(value_kind kind, value_ref& out) {
+        if (g_.nodes.size() >= lim_.max_nodes || g_.nodes.size() >= storage::kInvalidIndex)
+            return limit("more values than max_nodes");
+        node n;
+        n.kind = kind;
+        g_.nodes.push_back(n);
+        out = value_ref::node(static_cast<std::uint32_t>(g_.nodes.size() - 1));
+        return true;
+    }
+    bool new_container(value_kind kind, value_ref& out) {
+        if (!new_node(kind, out)) return false;
+        node& n = g_.nodes[out.index()];
+        n.aux = static_cast<std::uint32_t>(g_.containers.size());
+        if (kind == value_kind::list || kind == value_kind::dict || kind == value_kind::set)
+            n.flags |= node_flag::unhashable;
+        g_.containers.emplace_back();
+        return true;
+    }
+    node& at(value_ref v) { return g_.nodes[v.index()]; }
+    value_kind kind_of(value_ref v) const {
+        return v.is_small_int() ? value_kind::integer : g_.nodes[v.index()].kind;
+    }
+    bool symbolic(value_ref v) const { return is_symbolic(kind_of(v)); }
+    container& items_of(value_ref v) { return g_.containers[g_.nodes[v.index()].aux]; }
+    std::uint32_t depth_of(value_ref v) const {
+        if (v.is_small_int()) return 0;
+        const node& n = g_.nodes[v.index()];
+        switch (n.kind) {
+            case value_kind::list: case value_kind::tuple: case value_kind::dict: case value_kind::set:
+            case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
+            case value_kind::persid:
+                return g_.containers[n.aux].depth;
+            default:
+                return 0;
+        }
+    }
+    bool hashable(value_ref v) const {
+        return v.is_small_int() || !(g_.nodes[v.index()].flags & node_flag::unhashable);
+    }
+    const char* type_name(value_ref v) const { return to_string(kind_of(v)); }
+
+    // Adds items to a container, keeping depth and size within limits. Depth
+    // is tracked at insertion: a cheap, conservative bound, since items that
+    // grow later do not update their parents (and cycles need no bound).
+    bool add_items(value_ref target, const value_ref* first, std::size_t count) {
+        container& c = items_of(target);
+        if (c.items.size() + count > lim_.max_container_items)
+            return limit("container larger than max_container_items");
+        std::uint32_t depth = c.depth;
+        for (std::size_t k = 0; k < count; ++k) depth = std::max(depth, depth_of(first[k]) + 1);
+        if (depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
+        c.depth = depth;
+        c.items.insert(c.items.end(), first, first + count);
+        return true;
+    }
+    bool make_int(std::int64_t v, value_ref& out) {
+        if (value_ref::fits_small(v)) {
+            out = value_ref::small_int(v);
+            return true;
+        }
+        if (!new_node(value_kind::integer, out)) return false;
+        at(out).i = v;
+        return true;
+    }
+    // `le` must stay alive as long as the graph: a view of the input or owned text.
+    bool make_big_int(std::string_view le, value_ref& out) {
+        auto span = std::span(reinterpret_cast<const std::uint8_t*>(le.data()), le.size());
+        if (auto small = bigint::twos_complement_to_int64(span)) return make_int(*small, out);
+        if (!new_node(value_kind::big_integer, out)) return false;
+        at(out).p = le.data();
+        at(out).len = bigint::minimal_length(span);
+        return true;
+    }
+    bool make_text(value_kind kind, std::string_view s, value_ref& out) {
+        decoded_bytes_ += s.size();
+        if (decoded_bytes_ > lim_.max_decoded_bytes) return limit("more text than max_decoded_bytes");
+        if (!new_node(kind, out)) return false;
+        node& n = at(out);
+        n.p = s.data();
+        n.len = s.size();
+        if (kind == value_kind::bytearray) n.flags |= node_flag::unhashable;
+        return true;
+    }
+    bool make_float(double d, value_ref& out) {
+        if (!new_node(value_kind::floating, out)) return false;
+        at(out).f = d;
+        return true;
+    }
+    // A tuple of the stack items from `start` up, popped (Pdata_poptuple).
+    bool pop_tuple(std::size_t start, value_ref& out) {
+        if (start < fence()) return underflow();
+        if (!new_container(value_kind::tuple, out)) return false;
+        std::size_t n = stack_.size() - start;
+        if (!add_items(out, stack_.data() + start, n)) return false;
+        for (std::size_t k = start; k < stack_.size(); ++k)
+            if (!hashable(stack_[k])) at(out).flags |= node_flag::unhashable;
+        stack_.resize(start);
+        return true;
+    }
+    bool make_symbolic(value_kind kind, std::initializer_list<value_ref> operands, value_ref& out) {
+        if (!new_container(kind, out)) return false;
+        return add_items(out, operands.begin(), operands.size());
+    }
+    applied_ops& applied_on(value_ref v) {
+        container& c = items_of(v);
+        if (c.applied == container::kNoApplied) {
+            c.applied = static_cast<std::uint32_t>(g_.applied.size());
+            g_.applied.emplace_back();
+        }
+        return g_.applied[c.applied];
+    }
+    void note(event_kind kind, value_ref target, value_ref result, value_ref operand = {}) {
+        out_.events.push_back(event{kind, op_, op_offset_, target, result, operand});
+    }
+    bool make_global(std::string_view module, std::string_view name, value_ref& out) {
+        resolved_global r = resolve_global(module, name, proto_);
+        global_name gn;
+        gn.raw_module = module;
+        gn.raw_name = name;
+        gn.module = r.module;
+        gn.name = r.name;
+        gn.offset = op_offset_;
+        gn.opcode = op_;
+        gn.protocol = proto_;
+        gn.remapped = r.remapped;
+        gn.dotted = r.dotted;
+        if (!new_container(value_kind::global, out)) return false;
+        at(out).i = static_cast<std::int64_t>(g_.globals.size());
+        g_.globals.push_back(gn);
+        traced_global_ = &g_.globals.back();
+        traced_global_index_ = g_.globals.size() - 1;
+        note(event_kind::global, out, out);
+        return true;
+    }
+
+    // ---- reading the stream -------------------------------------------------
+    std::size_t remaining() const { return size_ - pos_; }
+    bool read_line(std::string_view& line) {
+        const void* nl = std::memchr(in_ + pos_, '\n', remaining());
+        if (!nl) return truncated();
+        std::size_t end = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nl) - in_) + 1;
+        line = {reinterpret_cast<const char*>(in_ + pos_), end - pos_};
+        pos_ = end;
+        return true;
+    }
+    bool read_counted(std::uint64_t length, std::string_view& data) {
+        if (length > remaining()) return truncated();
+        data = {reinterpret_cast<const char*>(in_ + pos_), static_cast<std::size_t>(length)};
+        pos_ += static_cast<std::size_t>(length);
+        return true;
+    }
+    bool read_operand(arg_kind kind);
+
+    // ---- memo -------------------------------------------------------------
+    bool memo_put(std::uint64_t idx, value_ref v) {
+        traced_memo_ = static_cast<std::int64_t>(idx);
+        if (idx > lim_.max_memo_index) return limit("memo index " + std::to_string(idx) + " above max_memo_index");
+        if (memo_.size() >= lim_.max_memo_entries && !memo_.get(idx)) return limit("more memo entries than max_memo_entries");
+        memo_.put(idx, v);
+        return true;
+    }
+    bool memo_get(std::uint64_t idx) {
+        traced_memo_ = static_cast<std::int64_t>(idx);
+        const value_ref* v = memo_.get(idx);
+        if (!v) return malformed("Memo value not found at index " + std::to_string(idx));
+        return push(*v);
+    }
+    bool put_top(std::uint64_t idx) {
+        if (stack_.size() <= fence()) return underflow();
+        return memo_put(idx, stack_.back());
+    }
+
+    // ---- shared by several opcodes -----------------------------------------
+    bool do_append(std::size_t x);
+    bool do_setitems(std::size_t x);
+    bool counted_tuple(std::size_t n);
+    bool push_int(const text::parsed_int& p);
+    bool push_str_checked_utf8(std::string_view s);
+    bool instantiate(value_ref cls, value_ref args);
+
+    // ---- handlers, in opcode-table order ------------------------------------
+    bool load_int();
+    bool load_binint();
+    bool load_binint1();
+    bool load_binint2();
+    bool load_long();
+    bool load_counted_long();
+    bool load_string();
+    bool load_counted_binstring();
+    bool load_counted_binbytes();
+    bool load_counted_bytearray();
+    bool load_next_buffer();
+    bool load_readonly_buffer();
+    bool load_none();
+    bool load_true();
+    bool load_false();
+    bool load_unicode();
+    bool load_counted_binunicode();
+    bool load_float();
+    bool load_binfloat();
+    bool load_empty_list();
+    bool load_append();
+    bool load_appends();
+    bool load_list();
+    bool load_empty_tuple();
+    bool load_tuple();
+    bool load_tuple1();
+    bool load_tuple2();
+    bool load_tuple3();
+    bool load_empty_dict();
+    bool load_dict();
+    bool load_setitem();
+    bool load_setitems();
+    bool load_empty_set();
+    bool load_additems();
+    bool load_frozenset();
+    bool load_pop();
+    bool load_dup();
+    bool load_mark();
+    bool load_pop_mark();
+    bool load_get();
+    bool load_binget();
+    bool load_put();
+    bool load_binput();
+    bool load_memoize();
+    bool load_extension();
+    bool load_global();
+    bool load_stack_global();
+    bool load_reduce();
+    bool load_build();
+    bool load_inst();
+    bool load_obj();
+    bool load_newobj();
+    bool load_proto();
+    bool load_stop();
+    bool load_frame();
+    bool load_persid();
+    bool load_binpersid();
+
+    void report_step(std::size_t arg_start);
+
+    const std::uint8_t* in_;
+    std::size_t size_;
+    std::size_t pos_;
+    const decode_options& opt_;
+    const limits& lim_;
+    decode_observer* observer_;
+    decoding& out_;
+    storage& g_;
+
+    std::vector<value_ref> stack_;
+    std::vector<std::size_t> marks_;
+    memo_table memo_;
+    std::uint8_t proto_ = 0;
+    std::uint8_t op_ = 0;
+    std::uint64_t op_offset_ = 0;
+    operand arg_;
+    std::uint64_t decoded_bytes_ = 0;
+    bool stopped_ = false;
+    // for observers
+    std::int64_t traced_memo_ = -1;
+    const global_name* traced_global_ = nullptr;
+    std::size_t traced_global_index_ = 0;
+};
+
+bool machine::read_operand(arg_kind kind) {
+    arg_ = operand{};
+    std::size_t fixed = fixed_arg_size(kind);
+    if (fixed) {
+        if (remaining() < fixed) return truncated();
+        arg_.bytes = {reinterpret_cast<const char*>(in_ + pos_), fixed};
+        arg_.u = read_le(in_ + pos_, fixed);
+        if (kind == arg_kind::int4) arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u));
+        pos_ += fixed;
+        return true;
+    }
+    switch (kind) {
+        case arg_kind::line:
+            return read_line(arg_.bytes);
+        case arg_kind::line_pair:
+            return read_line(arg_.bytes) && read_line(arg_.line2);
+        case arg_kind::counted_long1:
+        case arg_kind::counted1: {
+            if (remaining() < 1) return truncated();
+            arg_.u = in_[pos_++];
+            return read_counted(arg_.u, arg_.bytes);
+        }
+        case arg_kind::counted_long4: {
+            if (remaining() < 4) return truncated();
+            arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(read_le(in_ + pos_, 4)));
+            pos_ += 4;
+            // load_counted_long checks the sign before reading the data.
+            if (arg_.i < 0) return malformed("LONG pickle has negative byte count");
+            arg_.u = static_cast<std::uint64_t>(arg_.i);
+            return read_counted(arg_.u, arg_.bytes);
+        }
+        case arg_kind::counted4:
+        case arg_kind::counted8: {
+            std::size_t n = kind == arg_kind::counted4 ? 4 : 8;
+            if (remaining() < n) return truncated();
+            arg_.u = read_le(in_ + pos_, n);
+            pos_ += n;
+            if (arg_.u > static_cast<std::uint64_t>(INT64_MAX)) {
+                const char* what = op_ == op::BINUNICODE8 ? "BINUNICODE" : op_ == op::BYTEARRAY8 ? "BYTEARRAY8" : "BINBYTES";
+                return malformed(std::string(what) + " exceeds system's maximum size of 9223372036854775807 bytes");
+            }
+            return read_counted(arg_.u, arg_.bytes);
+        }
+        default:
+            return true;
+    }
+}
+
+// ---- integers ---------------------------------------------------------------
+
+bool machine::push_int(const text::parsed_int& p) {
+    value_ref v;
+    if (p.is_bool) return push(value_ref::node(p.value ? storage::kTrue : storage::kFalse));
+    if (p.small) {
+        if (!make_int(p.value, v)) return false;
+    } else {
+        if (!make_big_int(g_.keep(p.twos), v)) return false;
+    }
+    return push(v);
+}
+
+bool machine::load_int() {
+    if (arg_.bytes.size() < 2) return truncated();  // bad_readline
+    auto parsed = text::parse_int_line(arg_.bytes, lim_);
+    if (!parsed) return fail(parsed.error());
+    return push_int(parsed.value());
+}
+
+bool machine::load_binint() {
+    value_ref v;
+    return make_int(arg_.i, v) && push(v);
+}
+bool machine::load_binint1() {
+    value_ref v;
+    return make_int(static_cast<std::int64_t>(arg_.u), v) && push(v);
+}
+bool machine::load_binint2() { return load_binint1(); }
+
+bool machine::load_long() {
+    if (arg_.bytes.size() < 2) return truncated();
+    auto parsed = text::parse_long_line(arg_.bytes, lim_);
+    if (!parsed) return fail(parsed.error());
+    return push_int(parsed.value());
+}
+
+bool machine::load_counted_long() {
+    value_ref v;
+    if (arg_.bytes.empty()) return make_int(0, v) && push(v);
+    return make_big_int(arg_.bytes, v) && push(v);
+}
+
+// ---- strings and bytes --------------------------------------------------------
+
+bool machine::load_string() {
+    std::string_view line = arg_.bytes.substr(0, arg_.bytes.size() - 1);
+    auto decoded = text::decode_string_escape(line);
+    if (!decoded) return fail(decoded.error());
+    // Python 2 str is decoded with the Unpickler's encoding: ASCII by default.
+    if (std::string why = text::check_ascii(decoded.value()); !why.empty()) return malformed(why);
+    value_ref v;
+    return make_text(value_kind::str, g_.keep(std::move(decoded.value())), v) && push(v);
+}
+
+bool machine::load_counted_binstring() {
+    if (std::string why = text::check_ascii(arg_.bytes); !why.empty()) return malformed(why);
+    value_ref v;
+    return make_text(value_kind::str, arg_.bytes, v) && push(v);
+}
+
+bool machine::load_counted_binbytes() {
+    value_ref v;
+    return make_text(value_kind::bytes, arg_.bytes, v) && push(v);
+}
+
+bool machine::load_counted_bytearray() {
+    value_ref v;
+    return make_text(value_kind::bytearray, arg_.bytes, v) && push(v);
+}
+
+bool machine::load_next_buffer() {
+    if (!opt_.allow_out_of_band_buffers)
+        return malformed("pickle stream refers to out-of-band data but no *buffers* argument was given");
+    value_ref v;
+    if (!new_container(value_kind::buffer, v)) return false;
+    note(event_kind::buffer, v, v);
+    return push(v);
+}
+
+bool machine::load_readonly_buffer() {
+    if (stack_.size() <= fence()) return underflow();
+    value_ref& top = stack_.back();
+    switch (kind_of(top)) {
+        case value_kind::bytes:
+        case value_kind::memoryview:
+            return true;  // already read-only: CPython keeps the object
+        case value_kind::bytearray: {
+            value_ref view;
+            std::string_view bytes{at(top).p, static_cast<std::size_t>(at(top).len)};
+            if (!make_text(value_kind::memoryview, bytes, view)) return false;
+            top = view;
+            return true;
+        }
+        default:
+            if (symbolic(top)) {
+                applied_on(top).readonly = true;
+                note(event_kind::buffer, top, top);
+                return true;
+            }
+            return malformed(std::string("memoryview: a bytes-like object is required, not '") + type_name(top) + "'");
+    }
+}
+
+bool machine::load_none() { return push(value_ref::node(storage::kNone)); }
+bool machine::load_true() { return push(value_ref::node(storage::kTrue)); }
+bool machine::load_false() { return push(value_ref::node(storage::kFalse)); }
+
+bool machine::load_unicode() {
+    auto decoded = text::decode_raw_unicode_escape(arg_.bytes.substr(0, arg_.bytes.size() - 1));
+    if (!decoded) return fail(decoded.error());
+    value_ref v;
+    return make_text(value_kind::str, g_.keep(std::move(decoded.value())), v) && push(v);
+}
+
+bool machine::load_counted_binunicode() {
+    if (std::string why = text::check_utf8(arg_.bytes, /*surrogatepass=*/true); !why.empty()) return malformed(why);
+    value_ref v;
+    return make_text(value_kind::str, arg_.bytes, v) && push(v);
+}
+
+// ---- floats -------------------------------------------------------------------
+
+bool machine::load_float() {
+    if (arg_.bytes.size() < 2) return truncated();
+    auto parsed = text::parse_float_line(arg_.bytes);
+    if (!parsed) return fail(parsed.error());
+    value_ref v;
+    return make_float(parsed.value(), v) && push(v);
+}
+
+bool machine::load_binfloat() {
+    // Big-endian IEEE 754, as PyFloat_Unpack8(s, 0).
+    std::uint64_t be = 0;
+    for (char c : arg_.bytes) be = (be << 8) | static_cast<std::uint8_t>(c);
+    value_ref v;
+    return make_float(std::bit_cast<double>(be), v) && push(v);
+}
+
+// ---- lists --------------------------------------------------------------------
+
+bool machine::load_empty_list() {
+    value_ref v;
+    return new_container(value_kind::list, v) && push(v);
+}
+
+bool machine::do_append(std::size_t x) {
+    std::size_t len = stack_.size();
+    if (x > len || x <= fence()) return underflow();
+    if (len == x) return true;  // nothing to do, whatever the target is
+    value_ref target = stack_[x - 1];
+    const value_ref* first = stack_.data() + x;
+    std::size_t count = len - x;
+    switch (kind_of(target)) {
+        case value_kind::list:
+            if (!add_items(target, first, count)) return false;
+            break;
+        case value_kind::bytearray:
+            return unsupported("APPEND(S) on a bytearray");
+        default: {
+            if (!symbolic(target))
+                return malformed(std::string("'") + type_name(target) + "' object has no attribute 'append'");
+            applied_ops& ops = applied_on(target);
+            ops.appended.insert(ops.appended.end(), first, first + count);
+            note(event_kind::append, target, target);
+        }
+    }
+    stack_.resize(x);
+    return true;
+}
+
+bool machine::load_append() {
+    if (stack_.size() - 1 <= fence() || stack_.empty()) return underflow();
+    return do_append(stack_.size() - 1);
+}
+
+bool machine::load_appends() {
+    std::size_t mark = 0;
+    return marker(mark) && do_append(mark);
+}
+
+bool machine::load_list() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    value_ref v;
+    if (!new_container(value_kind::list, v)) return false;
+    if (!add_items(v, stack_.data() + mark, stack_.size() - mark)) return false;
+    stack_.resize(mark);
+    return push(v);
+}
+
+// ---- tuples -------------------------------------------------------------------
+
+bool machine::counted_tuple(std::size_t n) {
+    if (stack_.size() < n) return underflow();
+    value_ref v;
+    return pop_tuple(stack_.size() - n, v) && push(v);
+}
+
+bool machine::load_empty_tuple() { return counted_tuple(0); }
+bool machine::load_tuple() {
+    std::size_t mark = 0;
+    return marker(mark) && counted_tuple(stack_.size() - mark);
+}
+bool machine::load_tuple1() { return counted_tuple(1); }
+bool machine::load_tuple2() { return counted_tuple(2); }
+bool machine::load_tuple3() { return counted_tuple(3); }
+
+// ---- dicts --------------------------------------------------------------------
+
+bool machine::load_empty_dict() {
+    value_ref v;
+    return new_container(value_kind::dict, v) && push(v);
+}
+
+bool machine::load_dict() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    value_ref v;
+    if (!new_container(value_kind::dict, v)) return false;
+    if ((stack_.size() - mark) % 2 != 0) return malformed("odd number of items for DICT");
+    for (std::size_t k = mark; k < stack_.size(); k += 2)
+        if (!hashable(stack_[k])) return malformed(std::string("unhashable type: '") + type_name(stack_[k]) + "'");
+    if (!add_items(v, stack_.data() + mark, stack_.size() - mark)) return false;
+    stack_.resize(mark);
+    return push(v);
+}
+
+bool machine::do_setitems(std::size_t x) {
+    std::size_t len = stack_.size();
+    if (x > len || x <= fence()) return underflow();
+    if (len == x) return true;
+    if ((len - x) % 2 != 0) return malformed("odd number of items for SETITEMS");
+    value_ref target = stack_[x - 1];
+    const value_ref* first = stack_.data() + x;
+    std::size_t count = len - x;
+    switch (kind_of(target)) {
+        case value_kind::dict:
+            for (std::size_t k = 0; k < count; k += 2)
+                if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
+            if (!add_items(target, first, count)) return false;
+            break;
+        case value_kind::list:
+        case value_kind::bytearray:
+            return unsupported(std::string("SETITEM(S) on a ") + type_name(target));
+        default: {
+            if (!symbolic(target))
+                return malformed(std::string("'") + type_name(target) + "' object does not support item assignment");
+            applied_ops& ops = applied_on(target);
+            ops.setitems.insert(ops.setitems.end(), first, first + count);
+            note(event_kind::setitem, target, target);
+        }
+    }
+    stack_.resize(x);
+    return true;
+}
+
+bool machine::load_setitem() {
+    if (stack_.size() < 2) return underflow();
+    return do_setitems(stack_.size() - 2);
+}
+
+bool machine::load_setitems() {
+    std::size_t mark = 0;
+    return marker(mark) && do_setitems(mark);
+}
+
+// ---- sets ---------------------------------------------------------------------
+
+bool machine::load_empty_set() {
+    value_ref v;
+    return new_container(value_kind::set, v) && push(v);
+}
+
+bool machine::load_additems() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    std::size_t len = stack_.size();
+    if (mark > len || mark <= fence()) return underflow();
+    if (len == mark) return true;
+    value_ref target = stack_[mark - 1];
+    const value_ref* first = stack_.data() + mark;
+    std::size_t count = len - mark;
+    if (kind_of(target) == value_kind::set) {
+        for (std::size_t k = 0; k < count; ++k)
+            if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
+        if (!add_items(target, first, count)) return false;
+    } else if (symbolic(target)) {
+        applied_ops& ops = applied_on(target);
+        ops.added.insert(ops.added.end(), first, first + count);
+        note(event_kind::additems, target, target);
+    } else {
+        return malformed(std::string("'") + type_name(target) + "' object has no attribute 'add'");
+    }
+    stack_.resize(mark);
+    return true;
+}
+
+bool machine::load_frozenset() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    for (std::size_t k = mark; k < stack_.size(); ++k)
+        if (!hashable(stack_[k])) return malformed(std::string("unhashable type: '") + type_name(stack_[k]) + "'");
+    value_ref v;
+    if (!new_container(value_kind::frozenset, v)) return false;
+    if (!add_items(v, stack_.data() + mark, stack_.size() - mark)) return false;
+    stack_.resize(mark);
+    return push(v);
+}
+
+// ---- stack manipulation -------------------------------------------------------
+
+bool machine::load_pop() {
+    // load_pop: a MARK sitting exactly at the top is popped instead of an item.
+    if (!marks_.empty() && marks_.back() == stack_.size()) {
+        marks_.pop_back();
+        return true;
+    }
+    if (stack_.size() <= fence()) return underflow();
+    stack_.pop_back();
+    return true;
+}
+
+bool machine::load_dup() {
+    if (stack_.size() <= fence()) return underflow();
+    return push(stack_.back());
+}
+
+bool machine::load_mark() {
+    if (marks_.size() >= lim_.max_mark_depth) return limit("more open MARKs than max_mark_depth");
+    marks_.push_back(stack_.size());
+    return true;
+}
+
+bool machine::load_pop_mark() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    stack_.resize(mark);
+    return true;
+}
+
+// ---- memo ---------------------------------------------------------------------
+
+bool machine::load_get() {
+    if (arg_.bytes.size() < 2) return truncated();
+    auto idx = text::parse_memo_index_line(arg_.bytes, lim_);
+    if (!idx) return fail(idx.error());
+    if (idx.value() < 0) {
+        traced_memo_ = idx.value();
+        return malformed("Memo value not found at index " + std::to_string(idx.value()));
+    }
+    return memo_get(static_cast<std::uint64_t>(idx.value()));
+}
+
+bool machine::load_binget() { return memo_get(arg_.u); }
+
+bool machine::load_put() {
+    if (arg_.bytes.size() < 2) return truncated();
+    if (stack_.size() <= fence()) return underflow();
+    auto idx = text::parse_memo_index_line(arg_.bytes, lim_);
+    if (!idx) return fail(idx.error());
+    if (idx.value() < 0) return malformed("negative PUT argument");
+    return memo_put(static_cast<std::uint64_t>(idx.value()), stack_.back());
+}
+
+bool machine::load_binput() { return put_top(arg_.u); }
+
+bool machine::load_memoize() { return put_top(memo_.size()); }
+
+// ---- extension registry -------------------------------------------------------
+
+bool machine::load_extension() {
+    std::int64_t code = op_ == op::EXT4 ? arg_.i : static_cast<std::int64_t>(arg_.u);
+    if (code <= 0) return malformed("EXT specifies code <= 0");
+    // CPython looks the code up in copyreg's registry, which the pickle itself
+    // may have filled (copyreg.add_extension via REDUCE), and its cache skips
+    // find_class. We cannot know the registry, so the code stays symbolic.
+    value_ref v;
+    if (!new_container(value_kind::ext, v)) return false;
+    at(v).i = code;
+    note(event_kind::extension, v, v);
+    return push(v);
+}
+
+// ---- globals and objects ------------------------------------------------------
+
+bool machine::load_global() {
+    std::string_view module = arg_.bytes.substr(0, arg_.bytes.size() - 1);
+    std::string_view name = arg_.line2.substr(0, arg_.line2.size() - 1);
+    if (arg_.bytes.size() < 2 || arg_.line2.size() < 2) return truncated();  // bad_readline
+    if (std::string why = text::check_utf8(module, false); !why.empty()) return malformed(why);
+    if (std::string why = text::check_utf8(name, false); !why.empty()) return malformed(why);
+    value_ref v;
+    return make_global(module, name, v) && push(v);
+}
+
+bool machine::load_stack_global() {
+    value_ref name, module;
+    if (!pop(name) || !pop(module)) return false;
+    value_kind mk = kind_of(module), nk = kind_of(name);
+    if (mk == value_kind::str && nk == value_kind::str) {
+        value_ref v;
+        return make_global(std::string_view(at(module).p, at(module).len),
+                           std::string_view(at(name).p, at(name).len), v) &&
+               push(v);
+    }
+    if (symbolic(module) || symbolic(name))
+        return unsupported("STACK_GLOBAL names computed at load time (by a call), which cannot be resolved statically");
+    return malformed("STACK_GLOBAL requires str");
+}
+
+bool machine::load_reduce() {
+    value_ref args, callable;
+    if (!pop(args) || !pop(callable)) return false;
+    // PyObject_CallObject: the arguments must be a tuple, the callable callable.
+    if (!symbolic(args) && kind_of(args) != value_kind::tuple) return malformed("argument list must be a tuple");
+    if (!symbolic(callable)) return malformed(std::string("'") + type_name(callable) + "' object is not callable");
+    value_ref v;
+    if (!make_symbolic(value_kind::reduce, {callable, args}, v)) return false;
+    note(event_kind::call, callable, v, args);
+    return push(v);
+}
+
+bool machine::load_build() {
+    if (stack_.size() < 2 || stack_.size() - 2 < fence()) return underflow();
+    value_ref state = stack_.back();
+    stack_.pop_back();
+    value_ref inst = stack_.back();
+    if (symbolic(inst)) {
+        applied_on(inst).states.push_back(state);
+        container& c = items_of(inst);
+        c.depth = std::max(c.depth, depth_of(state) + 1);
+        if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
+        note(event_kind::build, inst, inst, state);
+        return true;
+    }
+    // A plain data value has no __setstate__ and no __dict__: only "no state"
+    // (None, or (None, {})) goes through load_build without an error.
+    if (kind_of(state) == value_kind::none) return true;
+    if (symbolic(state)) return unsupported("BUILD on a data value with a state computed at load time");
+    if (kind_of(state) == value_kind::tuple && items_of(state).items.size() == 2) {
+        value_ref dict_state = items_of(state).items[0], slot_state = items_of(state).items[1];
+        if (kind_of(dict_state) == value_kind::dict) {
+            return malformed(std::string("'") + type_name(inst) + "' object has no attribute '__dict__'");
+        }
+        if (kind_of(dict_state) != value_kind::none) return malformed("state is not a dictionary");
+        if (kind_of(slot_state) != value_kind::dict) {
+            if (symbolic(slot_state)) return unsupported("BUILD slot state computed at load time");
+            return malformed("slot state is not a dictionary");
+        }
+        if (items_of(slot_state).items.empty()) return true;
+        return malformed(std::string("'") + type_name(inst) + "' object has no attribute to set");
+    }
+    if (kind_of(state) == value_kind::dict)
+        return malformed(std::string("'") + type_name(inst) + "' object has no attribute '__dict__'");
+    return malformed("state is not a dictionary");
+}
+
+bool machine::instantiate(value_ref cls, value_ref args) {
+    if (!symbolic(cls)) return malformed(std::string("'") + type_name(cls) + "' object is not callable");
+    value_ref v;
+    if (!make_symbolic(value_kind::reduce, {cls, args}, v)) return false;
+    note(event_kind::call, cls, v, args);
+    return push(v);
+}
+
+bool machine::load_inst() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    if (arg_.bytes.size() < 2 || arg_.line2.size() < 2) return truncated();
+    // INST lines are decoded as ASCII (a protocol 0 opcode from Python 2).
+    std::string_view module = arg_.bytes.substr(0, arg_.bytes.size() - 1);
+    std::string_view name = arg_.line2.substr(0, arg_.line2.size() - 1);
+    if (std::string why = text::check_ascii(module); !why.empty()) return malformed(why);
+    if (std::string why = text::check_ascii(name); !why.empty()) return malformed(why);
+    value_ref cls, args;
+    if (!make_global(module, name, cls)) return false;
+    if (!pop_tuple(mark, args)) return false;
+    return instantiate(cls, args);
+}
+
+bool machine::load_obj() {
+    std::size_t mark = 0;
+    if (!marker(mark)) return false;
+    if (stack_.size() < mark + 1) return underflow();
+    value_ref args, cls;
+    if (!pop_tuple(mark + 1, args) || !pop(cls)) return false;
+    return instantiate(cls, args);
+}
+
+bool machine::load_newobj() {
+    const bool ex = op_ == op::NEWOBJ_EX;
+    const char* name = ex ? "NEWOBJ_EX" : "NEWOBJ";
+    value_ref kwargs = value_ref::node(storage::kNone), args, cls;
+    if (ex && !pop(kwargs)) return false;
+    if (!pop(args) || !pop(cls)) return false;
+    if (!symbolic(cls))
+        return malformed(std::string(name) + " class argument must be a type, not " + type_name(cls));
+    if (!symbolic(args) && kind_of(args) != value_kind::tuple)
+        return malformed(std::string(name) + " args argument must be a tuple, not " + type_name(args));
+    if (ex && !symbolic(kwargs) && kind_of(kwargs) != value_kind::dict)
+        return malformed(std::string(name) + " kwargs argument must be a dict, not " + type_name(kwargs));
+    value_ref v;
+    if (ex ? !make_symbolic(value_kind::newobj, {cls, args, kwargs}, v)
+           : !make_symbolic(value_kind::newobj, {cls, args}, v))
+        return false;
+    note(event_kind::instantiate, cls, v, args);
+    return push(v);
+}
+
+// ---- machine control ----------------------------------------------------------
+
+bool machine::load_proto() {
+    if (arg_.u > 5) return malformed("unsupported pickle protocol: " + std::to_string(arg_.u));
+    proto_ = static_cast<std::uint8_t>(arg_.u);
+    out_.highest_protocol = std::max(out_.highest_protocol, proto_);
+    return true;
+}
+
+bool machine::load_stop() {
+    value_ref v;
+    if (!pop(v)) return false;
+    out_.root = v;
+    stopped_ = true;
+    return true;
+}
+
+bool machine::load_frame() {
+    // load_frame only checks that the frame's bytes are there; the C unpickler
+    // then reads on as if there were no frame (opcodes may straddle frames).
+    if (arg_.u > static_cast<std::uint64_t>(INT64_MAX))
+        return malformed("FRAME length exceeds system's maximum of 9223372036854775807 bytes");
+    if (arg_.u > remaining()) return truncated();
+    return true;
+}
+
+bool machine::load_persid() {
+    std::string_view pid = arg_.bytes.substr(0, arg_.bytes.size() - 1);
+    if (!text::check_ascii(pid).empty()) return malformed("persistent IDs in protocol 0 must be ASCII strings");
+    value_ref pid_value, v;
+    if (!make_text(value_kind::str, pid, pid_value)) return false;
+    if (!make_symbolic(value_kind::persid, {pid_value}, v)) return false;
+    note(event_kind::persistent_id, v, v, pid_value);
+    return push(v);
+}
+
+bool machine::load_binpersid() {
+    value_ref pid, v;
+    if (!pop(pid)) return false;
+    if (!make_symbolic(value_kind::persid, {pid}, v)) return false;
+    note(event_kind::persistent_id, v, v, pid);
+    return push(v);
+}
+
+// ---- dispatch -----------------------------------------------------------------
+
+constexpr std::array<machine::handler, 256> make_dispatch() {
+    struct row {
+        std::uint8_t code;
+        machine::handler fn;
+    };
+    // clang-format off
+    const row rows[] = {
+        {op::INT, &machine::load_int}, {op::BININT, &machine::load_binint},
+        {op::BININT1, &machine::load_binint1}, {op::BININT2, &machine::load_binint2},
+        {op::LONG, &machine::load_long}, {op::LONG1, &machine::load_counted_long},
+        {op::LONG4, &machine::load_counted_long},
+        {op::STRING, &machine::load_string}, {op::BINSTRING, &machine::load_counted_binstring},
+        {op::SHORT_BINSTRING, &machine::load_counted_binstring},
+        {op::BINBYTES, &machine::load_counted_binbytes}, {op::SHORT_BINBYTES, &machine::load_counted_binbytes},
+        {op::BINBYTES8, &machine::load_counted_binbytes}, {op::BYTEARRAY8, &machine::load_counted_bytearray},
+        {op::NEXT_BUFFER, &machine::load_next_buffer}, {op::READONLY_BUFFER, &machine::load_readonly_buffer},
+        {op::NONE, &machine::load_none}, {op::NEWTRUE, &machine::load_true}, {op::NEWFALSE, &machine::load_false},
+        {op::UNICODE, &machine::load_unicode}, {op::SHORT_BINUNICODE, &machine::load_counted_binunicode},
+        {op::BINUNICODE, &machine::load_counted_binunicode}, {op::BINUNICODE8, &machine::load_counted_binunicode},
+        {op::FLOAT, &machine::load_float}, {op::BINFLOAT, &machine::load_binfloat},
+        {op::EMPTY_LIST, &machine::load_empty_list}, {op::APPEND, &machine::load_append},
+        {op::APPENDS, &machine::load_appends}, {op::LIST, &machine::load_list},
+        {op::EMPTY_TUPLE, &machine::load_empty_tuple}, {op::TUPLE, &machine::load_tuple},
+        {op::TUPLE1, &machine::load_tuple1}, {op::TUPLE2, &machine::load_tuple2}, {op::TUPLE3, &machine::load_tuple3},
+        {op::EMPTY_DICT, &machine::load_empty_dict}, {op::DICT, &machine::load_dict},
+        {op::SETITEM, &machine::load_setitem}, {op::SETITEMS, &machine::load_setitems},
+        {op::EMPTY_SET, &machine::load_empty_set}, {op::ADDITEMS, &machine::load_additems},
+        {op::FROZENSET, &machine::load_frozenset},
+        {op::POP, &machine::load_pop}, {op::DUP, &machine::load_dup}, {op::MARK, &machine::load_mark},
+        {op::POP_MARK, &machine::load_pop_mark},
+        {op::GET, &machine::load_get}, {op::BINGET, &machine::load_binget}, {op::LONG_BINGET, &machine::load_binget},
+        {op::PUT, &machine::load_put}, {op::BINPUT, &machine::load_binput}, {op::LONG_BINPUT, &machine::load_binput},
+        {op::MEMOIZE, &machine::load_memoize},
+        {op::EXT1, &machine::load_extension}, {op::EXT2, &machine::load_extension}, {op::EXT4, &machine::load_extension},
+        {op::GLOBAL, &machine::load_global}, {op::STACK_GLOBAL, &machine::load_stack_global},
+        {op::REDUCE, &machine::load_reduce}, {op::BUILD, &machine::load_build}, {op::INST, &machine::load_inst},
+        {op::OBJ, &machine::load_obj}, {op::NEWOBJ, &machine::load_newobj}, {op::NEWOBJ_EX, &machine::load_newobj},
+        {op::PROTO, &machine::load_proto}, {op::STOP, &machine::load_stop}, {op::FRAME, &machine::load_frame},
+        {op::PERSID, &machine::load_persid}, {op::BINPERSID, &machine::load_binpersid},
+    };
+    // clang-format on
+    std::array<machine::handler, 256> table{};
+    for (const row& r : rows) table[r.code] = r.fn;
+    return table;
+}
+
+constexpr std::array<machine::handler, 256> kDispatch = make_dispatch();
+
+constexpr bool every_opcode_has_a_handler() {
+    std::size_t handled = 0;
+    for (machine::handler h : kDispatch) handled += h != nullptr;
+    return handled == 68;
+}
+static_assert(every_opcode_has_a_handler(), "the opcode table and the dispatch table disagree");
+
+void machine::report_step(std::size_t arg_start) {
+    opcode_step step;
+    step.offset = op_offset_;
+    step.opcode = op_;
+    step.protocol = proto_;
+    step.raw_arg = {reinterpret_cast<const char*>(in_ + arg_start), pos_ - arg_start};
+    const opcode_info* info = find_opcode(op_);
+    switch (info->arg) {
+        case arg_kind::uint1: case arg_kind::uint2: case arg_kind::uint4: case arg_kind::uint8:
+        case arg_kind::counted1: case arg_kind::counted4: case arg_kind::counted8: case arg_kind::counted_long1:
+            step.int_arg = static_cast<std::int64_t>(arg_.u);
+            step.has_int_arg = true;
+            break;
+        case arg_kind::int4: case arg_kind::counted_long4:
+            step.int_arg = arg_.i;
+            step.has_int_arg = true;
+            break;
+        default:
+            break;
+    }
+    step.memo_index = traced_memo_;
+    step.global = traced_global_ ? &g_.globals[traced_global_index_] : nullptr;
+    step.stack_depth = stack_.size();
+    step.mark_depth = marks_.size();
+    observer_->on_opcode(step);
+}
+
+void machine::run() {
+    out_.start = pos_;
+    if (size_ > lim_.max_input_bytes) {
+        op_offset_ = pos_;
+        fail(error_kind::limit, "limit: input larger than max_input_bytes");
+        out_.end = pos_;
+        return;
+    }
+    stack_.reserve(64);
+    while (true) {
+        op_offset_ = pos_;
+        if (pos_ >= size_) {
+            error e;
+            e.kind = error_kind::truncated;
+            e.offset = pos_;
+            e.reason = "Ran out of input";
+            out_.failure = std::move(e);
+            break;
+        }
+        op_ = in_[pos_++];
+        if (++out_.opcode_count > lim_.max_opcodes) {
+            limit("more opcodes than max_opcodes");
+            break;
+        }
+        handler h = kDispatch[op_];
+        if (!h) {
+            char buf[64];
+            if (op_ >= 0x20 && op_ <= 0x7e && op_ != '\'' && op_ != '\\')
+                std::snprintf(buf, sizeof buf, "invalid load key, '%c'.", op_);
+            else
+                std::snprintf(buf, sizeof buf, "invalid load key, '\\x%02x'.", op_);
+            error e;
+            e.kind = error_kind::malformed;
+            e.offset = op_offset_;
+            e.reason = buf;
+            out_.failure = std::move(e);
+            break;
+        }
+        std::size_t arg_start = pos_;
+        traced_memo_ = -1;
+        traced_global_ = nullptr;
+        bool ok = read_operand(find_opcode(op_)->arg) && (this->*h)();
+        if (observer_ && ok) report_step(arg_start);
+        if (!ok || stopped_) break;
+    }
+    out_.end = out_.failure ? op_offset_ : pos_;
+}
+
+}  // namespace
+
+decoding decode(std::span<const std::byte> input, const decode_options& options, std::size_t start,
+                decode_observer* observer) {
+    decoding out;
+    if (start > input.size()) start = input.size();
+    machine m(input, options, start, observer, out);
+    m.run();
+    return out;
+}
+
+}  // namespace pickleguard

@@ -1,0 +1,208 @@
+#include "text_strings.hpp"
+
+#include <cstdio>
+
+namespace pickleguard::text {
+namespace {
+
+error bad(std::string reason) {
+    error e;
+    e.kind = error_kind::malformed;
+    e.reason = std::move(reason);
+    return e;
+}
+
+std::string byte_hex(unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", c);
+    return buf;
+}
+
+}  // namespace
+
+void append_code_point(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+        out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+}
+
+std::uint32_t next_code_point(std::string_view s, std::size_t& i) {
+    auto b = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[k])); };
+    std::uint32_t c = b(i);
+    if (c < 0x80) { i += 1; return c; }
+    if (c < 0xe0) { std::uint32_t cp = ((c & 0x1f) << 6) | (b(i + 1) & 0x3f); i += 2; return cp; }
+    if (c < 0xf0) {
+        std::uint32_t cp = ((c & 0x0f) << 12) | ((b(i + 1) & 0x3f) << 6) | (b(i + 2) & 0x3f);
+        i += 3;
+        return cp;
+    }
+    std::uint32_t cp = ((c & 0x07) << 18) | ((b(i + 1) & 0x3f) << 12) | ((b(i + 2) & 0x3f) << 6) | (b(i + 3) & 0x3f);
+    i += 4;
+    return cp;
+}
+
+std::string check_utf8(std::string_view s, bool surrogatepass) {
+    // The rules of CPython's UTF-8 decoder: no overlong forms, nothing above
+    // U+10FFFF, and surrogates only under "surrogatepass".
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    auto u = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    auto fail = [&](std::size_t at, const char* why) {
+        return "'utf-8' codec can't decode byte " + byte_hex(u(at)) + " in position " + std::to_string(at) +
+               ": " + why;
+    };
+    while (i < n) {
+        // Fast path over ASCII, eight bytes at a time.
+        while (i + 8 <= n) {
+            std::uint64_t w;
+            __builtin_memcpy(&w, s.data() + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        unsigned char c = u(i);
+        if (c < 0x80) { ++i; continue; }
+        std::size_t len;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) len = 2;
+        else if (c == 0xe0) { len = 3; lo = 0xa0; }
+        else if (c >= 0xe1 && c <= 0xec) len = 3;
+        else if (c == 0xed) { len = 3; hi = surrogatepass ? 0xbf : 0x9f; }
+        else if (c >= 0xee && c <= 0xef) len = 3;
+        else if (c == 0xf0) { len = 4; lo = 0x90; }
+        else if (c >= 0xf1 && c <= 0xf3) len = 4;
+        else if (c == 0xf4) { len = 4; hi = 0x8f; }
+        else return fail(i, "invalid start byte");
+        if (i + 1 >= n) return fail(i, "unexpected end of data");
+        if (u(i + 1) < lo || u(i + 1) > hi) return fail(i, "invalid continuation byte");
+        for (std::size_t k = 2; k < len; ++k) {
+            if (i + k >= n) return fail(i, "unexpected end of data");
+            if (u(i + k) < 0x80 || u(i + k) > 0xbf) return fail(i, "invalid continuation byte");
+        }
+        i += len;
+    }
+    return {};
+}
+
+std::string check_ascii(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80)
+            return "'ascii' codec can't decode byte " + byte_hex(c) + " in position " + std::to_string(i) +
+                   ": ordinal not in range(128)";
+    }
+    return {};
+}
+
+result<std::string> decode_string_escape(std::string_view s) {
+    // load_string: the first and last bytes must be the same quote.
+    if (!(s.size() >= 2 && s.front() == s.back() && (s.front() == '\'' || s.front() == '"')))
+        return bad("the STRING opcode argument must be quoted");
+    s = s.substr(1, s.size() - 2);
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        char c = s[i++];
+        if (c != '\\') { out.push_back(c); continue; }
+        if (i == s.size()) return bad("Trailing \\ in string");
+        char e = s[i++];
+        switch (e) {
+            case '\n': break;
+            case '\\': out.push_back('\\'); break;
+            case '\'': out.push_back('\''); break;
+            case '"': out.push_back('"'); break;
+            case 'b': out.push_back('\b'); break;
+            case 'f': out.push_back('\f'); break;
+            case 't': out.push_back('\t'); break;
+            case 'n': out.push_back('\n'); break;
+            case 'r': out.push_back('\r'); break;
+            case 'v': out.push_back('\v'); break;
+            case 'a': out.push_back('\a'); break;
+            case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+                unsigned v = static_cast<unsigned>(e - '0');
+                for (int k = 0; k < 2 && i < s.size() && s[i] >= '0' && s[i] <= '7'; ++k)
+                    v = (v << 3) + static_cast<unsigned>(s[i++] - '0');
+                out.push_back(static_cast<char>(v & 0xff));  // > 0o377 only warns; the byte wraps
+                break;
+            }
+            case 'x': {
+                if (i + 1 < s.size()) {
+                    auto hex = [](char h) -> int {
+                        if (h >= '0' && h <= '9') return h - '0';
+                        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+                        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+                        return -1;
+                    };
+                    int d1 = hex(s[i]), d2 = hex(s[i + 1]);
+                    if (d1 >= 0 && d2 >= 0) {
+                        out.push_back(static_cast<char>((d1 << 4) | d2));
+                        i += 2;
+                        break;
+                    }
+                }
+                return bad("invalid \\x escape at position " + std::to_string(i - 2));
+            }
+            default:
+                // Unknown escapes stay as they are (CPython only warns).
+                out.push_back('\\');
+                --i;
+                break;
+        }
+    }
+    return out;
+}
+
+result<std::string> decode_raw_unicode_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i++]);
+        if (c != '\\' || i == s.size()) {
+            append_code_point(out, c);  // bytes are Latin-1 code points
+            continue;
+        }
+        unsigned char e = static_cast<unsigned char>(s[i++]);
+        int count = e == 'u' ? 4 : e == 'U' ? 8 : 0;
+        if (count == 0) {
+            // A backslash pair is copied whole, so "\\\\u" is not an escape.
+            out.push_back('\\');
+            append_code_point(out, e);
+            continue;
+        }
+        std::size_t start = i - 2;
+        std::uint32_t cp = 0;
+        for (int k = 0; k < count; ++k, ++i) {
+            if (i >= s.size())
+                return bad("'rawunicodeescape' codec can't decode bytes in position " + std::to_string(start) +
+                           "-" + std::to_string(s.size() - 1) + ": truncated \\" + (count == 4 ? "u" : "U") +
+                           std::string(count, 'X') + " escape");
+            char h = s[i];
+            int d = (h >= '0' && h <= '9') ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                  : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+            if (d < 0)
+                return bad("'rawunicodeescape' codec can't decode bytes in position " + std::to_string(start) +
+                           "-" + std::to_string(i) + ": truncated \\" + (count == 4 ? "u" : "U") +
+                           std::string(count, 'X') + " escape");
+            cp = (cp << 4) | static_cast<std::uint32_t>(d);
+        }
+        if (cp > 0x10ffff)
+            return bad("'rawunicodeescape' codec can't decode bytes in position " + std::to_string(start) + "-" +
+                       std::to_string(i - 1) + ": \\Uxxxxxxxx out of range");
+        append_code_point(out, cp);
+    }
+    return out;
+}
+
+}  // namespace pickleguard::text

@@ -1,0 +1,39 @@
+// Internal: string arguments decoded the way CPython's C unpickler does.
+//
+// Python strings are sequences of code points and may hold lone surrogates.
+// We store them as UTF-8 in which every code point, surrogates included, is
+// encoded on its own (a surrogate takes the 3-byte form ED A0..BF 80..BF).
+// That makes equal strings byte-equal, and BINUNICODE's "surrogatepass" UTF-8
+// is already in this form, so it is used in place without copying.
+#pragma once
+
+#include "pickleguard/error.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pickleguard::text {
+
+// Empty when `s` is valid UTF-8; otherwise CPython's message. With
+// `surrogatepass`, encoded surrogates are accepted (BINUNICODE); without,
+// they are errors (GLOBAL lines use strict UTF-8).
+std::string check_utf8(std::string_view s, bool surrogatepass);
+
+// Empty when every byte is ASCII; otherwise CPython's message.
+std::string check_ascii(std::string_view s);
+
+// STRING's argument (without the newline): strip the quotes, undo the
+// escapes as PyBytes_DecodeEscape does. The caller then applies ASCII.
+result<std::string> decode_string_escape(std::string_view quoted);
+
+// UNICODE's argument (without the newline), as 'raw-unicode-escape'.
+result<std::string> decode_raw_unicode_escape(std::string_view s);
+
+// Appends one code point (0..0x10FFFF, surrogates allowed).
+void append_code_point(std::string& out, std::uint32_t cp);
+
+// Next code point of our UTF-8 form starting at `i`; advances `i`.
+std::uint32_t next_code_point(std::string_view s, std::size_t& i);
+
+}  // namespace pickleguard::text

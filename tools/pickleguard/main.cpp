@@ -1,0 +1,157 @@
+// pickleguard — decide whether a Python pickle is safe to load, without Python.
+//
+// This file only parses the command line and prints; everything it knows
+// about pickles comes from the library's public headers.
+#include "pickleguard/decode.hpp"
+#include "pickleguard/disasm.hpp"
+#include "pickleguard/input.hpp"
+#include "pickleguard/json.hpp"
+#include "pickleguard/opcodes.hpp"
+#include "pickleguard/version.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Exit codes, as ClamAV's: 0 all good, 1 something found (for decode: an
+// input the decoder rejected), 2 the command could not do its job.
+constexpr int kExitOk = 0;
+constexpr int kExitFound = 1;
+constexpr int kExitError = 2;
+
+void write_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+pickleguard::result<pickleguard::mapped_file> open_input(const std::string& path) {
+    if (path == "-") return pickleguard::read_stream(0, "<stdin>");
+    return pickleguard::map_file(path);
+}
+
+void print_error(const std::string& path, const pickleguard::error& e) {
+    std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), pickleguard::describe(e).c_str());
+}
+
+std::string error_json(const pickleguard::error& e) {
+    std::string s = "{\"kind\": \"" + std::string(pickleguard::to_string(e.kind)) + "\", \"offset\": ";
+    s += e.offset == pickleguard::error::no_offset ? "null" : std::to_string(e.offset);
+    s += ", \"opcode\": ";
+    if (e.opcode == pickleguard::error::no_opcode) {
+        s += "null";
+    } else {
+        const pickleguard::opcode_info* op = pickleguard::find_opcode(static_cast<std::uint8_t>(e.opcode));
+        s += op ? "\"" + std::string(op->name) + "\"" : "null";
+    }
+    s += ", \"reason\": " + pickleguard::json_string_literal(e.reason) + "}";
+    return s;
+}
+
+int run_decode(const std::vector<std::string>& paths, bool lines, std::size_t offset,
+               const pickleguard::decode_options& options) {
+    int status = kExitOk;
+    for (const std::string& path : paths) {
+        auto file = open_input(path);
+        if (!file) {
+            print_error(path, file.error());
+            if (lines)
+                write_out("{\"file\": " + pickleguard::json_string_literal(path) +
+                          ", \"error\": " + error_json(file.error()) + "}\n");
+            status = kExitError;
+            continue;
+        }
+        pickleguard::decoding d = pickleguard::decode(file.value().bytes(), options, offset);
+        if (lines) write_out("{\"file\": " + pickleguard::json_string_literal(path) + ", ");
+        if (d.failure || !d.root) {
+            pickleguard::error e = d.failure ? *d.failure : pickleguard::error{};
+            if (lines) write_out("\"error\": " + error_json(e) + "}\n");
+            else print_error(path, e);
+            if (status == kExitOk) status = kExitFound;
+            continue;
+        }
+        if (lines) write_out("\"value\": ");
+        pickleguard::json_options jopt;
+        jopt.max_bytes = options.limit.max_json_bytes;
+        auto written = pickleguard::write_value_json(d.graph, *d.root, write_out, jopt);
+        if (!written) {
+            print_error(path, written.error());
+            if (lines) write_out("null, \"error\": " + error_json(written.error()));
+            status = kExitError;
+        }
+        write_out(lines ? "}\n" : "\n");
+        if (!lines && d.end < file.value().bytes().size())
+            std::fprintf(stderr, "pickleguard: %s: note: %llu bytes follow the STOP at offset %llu\n", path.c_str(),
+                         static_cast<unsigned long long>(file.value().bytes().size() - d.end),
+                         static_cast<unsigned long long>(d.end - 1));
+    }
+    return status;
+}
+
+int run_disasm(const std::vector<std::string>& paths, std::size_t offset,
+               const pickleguard::decode_options& options) {
+    int status = kExitOk;
+    for (const std::string& path : paths) {
+        auto file = open_input(path);
+        if (!file) {
+            print_error(path, file.error());
+            status = kExitError;
+            continue;
+        }
+        if (paths.size() > 1) write_out("== " + path + "\n");
+        pickleguard::decoding d = pickleguard::disassemble(file.value().bytes(), options, offset, write_out);
+        if (d.failure && status == kExitOk) status = kExitFound;
+    }
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"pickleguard " + std::string(pickleguard::version()) +
+                 " — decide whether a Python pickle is safe to load, without running Python.\n\n"
+                 "Exit codes: 0 success, 1 an input was rejected (malformed, unsafe or over a limit),\n"
+                 "2 usage error or an input could not be read."};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string(pickleguard::version()));
+
+    pickleguard::decode_options options;
+    auto add_limits = [&](CLI::App* cmd) {
+        cmd->add_option("--max-opcodes", options.limit.max_opcodes, "Stop after this many opcodes");
+        cmd->add_option("--max-stack", options.limit.max_stack_depth, "Largest stack depth");
+        cmd->add_option("--max-marks", options.limit.max_mark_depth, "Most MARKs open at once");
+        cmd->add_option("--max-depth", options.limit.max_nesting_depth, "Deepest nesting of containers");
+        cmd->add_option("--max-memo-index", options.limit.max_memo_index, "Largest memo index");
+        cmd->add_option("--max-memo-entries", options.limit.max_memo_entries, "Most memo entries");
+        cmd->add_option("--max-json-bytes", options.limit.max_json_bytes, "Largest JSON output");
+        cmd->add_flag("--allow-buffers", options.allow_out_of_band_buffers,
+                      "Accept NEXT_BUFFER (out-of-band buffers) as symbolic values");
+    };
+
+    std::vector<std::string> paths;
+    std::size_t offset = 0;
+    bool lines = false;
+
+    CLI::App* decode = app.add_subcommand("decode", "Print the value a pickle describes, as JSON (see docs/decode.md)");
+    decode->add_option("files", paths, "Pickle files ('-' for standard input)")->required();
+    decode->add_flag("--lines", lines,
+                     "One JSON object per file and line: {\"file\": ..., \"value\": ...} or {\"file\": ..., \"error\": ...}");
+    decode->add_option("--offset", offset, "Start decoding at this byte offset");
+    add_limits(decode);
+
+    CLI::App* disasm = app.add_subcommand("disasm", "Show every opcode the loader would execute");
+    disasm->add_option("files", paths, "Pickle files ('-' for standard input)")->required();
+    disasm->add_option("--offset", offset, "Start at this byte offset");
+    add_limits(disasm);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? kExitOk : kExitError;
+    }
+
+    if (decode->parsed()) return run_decode(paths, lines, offset, options);
+    if (disasm->parsed()) return run_disasm(paths, offset, options);
+    return kExitError;
+}
