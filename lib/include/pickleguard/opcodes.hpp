@@ -53,6 +53,15 @@ const opcode_info* find_opcode(std::uint8_t code) noexcept;
 
 // How many bytes of fixed-size argument follow the opcode (0 for line or
 // counted arguments, whose size depends on the data).
-std::size_t fixed_arg_size(arg_kind kind) noexcept;
+constexpr std::size_t fixed_arg_size(arg_kind kind) noexcept {
+    switch (kind) {
+        case arg_kind::uint1: return 1;
+        case arg_kind::uint2: return 2;
+        case arg_kind::uint4:
+        case arg_kind::int4: return 4;
+        case arg_kind::uint8: return 8;
+        default: return 0;
+    }
+}
 
 }  // namespace pickleguard

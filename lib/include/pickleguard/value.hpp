@@ -42,29 +42,44 @@ constexpr bool is_symbolic(value_kind k) noexcept {
            k == value_kind::persid || k == value_kind::ext || k == value_kind::buffer;
 }
 
-// A handle to a value. Small ints are stored in the handle itself, so a list
-// of five million ints costs five million handles and no nodes.
+// A handle to a value: 8 bytes. Ints in [-2^62, 2^62) are stored in the
+// handle itself, so a list of five million ints costs five million handles
+// and no nodes. Handles of nodes that hold other values (containers and
+// symbolic nodes) or are unhashable say so, so the decoder can skip looking
+// up plain scalars.
 class value_ref {
 public:
     constexpr value_ref() = default;
-    static constexpr value_ref node(std::uint32_t index) { return value_ref(index); }
-    static constexpr bool fits_small(std::int64_t v) { return v >= -(1ll << 30) && v < (1ll << 30); }
+    static constexpr value_ref node(std::uint32_t index, bool compound = false) {
+        return value_ref(index | (compound ? kCompoundTag : 0));
+    }
+    static constexpr bool fits_small(std::int64_t v) { return v >= -(1ll << 62) && v < (1ll << 62); }
     static constexpr value_ref small_int(std::int64_t v) {
-        return value_ref(kSmallTag | (static_cast<std::uint32_t>(v) & ~kSmallTag));
+        return value_ref(kSmallTag | (static_cast<std::uint64_t>(v) & ~kSmallTag));
     }
     constexpr bool is_small_int() const { return (bits_ & kSmallTag) != 0; }
     constexpr std::int64_t small_value() const {
-        return static_cast<std::int32_t>(bits_ << 1) >> 1;  // sign-extend 31 bits
+        return static_cast<std::int64_t>(bits_ << 1) >> 1;  // sign-extend 63 bits
     }
-    constexpr std::uint32_t index() const { return bits_; }
-    constexpr std::uint32_t bits() const { return bits_; }
+    // A node holding other values (list, dict, symbolic, ...) or a bytearray.
+    constexpr bool is_compound() const { return (bits_ & (kSmallTag | kCompoundTag)) == kCompoundTag; }
+    constexpr std::uint32_t index() const { return static_cast<std::uint32_t>(bits_); }
+    constexpr std::uint64_t bits() const { return bits_; }
     friend constexpr bool operator==(value_ref, value_ref) = default;
 
 private:
-    static constexpr std::uint32_t kSmallTag = 0x80000000u;
-    constexpr explicit value_ref(std::uint32_t bits) : bits_(bits) {}
-    std::uint32_t bits_ = 0;  // node 0 is None
+    static constexpr std::uint64_t kSmallTag = std::uint64_t{1} << 63;
+    static constexpr std::uint64_t kCompoundTag = std::uint64_t{1} << 62;
+    constexpr explicit value_ref(std::uint64_t bits) : bits_(bits) {}
+    std::uint64_t bits_ = 0;  // node 0 is None
 };
+
+// Kinds whose handles carry the compound tag.
+constexpr bool is_compound(value_kind k) noexcept {
+    return !(k == value_kind::none || k == value_kind::boolean || k == value_kind::integer ||
+             k == value_kind::big_integer || k == value_kind::floating || k == value_kind::str ||
+             k == value_kind::bytes);
+}
 
 // A global as the stream names it and as CPython's find_class resolves it.
 struct global_name {

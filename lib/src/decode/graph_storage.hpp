@@ -49,7 +49,8 @@ struct value_graph::storage {
     // Node 0 is None, 1 is True, 2 is False: constants need no allocation.
     static constexpr std::uint32_t kNone = 0, kTrue = 1, kFalse = 2;
     // A node index never handed out, used as "empty" in the memo.
-    static constexpr std::uint32_t kInvalidIndex = 0x7fffffffu;
+    static constexpr std::uint32_t kInvalidIndex = 0xffffffffu;
+    static constexpr std::uint32_t kMaxNodes = 0xfffffff0u;
 
     std::string_view keep(std::string s) {
         owned.push_back(std::move(s));

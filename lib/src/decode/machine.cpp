@@ -128,7 +128,7 @@ struct operand {
     std::string_view line2;    // second line of GLOBAL/INST (with '\n')
 };
 
-std::uint64_t read_le(const std::uint8_t* p, std::size_t n) {
+inline std::uint64_t read_le(const std::uint8_t* p, std::size_t n) {
     std::uint64_t v = 0;
     for (std::size_t k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(p[k]) << (8 * k);
     return v;
@@ -147,11 +147,13 @@ public:
           out_(out),
           g_(out.graph.impl()) {}
 
-    using handler = bool (machine::*)();
+    using handler = bool (*)(machine&);
     void run();
 
 private:
     friend constexpr std::array<handler, 256> make_dispatch();
+    template <bool (machine::*F)()>
+    friend bool call(machine& m);
 
     // ---- failures -------------------------------------------------------
     bool fail(error_kind kind, std::string reason) {
@@ -202,12 +204,12 @@ private:
 
     // ---- values -------------------------------------------------------------
     bool new_node(value_kind kind, value_ref& out) {
-        if (g_.nodes.size() >= lim_.max_nodes || g_.nodes.size() >= storage::kInvalidIndex)
+        if (g_.nodes.size() >= lim_.max_nodes || g_.nodes.size() >= storage::kMaxNodes)
             return limit("more values than max_nodes");
         node n;
         n.kind = kind;
         g_.nodes.push_back(n);
-        out = value_ref::node(static_cast<std::uint32_t>(g_.nodes.size() - 1));
+        out = value_ref::node(static_cast<std::uint32_t>(g_.nodes.size() - 1), is_compound(kind));
         return true;
     }
     bool new_container(value_kind kind, value_ref& out) {
@@ -223,10 +225,10 @@ private:
     value_kind kind_of(value_ref v) const {
         return v.is_small_int() ? value_kind::integer : g_.nodes[v.index()].kind;
     }
-    bool symbolic(value_ref v) const { return is_symbolic(kind_of(v)); }
+    bool symbolic(value_ref v) const { return v.is_compound() && is_symbolic(g_.nodes[v.index()].kind); }
     container& items_of(value_ref v) { return g_.containers[g_.nodes[v.index()].aux]; }
     std::uint32_t depth_of(value_ref v) const {
-        if (v.is_small_int()) return 0;
+        if (!v.is_compound()) return 0;
         const node& n = g_.nodes[v.index()];
         switch (n.kind) {
             case value_kind::list: case value_kind::tuple: case value_kind::dict: case value_kind::set:
@@ -238,7 +240,7 @@ private:
         }
     }
     bool hashable(value_ref v) const {
-        return v.is_small_int() || !(g_.nodes[v.index()].flags & node_flag::unhashable);
+        return !v.is_compound() || !(g_.nodes[v.index()].flags & node_flag::unhashable);
     }
     const char* type_name(value_ref v) const { return to_string(kind_of(v)); }
 
@@ -472,7 +474,7 @@ bool machine::read_operand(arg_kind kind) {
     if (fixed) {
         if (remaining() < fixed) return truncated();
         arg_.bytes = {reinterpret_cast<const char*>(in_ + pos_), fixed};
-        arg_.u = read_le(in_ + pos_, fixed);
+        arg_.u = fixed == 1 ? in_[pos_] : fixed == 2 ? read_le(in_ + pos_, 2) : fixed == 4 ? read_le(in_ + pos_, 4) : read_le(in_ + pos_, 8);
         if (kind == arg_kind::int4) arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u));
         pos_ += fixed;
         return true;
@@ -1070,6 +1072,13 @@ bool machine::load_binpersid() {
 
 // ---- dispatch -----------------------------------------------------------------
 
+// Plain function pointers, each wrapping one handler so the compiler can
+// inline it: a call through a member pointer must first test for virtual.
+template <bool (machine::*F)()>
+bool call(machine& m) {
+    return (m.*F)();
+}
+
 constexpr std::array<machine::handler, 256> make_dispatch() {
     struct row {
         std::uint8_t code;
@@ -1077,38 +1086,38 @@ constexpr std::array<machine::handler, 256> make_dispatch() {
     };
     // clang-format off
     const row rows[] = {
-        {op::INT, &machine::load_int}, {op::BININT, &machine::load_binint},
-        {op::BININT1, &machine::load_binint1}, {op::BININT2, &machine::load_binint2},
-        {op::LONG, &machine::load_long}, {op::LONG1, &machine::load_counted_long},
-        {op::LONG4, &machine::load_counted_long},
-        {op::STRING, &machine::load_string}, {op::BINSTRING, &machine::load_counted_binstring},
-        {op::SHORT_BINSTRING, &machine::load_counted_binstring},
-        {op::BINBYTES, &machine::load_counted_binbytes}, {op::SHORT_BINBYTES, &machine::load_counted_binbytes},
-        {op::BINBYTES8, &machine::load_counted_binbytes}, {op::BYTEARRAY8, &machine::load_counted_bytearray},
-        {op::NEXT_BUFFER, &machine::load_next_buffer}, {op::READONLY_BUFFER, &machine::load_readonly_buffer},
-        {op::NONE, &machine::load_none}, {op::NEWTRUE, &machine::load_true}, {op::NEWFALSE, &machine::load_false},
-        {op::UNICODE, &machine::load_unicode}, {op::SHORT_BINUNICODE, &machine::load_counted_binunicode},
-        {op::BINUNICODE, &machine::load_counted_binunicode}, {op::BINUNICODE8, &machine::load_counted_binunicode},
-        {op::FLOAT, &machine::load_float}, {op::BINFLOAT, &machine::load_binfloat},
-        {op::EMPTY_LIST, &machine::load_empty_list}, {op::APPEND, &machine::load_append},
-        {op::APPENDS, &machine::load_appends}, {op::LIST, &machine::load_list},
-        {op::EMPTY_TUPLE, &machine::load_empty_tuple}, {op::TUPLE, &machine::load_tuple},
-        {op::TUPLE1, &machine::load_tuple1}, {op::TUPLE2, &machine::load_tuple2}, {op::TUPLE3, &machine::load_tuple3},
-        {op::EMPTY_DICT, &machine::load_empty_dict}, {op::DICT, &machine::load_dict},
-        {op::SETITEM, &machine::load_setitem}, {op::SETITEMS, &machine::load_setitems},
-        {op::EMPTY_SET, &machine::load_empty_set}, {op::ADDITEMS, &machine::load_additems},
-        {op::FROZENSET, &machine::load_frozenset},
-        {op::POP, &machine::load_pop}, {op::DUP, &machine::load_dup}, {op::MARK, &machine::load_mark},
-        {op::POP_MARK, &machine::load_pop_mark},
-        {op::GET, &machine::load_get}, {op::BINGET, &machine::load_binget}, {op::LONG_BINGET, &machine::load_binget},
-        {op::PUT, &machine::load_put}, {op::BINPUT, &machine::load_binput}, {op::LONG_BINPUT, &machine::load_binput},
-        {op::MEMOIZE, &machine::load_memoize},
-        {op::EXT1, &machine::load_extension}, {op::EXT2, &machine::load_extension}, {op::EXT4, &machine::load_extension},
-        {op::GLOBAL, &machine::load_global}, {op::STACK_GLOBAL, &machine::load_stack_global},
-        {op::REDUCE, &machine::load_reduce}, {op::BUILD, &machine::load_build}, {op::INST, &machine::load_inst},
-        {op::OBJ, &machine::load_obj}, {op::NEWOBJ, &machine::load_newobj}, {op::NEWOBJ_EX, &machine::load_newobj},
-        {op::PROTO, &machine::load_proto}, {op::STOP, &machine::load_stop}, {op::FRAME, &machine::load_frame},
-        {op::PERSID, &machine::load_persid}, {op::BINPERSID, &machine::load_binpersid},
+        {op::INT, &call<&machine::load_int>}, {op::BININT, &call<&machine::load_binint>},
+        {op::BININT1, &call<&machine::load_binint1>}, {op::BININT2, &call<&machine::load_binint2>},
+        {op::LONG, &call<&machine::load_long>}, {op::LONG1, &call<&machine::load_counted_long>},
+        {op::LONG4, &call<&machine::load_counted_long>},
+        {op::STRING, &call<&machine::load_string>}, {op::BINSTRING, &call<&machine::load_counted_binstring>},
+        {op::SHORT_BINSTRING, &call<&machine::load_counted_binstring>},
+        {op::BINBYTES, &call<&machine::load_counted_binbytes>}, {op::SHORT_BINBYTES, &call<&machine::load_counted_binbytes>},
+        {op::BINBYTES8, &call<&machine::load_counted_binbytes>}, {op::BYTEARRAY8, &call<&machine::load_counted_bytearray>},
+        {op::NEXT_BUFFER, &call<&machine::load_next_buffer>}, {op::READONLY_BUFFER, &call<&machine::load_readonly_buffer>},
+        {op::NONE, &call<&machine::load_none>}, {op::NEWTRUE, &call<&machine::load_true>}, {op::NEWFALSE, &call<&machine::load_false>},
+        {op::UNICODE, &call<&machine::load_unicode>}, {op::SHORT_BINUNICODE, &call<&machine::load_counted_binunicode>},
+        {op::BINUNICODE, &call<&machine::load_counted_binunicode>}, {op::BINUNICODE8, &call<&machine::load_counted_binunicode>},
+        {op::FLOAT, &call<&machine::load_float>}, {op::BINFLOAT, &call<&machine::load_binfloat>},
+        {op::EMPTY_LIST, &call<&machine::load_empty_list>}, {op::APPEND, &call<&machine::load_append>},
+        {op::APPENDS, &call<&machine::load_appends>}, {op::LIST, &call<&machine::load_list>},
+        {op::EMPTY_TUPLE, &call<&machine::load_empty_tuple>}, {op::TUPLE, &call<&machine::load_tuple>},
+        {op::TUPLE1, &call<&machine::load_tuple1>}, {op::TUPLE2, &call<&machine::load_tuple2>}, {op::TUPLE3, &call<&machine::load_tuple3>},
+        {op::EMPTY_DICT, &call<&machine::load_empty_dict>}, {op::DICT, &call<&machine::load_dict>},
+        {op::SETITEM, &call<&machine::load_setitem>}, {op::SETITEMS, &call<&machine::load_setitems>},
+        {op::EMPTY_SET, &call<&machine::load_empty_set>}, {op::ADDITEMS, &call<&machine::load_additems>},
+        {op::FROZENSET, &call<&machine::load_frozenset>},
+        {op::POP, &call<&machine::load_pop>}, {op::DUP, &call<&machine::load_dup>}, {op::MARK, &call<&machine::load_mark>},
+        {op::POP_MARK, &call<&machine::load_pop_mark>},
+        {op::GET, &call<&machine::load_get>}, {op::BINGET, &call<&machine::load_binget>}, {op::LONG_BINGET, &call<&machine::load_binget>},
+        {op::PUT, &call<&machine::load_put>}, {op::BINPUT, &call<&machine::load_binput>}, {op::LONG_BINPUT, &call<&machine::load_binput>},
+        {op::MEMOIZE, &call<&machine::load_memoize>},
+        {op::EXT1, &call<&machine::load_extension>}, {op::EXT2, &call<&machine::load_extension>}, {op::EXT4, &call<&machine::load_extension>},
+        {op::GLOBAL, &call<&machine::load_global>}, {op::STACK_GLOBAL, &call<&machine::load_stack_global>},
+        {op::REDUCE, &call<&machine::load_reduce>}, {op::BUILD, &call<&machine::load_build>}, {op::INST, &call<&machine::load_inst>},
+        {op::OBJ, &call<&machine::load_obj>}, {op::NEWOBJ, &call<&machine::load_newobj>}, {op::NEWOBJ_EX, &call<&machine::load_newobj>},
+        {op::PROTO, &call<&machine::load_proto>}, {op::STOP, &call<&machine::load_stop>}, {op::FRAME, &call<&machine::load_frame>},
+        {op::PERSID, &call<&machine::load_persid>}, {op::BINPERSID, &call<&machine::load_binpersid>},
     };
     // clang-format on
     std::array<machine::handler, 256> table{};
@@ -1121,8 +1130,17 @@ constexpr std::array<machine::handler, 256> kDispatch = make_dispatch();
 constexpr bool every_opcode_has_a_handler() {
     std::size_t handled = 0;
     for (machine::handler h : kDispatch) handled += h != nullptr;
-    return handled == 68;
+    for (const opcode_info& op : kOpcodeTable)
+        if (!kDispatch[op.code]) return false;
+    return handled == std::size(kOpcodeTable);
 }
+
+constexpr std::array<arg_kind, 256> make_arg_kinds() {
+    std::array<arg_kind, 256> kinds{};
+    for (const opcode_info& op : kOpcodeTable) kinds[op.code] = op.arg;
+    return kinds;
+}
+constexpr std::array<arg_kind, 256> kArgKinds = make_arg_kinds();
 static_assert(every_opcode_has_a_handler(), "the opcode table and the dispatch table disagree");
 
 void machine::report_step(std::size_t arg_start) {
@@ -1161,6 +1179,11 @@ void machine::run() {
         return;
     }
     stack_.reserve(64);
+    // A pickle creates at most about one node per byte; reserving a share of
+    // that up front (address space, touched only when used) saves the copies
+    // of repeated doubling on large inputs.
+    g_.nodes.reserve(std::min<std::size_t>((size_ - pos_) / 8 + 16, std::size_t{1} << 22));
+    g_.containers.reserve(std::min<std::size_t>((size_ - pos_) / 32 + 16, std::size_t{1} << 20));
     while (true) {
         op_offset_ = pos_;
         if (pos_ >= size_) {
@@ -1193,7 +1216,7 @@ void machine::run() {
         std::size_t arg_start = pos_;
         traced_memo_ = -1;
         traced_global_ = nullptr;
-        bool ok = read_operand(find_opcode(op_)->arg) && (this->*h)();
+        bool ok = read_operand(kArgKinds[op_]) && h(*this);
         if (observer_ && ok) report_step(arg_start);
         if (!ok || stopped_) break;
     }
