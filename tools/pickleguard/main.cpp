@@ -9,6 +9,8 @@
 #include "pickleguard/opcodes.hpp"
 #include "pickleguard/version.hpp"
 
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -18,11 +20,9 @@
 
 namespace {
 
-// Exit codes, as ClamAV's: 0 all good, 1 something found (for decode: an
-// input the decoder rejected), 2 the command could not do its job.
-constexpr int kExitOk = 0;
-constexpr int kExitFound = 1;
-constexpr int kExitError = 2;
+using pickleguard::cli::kExitError;
+using pickleguard::cli::kExitFound;
+using pickleguard::cli::kExitOk;
 
 void write_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
@@ -149,6 +149,31 @@ int main(int argc, char** argv) {
     disasm->add_option("--offset", offset, "Start at this byte offset");
     add_limits(disasm);
 
+    pickleguard::cli::scan_args scan_args;
+    std::string fail_on;
+    CLI::App* scan = app.add_subcommand("scan", "Judge pickles against an allow-list policy");
+    scan->add_option("paths", scan_args.paths, "Files and directories (walked; symlinks not followed)")->required();
+    scan->add_option("--policy", scan_args.policies,
+                     "Shipped policy name or TOML file; repeat to combine (default: default)")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    scan->add_option("--format", scan_args.format, "text, json or sarif")
+        ->check(CLI::IsMember({"text", "json", "sarif"}));
+    scan->add_option("--output,-o", scan_args.output, "Write the report to this file");
+    scan->add_option("--fail-on", fail_on, "Also exit 1 on any finding of this severity or above")
+        ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+    scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
+    scan->add_flag("--follow-symlinks", scan_args.follow_symlinks, "Follow symbolic links when walking directories");
+    add_limits(scan);
+
+    CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies");
+    policy_cmd->require_subcommand(1);
+    CLI::App* policy_list = policy_cmd->add_subcommand("list", "List the shipped policies");
+    std::string policy_name;
+    CLI::App* policy_show = policy_cmd->add_subcommand("show", "Print a shipped policy");
+    policy_show->add_option("name", policy_name, "Policy name")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -158,5 +183,12 @@ int main(int argc, char** argv) {
 
     if (decode->parsed()) return run_decode(paths, lines, offset, options);
     if (disasm->parsed()) return run_disasm(paths, offset, options);
+    if (scan->parsed()) {
+        scan_args.decode = options;
+        if (!fail_on.empty()) scan_args.fail_on = pickleguard::parse_severity(fail_on).value();
+        return pickleguard::cli::run_scan(scan_args);
+    }
+    if (policy_list->parsed()) return pickleguard::cli::run_policy_list();
+    if (policy_show->parsed()) return pickleguard::cli::run_policy_show(policy_name);
     return kExitError;
 }

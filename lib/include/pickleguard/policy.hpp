@@ -1,0 +1,150 @@
+// pickleguard/policy.hpp — allow-list policies and the knowledge base.
+//
+// A policy names every global a pickle may use and what it may do with it.
+// It is a TOML file:
+//
+//     name = "numpy"
+//     description = "numpy arrays, dtypes and scalars"
+//     include = ["python"]
+//
+//     [[allow]]
+//     module = "numpy.core.multiarray"
+//     name = "_reconstruct"
+//     uses = ["call", "build"]
+//
+// `module`/`name` are matched exactly against the name CPython's find_class
+// resolves (after fix_imports; a dotted name whole). `module_pattern` and
+// `name_pattern` are RE2 expressions matched against the whole module and the
+// whole name; a pattern never matches a dotted name, which must be listed
+// itself, so allowing all of `numpy` can never allow numpy + "os.system".
+//
+// Uses beyond appearing at all: "call" (REDUCE, INST, OBJ), "new" (NEWOBJ,
+// NEWOBJ_EX), and for objects made from the global: "build" (BUILD),
+// "append" (APPEND(S)), "setitem" (SETITEM(S)), "additems" (ADDITEMS).
+//
+//     auto p = pickleguard::load_shipped_policy("default");
+//     auto q = pickleguard::load_policy_file("team.toml");
+#pragma once
+
+#include "pickleguard/error.hpp"
+#include "pickleguard/limits.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pickleguard {
+
+namespace uses {
+inline constexpr std::uint8_t reference = 0;  // implied by every entry
+inline constexpr std::uint8_t call = 1;
+inline constexpr std::uint8_t instantiate = 2;  // "new"
+inline constexpr std::uint8_t build = 4;
+inline constexpr std::uint8_t append = 8;
+inline constexpr std::uint8_t setitem = 16;
+inline constexpr std::uint8_t additems = 32;
+}  // namespace uses
+
+// "call, build" for a set of use bits.
+std::string describe_uses(std::uint8_t bits);
+
+struct allow_entry {
+    std::string module, name;        // exact, or RE2 patterns when the flags say so
+    bool module_is_pattern = false;
+    bool name_is_pattern = false;
+    std::uint8_t uses = 0;
+    std::string note;
+    std::string origin;              // "policies/numpy.toml:12"
+};
+
+// Persistent ids a policy accepts. The only shape today is PyTorch's:
+// ('storage', <storage type global>, key: str, location: str, numel: int).
+struct persistent_id_rule {
+    std::string shape;                       // "torch-storage"
+    std::vector<std::string> storage_types;  // "torch.FloatStorage", ...
+};
+
+class policy {
+public:
+    policy();
+    ~policy();
+    policy(policy&&) noexcept;
+    policy& operator=(policy&&) noexcept;
+
+    const std::string& name() const { return name_; }
+    const std::string& description() const { return description_; }
+    const std::vector<std::string>& includes() const { return includes_; }
+    const std::vector<allow_entry>& entries() const { return entries_; }
+    const std::vector<persistent_id_rule>& persistent_ids() const { return persistent_ids_; }
+    const pickleguard::limits& limits() const { return limits_; }
+
+    // The entry allowing (module, name), or nullptr. Exact entries are a hash
+    // lookup; patterns are tried only when no exact entry matches.
+    const allow_entry* find(std::string_view module, std::string_view name) const;
+
+    bool allows_storage_type(std::string_view qualified) const;
+
+    struct impl;
+
+private:
+    friend result<policy> parse_policy(std::string_view text, const std::string& origin,
+                                       const std::string& search_dir);
+    std::string name_, description_;
+    std::vector<std::string> includes_;
+    std::vector<allow_entry> entries_;
+    std::vector<persistent_id_rule> persistent_ids_;
+    pickleguard::limits limits_{};
+    std::unique_ptr<impl> impl_;
+};
+
+// Parses policy text; `origin` names it in errors ("file:line: what").
+// Includes are resolved against the shipped policies, then `search_dir`.
+result<policy> parse_policy(std::string_view text, const std::string& origin, const std::string& search_dir = "");
+
+// A policy file, or a shipped policy when `name_or_path` is a shipped name.
+result<policy> load_policy(const std::string& name_or_path);
+
+// Shipped policies, compiled into the library from policies/*.toml.
+std::vector<std::string> shipped_policy_names();
+result<std::string> shipped_policy_text(std::string_view name);
+result<policy> load_shipped_policy(std::string_view name);
+
+// ---- the knowledge base ------------------------------------------------------
+
+enum class severity : std::uint8_t { info, low, medium, high, critical };
+const char* to_string(severity s) noexcept;
+result<severity> parse_severity(std::string_view s);
+
+struct known_global {
+    std::string module, name;  // name may be a pattern
+    bool name_is_pattern = false;
+    pickleguard::severity severity = severity::info;
+    std::string category, reason, reference;
+};
+
+// Dangerous globals and gadgets, for explaining findings. It never decides
+// safety: anything outside the policy is a finding whether or not it is here.
+class knowledge_base {
+public:
+    knowledge_base();
+    ~knowledge_base();
+    knowledge_base(knowledge_base&&) noexcept;
+    knowledge_base& operator=(knowledge_base&&) noexcept;
+
+    const known_global* find(std::string_view module, std::string_view name) const;
+    std::size_t size() const;
+
+    struct impl;
+
+private:
+    friend result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin);
+    std::unique_ptr<impl> impl_;
+};
+
+result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin);
+// The shipped knowledge base (policies/knowledge/dangerous.toml), parsed once.
+const knowledge_base& shipped_knowledge_base();
+
+}  // namespace pickleguard

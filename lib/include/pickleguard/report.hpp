@@ -1,0 +1,35 @@
+// pickleguard/report.hpp — scan results as JSON and SARIF.
+//
+// Both formats are stable: fields are only ever added. The JSON document is
+// described in docs/report-format.md; SARIF is 2.1.0 as GitHub code scanning
+// accepts it (rules with help text, results with file locations).
+//
+//     std::string json = pickleguard::report_json(reports, "default");
+#pragma once
+
+#include "pickleguard/scan.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pickleguard {
+
+struct skipped_file {
+    std::string path;
+    std::string reason;  // "not a pickle container"
+};
+
+struct report_summary {
+    std::size_t files = 0, safe = 0, unsafe = 0, error = 0, skipped = 0;
+    std::uint64_t bytes = 0;
+};
+
+report_summary summarize(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped);
+
+std::string report_json(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
+                        std::string_view policy_name);
+
+std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name);
+
+}  // namespace pickleguard

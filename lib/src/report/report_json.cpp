@@ -1,0 +1,179 @@
+// Reports as JSON and SARIF, through nlohmann::json: documents are small
+// (findings, not values), so a DOM is the simple, well-tested way.
+#include "pickleguard/report.hpp"
+
+#include "judge/rules.hpp"
+#include "pickleguard/version.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace pickleguard {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Strings from the stream may hold any bytes; JSON needs valid UTF-8.
+std::string utf8_safe(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+        if (ok && len == 3 && c == 0xed && (static_cast<unsigned char>(s[i + 1]) & 0x20)) ok = false;  // surrogate
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out += "\xef\xbf\xbd";  // U+FFFD
+            ++i;
+        }
+    }
+    return out;
+}
+
+json finding_json(const finding& f) {
+    json j;
+    j["rule"] = f.rule;
+    j["severity"] = to_string(f.severity);
+    j["message"] = utf8_safe(f.message);
+    j["member"] = f.member.empty() ? json(nullptr) : json(utf8_safe(f.member));
+    j["offset"] = f.offset ? json(*f.offset) : json(nullptr);
+    j["opcode"] = f.opcode.empty() ? json(nullptr) : json(f.opcode);
+    j["module"] = f.module.empty() ? json(nullptr) : json(utf8_safe(f.module));
+    j["name"] = f.name.empty() ? json(nullptr) : json(utf8_safe(f.name));
+    j["violation"] = f.violation;
+    return j;
+}
+
+json global_json(const global_report& g) {
+    json j;
+    j["module"] = utf8_safe(g.module);
+    j["name"] = utf8_safe(g.name);
+    j["raw_module"] = utf8_safe(g.raw_module);
+    j["raw_name"] = utf8_safe(g.raw_name);
+    j["member"] = g.member.empty() ? json(nullptr) : json(utf8_safe(g.member));
+    j["allowed"] = g.allowed;
+    j["uses"] = describe_uses(g.uses);
+    j["offset"] = g.offset;
+    j["opcode"] = g.opcode;
+    j["protocol"] = g.protocol;
+    return j;
+}
+
+}  // namespace
+
+report_summary summarize(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped) {
+    report_summary s;
+    s.files = files.size();
+    s.skipped = skipped.size();
+    for (const file_report& f : files) {
+        s.bytes += f.bytes;
+        if (f.verdict == verdict::safe) ++s.safe;
+        else if (f.verdict == verdict::unsafe) ++s.unsafe;
+        else ++s.error;
+    }
+    return s;
+}
+
+std::string report_json(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
+                        std::string_view policy_name) {
+    json doc;
+    doc["schema"] = 1;
+    doc["tool"] = "pickleguard";
+    doc["version"] = version();
+    doc["policy"] = std::string(policy_name);
+    json arr = json::array();
+    for (const file_report& f : files) {
+        json jf;
+        jf["path"] = utf8_safe(f.path);
+        jf["format"] = f.format;
+        jf["verdict"] = to_string(f.verdict);
+        jf["bytes"] = f.bytes;
+        jf["pickles"] = f.pickles;
+        json fs = json::array();
+        for (const finding& x : f.findings) fs.push_back(finding_json(x));
+        jf["findings"] = std::move(fs);
+        json gs = json::array();
+        for (const global_report& g : f.globals) gs.push_back(global_json(g));
+        jf["globals"] = std::move(gs);
+        arr.push_back(std::move(jf));
+    }
+    doc["files"] = std::move(arr);
+    json sk = json::array();
+    for (const skipped_file& s : skipped) sk.push_back(json{{"path", utf8_safe(s.path)}, {"reason", s.reason}});
+    doc["skipped"] = std::move(sk);
+    report_summary s = summarize(files, skipped);
+    doc["summary"] = json{{"files", s.files}, {"safe", s.safe}, {"unsafe", s.unsafe}, {"error", s.error},
+                          {"skipped", s.skipped}, {"bytes", s.bytes}};
+    return doc.dump(2) + "\n";
+}
+
+std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name) {
+    auto level = [](const finding& f) {
+        if (!f.violation) return "note";
+        return f.severity >= severity::high ? "error" : "warning";
+    };
+    auto security_severity = [](severity s) {
+        switch (s) {
+            case severity::critical: return "9.5";
+            case severity::high: return "8.0";
+            case severity::medium: return "5.5";
+            case severity::low: return "3.0";
+            default: return "0.0";
+        }
+    };
+    json rules = json::array();
+    std::map<std::string, std::size_t> rule_index;
+    for (const rule_info& r : all_rules()) {
+        rule_index[std::string(r.id)] = rules.size();
+        json jr;
+        jr["id"] = r.id;
+        jr["name"] = r.title;
+        jr["shortDescription"] = json{{"text", r.title}};
+        jr["fullDescription"] = json{{"text", r.help}};
+        jr["help"] = json{{"text", r.help}, {"markdown", std::string(r.help)}};
+        jr["helpUri"] = "https://github.com/pickleguard/pickleguard/blob/main/docs/rules.md#" + std::string(r.id);
+        jr["properties"] = json{{"tags", json::array({"security", "pickle"})}};
+        rules.push_back(std::move(jr));
+    }
+    json results = json::array();
+    for (const file_report& f : files) {
+        for (const finding& x : f.findings) {
+            json res;
+            res["ruleId"] = x.rule;
+            if (auto it = rule_index.find(x.rule); it != rule_index.end()) res["ruleIndex"] = it->second;
+            res["level"] = level(x);
+            std::string where = x.member.empty() ? "" : " [" + x.member + "]";
+            res["message"] = json{{"text", utf8_safe(x.message + where)}};
+            json region{{"startLine", 1}};
+            if (x.offset) {
+                region["byteOffset"] = *x.offset;
+                region["byteLength"] = 1;
+            }
+            res["locations"] = json::array({json{{"physicalLocation",
+                                                  json{{"artifactLocation", json{{"uri", utf8_safe(f.path)}}},
+                                                       {"region", region}}}}});
+            res["properties"] = json{{"security-severity", security_severity(x.severity)},
+                                     {"severity", to_string(x.severity)}, {"policy", std::string(policy_name)}};
+            results.push_back(std::move(res));
+        }
+    }
+    json run;
+    run["tool"] = json{{"driver", json{{"name", "pickleguard"},
+                                       {"version", version()},
+                                       {"semanticVersion", version()},
+                                       {"informationUri", "https://github.com/pickleguard/pickleguard"},
+                                       {"rules", std::move(rules)}}}};
+    run["results"] = std::move(results);
+    json doc;
+    doc["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
+    doc["version"] = "2.1.0";
+    doc["runs"] = json::array({std::move(run)});
+    return doc.dump(2) + "\n";
+}
+
+}  // namespace pickleguard

@@ -1,0 +1,233 @@
+// `pickleguard scan`: files and directories in, verdicts out.
+#include "commands.hpp"
+
+#include "pickleguard/input.hpp"
+#include "pickleguard/report.hpp"
+#include "pickleguard/scan.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+#include <unistd.h>
+
+namespace pickleguard::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct target {
+    std::string path;
+    bool named = false;  // given on the command line, not found by walking
+};
+
+// Names of files that usually hold pickles; in a directory walk, files are
+// taken by content (a PROTO opcode first) or by one of these endings.
+bool pickle_like_name(const std::string& path) {
+    static const char* endings[] = {".pkl", ".pickle", ".p", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dat"};
+    for (const char* e : endings)
+        if (path.ends_with(e)) return true;
+    return false;
+}
+
+bool starts_like_pickle(std::span<const std::byte> bytes) {
+    return bytes.size() >= 2 && bytes[0] == std::byte{0x80} && static_cast<unsigned>(bytes[1]) <= 5;
+}
+
+std::vector<target> collect(const scan_args& args, std::vector<std::string>& unreadable) {
+    std::vector<target> out;
+    for (const std::string& p : args.paths) {
+        std::error_code ec;
+        fs::file_status st = fs::status(p, ec);
+        if (ec || !fs::exists(st)) {
+            unreadable.push_back(p);
+            continue;
+        }
+        if (!fs::is_directory(st)) {
+            out.push_back({p, true});
+            continue;
+        }
+        auto opts = fs::directory_options::skip_permission_denied;
+        if (args.follow_symlinks) opts |= fs::directory_options::follow_directory_symlink;
+        std::vector<target> found;
+        for (fs::recursive_directory_iterator it(p, opts, ec), end; !ec && it != end; it.increment(ec)) {
+            const fs::directory_entry& e = *it;
+            std::error_code ec2;
+            if (e.is_symlink(ec2) && !args.follow_symlinks) continue;
+            if (e.is_regular_file(ec2)) found.push_back({e.path().string(), false});
+        }
+        if (ec) unreadable.push_back(p + ": " + ec.message());
+        std::sort(found.begin(), found.end(), [](const target& a, const target& b) { return a.path < b.path; });
+        out.insert(out.end(), found.begin(), found.end());
+    }
+    return out;
+}
+
+bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR"); }
+
+const char* colour_of(verdict v) {
+    switch (v) {
+        case verdict::safe: return "\033[32m";
+        case verdict::unsafe: return "\033[1;31m";
+        default: return "\033[33m";
+    }
+}
+
+std::string text_report(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped, bool colour,
+                        bool quiet, double seconds) {
+    std::string out;
+    const char* reset = colour ? "\033[0m" : "";
+    for (const file_report& f : files) {
+        if (quiet && f.verdict == verdict::safe) continue;
+        char head[32];
+        std::snprintf(head, sizeof head, "%-7s", to_string(f.verdict));
+        out += (colour ? colour_of(f.verdict) : "") + std::string(head) + reset + " " + f.path + "\n";
+        for (const finding& x : f.findings) {
+            if (quiet && !x.violation) continue;
+            std::string where;
+            if (!x.member.empty()) where += x.member + ": ";
+            if (x.offset) where += "offset " + std::to_string(*x.offset);
+            if (!x.opcode.empty()) where += " (" + x.opcode + ")";
+            char sev[16];
+            std::snprintf(sev, sizeof sev, "%-8s", to_string(x.severity));
+            out += "  " + std::string(sev) + " " + x.rule + (where.empty() ? "" : "  " + where) + "\n      " + x.message +
+                   "\n";
+        }
+    }
+    for (const skipped_file& s : skipped)
+        if (!quiet) out += "skipped " + s.path + ": " + s.reason + "\n";
+    report_summary sum = summarize(files, skipped);
+    char line[256];
+    std::snprintf(line, sizeof line, "%zu files: %zu safe, %zu unsafe, %zu error, %zu skipped (%.1f MB in %.2f s)\n",
+                  sum.files, sum.safe, sum.unsafe, sum.error, sum.skipped, static_cast<double>(sum.bytes) / 1e6, seconds);
+    out += line;
+    return out;
+}
+
+}  // namespace
+
+int run_scan(const scan_args& args) {
+    auto t0 = std::chrono::steady_clock::now();
+    // Several --policy options are merged, as if one policy included them all.
+    std::string policy_name;
+    result<policy> pol = [&]() -> result<policy> {
+        if (args.policies.empty()) {
+            policy_name = "default";
+            return load_shipped_policy("default");
+        }
+        if (args.policies.size() == 1) {
+            policy_name = args.policies[0];
+            return load_policy(args.policies[0]);
+        }
+        std::string text = "name = \"command-line\"\ninclude = [";
+        std::string dir;
+        for (const std::string& p : args.policies) {
+            std::string stem = p;
+            if (p.find('/') != std::string::npos || p.ends_with(".toml")) {
+                fs::path fp(p);
+                dir = fp.parent_path().string();
+                stem = fp.stem().string();
+            }
+            text += (policy_name.empty() ? "\"" : ", \"") + stem + "\"";
+            policy_name += (policy_name.empty() ? "" : "+") + stem;
+        }
+        text += "]\n";
+        return parse_policy(text, "--policy", dir.empty() ? "." : dir);
+    }();
+    if (!pol) {
+        std::fprintf(stderr, "pickleguard: %s\n", pol.error().reason.c_str());
+        return kExitError;
+    }
+    const policy& p = pol.value();
+    scan_options options;
+    options.decode = args.decode;
+
+    std::vector<std::string> missing;
+    std::vector<target> targets = collect(args, missing);
+    std::vector<file_report> reports;
+    std::vector<skipped_file> skipped;
+    for (const std::string& m : missing) {
+        file_report r;
+        r.path = m;
+        r.verdict = verdict::error;
+        finding f;
+        f.rule = "unreadable-file";
+        f.severity = severity::high;
+        f.message = "no such file or directory, or it cannot be listed";
+        r.findings.push_back(f);
+        reports.push_back(std::move(r));
+    }
+    for (const target& t : targets) {
+        auto file = map_file(t.path);
+        if (!file) {
+            file_report r;
+            r.path = t.path;
+            r.verdict = verdict::error;
+            finding f;
+            f.rule = "unreadable-file";
+            f.severity = severity::high;
+            f.message = file.error().reason;
+            r.findings.push_back(f);
+            reports.push_back(std::move(r));
+            continue;
+        }
+        auto bytes = file.value().bytes();
+        if (!t.named && !starts_like_pickle(bytes) && !pickle_like_name(t.path)) {
+            skipped.push_back({t.path, "not a pickle container"});
+            continue;
+        }
+        reports.push_back(scan_bytes(bytes, p, options, t.path));
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    std::string text;
+    FILE* out = stdout;
+    if (!args.output.empty()) {
+        out = std::fopen(args.output.c_str(), "wb");
+        if (!out) {
+            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
+            return kExitError;
+        }
+    }
+    if (args.format == "json") text = report_json(reports, skipped, policy_name);
+    else if (args.format == "sarif") text = report_sarif(reports, policy_name);
+    else text = text_report(reports, skipped, out == stdout && colour_on(stdout), args.quiet, seconds);
+    std::fwrite(text.data(), 1, text.size(), out);
+    if (out != stdout) std::fclose(out);
+
+    report_summary sum = summarize(reports, skipped);
+    if (sum.error) return kExitError;
+    if (sum.unsafe) return kExitFound;
+    if (args.fail_on) {
+        for (const file_report& r : reports)
+            for (const finding& f : r.findings)
+                if (f.severity >= *args.fail_on) return kExitFound;
+    }
+    return kExitOk;
+}
+
+int run_policy_list() {
+    for (const std::string& name : shipped_policy_names()) {
+        auto p = load_shipped_policy(name);
+        if (!p) {
+            std::fprintf(stderr, "pickleguard: %s\n", p.error().reason.c_str());
+            return kExitError;
+        }
+        std::printf("%-10s %4zu entries  %s\n", name.c_str(), p.value().entries().size(), p.value().description().c_str());
+    }
+    return kExitOk;
+}
+
+int run_policy_show(const std::string& name) {
+    auto text = shipped_policy_text(name);
+    if (!text) {
+        std::fprintf(stderr, "pickleguard: %s\n", text.error().reason.c_str());
+        return kExitError;
+    }
+    std::fwrite(text.value().data(), 1, text.value().size(), stdout);
+    return kExitOk;
+}
+
+}  // namespace pickleguard::cli
