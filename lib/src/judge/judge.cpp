@@ -300,7 +300,9 @@ private:
             if (allowed) continue;
             finding* f;
             if (!entry) {
-                std::string why = k ? " — " + std::string(to_string(k->severity)) + ", " + k->category + ": " + k->reason + via
+                std::string reason = k ? k->reason : std::string();
+            while (!reason.empty() && (reason.back() == '.' || reason.back() == ' ')) reason.pop_back();
+            std::string why = k ? " — " + std::string(to_string(k->severity)) + ", " + k->category + ": " + reason + via
                                     : " — not a known gadget, but loading any class or function outside the policy can run "
                                       "its code";
                 f = &add("global-not-allowed", k ? k->severity : severity::high,

@@ -1,0 +1,319 @@
+// The scanner against the techniques used to get past other scanners.
+// One test per technique, named after it. Every pickle is built byte by byte
+// (as a Python bytes literal through pb()); nothing is ever unpickled.
+#include "pickleguard/scan.hpp"
+
+#include "pickle_bytes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace pickleguard {
+namespace {
+
+using testing::pb;
+
+// A small policy of our own, so the tests do not move when shipped ones do.
+constexpr const char* kPolicy = R"(
+name = "test"
+description = "plain data plus a few classes"
+
+[[allow]]
+module = "builtins"
+name = "set"
+uses = ["call"]
+
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["call", "setitem"]
+
+[[allow]]
+module = "builtins"
+name = "list"
+
+[[allow]]
+module = "mylib"
+name = "Point"
+uses = ["new", "build"]
+
+[[allow]]
+module_pattern = "numpy(\\..*)?"
+name_pattern = ".*"
+uses = ["call"]
+)";
+
+class Scan : public ::testing::Test {
+protected:
+    Scan() : policy_(parse_policy(kPolicy, "test.toml").value()) {}
+
+    file_report scan(const std::string& pickle) {
+        pickle_ = pickle;  // the report holds no views, but keep the input alive anyway
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), policy_, {}, "test.pkl");
+    }
+    static const finding* find(const file_report& r, std::string_view rule) {
+        auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) { return f.rule == rule; });
+        return it == r.findings.end() ? nullptr : &*it;
+    }
+    static bool has_global(const file_report& r, std::string_view module, std::string_view name, bool allowed) {
+        return std::any_of(r.globals.begin(), r.globals.end(), [&](const global_report& g) {
+            return g.module == module && g.name == name && g.allowed == allowed;
+        });
+    }
+
+    policy policy_;
+    std::string pickle_;
+};
+
+TEST_F(Scan, PlainDataIsSafe) {
+    auto r = scan(pb(R"(\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s.)"));
+    EXPECT_EQ(r.verdict, verdict::safe);
+    EXPECT_TRUE(r.findings.empty());
+}
+
+TEST_F(Scan, OsSystemThroughGlobalAndReduce) {
+    auto r = scan(pb(R"(cos\nsystem\n(S'id'\ntR.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "global-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->severity, severity::critical);  // from the knowledge base
+    EXPECT_EQ(f->module, "os");
+    EXPECT_EQ(f->name, "system");
+    EXPECT_EQ(f->offset, 0u);
+    EXPECT_NE(f->message.find("[[allow]]"), std::string::npos);  // says how to fix
+}
+
+TEST_F(Scan, PipMainIsNotAllowedEvenIfNoDenyListKnowsIt) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x03pip\x8c\x04main\x93\x8c\x07install\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "pip", "main", false));
+}
+
+TEST_F(Scan, UnknownGlobalIsUnsafeWithoutKnowledgeBaseEntry) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x0bharmlesslib\x8c\x05Thing\x93).)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "global-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->severity, severity::high);
+}
+
+TEST_F(Scan, BuiltinEvalUnderProtocolTwoIsResolvedByFixImports) {
+    // Python 2's __builtin__ becomes builtins below protocol 3.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\neval\nX\x04\x00\x00\x001+1\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "builtins", "eval", false));
+    ASSERT_NE(find(r, "fix-imports-remap"), nullptr);
+    EXPECT_EQ(find(r, "global-not-allowed")->severity, severity::critical);
+}
+
+TEST_F(Scan, CommandsGetoutputBecomesSubprocess) {
+    auto r = scan(pb(R"(\x80\x02ccommands\ngetoutput\nX\x02\x00\x00\x00id\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "subprocess", "getoutput", false));
+}
+
+TEST_F(Scan, SameBytesUnderProtocolFourAreNotRemapped) {
+    // The protocol in force changes at each PROTO: the second name is read
+    // under protocol 4 and stays __builtin__.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\nset\n)\x80\x04c__builtin__\nset\n\x86.)"));
+    EXPECT_TRUE(has_global(r, "builtins", "set", true));
+    EXPECT_TRUE(has_global(r, "__builtin__", "set", false));
+}
+
+TEST_F(Scan, DottedNameShutilOsSystem) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x06shutil\x8c\tos.system\x93\x8c\x02id\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "shutil", "os.system", false));
+    ASSERT_NE(find(r, "dotted-name"), nullptr);
+    EXPECT_EQ(find(r, "global-not-allowed")->severity, severity::critical);  // explained as os.system
+}
+
+TEST_F(Scan, PatternAllowingAllOfNumpyNeverAllowsADottedName) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x05numpy\x8c\tos.system\x93\x8c\x02id\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "numpy", "os.system", false));
+    auto ok = scan(pb(R"(\x80\x04\x8c\x05numpy\x8c\x05zeros\x93K\x01\x85R.)"));
+    EXPECT_EQ(ok.verdict, verdict::safe);
+}
+
+TEST_F(Scan, StackGlobalStringsRoutedThroughTheMemo) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93\x8c\x02id\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "os", "system", false));
+}
+
+TEST_F(Scan, StackGlobalWithComputedStringsFailsClosed) {
+    // The module name is the result of a call: nothing static can resolve it.
+    auto r = scan(pb(R"(\x80\x04\x8c\x08builtins\x8c\x03str\x93)R\x8c\x06system\x93.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    ASSERT_NE(find(r, "malformed-pickle"), nullptr);
+}
+
+TEST_F(Scan, ExtensionCodeRegisteredByThePickleItself) {
+    // copyreg.add_extension('os', 'system', 1), then EXT1 1.
+    auto r = scan(pb(R"(\x80\x02ccopyreg\nadd_extension\nX\x02\x00\x00\x00osX\x06\x00\x00\x00systemK\x01\x87R0\x82\x01X\x02\x00\x00\x00id\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    ASSERT_NE(find(r, "extension-code"), nullptr);
+    EXPECT_NE(find(r, "call-of-computed-value"), nullptr);  // calling what EXT returned
+}
+
+TEST_F(Scan, PayloadFollowedByABrokenTail) {
+    // The payload runs, then the stream breaks so a scanner erroring out
+    // would say nothing. We report both.
+    auto r = scan(pb(R"(cos\nsystem\n(S'id'\ntR\xff)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed"), nullptr);
+    EXPECT_NE(find(r, "malformed-pickle"), nullptr);
+}
+
+TEST_F(Scan, SecondPickleAfterStop) {
+    auto r = scan(pb(R"(K\x01.cos\nsystem\n(S'id'\ntR.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_EQ(r.pickles, 2u);
+    ASSERT_NE(find(r, "data-after-stop"), nullptr);
+    const finding* f = find(r, "global-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->member.find("pickle 2"), std::string::npos);
+}
+
+TEST_F(Scan, GarbageAfterStopIsNotAViolation) {
+    auto r = scan(pb(R"(K\x01.\n\n)"));
+    EXPECT_EQ(r.verdict, verdict::safe);
+    EXPECT_NE(find(r, "data-after-stop"), nullptr);
+}
+
+TEST_F(Scan, SetitemOnOsEnvironMutatesAGlobal) {
+    auto r = scan(pb(R"(cos\nenviron\nS'LD_PRELOAD'\nS'/tmp/x.so'\ns.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    ASSERT_NE(find(r, "mutation-of-global"), nullptr);
+}
+
+TEST_F(Scan, BuildOnAnAllowedClassObjectItself) {
+    // BUILD on the class mylib.Point (not an instance) changes the class.
+    auto r = scan(pb(R"(\x80\x02cmylib\nPoint\n}X\x01\x00\x00\x00xK\x01sb.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    ASSERT_NE(find(r, "mutation-of-global"), nullptr);
+}
+
+TEST_F(Scan, AllowedClassInstanceWithStateIsSafe) {
+    auto r = scan(pb(R"(\x80\x02cmylib\nPoint\n)\x81}X\x01\x00\x00\x00xK\x01sb.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << (r.findings.empty() ? "" : r.findings[0].message);
+}
+
+TEST_F(Scan, DunderInSlotStateSwapsTheClass) {
+    auto r = scan(pb(R"(\x80\x02cmylib\nPoint\n)\x81N}X\t\x00\x00\x00__class__cos\n_wrap_close\ns\x86b.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    ASSERT_NE(find(r, "dunder-slot-state"), nullptr);
+}
+
+TEST_F(Scan, UseBeyondThePolicy) {
+    // builtins.list may only be referenced (e.g. as a defaultdict factory), not called.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\nlist\n)R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "use-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->message.find("call"), std::string::npos);
+    auto ok = scan(pb(R"(\x80\x02c__builtin__\nlist\n.)"));
+    EXPECT_EQ(ok.verdict, verdict::safe);
+}
+
+TEST_F(Scan, GetattrChainCallsAComputedValue) {
+    // getattr(os, 'system')('id'): the call target is computed at load time.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\ngetattr\ncos\npath\nX\x04\x00\x00\x00joinX\x00\x00\x00\x00\x86R)R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "call-of-computed-value"), nullptr);
+    EXPECT_TRUE(has_global(r, "builtins", "getattr", false));
+}
+
+TEST_F(Scan, InstOpcodeCallsItsClass) {
+    auto r = scan(pb(R"((S'id'\nios\nsystem\n.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "os", "system", false));
+}
+
+TEST_F(Scan, ObjOpcodeCallsItsClass) {
+    auto r = scan(pb(R"((cos\nsystem\nS'id'\no.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "os", "system", false));
+}
+
+TEST_F(Scan, NewobjExOfAnUnlistedClass) {
+    auto r = scan(pb(R"(\x80\x04\x8c\x04evil\x8c\x05Class\x93)}\x92.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "evil", "Class", false));
+}
+
+TEST_F(Scan, PersistentIdUnderAPolicyWithoutOne) {
+    auto r = scan(pb(R"(Pstorage0\n.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "persistent-id-not-allowed"), nullptr);
+}
+
+TEST_F(Scan, NestedPickleHandedToPickleLoads) {
+    // pickle.loads(b"cos\nsystem\n(S'id'\ntR.")
+    auto r = scan(pb(R"(\x80\x03cpickle\nloads\nC\x15cos\nsystem\n(S'id'\ntR.\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    bool inner = std::any_of(r.findings.begin(), r.findings.end(), [](const finding& f) {
+        return f.module == "os" && f.member.find("pickle.loads") != std::string::npos;
+    });
+    EXPECT_TRUE(inner);
+}
+
+TEST_F(Scan, LimitHitIsNeverSafe) {
+    auto r = scan(std::string(200'000, '(') + ".");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "limit-exceeded"), nullptr);
+}
+
+TEST_F(Scan, TruncatedBenignPickleIsNeverSafe) {
+    auto r = scan(pb(R"(\x80\x04]\x94(K\x01K\x02)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "malformed-pickle"), nullptr);
+}
+
+// ---- policy files --------------------------------------------------------------
+
+TEST(PolicyFile, UnknownKeysAreErrorsWithALine) {
+    auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nuse = [\"call\"]\n", "x.toml");
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.error().reason.find("x.toml:2"), std::string::npos) << p.error().reason;
+    EXPECT_NE(p.error().reason.find("'use'"), std::string::npos);
+}
+
+TEST(PolicyFile, UnknownUsesAreErrors) {
+    auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"cal\"]\n", "x.toml");
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.error().reason.find("unknown use 'cal'"), std::string::npos);
+}
+
+TEST(PolicyFile, BadPatternsAreErrors) {
+    auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname_pattern = \"(\"\n", "x.toml");
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.error().reason.find("name_pattern"), std::string::npos);
+}
+
+TEST(PolicyFile, ExactEntriesDoNotAllowTheirAttributes) {
+    auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"collections\"\nname = \"OrderedDict\"\n", "x.toml").value();
+    EXPECT_NE(p.find("collections", "OrderedDict"), nullptr);
+    EXPECT_EQ(p.find("collections", "OrderedDict.fromkeys"), nullptr);
+}
+
+TEST(PolicyFile, IncludeCyclesAreErrors) {
+    auto p = parse_policy("name = \"x\"\ninclude = [\"x\"]\n", "x.toml", "/nonexistent");
+    ASSERT_FALSE(p);
+}
+
+TEST(KnowledgeBase, ShippedFileParsesAndKnowsTheClassics) {
+    const knowledge_base& kb = shipped_knowledge_base();
+    EXPECT_GT(kb.size(), 100u);
+    for (auto [m, n] : {std::pair{"os", "system"}, {"builtins", "eval"}, {"builtins", "exec"}, {"subprocess", "Popen"},
+                        {"pickle", "loads"}, {"runpy", "run_path"}}) {
+        const known_global* k = kb.find(m, n);
+        ASSERT_NE(k, nullptr) << m << "." << n;
+        EXPECT_GE(k->severity, severity::high) << m << "." << n;
+    }
+}
+
+}  // namespace
+}  // namespace pickleguard
