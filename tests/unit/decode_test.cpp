@@ -96,6 +96,37 @@ TEST(Decode, SharedAndCyclicValuesUseIds) {
               "[{\"$id\": 0, \"$value\": [{\"$ref\": 0}]}, {\"$ref\": 0}]");
 }
 
+TEST(Decode, EqualKeysMergeAsInADict) {
+    // {1: 'a', 1.0: 'b', True: 'c'}: one entry, the first key, the last value.
+    EXPECT_EQ(json_of(pb(R"(}(K\x01X\x01\x00\x00\x00aG?\xf0\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00b\x88X\x01\x00\x00\x00cu.)")),
+              "{\"$dict\": [[1, \"c\"]]}");
+    // (1, 2) and (1.0, 2) are equal tuples; 2**64 equals float(2**64).
+    EXPECT_EQ(json_of(pb(R"(}(K\x01K\x02\x86K\x01G?\xf0\x00\x00\x00\x00\x00\x00K\x02\x86K\x02u.)")),
+              "{\"$dict\": [[{\"$tuple\": [1, 2]}, 2]]}");
+    EXPECT_EQ(json_of(pb(R"(}(\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01K\x01GC\xf0\x00\x00\x00\x00\x00\x00K\x02u.)")),
+              "{\"$dict\": [[{\"$int\": \"18446744073709551616\"}, 2]]}");
+    // str and bytes never compare equal.
+    EXPECT_EQ(json_of(pb(R"(}(X\x01\x00\x00\x00aK\x01C\x01aK\x02u.)")),
+              "{\"$dict\": [[\"a\", 1], [{\"$bytes\": \"YQ==\"}, 2]]}");
+}
+
+TEST(Decode, EqualItemsMergeAsInASet) {
+    EXPECT_EQ(json_of(pb(R"(\x8f(K\x01\x88G?\xf0\x00\x00\x00\x00\x00\x00K\x02\x90.)")), "{\"$set\": [1, 2]}");
+    EXPECT_EQ(json_of(pb(R"((K\x01K\x01K\x00\x89\x91.)")), "{\"$frozenset\": [1, 0]}");
+}
+
+TEST(Decode, LargeDictsIndexTheirKeys) {
+    // 100 distinct keys, then the first key again: still 100 entries.
+    std::string p = "}(";
+    for (int i = 0; i < 100; ++i) p += "K" + std::string(1, static_cast<char>(i)) + "N";
+    p += pb(R"(K\x00\x88u.)");
+    decoding d = decode(p);
+    ASSERT_FALSE(d.failure);
+    auto items = d.graph.items(*d.root);
+    ASSERT_EQ(items.size(), 200u);
+    EXPECT_EQ(d.graph.kind(items[1]), value_kind::boolean);
+}
+
 // ---- the machine -----------------------------------------------------------------
 
 TEST(Decode, ProtocolInForceChangesAtEveryProto) {

@@ -16,6 +16,7 @@ namespace pickleguard {
 
 namespace node_flag {
 inline constexpr std::uint8_t unhashable = 1;  // list, dict, set, bytearray, or a tuple holding one
+inline constexpr std::uint8_t hash_cached = 2;  // tuple: `len` holds its hash (value_equality)
 }
 
 struct node {

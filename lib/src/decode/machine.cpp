@@ -16,6 +16,7 @@
 #include "opcode_table.hpp"
 #include "text_numbers.hpp"
 #include "text_strings.hpp"
+#include "value_equality.hpp"
 
 #include <array>
 #include <bit>
@@ -258,6 +259,50 @@ private:
         c.items.insert(c.items.end(), first, first + count);
         return true;
     }
+    // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
+    // place and takes the new value; an item equal to one present is dropped.
+    bool insert_keyed(value_ref target, const value_ref* first, std::size_t count, bool pairs) {
+        const std::size_t stride = pairs ? 2 : 1;
+        constexpr std::size_t kLinear = 16;  // below this many keys a scan beats hashing
+        std::uint32_t cidx = at(target).aux;
+        for (std::size_t k = 0; k < count; k += stride) {
+            container& c = g_.containers[cidx];
+            value_ref key = first[k];
+            std::size_t n = c.items.size();
+            std::size_t found = SIZE_MAX;
+            std::uint64_t h = 0;
+            // No index below kLinear keys: n never shrinks, so none can exist yet.
+            auto idx_it = n / stride >= kLinear ? key_index_.find(cidx) : key_index_.end();
+            if (idx_it == key_index_.end() && n / stride >= kLinear) {
+                auto& index = key_index_[cidx];
+                for (std::size_t p = 0; p < n; p += stride)
+                    index.emplace(equality_.hash(c.items[p]), static_cast<std::uint32_t>(p));
+                idx_it = key_index_.find(cidx);
+            }
+            if (idx_it != key_index_.end()) {
+                h = equality_.hash(key);
+                auto [lo, hi] = idx_it->second.equal_range(h);
+                for (auto it = lo; it != hi; ++it)
+                    if (equality_.equal(c.items[it->second], key)) { found = it->second; break; }
+            } else {
+                for (std::size_t p = 0; p < n; p += stride)
+                    if (equality_.equal(c.items[p], key)) { found = p; break; }
+            }
+            if (found != SIZE_MAX) {
+                if (pairs) {
+                    if (!add_items(target, nullptr, 0)) return false;
+                    g_.containers[cidx].items[found + 1] = first[k + 1];
+                    container& cc = g_.containers[cidx];
+                    cc.depth = std::max(cc.depth, depth_of(first[k + 1]) + 1);
+                    if (cc.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
+                }
+                continue;
+            }
+            if (!add_items(target, first + k, stride)) return false;
+            if (idx_it != key_index_.end()) idx_it->second.emplace(h, static_cast<std::uint32_t>(n));
+        }
+        return true;
+    }
     bool make_int(std::int64_t v, value_ref& out) {
         if (value_ref::fits_small(v)) {
             out = value_ref::small_int(v);
@@ -456,6 +501,9 @@ private:
     std::vector<value_ref> stack_;
     std::vector<std::size_t> marks_;
     memo_table memo_;
+    value_equality equality_{g_};
+    // Hash indexes of large dicts and sets, by container: key hash -> position.
+    std::unordered_map<std::uint32_t, std::unordered_multimap<std::uint64_t, std::uint32_t>> key_index_;
     std::uint8_t proto_ = 0;
     std::uint8_t op_ = 0;
     std::uint64_t op_offset_ = 0;
@@ -739,7 +787,7 @@ bool machine::load_dict() {
     if ((stack_.size() - mark) % 2 != 0) return malformed("odd number of items for DICT");
     for (std::size_t k = mark; k < stack_.size(); k += 2)
         if (!hashable(stack_[k])) return malformed(std::string("unhashable type: '") + type_name(stack_[k]) + "'");
-    if (!add_items(v, stack_.data() + mark, stack_.size() - mark)) return false;
+    if (!insert_keyed(v, stack_.data() + mark, stack_.size() - mark, /*pairs=*/true)) return false;
     stack_.resize(mark);
     return push(v);
 }
@@ -756,7 +804,7 @@ bool machine::do_setitems(std::size_t x) {
         case value_kind::dict:
             for (std::size_t k = 0; k < count; k += 2)
                 if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
-            if (!add_items(target, first, count)) return false;
+            if (!insert_keyed(target, first, count, /*pairs=*/true)) return false;
             break;
         case value_kind::list:
         case value_kind::bytearray:
@@ -802,7 +850,7 @@ bool machine::load_additems() {
     if (kind_of(target) == value_kind::set) {
         for (std::size_t k = 0; k < count; ++k)
             if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
-        if (!add_items(target, first, count)) return false;
+        if (!insert_keyed(target, first, count, /*pairs=*/false)) return false;
     } else if (symbolic(target)) {
         applied_ops& ops = applied_on(target);
         ops.added.insert(ops.added.end(), first, first + count);
@@ -821,7 +869,7 @@ bool machine::load_frozenset() {
         if (!hashable(stack_[k])) return malformed(std::string("unhashable type: '") + type_name(stack_[k]) + "'");
     value_ref v;
     if (!new_container(value_kind::frozenset, v)) return false;
-    if (!add_items(v, stack_.data() + mark, stack_.size() - mark)) return false;
+    if (!insert_keyed(v, stack_.data() + mark, stack_.size() - mark, /*pairs=*/false)) return false;
     stack_.resize(mark);
     return push(v);
 }

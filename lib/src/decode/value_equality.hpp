@@ -1,0 +1,42 @@
+// Internal: Python's == and hash() for the values a pickle can use as dict
+// keys and set items, so that {1: 'a', 1.0: 'b', True: 'c'} decodes to one
+// entry as it does in CPython (first key kept, last value wins).
+//
+// Numbers compare by value across bool, int and float (exactly, also for big
+// ints against huge floats); str and bytes by content, never each other;
+// tuples item by item. Everything else (symbolic nodes, frozensets) compares
+// by identity: we cannot run their __eq__.
+#pragma once
+
+#include "graph_storage.hpp"
+
+#include <cstdint>
+
+namespace pickleguard {
+
+class value_equality {
+public:
+    explicit value_equality(value_graph::storage& g) : g_(g) {}
+
+    std::uint64_t hash(value_ref v);
+    bool equal(value_ref a, value_ref b);
+
+private:
+    struct number {
+        enum { none, small, big, real } kind = none;
+        std::int64_t i = 0;
+        std::string_view bytes;  // big: minimal two's complement
+        double f = 0;
+    };
+    number as_number(value_ref v) const;
+    bool numbers_equal(const number& a, const number& b);
+    std::uint64_t hash_number(const number& n);
+    std::uint64_t hash_one(value_ref v);  // not for tuples
+    // Exact integer bytes of an integral double, for comparing with big ints.
+    static std::string exact_integer_bytes(double d);
+
+    value_graph::storage& g_;
+    std::string scratch_a_, scratch_b_;
+};
+
+}  // namespace pickleguard
