@@ -59,10 +59,11 @@ struct allow_entry {
     std::string origin;              // "policies/numpy.toml:12"
 };
 
-// Persistent ids a policy accepts. The only shape today is PyTorch's:
-// ('storage', <storage type global>, key: str, location: str, numel: int).
+// Persistent ids a policy accepts. Two shapes, both PyTorch's:
+//   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)
+//   "torch-storage-legacy": the same plus view metadata: None or (view_key: str, offset: int, size: int)
 struct persistent_id_rule {
-    std::string shape;                       // "torch-storage"
+    std::string shape;                       // "torch-storage" or "torch-storage-legacy"
     std::vector<std::string> storage_types;  // "torch.FloatStorage", ...
 };
 

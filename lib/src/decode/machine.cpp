@@ -19,6 +19,7 @@
 #include "value_equality.hpp"
 
 #include <array>
+#include <optional>
 #include <bit>
 #include <cstring>
 #include <unordered_map>
@@ -427,6 +428,28 @@ private:
     bool push_int(const text::parsed_int& p);
     bool push_str_checked_utf8(std::string_view s);
     bool instantiate(value_ref cls, value_ref args);
+    // An int in range(256), as bytearray stores it; fails as CPython would.
+    std::optional<std::uint8_t> byte_value(value_ref v) {
+        value_kind k = kind_of(v);
+        if (k == value_kind::integer || k == value_kind::boolean) {
+            std::int64_t i = k == value_kind::boolean ? at(v).i : g_view().as_int(v);
+            if (i >= 0 && i < 256) return static_cast<std::uint8_t>(i);
+            malformed("byte must be in range(0, 256)");
+            return std::nullopt;
+        }
+        if (k == value_kind::big_integer) {
+            malformed("byte must be in range(0, 256)");
+            return std::nullopt;
+        }
+        if (symbolic(v)) unsupported("bytearray item computed at load time");
+        else malformed(std::string("'") + type_name(v) + "' object cannot be interpreted as an integer");
+        return std::nullopt;
+    }
+    const value_graph& g_view() const { return out_.graph; }
+    bool call(value_ref callable, value_ref args);
+    bool fold_constructor(value_ref callable, value_ref args, value_ref& out, bool& folded);
+    // True when nothing (BUILD, SETITEM...) was applied to a symbolic node.
+    bool applied_on_nothing(value_ref v) { return items_of(v).applied == container::kNoApplied; }
 
     // ---- handlers, in opcode-table order ------------------------------------
     bool load_int();
@@ -721,8 +744,19 @@ bool machine::do_append(std::size_t x) {
         case value_kind::list:
             if (!add_items(target, first, count)) return false;
             break;
-        case value_kind::bytearray:
-            return unsupported("APPEND(S) on a bytearray");
+        case value_kind::bytearray: {
+            // bytearray has extend(): every item must be an int in range(256).
+            std::string grown(at(target).p, at(target).len);
+            for (std::size_t k = 0; k < count; ++k) {
+                auto b = byte_value(first[k]);
+                if (!b) return false;
+                grown.push_back(static_cast<char>(*b));
+            }
+            std::string_view kept = g_.keep(std::move(grown));
+            at(target).p = kept.data();
+            at(target).len = kept.size();
+            break;
+        }
         default: {
             if (!symbolic(target))
                 return malformed(std::string("'") + type_name(target) + "' object has no attribute 'append'");
@@ -807,8 +841,43 @@ bool machine::do_setitems(std::size_t x) {
             if (!insert_keyed(target, first, count, /*pairs=*/true)) return false;
             break;
         case value_kind::list:
-        case value_kind::bytearray:
-            return unsupported(std::string("SETITEM(S) on a ") + type_name(target));
+        case value_kind::bytearray: {
+            // list[i] = v and bytearray[i] = b, with Python's index rules.
+            bool is_list = kind_of(target) == value_kind::list;
+            std::string bytes;
+            if (!is_list) bytes.assign(at(target).p, at(target).len);
+            for (std::size_t k = 0; k < count; k += 2) {
+                value_kind ik = kind_of(first[k]);
+                if (ik != value_kind::integer && ik != value_kind::boolean && ik != value_kind::big_integer) {
+                    if (symbolic(first[k])) return unsupported("SETITEM index computed at load time");
+                    return malformed(std::string(is_list ? "list" : "bytearray") +
+                                     " indices must be integers or slices, not " + type_name(first[k]));
+                }
+                std::size_t n = is_list ? items_of(target).items.size() : bytes.size();
+                std::int64_t i = ik == value_kind::big_integer ? INT64_MAX : ik == value_kind::boolean
+                                                                                 ? at(first[k]).i
+                                                                                 : g_view().as_int(first[k]);
+                if (i < 0) i += static_cast<std::int64_t>(n);
+                if (i < 0 || static_cast<std::uint64_t>(i) >= n)
+                    return malformed(std::string(is_list ? "list" : "bytearray") + " index out of range");
+                if (is_list) {
+                    container& c = items_of(target);
+                    c.items[static_cast<std::size_t>(i)] = first[k + 1];
+                    c.depth = std::max(c.depth, depth_of(first[k + 1]) + 1);
+                    if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
+                } else {
+                    auto b = byte_value(first[k + 1]);
+                    if (!b) return false;
+                    bytes[static_cast<std::size_t>(i)] = static_cast<char>(*b);
+                }
+            }
+            if (!is_list) {
+                std::string_view kept = g_.keep(std::move(bytes));
+                at(target).p = kept.data();
+                at(target).len = kept.size();
+            }
+            break;
+        }
         default: {
             if (!symbolic(target))
                 return malformed(std::string("'") + type_name(target) + "' object does not support item assignment");
@@ -975,16 +1044,114 @@ bool machine::load_stack_global() {
     return malformed("STACK_GLOBAL requires str");
 }
 
+// The stdlib pickler writes some data types as calls: set and frozenset
+// below protocol 4, bytes below 3 (_codecs.encode), bytearray below 5. When
+// the call is one of those with plain data arguments, we build the value as
+// CPython would (so its type, hashability and later mutations behave the
+// same) while the call event still goes to the policy. Any other call stays
+// symbolic. Returns false when CPython's call would raise.
+bool machine::fold_constructor(value_ref callable, value_ref args, value_ref& out, bool& folded) {
+    folded = false;
+    if (kind_of(callable) != value_kind::global || applied_on_nothing(callable) == false) return true;
+    if (kind_of(args) != value_kind::tuple) return true;
+    const global_name& gn = g_.globals[static_cast<std::size_t>(at(callable).i)];
+    const std::vector<value_ref> a = items_of(args).items;  // a copy: folding adds containers
+    auto is = [&](std::string_view m, std::string_view n) { return gn.module == m && gn.name == n; };
+    const bool is_set = is("builtins", "set"), is_frozenset = is("builtins", "frozenset");
+    if (is_set || is_frozenset) {
+        std::vector<value_ref> elems;
+        if (a.size() > 1)
+            return malformed(std::string(is_set ? "set" : "frozenset") + " expected at most 1 argument, got " +
+                             std::to_string(a.size()));
+        if (a.size() == 1) {
+            value_kind k = kind_of(a[0]);
+            if (k == value_kind::list || k == value_kind::tuple || k == value_kind::set || k == value_kind::frozenset)
+                elems = items_of(a[0]).items;
+            else if (k == value_kind::dict) {
+                const auto& kv = items_of(a[0]).items;
+                for (std::size_t i = 0; i < kv.size(); i += 2) elems.push_back(kv[i]);
+            } else if (k == value_kind::bytes || k == value_kind::bytearray) {
+                for (char c : std::string_view(at(a[0]).p, at(a[0]).len))
+                    elems.push_back(value_ref::small_int(static_cast<std::uint8_t>(c)));
+            } else if (k == value_kind::str) {
+                std::string_view t(at(a[0]).p, at(a[0]).len);
+                for (std::size_t i = 0; i < t.size();) {
+                    std::size_t start = i;
+                    text::next_code_point(t, i);
+                    value_ref ch;
+                    if (!make_text(value_kind::str, t.substr(start, i - start), ch)) return false;
+                    elems.push_back(ch);
+                }
+            } else if (k == value_kind::none || k == value_kind::boolean || k == value_kind::integer ||
+                       k == value_kind::big_integer || k == value_kind::floating) {
+                return malformed(std::string("'") + type_name(a[0]) + "' object is not iterable");
+            } else {
+                return true;  // computed iterables: left to the policy as a call
+            }
+        }
+        for (value_ref e : elems)
+            if (!hashable(e)) return malformed(std::string("unhashable type: '") + type_name(e) + "'");
+        if (!new_container(is_set ? value_kind::set : value_kind::frozenset, out)) return false;
+        if (!insert_keyed(out, elems.data(), elems.size(), /*pairs=*/false)) return false;
+        folded = true;
+        return true;
+    }
+    auto latin1 = [&](value_ref s, std::string& bytes) {
+        std::string_view t(at(s).p, at(s).len);
+        for (std::size_t i = 0; i < t.size();) {
+            std::uint32_t cp = text::next_code_point(t, i);
+            if (cp > 0xff) return false;
+            bytes.push_back(static_cast<char>(cp));
+        }
+        return true;
+    };
+    auto is_latin1_name = [&](value_ref e) {
+        if (kind_of(e) != value_kind::str) return false;
+        std::string_view n(at(e).p, at(e).len);
+        return n == "latin1" || n == "latin-1";
+    };
+    std::string bytes;
+    value_kind result_kind = value_kind::bytes;
+    if (is("_codecs", "encode")) {
+        if (a.size() != 2 || kind_of(a[0]) != value_kind::str || !is_latin1_name(a[1])) return true;
+        if (!latin1(a[0], bytes))
+            return malformed("'latin-1' codec can't encode characters: ordinal not in range(256)");
+    } else if (is("builtins", "bytes")) {
+        if (!a.empty()) return true;
+    } else if (is("builtins", "bytearray")) {
+        result_kind = value_kind::bytearray;
+        if (a.size() == 1 && kind_of(a[0]) == value_kind::bytes) {
+            bytes.assign(at(a[0]).p, at(a[0]).len);
+        } else if (a.size() == 2 && kind_of(a[0]) == value_kind::str && is_latin1_name(a[1])) {
+            if (!latin1(a[0], bytes))
+                return malformed("'latin-1' codec can't encode characters: ordinal not in range(256)");
+        } else if (!a.empty()) {
+            return true;
+        }
+    } else {
+        return true;
+    }
+    if (!make_text(result_kind, g_.keep(std::move(bytes)), out)) return false;
+    folded = true;
+    return true;
+}
+
+bool machine::call(value_ref callable, value_ref args) {
+    value_ref v;
+    bool folded = false;
+    if (!fold_constructor(callable, args, v, folded)) return false;
+    if (!folded && !make_symbolic(value_kind::reduce, {callable, args}, v)) return false;
+    note(event_kind::call, callable, v, args);
+    return push(v);
+}
+
 bool machine::load_reduce() {
     value_ref args, callable;
     if (!pop(args) || !pop(callable)) return false;
     // PyObject_CallObject: the arguments must be a tuple, the callable callable.
     if (!symbolic(args) && kind_of(args) != value_kind::tuple) return malformed("argument list must be a tuple");
     if (!symbolic(callable)) return malformed(std::string("'") + type_name(callable) + "' object is not callable");
-    value_ref v;
-    if (!make_symbolic(value_kind::reduce, {callable, args}, v)) return false;
-    note(event_kind::call, callable, v, args);
-    return push(v);
+    return call(callable, args);
 }
 
 bool machine::load_build() {
@@ -1024,10 +1191,7 @@ bool machine::load_build() {
 
 bool machine::instantiate(value_ref cls, value_ref args) {
     if (!symbolic(cls)) return malformed(std::string("'") + type_name(cls) + "' object is not callable");
-    value_ref v;
-    if (!make_symbolic(value_kind::reduce, {cls, args}, v)) return false;
-    note(event_kind::call, cls, v, args);
-    return push(v);
+    return call(cls, args);
 }
 
 bool machine::load_inst() {

@@ -115,14 +115,24 @@ std::uint64_t value_equality::hash_one(value_ref v) {
     }
 }
 
+namespace {
+bool is_hashed_container(value_kind k) { return k == value_kind::tuple || k == value_kind::frozenset; }
+}  // namespace
+
 std::uint64_t value_equality::hash(value_ref v) {
-    if (v.is_small_int() || g_.nodes[v.index()].kind != value_kind::tuple) return hash_one(v);
-    // Tuples: combine item hashes, walking nested tuples with an explicit
-    // stack (nesting follows the input) and caching each tuple's hash.
+    if (v.is_small_int() || !is_hashed_container(g_.nodes[v.index()].kind)) return hash_one(v);
+    // Tuples combine item hashes in order, frozensets in any order; nested
+    // ones are walked with an explicit stack (nesting follows the input) and
+    // each one's hash is cached in the node.
     struct frame {
         value_ref t;
         std::size_t next;
         std::uint64_t h;
+    };
+    auto combine = [&](frame& f, std::uint64_t child) {
+        if (g_.nodes[f.t.index()].kind == value_kind::frozenset) f.h += mix(child);  // order-free
+        else f.h = mix(f.h ^ child);
+        ++f.next;
     };
     std::vector<frame> stack{{v, 0, kTupleSeed}};
     std::uint64_t result = 0;
@@ -132,24 +142,23 @@ std::uint64_t value_equality::hash(value_ref v) {
         if (tn.flags & node_flag::hash_cached) {
             result = tn.len;
             stack.pop_back();
-            if (!stack.empty()) stack.back().h = mix(stack.back().h ^ result), ++stack.back().next;
+            if (!stack.empty()) combine(stack.back(), result);
             continue;
         }
         const auto& items = g_.containers[tn.aux].items;
         if (f.next == items.size()) {
-            result = f.h;
+            result = tn.kind == value_kind::frozenset ? mix(f.h ^ 0xf502e7) : f.h;
             tn.len = result;
             tn.flags |= node_flag::hash_cached;
             stack.pop_back();
-            if (!stack.empty()) stack.back().h = mix(stack.back().h ^ result), ++stack.back().next;
+            if (!stack.empty()) combine(stack.back(), result);
             continue;
         }
         value_ref item = items[f.next];
-        if (!item.is_small_int() && g_.nodes[item.index()].kind == value_kind::tuple) {
+        if (!item.is_small_int() && is_hashed_container(g_.nodes[item.index()].kind)) {
             stack.push_back({item, 0, kTupleSeed});
         } else {
-            f.h = mix(f.h ^ hash_one(item));
-            ++f.next;
+            combine(f, hash_one(item));
         }
     }
     return result;
@@ -188,6 +197,27 @@ bool value_equality::equal(value_ref a, value_ref b) {
                 const auto& qi = g_.containers[q.aux].items;
                 if (pi.size() != qi.size()) return false;
                 for (std::size_t k = 0; k < pi.size(); ++k) todo.emplace_back(pi[k], qi[k]);
+                break;
+            }
+            case value_kind::frozenset: {
+                // Equal sets: same size, every item of one equal to an item of
+                // the other. Nested frozensets recurse, so the depth is capped;
+                // past it they count as different (display only: the policy
+                // never depends on this).
+                const auto& pi = g_.containers[p.aux].items;
+                const auto& qi = g_.containers[q.aux].items;
+                if (pi.size() != qi.size() || hash(x) != hash(y)) return false;
+                if (depth_ >= 16) return false;
+                ++depth_;
+                bool all = true;
+                for (value_ref e : pi) {
+                    bool any = false;
+                    for (value_ref f : qi)
+                        if (hash(e) == hash(f) && equal(e, f)) { any = true; break; }
+                    if (!any) { all = false; break; }
+                }
+                --depth_;
+                if (!all) return false;
                 break;
             }
             default:

@@ -4,8 +4,8 @@
 //
 // Numbers compare by value across bool, int and float (exactly, also for big
 // ints against huge floats); str and bytes by content, never each other;
-// tuples item by item. Everything else (symbolic nodes, frozensets) compares
-// by identity: we cannot run their __eq__.
+// tuples item by item, frozensets as sets. Everything else (symbolic nodes)
+// compares by identity: we cannot run their __eq__.
 #pragma once
 
 #include "graph_storage.hpp"
@@ -37,6 +37,7 @@ private:
 
     value_graph::storage& g_;
     std::string scratch_a_, scratch_b_;
+    int depth_ = 0;  // nested frozenset comparisons
 };
 
 }  // namespace pickleguard

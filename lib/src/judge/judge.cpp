@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 namespace pickleguard {
 
@@ -61,6 +62,19 @@ limits tighter(const limits& a, const limits& b) {
     l.max_json_bytes = std::min(a.max_json_bytes, b.max_json_bytes);
     return l;
 }
+
+// Callables that make an instance of a class passed as an argument: the
+// class gets the "new" use, and state applied to the result is applied to an
+// instance of that class. As defined by CPython's copyreg module.
+struct instance_maker {
+    std::string_view module, name;
+    std::size_t class_arg;
+};
+constexpr instance_maker kInstanceMakers[] = {
+    {"copyreg", "_reconstructor", 0},  // protocol 0/1 objects: object.__new__(cls) or base.__new__(cls, state)
+    {"copyreg", "__newobj__", 0},      // cls.__new__(cls, *args)
+    {"copyreg", "__newobj_ex__", 0},   // cls.__new__(cls, *args, **kwargs)
+};
 
 class judge {
 public:
@@ -122,7 +136,10 @@ private:
                 const char* verb = e.kind == event_kind::call ? "calls" : "instantiates";
                 if (is_global(e.target)) {
                     uses_[global_index(e.target)] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
-                    if (e.kind == event_kind::call) scan_nested(e);
+                    if (e.kind == event_kind::call) {
+                        scan_nested(e);
+                        note_instance_maker(e);
+                    }
                 } else {
                     auto& f = add("call-of-computed-value", severity::critical,
                                   opcode_name(e.opcode) + " " + verb + " " + describe(e.target) +
@@ -149,7 +166,8 @@ private:
                             " itself (a module, class or function), changing it for the whole process; no policy can allow this",
                         &e);
                 } else if (k == value_kind::reduce || k == value_kind::newobj) {
-                    value_ref origin = g_.items(t)[0];
+                    auto made = made_from_.find(t.index());
+                    value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
                     if (is_global(origin)) uses_[global_index(origin)] |= bit;
                     else
                         add("mutation-of-computed-value", severity::high,
@@ -174,6 +192,28 @@ private:
         }
     }
 
+    // copyreg._reconstructor(cls, ...) and friends instantiate `cls`.
+    void note_instance_maker(const event& e) {
+        const global_name& gn = g_.global(e.target);
+        for (const instance_maker& m : kInstanceMakers) {
+            if (gn.module != m.module || gn.name != m.name) continue;
+            if (g_.kind(e.operand) != value_kind::tuple) return;
+            auto args = g_.items(e.operand);
+            if (args.size() <= m.class_arg) return;
+            value_ref cls = args[m.class_arg];
+            if (is_global(cls)) {
+                uses_[global_index(cls)] |= uses::instantiate;
+                made_from_[e.result.index()] = cls;
+            } else {
+                add("call-of-computed-value", severity::critical,
+                    qualified(gn.module, gn.name) + " instantiates " + describe(cls) +
+                        ", a value made while loading rather than a named class; no policy can allow this",
+                    &e);
+            }
+            return;
+        }
+    }
+
     // BUILD's (state, slotstate) form calls setattr for each slot key:
     // "__class__" there swaps the object's class, "__dict__" its namespace.
     void check_slot_state(const event& e) {
@@ -195,19 +235,30 @@ private:
 
     void check_persistent_id(const event& e) {
         value_ref pid = e.operand;
+        auto is_int = [&](value_ref v) {
+            value_kind k = g_.kind(v);
+            return k == value_kind::integer || k == value_kind::big_integer;
+        };
         for (const persistent_id_rule& rule : p_.persistent_ids()) {
-            if (rule.shape != "torch-storage") continue;
-            // ('storage', <storage type>, key, location, numel)
+            const bool legacy = rule.shape == "torch-storage-legacy";
+            // ('storage', <storage type>, key, location, numel[, view_metadata])
             if (g_.kind(pid) != value_kind::tuple) continue;
             auto t = g_.items(pid);
-            if (t.size() != 5) continue;
+            if (t.size() != (legacy ? 6u : 5u)) continue;
             if (g_.kind(t[0]) != value_kind::str || g_.text(t[0]) != "storage") continue;
             if (!is_global(t[1])) continue;
             const global_name& st = g_.global(t[1]);
             if (!p_.allows_storage_type(qualified(st.module, st.name))) continue;
-            if (g_.kind(t[2]) != value_kind::str || g_.kind(t[3]) != value_kind::str) continue;
-            value_kind nk = g_.kind(t[4]);
-            if (nk != value_kind::integer && nk != value_kind::big_integer) continue;
+            if (g_.kind(t[2]) != value_kind::str || g_.kind(t[3]) != value_kind::str || !is_int(t[4])) continue;
+            if (legacy) {
+                value_ref view = t[5];
+                if (g_.kind(view) != value_kind::none) {
+                    if (g_.kind(view) != value_kind::tuple) continue;
+                    auto vm = g_.items(view);
+                    if (vm.size() != 3 || g_.kind(vm[0]) != value_kind::str || !is_int(vm[1]) || !is_int(vm[2]))
+                        continue;
+                }
+            }
             storage_types_.insert(global_index(t[1]));
             return;
         }
@@ -366,6 +417,7 @@ private:
     file_report& out_;
     std::vector<std::uint8_t> uses_;
     std::set<std::size_t> storage_types_;
+    std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
 };
 
 void scan_streams(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,

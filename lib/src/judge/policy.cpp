@@ -212,8 +212,9 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 return usage_error(at, "unknown key '" + k + "' in [[persistent_id]]");
             persistent_id_rule rule;
             rule.shape = (*t)["shape"].value_or(std::string{});
-            if (rule.shape != "torch-storage")
-                return usage_error(at, "unknown persistent_id shape '" + rule.shape + "' (expected torch-storage)");
+            if (rule.shape != "torch-storage" && rule.shape != "torch-storage-legacy")
+                return usage_error(at, "unknown persistent_id shape '" + rule.shape +
+                                           "' (expected torch-storage or torch-storage-legacy)");
             if (const toml::array* st = (*t)["storage_types"].as_array()) {
                 for (const toml::node& s : *st) {
                     auto v = s.value<std::string>();

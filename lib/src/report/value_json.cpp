@@ -40,82 +40,12 @@ bool is_trackable(value_kind k) {
     }
 }
 
-// How a node is written: its own form, or the data form of a constructor call.
-enum class shape : std::uint8_t { own, folded_set, folded_frozenset, folded_bytes, folded_bytearray };
-
 struct view {
     const value_graph& g;
-
-    bool is_global(value_ref v, std::string_view module, std::string_view name) const {
-        if (g.kind(v) != value_kind::global || g.applied(v)) return false;
-        const global_name& gn = g.global(v);
-        return gn.module == module && gn.name == name;
-    }
-
-    // Latin-1 bytes of a str value, if every code point fits.
-    static bool latin1(std::string_view s, std::string& out) {
-        out.clear();
-        for (std::size_t i = 0; i < s.size();) {
-            std::uint32_t cp = text::next_code_point(s, i);
-            if (cp > 0xff) return false;
-            out.push_back(static_cast<char>(cp));
-        }
-        return true;
-    }
-
-    // Recognises the exact calls the stdlib pickler writes for data types.
-    shape shape_of(value_ref v, std::string* bytes_out = nullptr) const {
-        if (v.is_small_int() || g.kind(v) != value_kind::reduce || g.applied(v)) return shape::own;
-        auto parts = g.items(v);
-        value_ref callable = parts[0], args = parts[1];
-        if (g.kind(args) != value_kind::tuple) return shape::own;
-        auto a = g.items(args);
-        bool is_set = is_global(callable, "builtins", "set"), is_fs = is_global(callable, "builtins", "frozenset");
-        if (is_set || is_fs) {
-            if (a.empty() || (a.size() == 1 && g.kind(a[0]) == value_kind::list && !g.applied(a[0])))
-                return is_set ? shape::folded_set : shape::folded_frozenset;
-            return shape::own;
-        }
-        std::string tmp;
-        std::string& out = bytes_out ? *bytes_out : tmp;
-        auto str_and_latin1 = [&](std::span<const value_ref> x) {
-            if (x.size() != 2 || g.kind(x[0]) != value_kind::str || g.kind(x[1]) != value_kind::str) return false;
-            std::string_view enc = g.text(x[1]);
-            return (enc == "latin1" || enc == "latin-1") && latin1(g.text(x[0]), out);
-        };
-        if (is_global(callable, "_codecs", "encode")) return str_and_latin1(a) ? shape::folded_bytes : shape::own;
-        if (is_global(callable, "builtins", "bytes")) {
-            if (a.empty()) { out.clear(); return shape::folded_bytes; }
-            return shape::own;
-        }
-        if (is_global(callable, "builtins", "bytearray")) {
-            if (a.empty()) { out.clear(); return shape::folded_bytearray; }
-            if (a.size() == 1 && g.kind(a[0]) == value_kind::bytes) {
-                out.assign(g.text(a[0]));
-                return shape::folded_bytearray;
-            }
-            return str_and_latin1(a) ? shape::folded_bytearray : shape::own;
-        }
-        return shape::own;
-    }
 
     // The values a node's JSON contains, in writing order.
     template <class F>
     void for_each_child(value_ref v, F&& f) const {
-        switch (shape_of(v)) {
-            case shape::folded_set:
-            case shape::folded_frozenset: {
-                auto a = g.items(g.items(v)[1]);
-                if (!a.empty())
-                    for (value_ref x : g.items(a[0])) f(x);
-                return;
-            }
-            case shape::folded_bytes:
-            case shape::folded_bytearray:
-                return;
-            case shape::own:
-                break;
-        }
         for (value_ref x : g.items(v)) f(x);
         if (const applied_ops* ops = g.applied(v)) {
             for (value_ref x : ops->states) f(x);
@@ -235,24 +165,28 @@ private:
         emit(item);  // may push frames above f: never touch `f` after this
     }
 
+    // JSON numbers only up to 2^53, where every reader still reads them exactly.
+    void write_int(std::int64_t i) {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+        std::string_view digits(buf, static_cast<std::size_t>(end - buf));
+        if (i > (std::int64_t{1} << 53) || i < -(std::int64_t{1} << 53)) {
+            write("{\"$int\": \"");
+            write(digits);
+            write("\"}");
+        } else {
+            write(digits);
+        }
+    }
+
     void write_scalar(value_ref v) {
         char buf[64];
         switch (g_.kind(v)) {
             case value_kind::none: write("null"); return;
             case value_kind::boolean: write(g_.as_bool(v) ? "true" : "false"); return;
-            case value_kind::integer: {
-                std::int64_t i = g_.as_int(v);
-                auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
-                std::string_view digits(buf, static_cast<std::size_t>(end - buf));
-                if (i > (std::int64_t{1} << 53) || i < -(std::int64_t{1} << 53)) {
-                    write("{\"$int\": \"");
-                    write(digits);
-                    write("\"}");
-                } else {
-                    write(digits);
-                }
+            case value_kind::integer:
+                write_int(g_.as_int(v));
                 return;
-            }
             case value_kind::big_integer: {
                 auto le = g_.big_int_bytes(v);
                 if (le.size() <= kMaxDecimalIntBytes) {
@@ -318,9 +252,7 @@ private:
 
     void emit(value_ref v) {
         if (v.is_small_int()) {
-            char buf[24];
-            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.small_value());
-            write(std::string_view(buf, static_cast<std::size_t>(end - buf)));
+            write_int(v.small_value());
             return;
         }
         value_kind k = g_.kind(v);
@@ -343,25 +275,6 @@ private:
 
     // Writes the opening of a trackable node and pushes frames for the rest.
     void write_body(value_ref v, value_kind k) {
-        std::string bytes;
-        switch (v_.shape_of(v, &bytes)) {
-            case shape::folded_set:
-            case shape::folded_frozenset: {
-                auto a = g_.items(g_.items(v)[1]);
-                std::span<const value_ref> items = a.empty() ? std::span<const value_ref>{} : g_.items(a[0]);
-                bool fs = v_.shape_of(v) == shape::folded_frozenset;
-                push_frame(fs ? "{\"$frozenset\": [" : "{\"$set\": [", items, "]}");
-                return;
-            }
-            case shape::folded_bytes:
-                write("{\"$bytes\": \"" + base64(bytes) + "\"}");
-                return;
-            case shape::folded_bytearray:
-                write("{\"$bytearray\": \"" + base64(bytes) + "\"}");
-                return;
-            case shape::own:
-                break;
-        }
         auto items = g_.items(v);
         switch (k) {
             case value_kind::list: push_frame("[", items, "]"); return;
