@@ -61,10 +61,20 @@ struct file_report {
     void settle();
 };
 
+// Bounds for containers: archives and compressed streams are opened
+// recursively, and decompression bombs end in a finding, not in memory.
+struct container_limits {
+    std::uint64_t max_decompressed_bytes = std::uint64_t{8} << 30;  // per file, all members summed
+    std::uint64_t max_ratio = 1000;                                 // decompressed / compressed, per stream
+    std::uint64_t max_entries = 100'000;                            // archive members per file
+    int max_depth = 4;                                              // containers inside containers
+};
+
 struct scan_options {
     decode_options decode{};           // limits; a policy's [limits] are applied over these
     bool scan_trailing_pickles = true; // decode what follows STOP as further pickles
     int max_nested_depth = 3;          // pickles inside pickles (bytes passed to pickle.loads)
+    container_limits containers{};
 };
 
 // Judges the pickle streams in `bytes` (one, then any that follow STOP) and
