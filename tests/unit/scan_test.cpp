@@ -3,11 +3,14 @@
 // (as a Python bytes literal through pb()); nothing is ever unpickled.
 #include "pickleguard/scan.hpp"
 
+#include "judge/rules.hpp"
 #include "pickle_bytes.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 namespace pickleguard {
 namespace {
@@ -313,6 +316,21 @@ TEST(KnowledgeBase, ShippedFileParsesAndKnowsTheClassics) {
         ASSERT_NE(k, nullptr) << m << "." << n;
         EXPECT_GE(k->severity, severity::high) << m << "." << n;
     }
+}
+
+}  // namespace
+}  // namespace pickleguard
+
+namespace pickleguard {
+namespace {
+
+TEST(RulesDoc, EveryRuleIsDocumented) {
+    std::ifstream in(std::string(PICKLEGUARD_SOURCE_DIR) + "/docs/rules.md");
+    ASSERT_TRUE(in) << "docs/rules.md is missing";
+    std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const rule_info& r : all_rules())
+        EXPECT_NE(doc.find("## " + std::string(r.id) + "\n"), std::string::npos)
+            << r.id << " is not in docs/rules.md: run docs/gen_rules_doc.py";
 }
 
 }  // namespace

@@ -17,11 +17,13 @@
 //   ... plus "$state" (or "$states": [...] after several BUILDs), "$append",
 //   "$setitem": [[k, v], ...] and "$add" on a symbolic node the stream mutated.
 //
-// Values the standard library pickles through a constructor are shown in
-// their data form when the call is exactly the one the pickler writes:
-// builtins.set/frozenset(list) as $set/$frozenset, _codecs.encode(str,
-// 'latin1') and bytes() as $bytes, bytearray(...) as $bytearray. complex(re,
-// im) and everything else stay $reduce nodes.
+// Values the standard library pickles through a constructor are built by the
+// decoder itself when the call has plain data arguments (the call still goes
+// to the policy), so they print in their data form: builtins.set/frozenset of
+// a list, tuple, set, dict, str or bytes as $set/$frozenset; _codecs.encode(str,
+// 'latin1') and bytes() as $bytes; bytearray(), bytearray(bytes) and
+// bytearray(str, 'latin-1') as $bytearray. complex(re, im) and every other
+// call stay $reduce nodes.
 //
 // Writing is iterative and linear in the graph: a graph of 2^120 shared
 // leaves prints in linear size.

@@ -2,6 +2,7 @@
 
 #include "pickleguard/opcodes.hpp"
 
+#include <bit>
 #include <cstdio>
 #include <string>
 
@@ -52,7 +53,7 @@ public:
         if (op.code != '(' && step.mark_depth < marks_before_) indent = step.mark_depth;
         line.append(std::min<std::size_t>(indent, 40) * 4, ' ');
         char name[24];
-        std::snprintf(name, sizeof name, "%-16s", std::string(op.name).c_str());
+        std::snprintf(name, sizeof name, "%-16s ", std::string(op.name).c_str());
         line += name;
         line += argument(op, step);
         std::string notes;
@@ -89,6 +90,16 @@ private:
                 std::size_t prefix = op.arg == arg_kind::counted_long1 ? 1 : 4;
                 return "(" + std::to_string(step.raw_arg.size() - prefix) + " bytes)";
             }
+            case arg_kind::uint8:
+                if (op.code == 'G') {
+                    // BINFLOAT: a big-endian double, shown as its value
+                    std::uint64_t be = 0;
+                    for (char c : step.raw_arg) be = (be << 8) | static_cast<std::uint8_t>(c);
+                    char buf[40];
+                    std::snprintf(buf, sizeof buf, "%.17g", std::bit_cast<double>(be));
+                    return buf;
+                }
+                return std::to_string(static_cast<std::uint64_t>(step.int_arg));
             default: return std::to_string(step.int_arg);
         }
     }
