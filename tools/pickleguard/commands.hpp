@@ -22,6 +22,7 @@ struct scan_args {
     std::string output;                 // file, or stdout
     std::optional<severity> fail_on;
     bool quiet = false;
+    bool verbose = false;               // also informational findings and skipped files
     bool follow_symlinks = false;
     decode_options decode;
 };

@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
     scan->add_option("--fail-on", fail_on, "Also exit 1 on any finding of this severity or above")
         ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
     scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
+    scan->add_flag("--verbose,-v", scan_args.verbose, "Also informational findings and skipped files");
     scan->add_flag("--follow-symlinks", scan_args.follow_symlinks, "Follow symbolic links when walking directories");
     add_limits(scan);
 

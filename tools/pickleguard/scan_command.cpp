@@ -76,7 +76,7 @@ const char* colour_of(verdict v) {
 }
 
 std::string text_report(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped, bool colour,
-                        bool quiet, double seconds) {
+                        bool quiet, bool verbose, double seconds) {
     std::string out;
     const char* reset = colour ? "\033[0m" : "";
     for (const file_report& f : files) {
@@ -86,6 +86,7 @@ std::string text_report(const std::vector<file_report>& files, const std::vector
         out += (colour ? colour_of(f.verdict) : "") + std::string(head) + reset + " " + f.path + "\n";
         for (const finding& x : f.findings) {
             if (quiet && !x.violation) continue;
+            if (!verbose && !x.violation && x.severity == severity::info) continue;
             std::string where;
             if (!x.member.empty()) where += x.member + ": ";
             if (x.offset) where += "offset " + std::to_string(*x.offset);
@@ -97,7 +98,7 @@ std::string text_report(const std::vector<file_report>& files, const std::vector
         }
     }
     for (const skipped_file& s : skipped)
-        if (!quiet) out += "skipped " + s.path + ": " + s.reason + "\n";
+        if (verbose) out += "skipped " + s.path + ": " + s.reason + "\n";
     report_summary sum = summarize(files, skipped);
     char line[256];
     std::snprintf(line, sizeof line, "%zu files: %zu safe, %zu unsafe, %zu error, %zu skipped (%.1f MB in %.2f s)\n",
@@ -193,7 +194,7 @@ int run_scan(const scan_args& args) {
     }
     if (args.format == "json") text = report_json(reports, skipped, policy_name);
     else if (args.format == "sarif") text = report_sarif(reports, policy_name);
-    else text = text_report(reports, skipped, out == stdout && colour_on(stdout), args.quiet, seconds);
+    else text = text_report(reports, skipped, out == stdout && colour_on(stdout), args.quiet, args.verbose, seconds);
     std::fwrite(text.data(), 1, text.size(), out);
     if (out != stdout) std::fclose(out);
 

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -60,6 +61,17 @@ struct decode_options {
     // CPython's pickle.loads without `buffers=` refuses NEXT_BUFFER; so do we
     // unless this is set, in which case each buffer is a symbolic node.
     bool allow_out_of_band_buffers = false;
+    // Some loaders read raw bytes from the file in the middle of a pickle:
+    // joblib's NumpyUnpickler, after BUILD on a NumpyArrayWrapper, reads the
+    // array's bytes (or a nested pickle) straight from the stream, then goes
+    // on unpickling after them. When set, this is called after every BUILD on
+    // a symbolic node with the whole input, the graph so far, the built node
+    // and the offset just past the BUILD; it returns how many bytes the loader
+    // consumes there itself (0 for none), and decoding resumes after them.
+    // Skipping past the end of the input ends decoding as truncated.
+    std::function<std::uint64_t(std::span<const std::byte> input, const value_graph& graph, value_ref node,
+                                std::uint64_t offset)>
+        after_build;
 };
 
 // One executed opcode, for disassemblers and tracers.

@@ -1165,6 +1165,13 @@ bool machine::load_build() {
         c.depth = std::max(c.depth, depth_of(state) + 1);
         if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         note(event_kind::build, inst, inst, state);
+        // A loader that reads raw bytes after this BUILD (decode_options::after_build).
+        if (opt_.after_build) {
+            std::uint64_t skip = opt_.after_build(std::as_bytes(std::span(in_, size_)), out_.graph, inst, pos_);
+            if (skip > remaining())
+                return fail(error_kind::truncated, "raw data the loader reads after BUILD runs past the end of the input");
+            pos_ += static_cast<std::size_t>(skip);
+        }
         return true;
     }
     // A plain data value has no __setstate__ and no __dict__: only "no state"

@@ -384,6 +384,8 @@ private:
     }
 
     void on_failure(const error& e) {
+        std::string reason = e.reason;
+        while (!reason.empty() && reason.back() == '.') reason.pop_back();
         finding f;
         f.member = member_;
         f.offset = e.offset == error::no_offset ? std::nullopt : std::optional<std::uint64_t>(e.offset);
@@ -391,15 +393,15 @@ private:
         if (e.kind == error_kind::limit) {
             f.rule = "limit-exceeded";
             f.severity = severity::medium;
-            f.message = "decoding stopped at a resource limit (" + e.reason +
+            f.message = "decoding stopped at a resource limit (" + reason +
                         "); the rest of the file was not checked, so it cannot be called safe. Raise the limit in the "
                         "policy's [limits] if the file is trusted to be this large";
         } else {
             f.rule = "malformed-pickle";
             f.severity = severity::high;
-            f.message = "the pickle could not be fully decoded: " + e.reason +
-                        ". Everything before this point would already have run in CPython and is reported above; "
-                        "a file that cannot be read whole is never safe";
+            f.message = "the pickle could not be fully decoded: " + reason +
+                        ". CPython would have run everything before this point (any findings above); a file that "
+                        "cannot be read whole is never safe";
         }
         out_.findings.push_back(std::move(f));
     }
