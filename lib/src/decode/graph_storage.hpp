@@ -9,6 +9,7 @@
 #include "pickleguard/value.hpp"
 
 #include <deque>
+#include <memory_resource>
 #include <string>
 #include <vector>
 
@@ -34,13 +35,18 @@ struct node {
 static_assert(sizeof(node) == 24);
 
 struct container {
-    std::vector<value_ref> items;
+    explicit container(std::pmr::memory_resource* arena) : items(arena) {}
+    std::pmr::vector<value_ref> items;
     std::uint32_t depth = 1;                 // nesting depth, at least 1
     std::uint32_t applied = kNoApplied;      // index into storage::applied
     static constexpr std::uint32_t kNoApplied = ~0u;
 };
 
 struct value_graph::storage {
+    // Container items come from one arena: a pickle makes hundreds of
+    // thousands of small dicts and lists, and a bump allocator makes each one
+    // cheap to create and the whole graph one release to free.
+    std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
     std::vector<node> nodes;
     std::vector<container> containers;
     std::vector<global_name> globals;

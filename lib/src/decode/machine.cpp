@@ -220,7 +220,7 @@ private:
         n.aux = static_cast<std::uint32_t>(g_.containers.size());
         if (kind == value_kind::list || kind == value_kind::dict || kind == value_kind::set)
             n.flags |= node_flag::unhashable;
-        g_.containers.emplace_back();
+        g_.containers.emplace_back(&g_.arena);
         return true;
     }
     node& at(value_ref v) { return g_.nodes[v.index()]; }
@@ -266,6 +266,11 @@ private:
         const std::size_t stride = pairs ? 2 : 1;
         constexpr std::size_t kLinear = 16;  // below this many keys a scan beats hashing
         std::uint32_t cidx = at(target).aux;
+        {
+            // One allocation for the batch (SETITEMS brings up to 1000 pairs).
+            auto& items = g_.containers[cidx].items;
+            if (items.capacity() - items.size() < count) items.reserve(std::max(items.size() * 2, items.size() + count));
+        }
         for (std::size_t k = 0; k < count; k += stride) {
             container& c = g_.containers[cidx];
             value_ref key = first[k];
@@ -1055,7 +1060,8 @@ bool machine::fold_constructor(value_ref callable, value_ref args, value_ref& ou
     if (kind_of(callable) != value_kind::global || applied_on_nothing(callable) == false) return true;
     if (kind_of(args) != value_kind::tuple) return true;
     const global_name& gn = g_.globals[static_cast<std::size_t>(at(callable).i)];
-    const std::vector<value_ref> a = items_of(args).items;  // a copy: folding adds containers
+    const auto& args_items = items_of(args).items;
+    const std::vector<value_ref> a(args_items.begin(), args_items.end());  // a copy: folding adds containers
     auto is = [&](std::string_view m, std::string_view n) { return gn.module == m && gn.name == n; };
     const bool is_set = is("builtins", "set"), is_frozenset = is("builtins", "frozenset");
     if (is_set || is_frozenset) {
@@ -1066,7 +1072,7 @@ bool machine::fold_constructor(value_ref callable, value_ref args, value_ref& ou
         if (a.size() == 1) {
             value_kind k = kind_of(a[0]);
             if (k == value_kind::list || k == value_kind::tuple || k == value_kind::set || k == value_kind::frozenset)
-                elems = items_of(a[0]).items;
+                elems.assign(items_of(a[0]).items.begin(), items_of(a[0]).items.end());
             else if (k == value_kind::dict) {
                 const auto& kv = items_of(a[0]).items;
                 for (std::size_t i = 0; i < kv.size(); i += 2) elems.push_back(kv[i]);

@@ -14,16 +14,28 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Strings from the stream may hold any bytes; JSON needs valid UTF-8.
+// Strings from the stream may hold any bytes; JSON needs valid UTF-8
+// (nlohmann refuses anything else, overlong forms and surrogates included).
+// Each invalid byte becomes U+FFFD.
 std::string utf8_safe(std::string_view s) {
     std::string out;
     out.reserve(s.size());
+    auto u = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
     for (std::size_t i = 0; i < s.size();) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        unsigned char c = u(i);
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (c < 0x80) len = 1;
+        else if (c >= 0xc2 && c <= 0xdf) len = 2;
+        else if (c == 0xe0) { len = 3; lo = 0xa0; }
+        else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) len = 3;
+        else if (c == 0xed) { len = 3; hi = 0x9f; }  // no surrogates
+        else if (c == 0xf0) { len = 4; lo = 0x90; }
+        else if (c >= 0xf1 && c <= 0xf3) len = 4;
+        else if (c == 0xf4) { len = 4; hi = 0x8f; }
         bool ok = len > 0 && i + len <= s.size();
-        for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-        if (ok && len == 3 && c == 0xed && (static_cast<unsigned char>(s[i + 1]) & 0x20)) ok = false;  // surrogate
+        if (ok && len > 1) ok = u(i + 1) >= lo && u(i + 1) <= hi;
+        for (std::size_t k = 2; ok && k < len; ++k) ok = u(i + k) >= 0x80 && u(i + k) <= 0xbf;
         if (ok) {
             out.append(s.substr(i, len));
             i += len;
@@ -85,7 +97,7 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
     doc["schema"] = 1;
     doc["tool"] = "pickleguard";
     doc["version"] = version();
-    doc["policy"] = std::string(policy_name);
+    doc["policy"] = utf8_safe(policy_name);
     json arr = json::array();
     for (const file_report& f : files) {
         json jf;
@@ -158,7 +170,7 @@ std::string report_sarif(const std::vector<file_report>& files, std::string_view
                                                   json{{"artifactLocation", json{{"uri", utf8_safe(f.path)}}},
                                                        {"region", region}}}}});
             res["properties"] = json{{"security-severity", security_severity(x.severity)},
-                                     {"severity", to_string(x.severity)}, {"policy", std::string(policy_name)}};
+                                     {"severity", to_string(x.severity)}, {"policy", utf8_safe(policy_name)}};
             results.push_back(std::move(res));
         }
     }
