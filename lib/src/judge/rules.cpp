@@ -47,6 +47,57 @@ constexpr rule_info kRules[] = {
      "there is scanned too."},
     {"unreadable-file", "File could not be read",
      "The file could not be opened or read, so it was not checked."},
+    {"unknown-format", "Not a format pickleguard reads",
+     "The file is no pickle and no container pickleguard knows (PyTorch, numpy, joblib, zip, tar, 7z, gzip, bz2, xz, "
+     "lzma, zstd, lz4), so nothing was checked. The verdict is error, never safe."},
+    {"container-corrupt", "Container that cannot be read",
+     "An archive, compressed stream or file header is malformed, so what it holds was not checked, and loaders may "
+     "read it differently from each other."},
+    {"container-limit", "Container limit reached",
+     "More archive members, or containers nested deeper, than container_limits allows; the rest was not checked."},
+    {"decompression-bomb", "Decompression bomb",
+     "A compressed stream expands past container_limits (total decompressed size or ratio). Decompression stopped "
+     "and the rest was not checked."},
+    {"member-not-scanned", "Member that holds no pickle",
+     "An archive member that is neither a pickle nor a known container. Nothing loads it as a pickle, so it was "
+     "not scanned; listed for completeness."},
+    {"zip-data-before-archive", "Bytes before the zip archive",
+     "Data precedes the archive: CPython's zipfile shifts offsets past it, PyTorch's reader (miniz) does not, and "
+     "pickle.load reads the front. Typical of pickle/zip polyglots. Both readings are scanned."},
+    {"zip-name-mismatch", "Local and central zip names differ",
+     "The local header names an entry differently from the central directory: CPython refuses it, PyTorch reads "
+     "the central name, streaming readers the local one."},
+    {"zip-duplicate-name", "Duplicate zip entry name",
+     "Two entries share a name; CPython opens the last, other readers another. Every copy is scanned."},
+    {"zip-encrypted", "Encrypted zip entry",
+     "An encrypted entry cannot be checked; PyTorch would read the ciphertext as data, CPython asks for a password."},
+    {"zip-crc-mismatch", "Zip CRC mismatch",
+     "An entry's CRC-32 does not match its content: CPython refuses it, PyTorch ignores CRCs. The file was changed "
+     "after it was written."},
+    {"zip-size-mismatch", "Zip sizes that lie",
+     "Local and central headers disagree on sizes, CRC or method, an entry's data runs past where it may, or it "
+     "inflates to a different size than declared: readers would take different bytes."},
+    {"zip-overlapping-entries", "Zip entries sharing bytes",
+     "One entry's data overlaps another's: the overlapping-file zip bomb, or one name's data read as another's."},
+    {"zip-unsupported-compression", "Zip compression method PyTorch cannot read",
+     "Only stored (0) and deflate (8) are read by PyTorch and by pickleguard; the entry was not checked."},
+    {"zip-zip64", "Zip64 and classic end records disagree",
+     "The zip64 end record and the classic one describe different central directories, so readers with and "
+     "without zip64 support list different entries."},
+    {"torchscript-archive", "TorchScript archive",
+     "The zip holds constants.pkl, so torch.load hands it to torch.jit.load, which runs the TorchScript code in "
+     "code/. Its pickles were scanned; the code was not. Load it with torch.jit.load only if you trust it."},
+    {"torch-storage-mismatch", "PyTorch storage that does not match its record",
+     "A persistent id ('storage', class, key, location, numel) names no record, or a record (or legacy storage) "
+     "whose size is not numel times the class's element size."},
+    {"trailing-data", "Bytes after what the loader reads",
+     "Data follows the last byte the loader reads (after a legacy checkpoint's storages, or a member's records). "
+     "No loader accounts for it; a pickle there is scanned too."},
+    {"npy-size-mismatch", "Array data that does not match the .npy header",
+     "The bytes after an .npy header are fewer (numpy.load fails) or more (never read) than shape times itemsize."},
+    {"joblib-array-unreadable", "joblib array whose size cannot be told",
+     "joblib.load reads raw array bytes after a NumpyArrayWrapper, but its shape or dtype is not one pickleguard can "
+     "size, so the stream after it cannot be followed as joblib does."},
 };
 // clang-format on
 

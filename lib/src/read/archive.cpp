@@ -1,0 +1,235 @@
+// tar and 7z through libarchive, and PyTorch's oldest checkpoints: a tar of
+// sys_info, pickle, storages and tensors (torch < 0.4, still read by
+// torch.load's legacy_load).
+#include "read/container_scan.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <memory>
+
+namespace pickleguard::read {
+namespace {
+
+struct archive_closer {
+    void operator()(archive* a) const { archive_read_free(a); }
+};
+using archive_ptr = std::unique_ptr<archive, archive_closer>;
+
+std::string error_text(archive* a) {
+    const char* s = archive_error_string(a);
+    return s ? s : "unknown error";
+}
+
+archive_ptr open_archive(bytes_view b) {
+    archive_ptr a(archive_read_new());
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_7zip(a.get());
+    archive_read_support_filter_none(a.get());
+    if (archive_read_open_memory(a.get(), b.data(), b.size()) != ARCHIVE_OK) return nullptr;
+    return a;
+}
+
+struct member_data {
+    std::string name;
+    std::vector<std::byte> bytes;
+    bool regular = true;
+};
+
+// Every member, read into memory against the file's budget. nullopt after a
+// finding when the archive is corrupt or too big.
+std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_view b, const std::string& member) {
+    archive_ptr a = open_archive(b);
+    if (!a) {
+        ctx.add("container-corrupt", severity::high, "the archive cannot be opened; nothing in it was checked", member);
+        return std::nullopt;
+    }
+    std::vector<member_data> out;
+    archive_entry* entry = nullptr;
+    while (true) {
+        int rc = archive_read_next_header(a.get(), &entry);
+        if (rc == ARCHIVE_EOF) break;
+        if (rc < ARCHIVE_WARN) {
+            ctx.add("container-corrupt", severity::high,
+                    std::string("the archive cannot be read on (") + error_text(a.get()) +
+                        "); the rest was not checked",
+                    member);
+            return out;
+        }
+        member_data m;
+        const char* name = archive_entry_pathname(entry);
+        m.name = name ? name : "?";
+        if (!ctx.count_entry(join_member(member, m.name))) return out;
+        m.regular = archive_entry_filetype(entry) == AE_IFREG;
+        if (m.regular) {
+            std::byte buf[1 << 16];
+            while (true) {
+                la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+                if (n == 0) break;
+                if (n < 0) {
+                    ctx.add("container-corrupt", severity::high,
+                            std::string("a member cannot be read (") + error_text(a.get()) + ")",
+                            join_member(member, m.name));
+                    return out;
+                }
+                ctx.decompressed += static_cast<std::uint64_t>(n);
+                if (ctx.decompressed > ctx.options.containers.max_decompressed_bytes) {
+                    ctx.add("decompression-bomb", severity::high,
+                            "the archive's members add up to more than " +
+                                std::to_string(ctx.options.containers.max_decompressed_bytes) +
+                                " bytes (container_limits::max_decompressed_bytes); the rest was not checked",
+                            join_member(member, m.name));
+                    return out;
+                }
+                m.bytes.insert(m.bytes.end(), buf, buf + n);
+            }
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const std::string& member);
+
+}  // namespace
+
+bool is_torch_legacy_tar(bytes_view b) {
+    archive_ptr a = open_archive(b);
+    if (!a) return false;
+    archive_entry* entry = nullptr;
+    int seen = 0;
+    for (int i = 0; i < 16 && archive_read_next_header(a.get(), &entry) == ARCHIVE_OK; ++i) {
+        std::string_view n = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+        seen |= n == "sys_info" ? 1 : n == "pickle" ? 2 : n == "storages" ? 4 : n == "tensors" ? 8 : 0;
+    }
+    return seen == 15;
+}
+
+void scan_archive(scan_context& ctx, bytes_view bytes, const std::string& format, const std::string& member,
+                  int depth) {
+    auto members = read_members(ctx, bytes, member);
+    if (!members) return;
+    if (format == "pytorch-legacy-tar") {
+        scan_legacy_tar(ctx, *members, member);
+        return;
+    }
+    for (const member_data& m : *members) {
+        std::string name = join_member(member, m.name);
+        if (!m.regular) continue;
+        scan_any(ctx, view_of(m.bytes), name, depth + 1);
+    }
+}
+
+namespace {
+
+// One pickle at `offset` of a member, judged; nullopt when pickle.load would
+// fail there (already reported).
+std::optional<decoding> next_pickle(scan_context& ctx, bytes_view b, std::size_t& offset, const std::string& name) {
+    decoding d = decode(b, ctx.options.decode, offset);
+    std::size_t end = d.complete() ? static_cast<std::size_t>(d.end) : b.size();
+    scan_pickle_stream(b.subspan(offset, end - offset), ctx.p, ctx.kb, ctx.options, name, ctx.report);
+    if (!d.complete()) return std::nullopt;
+    offset = end;
+    return d;
+}
+
+std::optional<std::int64_t> root_int(const decoding& d) {
+    if (d.graph.kind(*d.root) != value_kind::integer) return std::nullopt;
+    return d.graph.as_int(*d.root);
+}
+
+std::uint64_t le(bytes_view b, std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(b[at + k]) << (8 * k);
+    return v;
+}
+
+// torch/serialization.py legacy_load: 'storages' is a count pickle, then per
+// storage an (key, location, storage class) pickle, an 8-byte element count
+// and the elements, then a pickle of views; 'tensors' is a count pickle, then
+// per tensor an (key, storage id, type) pickle and ndim, 4 skipped bytes,
+// ndim sizes, ndim strides and an offset, all little-endian. 'pickle' and
+// 'sys_info' are one pickle each.
+void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const std::string& member) {
+    for (member_data& m : members) {
+        std::string name = join_member(member, m.name);
+        bytes_view b = view_of(m.bytes);
+        std::size_t offset = 0;
+        auto bad = [&](const std::string& why) {
+            ctx.add("container-corrupt", severity::high, why + "; torch.load would fail here", name, offset);
+        };
+        if (m.name == "sys_info" || m.name == "pickle") {
+            scan_pickle_stream(b, ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            continue;
+        }
+        if (m.name != "storages" && m.name != "tensors") {
+            if (starts_like_pickle(b)) scan_pickle_stream(b, ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            continue;
+        }
+        auto count_pickle = next_pickle(ctx, b, offset, name + " (count)");
+        if (!count_pickle) continue;
+        auto count = root_int(*count_pickle);
+        if (!count || *count < 0) {
+            bad("the count is not an int");
+            continue;
+        }
+        bool ok = true;
+        for (std::int64_t i = 0; ok && i < *count; ++i) {
+            auto args = next_pickle(ctx, b, offset, name + " (entry " + std::to_string(i) + ")");
+            if (!args) {
+                ok = false;
+                break;
+            }
+            const value_graph& g = args->graph;
+            if (g.kind(*args->root) != value_kind::tuple || g.items(*args->root).size() != 3) {
+                bad("an entry is not a 3-tuple");
+                ok = false;
+                break;
+            }
+            if (m.name == "storages") {
+                value_ref cls = g.items(*args->root)[2];
+                std::uint64_t el = g.kind(cls) == value_kind::global
+                                       ? torch_element_size(std::string(g.global(cls).module) + "." +
+                                                            std::string(g.global(cls).name))
+                                       : 0;
+                if (!el || b.size() - offset < 8) {
+                    bad("a storage of unknown class or without its size");
+                    ok = false;
+                    break;
+                }
+                std::uint64_t n = le(b, offset, 8);
+                offset += 8;
+                if (n > (b.size() - offset) / el) {
+                    bad("a storage runs past the end of the member");
+                    ok = false;
+                    break;
+                }
+                offset += static_cast<std::size_t>(n * el);
+            } else {
+                if (b.size() - offset < 8) {
+                    bad("a tensor record is truncated");
+                    ok = false;
+                    break;
+                }
+                std::uint64_t ndim = le(b, offset, 4);
+                std::uint64_t need = 8 + 16 * ndim + 8;
+                if (ndim > (1u << 16) || need > b.size() - offset) {
+                    bad("a tensor record is truncated");
+                    ok = false;
+                    break;
+                }
+                offset += static_cast<std::size_t>(need);
+            }
+        }
+        if (!ok) continue;
+        if (m.name == "storages" && !next_pickle(ctx, b, offset, name + " (views)")) continue;
+        if (offset < b.size())
+            ctx.add("trailing-data", severity::high,
+                    std::to_string(b.size() - offset) + " bytes follow what torch.load reads from this member", name,
+                    offset);
+    }
+}
+
+}  // namespace
+
+}  // namespace pickleguard::read

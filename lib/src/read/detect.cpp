@@ -1,0 +1,106 @@
+// What a file is, by its first bytes (never its name), in the order that
+// keeps magic numbers that are also pickle opcodes apart: "\x93NUMPY" starts
+// with MEMOIZE, "BZh" with BINBYTES, "PK" with PERSID, zstd's 0x28 is MARK
+// and lzma's 0x5d EMPTY_LIST, so every container magic is tried before the
+// pickle opcodes.
+#include "read/container_scan.hpp"
+#include "read/zip_reader.hpp"
+
+#include "decode/opcode_table.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pickleguard::read {
+namespace {
+
+bool starts_with(bytes_view b, std::string_view magic, std::size_t at = 0) {
+    return b.size() >= at + magic.size() && std::memcmp(b.data() + at, magic.data(), magic.size()) == 0;
+}
+
+// A protocol 0/1 pickle has no PROTO: decode a window of it and call it a
+// pickle when it reaches STOP, does something a loader would act on, or is
+// still going when the window ends. Text that merely starts with an opcode
+// letter fails on the first line.
+constexpr std::size_t kSniffWindow = 64 * 1024;
+
+std::string classify_zip(bytes_view b) {
+    auto z = parse_zip(b, 1'000'000);
+    if (!z) return "zip";
+    const auto& entries = z.value().entries;
+    if (entries.empty()) return "zip";
+    // PyTorch's reader takes the archive's root folder from its first record.
+    const std::string& first = entries.front().name;
+    std::size_t slash = first.find('/');
+    if (slash != std::string::npos) {
+        std::string root = first.substr(0, slash + 1);
+        bool data_pkl = false, constants_pkl = false;
+        for (const zip_entry& e : entries) {
+            data_pkl |= e.name == root + "data.pkl";
+            constants_pkl |= e.name == root + "constants.pkl";
+        }
+        if (constants_pkl) return "torchscript";
+        if (data_pkl) return "pytorch-zip";
+    }
+    // numpy.savez: every member an .npy (numpy.load reads members by magic).
+    bool all_npy = std::all_of(entries.begin(), entries.end(), [&](const zip_entry& e) {
+        auto head = peek_entry(b, e, 6);
+        return starts_with(view_of(head), "\x93NUMPY");
+    });
+    return all_npy ? "npz" : "zip";
+}
+
+}  // namespace
+
+bool starts_like_pickle(bytes_view b) {
+    if (b.empty()) return false;
+    if (b[0] == std::byte{0x80}) return b.size() >= 2 && static_cast<unsigned>(b[1]) <= 5;
+    if (!find_opcode(static_cast<std::uint8_t>(b[0]))) return false;
+    bytes_view window = b.first(std::min(b.size(), kSniffWindow));
+    decoding d = decode(window);
+    if (d.complete() || !d.events.empty()) return true;
+    return d.failure && d.failure->kind == error_kind::truncated && window.size() < b.size() && d.end > 0;
+}
+
+bool is_torch_legacy(bytes_view b) {
+    if (!starts_with(b, "\x80")) return false;
+    decode_options o;
+    o.limit.max_opcodes = 16;
+    decoding d = decode(b.first(std::min<std::size_t>(b.size(), 64)), o);
+    if (!d.complete() || d.graph.kind(*d.root) != value_kind::big_integer) return false;
+    static constexpr std::uint8_t kMagic[] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    auto v = d.graph.big_int_bytes(*d.root);
+    return v.size() == sizeof kMagic && std::equal(v.begin(), v.end(), kMagic);
+}
+
+bool is_torch_legacy_tar(bytes_view bytes);  // archive.cpp
+
+std::string detect(bytes_view b) {
+    if (starts_with(b, "PK\x03\x04") || starts_with(b, std::string_view("PK\x05\x06", 4))) return classify_zip(b);
+    if (starts_with(b, "\x93NUMPY")) return "npy";
+    if (starts_with(b, "\x1f\x8b\x08")) return "gzip";
+    if (starts_with(b, "BZh") && b.size() > 3 && b[3] >= std::byte{'1'} && b[3] <= std::byte{'9'}) return "bz2";
+    if (starts_with(b, std::string_view("\xfd" "7zXZ\x00", 6))) return "xz";
+    if (starts_with(b, "\x28\xb5\x2f\xfd")) return "zstd";
+    if (starts_with(b, "\x04\x22\x4d\x18")) return "lz4";
+    if (starts_with(b, "7z\xbc\xaf\x27\x1c")) return "7z";
+    if (starts_with(b, "ustar", 257)) return is_torch_legacy_tar(b) ? "pytorch-legacy-tar" : "tar";
+    if (starts_with(b, "ZF0x")) return "joblib-zf";
+    // LZMA "alone" (.lzma, joblib's compress='lzma'): properties byte 0x5d
+    // (lc=3 lp=0 pb=2, what every encoder writes), then the dictionary size.
+    if (b.size() >= 13 && b[0] == std::byte{0x5d} && b[1] == std::byte{0} && b[2] == std::byte{0}) return "lzma";
+    // zlib (joblib's compress='zlib'): deflate with a 32K window, header checksum.
+    if (b.size() >= 2 && b[0] == std::byte{0x78} &&
+        ((static_cast<unsigned>(b[0]) << 8) | static_cast<unsigned>(b[1])) % 31 == 0)
+        return "zlib";
+    if (starts_like_pickle(b)) return is_torch_legacy(b) ? "pytorch-legacy" : "pickle";
+    return "";
+}
+
+}  // namespace pickleguard::read
+
+namespace pickleguard {
+
+std::string detect_format(std::span<const std::byte> bytes) { return read::detect(bytes); }
+
+}  // namespace pickleguard

@@ -1,0 +1,253 @@
+// PyTorch checkpoints, as torch.load reads them (torch/serialization.py).
+//
+// Zip format (torch.save >= 1.6): `<root>/data.pkl` is unpickled with a
+// persistent_load that turns ('storage', <storage class>, key, location,
+// numel) into the bytes of the record `<root>/data/<key>`; only the central
+// directory tells us those records' sizes, so a 2 GB checkpoint is checked
+// without reading its tensors. A zip holding `constants.pkl` is a TorchScript
+// archive, which torch.load hands to torch.jit.load.
+//
+// Legacy format (_use_new_zipfile_serialization=False): five pickles back to
+// back — magic number, protocol version, sys info, the object, the list of
+// storage keys — then for each key an 8-byte little-endian element count and
+// that many elements. Every one of the five is a full pickle.load.
+#include "read/zip_reader.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace pickleguard::read {
+namespace {
+
+// Bytes per element of each storage class torch.save names in a persistent
+// id (torch/storage.py, torch._utils._element_size).
+struct storage_class {
+    std::string_view name;
+    std::uint64_t element_size;
+};
+constexpr storage_class kStorageClasses[] = {
+    {"DoubleStorage", 8},      {"FloatStorage", 4},       {"HalfStorage", 2},    {"BFloat16Storage", 2},
+    {"LongStorage", 8},        {"IntStorage", 4},         {"ShortStorage", 2},   {"CharStorage", 1},
+    {"ByteStorage", 1},        {"BoolStorage", 1},        {"ComplexDoubleStorage", 16},
+    {"ComplexFloatStorage", 8}, {"QUInt8Storage", 1},     {"QInt8Storage", 1},   {"QInt32Storage", 4},
+    {"QUInt4x2Storage", 1},    {"QUInt2x4Storage", 1},    {"UntypedStorage", 1},
+};
+
+std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
+
+// ('storage', <class>, key, location, numel[, view_metadata]) as the judge's
+// persistent-id rules describe it; nullopt for anything else (the judge
+// reports those against the policy).
+struct storage_ref {
+    std::string storage_class;
+    std::string key;
+    std::optional<std::uint64_t> numel;
+    std::uint64_t offset;  // of the persistent-id opcode
+};
+
+std::vector<storage_ref> storage_refs(const decoding& d) {
+    std::vector<storage_ref> out;
+    const value_graph& g = d.graph;
+    for (const event& e : d.events) {
+        if (e.kind != event_kind::persistent_id) continue;
+        value_ref pid = e.operand;
+        if (g.kind(pid) != value_kind::tuple) continue;
+        auto t = g.items(pid);
+        if (t.size() < 5 || g.kind(t[0]) != value_kind::str || g.text(t[0]) != "storage") continue;
+        if (g.kind(t[1]) != value_kind::global || g.kind(t[2]) != value_kind::str) continue;
+        storage_ref r;
+        r.storage_class = qualified(g.global(t[1]));
+        r.key = std::string(g.text(t[2]));
+        if (g.kind(t[4]) == value_kind::integer && g.as_int(t[4]) >= 0) r.numel = static_cast<std::uint64_t>(g.as_int(t[4]));
+        r.offset = e.offset;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+bool size_of(const storage_ref& r, std::uint64_t& bytes) {
+    std::uint64_t el = torch_element_size(r.storage_class);
+    if (!el || !r.numel || *r.numel > (std::uint64_t{1} << 62) / el) return false;
+    bytes = *r.numel * el;
+    return true;
+}
+
+std::uint64_t read_le8(bytes_view b, std::size_t at) {
+    std::uint64_t v = 0;
+    for (int k = 0; k < 8; ++k) v |= static_cast<std::uint64_t>(b[at + k]) << (8 * k);
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t torch_element_size(std::string_view qualified_class) {
+    // "torch.FloatStorage", the CUDA classes legacy files name, and
+    // torch.storage.UntypedStorage (whose numel is its byte count).
+    for (std::string_view prefix : {"torch.cuda.", "torch.storage.", "torch."}) {
+        if (!qualified_class.starts_with(prefix)) continue;
+        std::string_view name = qualified_class.substr(prefix.size());
+        for (const storage_class& c : kStorageClasses)
+            if (c.name == name) return c.element_size;
+    }
+    return 0;
+}
+
+void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
+                    bool torchscript) {
+    const std::string root = z.entries.front().name.substr(0, z.entries.front().name.find('/') + 1);
+    if (torchscript)
+        ctx.add("torchscript-archive", severity::medium,
+                "a TorchScript archive (it holds constants.pkl): torch.load hands it to torch.jit.load, which runs the "
+                "TorchScript code in " + root + "code/. The pickles were scanned; the code was not",
+                member);
+    std::unordered_multimap<std::string, const zip_entry*> by_name;
+    for (const zip_entry& e : z.entries) by_name.emplace(e.name, &e);
+
+    // The pickles torch reads, with the folder their storages live in.
+    struct pickle_entry {
+        std::string_view name;
+        std::string_view storage_dir;
+    };
+    const pickle_entry pickles[] = {{"data.pkl", "data/"}, {"constants.pkl", "constants/"}};
+    std::map<std::string, bool> referenced;  // record name -> referenced by a storage
+    std::vector<const zip_entry*> done;
+    for (const pickle_entry& pe : pickles) {
+        auto [lo, hi] = by_name.equal_range(root + std::string(pe.name));
+        for (auto it = lo; it != hi; ++it) {
+            const zip_entry& e = *it->second;
+            done.push_back(&e);
+            std::string name = join_member(member, e.name);
+            auto data = read_entry(ctx, file, e, name);
+            if (!data) continue;
+            scan_pickle_stream(data->view, ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            // The storages: each must name a record whose size is what torch
+            // reads for it (numel elements of the class's size).
+            decode_options o = ctx.options.decode;
+            decoding d = decode(data->view, o);
+            for (const storage_ref& r : storage_refs(d)) {
+                std::string record = root + std::string(pe.storage_dir) + r.key;
+                auto [rlo, rhi] = by_name.equal_range(record);
+                if (rlo == rhi) {
+                    ctx.add("torch-storage-mismatch", severity::high,
+                            "the storage with key '" + r.key + "' has no record " + record +
+                                ": torch.load fails here, or a loader finds the bytes somewhere else",
+                            name, r.offset);
+                    continue;
+                }
+                referenced[record] = true;
+                std::uint64_t want = 0;
+                bool known = size_of(r, want);
+                for (auto rit = rlo; rit != rhi; ++rit) {
+                    if (!known) {
+                        ctx.add("torch-storage-mismatch", severity::high,
+                                "the storage '" + r.key + "' has class " + r.storage_class +
+                                    " or an element count whose byte size cannot be told, so its record cannot be checked",
+                                name, r.offset);
+                        break;
+                    }
+                    if (rit->second->size != want)
+                        ctx.add("torch-storage-mismatch", severity::high,
+                                "the record " + record + " holds " + std::to_string(rit->second->size) +
+                                    " bytes but its persistent id asks for " + std::to_string(*r.numel) + " x " +
+                                    std::to_string(torch_element_size(r.storage_class)) + " = " + std::to_string(want) +
+                                    " (" + r.storage_class + "): the record's bytes are not what the pickle describes",
+                                name, r.offset);
+                }
+            }
+        }
+    }
+    // Everything else: storage records are only sized (above); any other
+    // entry, whatever its name, is scanned if it holds a pickle or a container.
+    // torch.save's own small records, which torch reads as text.
+    constexpr std::string_view kMetadata[] = {"version", ".data/version", "byteorder", ".data/serialization_id",
+                                              ".format_version", ".storage_alignment"};
+    for (const zip_entry& e : z.entries) {
+        if (std::find(done.begin(), done.end(), &e) != done.end()) continue;
+        if (referenced.count(e.name)) continue;
+        std::string_view local = std::string_view(e.name).substr(std::min(root.size(), e.name.size()));
+        if (e.name.starts_with(root) && e.size <= 64 &&
+            std::find(std::begin(kMetadata), std::end(kMetadata), local) != std::end(kMetadata)) {
+            auto head = peek_entry(file, e, 64);
+            if (!starts_like_pickle(view_of(head)) && detect(view_of(head)).empty()) continue;
+        }
+        scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+    }
+}
+
+void scan_torch_legacy(scan_context& ctx, bytes_view b, const std::string& member) {
+    static constexpr const char* kNames[] = {"magic number", "protocol version", "sys info", "object", "storage keys"};
+    std::vector<decoding> parts;
+    std::size_t offset = 0;
+    for (int i = 0; i < 5; ++i) {
+        std::string name = join_member(member, "legacy pickle " + std::to_string(i + 1) + " (" + kNames[i] + ")");
+        decoding d = decode(b, ctx.options.decode, offset);
+        if (!d.complete()) {
+            // pickle.load raises here, after running what came before.
+            scan_pickle_stream(b.subspan(offset), ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            return;
+        }
+        scan_pickle_stream(b.subspan(offset, static_cast<std::size_t>(d.end) - offset), ctx.p, ctx.kb, ctx.options,
+                           name, ctx.report);
+        offset = static_cast<std::size_t>(d.end);
+        parts.push_back(std::move(d));
+    }
+    // The raw storages, in the order of the key list, each as numel elements
+    // of the class the object pickle named for that key.
+    std::map<std::string, storage_ref> by_key;
+    for (const storage_ref& r : storage_refs(parts[3])) by_key.emplace(r.key, r);
+    const decoding& keys = parts[4];
+    const value_graph& g = keys.graph;
+    std::string raw = join_member(member, "storages");
+    if (g.kind(*keys.root) != value_kind::list) {
+        ctx.add("container-corrupt", severity::high, "the fifth pickle is not the list of storage keys torch expects",
+                raw, offset);
+        return;
+    }
+    for (value_ref k : g.items(*keys.root)) {
+        if (g.kind(k) != value_kind::str) {
+            ctx.add("container-corrupt", severity::high, "a storage key is not a str", raw, offset);
+            return;
+        }
+        std::string key(g.text(k));
+        auto it = by_key.find(key);
+        std::uint64_t bytes = 0;
+        if (it == by_key.end() || !size_of(it->second, bytes)) {
+            ctx.add("torch-storage-mismatch", severity::high,
+                    "the storage key '" + key + "' names no storage of known element size in the object pickle; torch "
+                    "cannot tell how many bytes follow, so the rest of the file was not checked",
+                    raw, offset);
+            return;
+        }
+        if (b.size() - offset < 8) {
+            ctx.add("torch-storage-mismatch", severity::high, "the file ends before storage '" + key + "'", raw, offset);
+            return;
+        }
+        std::uint64_t count = read_le8(b, offset);
+        if (count != *it->second.numel) {
+            ctx.add("torch-storage-mismatch", severity::high,
+                    "storage '" + key + "' holds " + std::to_string(count) + " elements but its persistent id says " +
+                        std::to_string(*it->second.numel) + " (torch refuses the size mismatch)",
+                    raw, offset);
+            return;
+        }
+        offset += 8;
+        if (bytes > b.size() - offset) {
+            ctx.add("torch-storage-mismatch", severity::high,
+                    "the file ends inside storage '" + key + "' (" + std::to_string(bytes) + " bytes expected)", raw, offset);
+            return;
+        }
+        offset += static_cast<std::size_t>(bytes);
+    }
+    if (offset < b.size()) {
+        ctx.add("trailing-data", severity::high,
+                std::to_string(b.size() - offset) + " bytes follow the last storage; torch.load never reads them, so "
+                "they are there for some other reader. A pickle there is scanned too",
+                member, offset);
+        bytes_view rest = b.subspan(offset);
+        if (starts_like_pickle(rest))
+            scan_pickle_stream(rest, ctx.p, ctx.kb, ctx.options, join_member(member, "after the storages"), ctx.report);
+    }
+}
+
+}  // namespace pickleguard::read

@@ -1,0 +1,71 @@
+// Zip archives: PyTorch checkpoints, TorchScript archives, numpy .npz files
+// and any other zip, after the reader's checks (zip_reader.hpp).
+#include "read/zip_reader.hpp"
+
+namespace pickleguard::read {
+namespace {
+
+// Entries up to this size are read whole to see what they are; larger ones
+// only when their first bytes are a format we know (tensor data is not).
+constexpr std::uint64_t kReadWhole = 1 << 20;
+constexpr std::size_t kPeek = 64;
+
+}  // namespace
+
+void scan_zip_entry(scan_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth) {
+    if (!e.name.empty() && e.name.back() == '/' && e.size == 0) return;  // a directory
+    if (e.size > kReadWhole && !e.encrypted() && (e.method == 0 || e.method == 8)) {
+        auto head = peek_entry(file, e, kPeek);
+        bytes_view h = view_of(head);
+        std::string format = detect(h);
+        // On a short window a pickle must announce itself with PROTO.
+        bool known = !format.empty() && (format != "pickle" || (!head.empty() && head[0] == std::byte{0x80}));
+        if (!known) {
+            ctx.add("member-not-scanned", severity::info,
+                    "a " + std::to_string(e.size) + "-byte entry that starts like no pickle or container; not read",
+                    member, std::nullopt, false);
+            return;
+        }
+    }
+    auto data = read_entry(ctx, file, e, member);
+    if (!data) return;
+    scan_any(ctx, data->view, member, depth + 1);
+}
+
+void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int depth) {
+    const std::uint64_t room = ctx.options.containers.max_entries > ctx.entries
+                                   ? ctx.options.containers.max_entries - ctx.entries
+                                   : 0;
+    auto parsed = parse_zip(file, room);
+    if (!parsed) {
+        ctx.add("container-corrupt", severity::high,
+                "the zip archive cannot be read (" + parsed.error().reason +
+                    "); its entries were not checked, and loaders would disagree about it",
+                member, parsed.error().offset == error::no_offset ? std::nullopt
+                                                                  : std::optional<std::uint64_t>(parsed.error().offset));
+        return;
+    }
+    const zip_archive& z = parsed.value();
+    for (const zip_issue& i : z.issues)
+        ctx.add(i.rule, i.sev, i.message, join_member(member, i.entry), std::nullopt, i.violation);
+    ctx.entries += z.entries.size();
+    // Bytes before the archive are what a loader reading from the front sees
+    // (pickle.load, torch.load's legacy path): scan them as a file of their own.
+    if (z.start > 0) {
+        bytes_view front = file.first(static_cast<std::size_t>(z.start));
+        std::string name = join_member(member, "bytes before the archive");
+        if (detect(front).empty())
+            ctx.add("member-not-scanned", severity::info, "the leading bytes are no pickle or known container", name,
+                    std::nullopt, false);
+        else
+            scan_any(ctx, front, name, depth + 1);
+    }
+    std::string format = z.entries.empty() ? "zip" : detect(file.subspan(static_cast<std::size_t>(z.start)));
+    if (format == "pytorch-zip" || format == "torchscript") {
+        scan_torch_zip(ctx, file, z, member, depth, format == "torchscript");
+        return;
+    }
+    for (const zip_entry& e : z.entries) scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+}
+
+}  // namespace pickleguard::read

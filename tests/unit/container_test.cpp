@@ -1,0 +1,346 @@
+// Pickles where they travel: one test per technique for hiding a pickle in,
+// or behind, a container. The inputs are written at build time by
+// tests/containers/make_containers.py from byte-built pickles; nothing is
+// ever unpickled. zstd and lz4 streams are made here with the libraries.
+#include "pickleguard/container.hpp"
+
+#include "pickle_bytes.hpp"
+
+#include <gtest/gtest.h>
+#include <lz4frame.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+namespace pickleguard {
+namespace {
+
+using testing::pb;
+
+const std::string kEvil = pb(R"(\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.)");
+
+class Container : public ::testing::Test {
+protected:
+    static std::string input(const std::string& name) {
+        std::ifstream f(std::string(PICKLEGUARD_CONTAINERS_DIR) + "/" + name, std::ios::binary);
+        EXPECT_TRUE(f.good()) << name;
+        return {std::istreambuf_iterator<char>(f), {}};
+    }
+    file_report scan(const std::string& name, const std::string& policy_name = "pytorch", scan_options options = {}) {
+        return scan_data(input(name), policy_name, options);
+    }
+    file_report scan_data(std::string data, const std::string& policy_name = "pytorch", scan_options options = {}) {
+        data_ = std::move(data);
+        policy p = load_shipped_policy(policy_name).value();
+        return scan_file(std::as_bytes(std::span(data_.data(), data_.size())), p, options, "input");
+    }
+    static const finding* find(const file_report& r, std::string_view rule, std::string_view member = "*") {
+        auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) {
+            return f.rule == rule && (member == "*" || f.member == member);
+        });
+        return it == r.findings.end() ? nullptr : &*it;
+    }
+    static bool has_violation_other_than(const file_report& r, std::string_view rule) {
+        return std::any_of(r.findings.begin(), r.findings.end(),
+                           [&](const finding& f) { return f.violation && f.rule != rule; });
+    }
+    std::string data_;
+};
+
+// ---- PyTorch zip ---------------------------------------------------------------
+
+TEST_F(Container, BenignTorchZipIsSafe) {
+    auto r = scan("benign.pt");
+    EXPECT_EQ(r.format, "pytorch-zip");
+    EXPECT_EQ(r.verdict, verdict::safe);
+    for (const finding& f : r.findings) EXPECT_FALSE(f.violation) << f.rule << ": " << f.message;
+}
+
+TEST_F(Container, PayloadInDataPkl) {
+    auto r = scan("payload_in_data_pkl.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, PayloadInExtraZipEntry) {
+    auto r = scan("payload_in_extra_entry.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "archive/extra/notes.bin"), nullptr);
+}
+
+TEST_F(Container, Protocol0PayloadUnderDataFolder) {
+    // No PROTO to recognise it by, and a name like a storage record's.
+    auto r = scan("protocol0_payload_in_extra_entry.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "archive/data/extra"), nullptr);
+}
+
+TEST_F(Container, StorageSizeMismatch) {
+    auto r = scan("storage_size_mismatch.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "torch-storage-mismatch", "archive/data.pkl");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->message.find("6 x 4 = 24"), std::string::npos) << f->message;
+}
+
+TEST_F(Container, StorageRecordMissing) {
+    auto r = scan("storage_record_missing.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "torch-storage-mismatch"), nullptr);
+}
+
+TEST_F(Container, TorchScriptArchiveIsReported) {
+    auto r = scan("torchscript.pt");
+    EXPECT_EQ(r.format, "torchscript");
+    EXPECT_NE(find(r, "torchscript-archive"), nullptr);
+}
+
+// ---- ZIP reader disagreements ---------------------------------------------------
+
+TEST_F(Container, CrcMismatch) {
+    auto r = scan("crc_mismatch.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-crc-mismatch", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, ZipInsideZip) {
+    auto r = scan("zip_inside_zip.zip");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "inner.zip > evil.pkl"), nullptr);
+}
+
+TEST_F(Container, LocalCentralNameMismatch) {
+    auto r = scan("local_central_name_mismatch.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-name-mismatch", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, DuplicateNames) {
+    // The first copy is benign, the second (which CPython opens) the payload.
+    auto r = scan("duplicate_names.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-duplicate-name"), nullptr);
+    EXPECT_NE(find(r, "global-not-allowed", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, PolyglotPickleZip) {
+    // pickle.load reads a harmless dict at the front; zipfile the payload behind it.
+    auto r = scan("polyglot_pickle_zip.pkl");
+    EXPECT_EQ(r.format, "pickle");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-data-before-archive"), nullptr);
+    EXPECT_NE(find(r, "global-not-allowed", "zip reading > archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, UnknownCompressionMethod) {
+    auto r = scan("unknown_compression_method.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-unsupported-compression", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, EntrySizesLie) {
+    auto r = scan("entry_sizes_lie.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "zip-size-mismatch", "archive/data.pkl"), nullptr);
+}
+
+TEST_F(Container, DecompressionBomb) {
+    scan_options o;
+    o.containers.max_decompressed_bytes = 1 << 20;  // the input inflates to 4 MiB
+    auto r = scan("bomb.gz", "pytorch", o);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "decompression-bomb"), nullptr);
+    scan_options ratio;
+    ratio.containers.max_ratio = 100;  // 4 KiB to 4 MiB is 1000:1
+    r = scan("bomb.gz", "pytorch", ratio);
+    EXPECT_NE(find(r, "decompression-bomb"), nullptr);
+}
+
+TEST_F(Container, NestingDepthLimit) {
+    scan_options o;
+    o.containers.max_depth = 1;  // zip > zip > pickle needs two
+    auto r = scan("zip_inside_zip.zip", "pytorch", o);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "container-limit"), nullptr);
+}
+
+// ---- PyTorch legacy ---------------------------------------------------------------
+
+TEST_F(Container, BenignLegacyCheckpointIsSafe) {
+    auto r = scan("legacy_benign.pt");
+    EXPECT_EQ(r.format, "pytorch-legacy");
+    EXPECT_EQ(r.verdict, verdict::safe);
+}
+
+TEST_F(Container, PayloadInFourthLegacyPickle) {
+    auto r = scan("legacy_payload_in_object.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "legacy pickle 4 (object)"), nullptr);
+}
+
+TEST_F(Container, PayloadInFifthLegacyPickle) {
+    auto r = scan("legacy_payload_in_storage_keys.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "legacy pickle 5 (storage keys)"), nullptr);
+}
+
+TEST_F(Container, DataAfterLegacyStorages) {
+    auto r = scan("legacy_trailing_data.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "trailing-data"), nullptr);
+    EXPECT_NE(find(r, "global-not-allowed", "after the storages"), nullptr);
+}
+
+TEST_F(Container, LegacyStorageCountLies) {
+    auto r = scan("legacy_storage_count_lies.pt");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "torch-storage-mismatch"), nullptr);
+}
+
+TEST_F(Container, PayloadInLegacyTarCheckpoint) {
+    auto r = scan("legacy_tar_payload.pt");
+    EXPECT_EQ(r.format, "pytorch-legacy-tar");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "pickle"), nullptr);
+    EXPECT_EQ(find(r, "container-corrupt"), nullptr);  // storages and tensors were followed to their end
+    EXPECT_EQ(find(r, "trailing-data"), nullptr);
+}
+
+// ---- numpy ------------------------------------------------------------------------
+
+TEST_F(Container, NpyObjectArrayWithPayload) {
+    auto r = scan("npy_object_payload.npy", "numpy");
+    EXPECT_EQ(r.format, "npy");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "object array"), nullptr);
+}
+
+TEST_F(Container, NpyArrayBytesThatLookLikeAPickle) {
+    auto r = scan("npy_pickle_looking_data.npy", "numpy");
+    EXPECT_EQ(r.verdict, verdict::safe);
+    EXPECT_TRUE(r.findings.empty());
+}
+
+TEST_F(Container, NpyStructuredDtypeSize) {
+    auto r = scan("npy_structured.npy", "numpy");
+    EXPECT_EQ(r.verdict, verdict::safe);
+    EXPECT_TRUE(r.findings.empty()) << r.findings[0].message;
+}
+
+TEST_F(Container, NpyPickleAfterArrayData) {
+    auto r = scan("npy_trailing_pickle.npy", "numpy");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "npy-size-mismatch"), nullptr);
+    EXPECT_NE(find(r, "global-not-allowed", "after the array"), nullptr);
+}
+
+TEST_F(Container, NpyShortData) {
+    auto r = scan("npy_short_data.npy", "numpy");
+    EXPECT_NE(find(r, "npy-size-mismatch"), nullptr);
+}
+
+TEST_F(Container, NpzObjectMemberWithPayload) {
+    auto r = scan("npz_object_payload.npz", "numpy");
+    EXPECT_EQ(r.format, "npz");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "arr_1.npy > object array"), nullptr);
+}
+
+// ---- joblib -------------------------------------------------------------------------
+
+TEST_F(Container, JoblibArrayBytesThatLookLikeAPickle) {
+    // The raw float bytes spell os.system in protocol 0: joblib never decodes them.
+    auto r = scan("joblib_pickle_looking_array.joblib", "sklearn");
+    EXPECT_EQ(r.format, "joblib");
+    EXPECT_EQ(r.verdict, verdict::safe) << (r.findings.empty() ? "" : r.findings[0].message);
+}
+
+TEST_F(Container, PayloadInJoblibObjectArray) {
+    auto r = scan("joblib_object_array_payload.joblib", "sklearn");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "global-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->member.find("object array at offset"), std::string::npos) << f->member;
+}
+
+TEST_F(Container, PayloadInJoblibArrayBytes) {
+    // The wrapper claims no elements, so joblib reads the "array bytes" as opcodes.
+    auto r = scan("joblib_shape_lies.joblib", "sklearn");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed"), nullptr);
+}
+
+TEST_F(Container, CompressedJoblib) {
+    for (const char* name : {"joblib_object_array_payload.joblib.z", "joblib_object_array_payload.joblib.lz4"}) {
+        auto r = scan(name, "sklearn");
+        EXPECT_EQ(r.verdict, verdict::unsafe) << name;
+        EXPECT_NE(find(r, "global-not-allowed"), nullptr) << name;
+    }
+}
+
+// ---- compressed streams and archives ---------------------------------------------
+
+TEST_F(Container, CompressedPickles) {
+    for (const char* name : {"pickle.gz", "pickle.bz2", "pickle.xz", "pickle.lzma"}) {
+        auto r = scan(name);
+        EXPECT_EQ(r.verdict, verdict::unsafe) << name;
+        EXPECT_NE(find(r, "global-not-allowed"), nullptr) << name;
+    }
+}
+
+TEST_F(Container, ZstdPickle) {
+    std::string z(ZSTD_compressBound(kEvil.size()), '\0');
+    z.resize(ZSTD_compress(z.data(), z.size(), kEvil.data(), kEvil.size(), 3));
+    auto r = scan_data(z);
+    EXPECT_EQ(r.format, "zstd");
+    EXPECT_NE(find(r, "global-not-allowed", "zstd"), nullptr);
+}
+
+TEST_F(Container, Lz4FramePickle) {
+    std::string z(LZ4F_compressFrameBound(kEvil.size(), nullptr), '\0');
+    z.resize(LZ4F_compressFrame(z.data(), z.size(), kEvil.data(), kEvil.size(), nullptr));
+    auto r = scan_data(z);
+    EXPECT_EQ(r.format, "lz4");
+    EXPECT_NE(find(r, "global-not-allowed", "lz4"), nullptr);
+}
+
+TEST_F(Container, TruncatedCompressedStream) {
+    std::string z = input("pickle.xz");
+    auto r = scan_data(z.substr(0, z.size() / 2));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "container-corrupt"), nullptr);
+}
+
+TEST_F(Container, GzipInsideTar) {
+    auto r = scan("archive.tar");
+    EXPECT_EQ(r.format, "tar");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "model/evil.pkl.gz > gzip"), nullptr);
+}
+
+TEST_F(Container, UnknownFormatIsError) {
+    auto r = scan("unknown.bin");
+    EXPECT_EQ(r.format, "");
+    EXPECT_EQ(r.verdict, verdict::error);
+    const finding* f = find(r, "unknown-format");
+    ASSERT_NE(f, nullptr);
+    EXPECT_TRUE(f->violation);
+}
+
+TEST_F(Container, DetectFormatByContent) {
+    auto fmt = [](const std::string& s) { return detect_format(std::as_bytes(std::span(s.data(), s.size()))); };
+    EXPECT_EQ(fmt(kEvil), "pickle");
+    EXPECT_EQ(fmt(pb(R"(cos\nsystem\n(S'id'\ntR.)")), "pickle");  // protocol 0: no PROTO
+    EXPECT_EQ(fmt("little"), "");                                     // a torch byteorder record
+    EXPECT_EQ(fmt(input("benign.pt")), "pytorch-zip");
+    EXPECT_EQ(fmt(input("legacy_benign.pt")), "pytorch-legacy");
+    EXPECT_EQ(fmt(input("npz_object_payload.npz")), "npz");
+    EXPECT_EQ(fmt(input("pickle.bz2")), "bz2");
+    EXPECT_EQ(fmt(input("pickle.lzma")), "lzma");
+    EXPECT_EQ(fmt(input("joblib_object_array_payload.joblib.z")), "zlib");
+}
+
+}  // namespace
+}  // namespace pickleguard
