@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""`pickleguard scan` in sandboxed workers: crashes, hangs and forbidden
+system calls in a worker become an `error` for that one file, the rest of the
+scan goes on, and the report does not depend on --jobs.
+
+The worker misbehaves on purpose through test-only environment variables
+(PICKLEGUARD_TEST_CRASH_ON / _HANG_ON / _OPEN_ON = a file's base name; see
+tools/pickleguard/worker_pool.cpp). Pickles here are written byte by byte or
+with pickle.dumps; nothing is ever unpickled.
+
+    sandbox_test.py --pickleguard PATH --workdir DIR [--fixtures DIR] CHECK...
+"""
+import argparse
+import gzip
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import time
+
+OS_SYSTEM = b"cos\nsystem\n(S'id'\ntR."  # GLOBAL os.system, called: unsafe
+
+
+def five_pickles(d):
+    """Four data pickles and one calling os.system."""
+    os.makedirs(d, exist_ok=True)
+    for i, value in enumerate([{"a": 1}, [1, 2.5, "x"], (None, True), {"k": b"v" * 100}]):
+        with open(os.path.join(d, f"p{i}.pkl"), "wb") as f:
+            f.write(pickle.dumps(value, protocol=i + 1))
+    with open(os.path.join(d, "evil.pkl"), "wb") as f:
+        f.write(OS_SYSTEM)
+
+
+def mixed_tree(d, fixtures):
+    """Safe, unsafe, malformed, empty, skipped and container files."""
+    five_pickles(d)
+    extra = {
+        "empty.pkl": b"",
+        "truncated.pkl": pickle.dumps(list(range(50)), protocol=2)[:-7],
+        "notes.txt": b"not a pickle\n",
+        "nested/deep.pkl": pickle.dumps({"x": [1, {"y": (2, 3)}]}, protocol=5),
+        "nested/evil_p0.pkl": OS_SYSTEM,
+        "nested/data.pkl.gz": gzip.compress(pickle.dumps([1, 2, 3], protocol=4), mtime=0),
+        "after_stop.pkl": pickle.dumps(1, protocol=2) + OS_SYSTEM,
+    }
+    for name, data in extra.items():
+        path = os.path.join(d, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    for i in range(40):
+        with open(os.path.join(d, f"many_{i:02}.pkl"), "wb") as f:
+            f.write(pickle.dumps({"i": i, "s": "s" * i}, protocol=i % 6))
+    if fixtures and os.path.isdir(fixtures):
+        shutil.copytree(fixtures, os.path.join(d, "fixtures"),
+                        ignore=shutil.ignore_patterns("*.py", "*.json", "*.md"))
+
+
+def scan(args, paths, *extra, env=None, timeout=120):
+    e = dict(os.environ)
+    for k in ("PICKLEGUARD_TEST_CRASH_ON", "PICKLEGUARD_TEST_HANG_ON", "PICKLEGUARD_TEST_OPEN_ON"):
+        e.pop(k, None)
+    e.update(env or {})
+    cmd = [args.pickleguard, "scan", "--format", "json", *extra, *paths]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, env=e, timeout=timeout)
+    return p, time.monotonic() - t0
+
+
+def by_name(doc):
+    return {os.path.basename(f["path"]): f for f in doc["files"]}
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def misbehaving_worker(args, var, expect_rule, expect_text, extra=()):
+    d = os.path.join(args.workdir, var.lower())
+    shutil.rmtree(d, ignore_errors=True)
+    five_pickles(d)
+    p, seconds = scan(args, [d], "--jobs", "2", *extra, env={var: "p2.pkl"})
+    check(p.returncode == 2, f"exit {p.returncode}, want 2; stderr: {p.stderr.decode()}")
+    files = by_name(json.loads(p.stdout))
+    check(len(files) == 5, f"{len(files)} files reported, want 5")
+    bad = files["p2.pkl"]
+    check(bad["verdict"] == "error", f"p2.pkl verdict {bad['verdict']}")
+    rules = [f["rule"] for f in bad["findings"]]
+    check(rules == [expect_rule], f"p2.pkl findings {rules}")
+    msg = bad["findings"][0]["message"]
+    check(expect_text in msg, f"message {msg!r} lacks {expect_text!r}")
+    for name in ("p0.pkl", "p1.pkl", "p3.pkl"):
+        check(files[name]["verdict"] == "safe", f"{name}: {files[name]['verdict']}")
+    check(files["evil.pkl"]["verdict"] == "unsafe", "evil.pkl not unsafe")
+    return seconds
+
+
+def test_crash(args):
+    misbehaving_worker(args, "PICKLEGUARD_TEST_CRASH_ON", "scanner-crashed",
+                       "the scanner process crashed (SIGSEGV) while reading this file")
+
+
+def test_timeout(args):
+    seconds = misbehaving_worker(args, "PICKLEGUARD_TEST_HANG_ON", "scan-timeout",
+                                 "took longer than 1 s", extra=("--timeout", "1"))
+    check(seconds < 20, f"scan took {seconds:.1f} s with --timeout 1")
+
+
+def test_forbidden_open(args):
+    misbehaving_worker(args, "PICKLEGUARD_TEST_OPEN_ON", "scanner-crashed",
+                       "stopped by its sandbox (SIGSYS")
+
+
+def test_hooks_need_the_sandbox(args):
+    """--no-sandbox ignores the hooks (they live in the worker): p2 is scanned."""
+    d = os.path.join(args.workdir, "no_sandbox")
+    shutil.rmtree(d, ignore_errors=True)
+    five_pickles(d)
+    p, _ = scan(args, [d], "--no-sandbox", env={"PICKLEGUARD_TEST_CRASH_ON": "p2.pkl"})
+    check(p.returncode == 1, f"exit {p.returncode}, want 1")
+    check(by_name(json.loads(p.stdout))["p2.pkl"]["verdict"] == "safe", "p2.pkl not safe")
+
+
+TIMING_WORDS = ("time", "second", "duration", "elapsed", "date", "ms")
+
+
+def keys(node, out):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.add(k)
+            keys(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            keys(v, out)
+    return out
+
+
+def test_jobs_deterministic(args):
+    d = os.path.join(args.workdir, "mixed")
+    shutil.rmtree(d, ignore_errors=True)
+    mixed_tree(d, args.fixtures)
+    outputs = {}
+    for mode in (("--jobs", "1"), ("--jobs", "2"), ("--jobs", "5"), ("--no-sandbox",)):
+        p, _ = scan(args, [d], *mode)
+        check(p.returncode in (1, 2), f"{mode}: exit {p.returncode}: {p.stderr.decode()}")
+        outputs[" ".join(mode)] = p.stdout
+    first = outputs["--jobs 1"]
+    for mode, out in outputs.items():
+        check(out == first, f"JSON with {mode} differs from --jobs 1")
+    doc = json.loads(first)
+    timing = sorted(k for k in keys(doc, set()) if any(w in k.lower() for w in TIMING_WORDS))
+    check(not timing, f"JSON has fields that may vary between runs: {timing}")
+    paths = [f["path"] for f in doc["files"]]
+    check(paths == sorted(paths), "files are not in input (walk) order")
+    check(doc["summary"]["files"] >= 50, f"only {doc['summary']['files']} files scanned")
+
+
+CHECKS = {
+    "crash": test_crash,
+    "timeout": test_timeout,
+    "forbidden_open": test_forbidden_open,
+    "hooks_need_the_sandbox": test_hooks_need_the_sandbox,
+    "jobs_deterministic": test_jobs_deterministic,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pickleguard", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--fixtures", help="tests/fixtures, copied into the mixed tree")
+    ap.add_argument("checks", nargs="*", help="some of: " + ", ".join(CHECKS) + " (default: all)")
+    args = ap.parse_args()
+    unknown = [c for c in args.checks if c not in CHECKS]
+    if unknown:
+        ap.error(f"unknown checks: {', '.join(unknown)}")
+    os.makedirs(args.workdir, exist_ok=True)
+    failed = 0
+    for name in args.checks or CHECKS:
+        try:
+            CHECKS[name](args)
+            print(f"PASS {name}")
+        except (AssertionError, subprocess.TimeoutExpired) as e:
+            failed += 1
+            print(f"FAIL {name}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
