@@ -3,10 +3,16 @@
 
 #include "pickleguard/decode.hpp"
 #include "pickleguard/policy.hpp"
+#include "pickleguard/scan.hpp"
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace pickleguard::cli {
 
@@ -24,11 +30,55 @@ struct scan_args {
     bool quiet = false;
     bool verbose = false;               // also informational findings and skipped files
     bool follow_symlinks = false;
+    bool skip_unknown = false;          // named files that are not pickle containers are skipped, not errors
+    bool stdin_paths = false;           // paths from standard input, one JSON report line each
+    bool sandbox = true;                // scan in seccomp-sandboxed worker processes (worker_pool.hpp)
+    unsigned jobs = 0;                  // worker processes; 0: one per available core
+    double timeout_seconds = 60;        // per file, wall clock, in a worker; 0: none
+    std::uint64_t max_memory_mb = 8192; // address space per worker, plus the file's size
     decode_options decode;
 };
 
 int run_scan(const scan_args& args);
 int run_policy_list();
 int run_policy_show(const std::string& name);
+
+// `scan --stdin-paths` (scan_stdin.cpp): a worker loop over paths read from
+// standard input, one report line per path, flushed.
+int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::string& policy_name,
+                         const scan_options& options);
+
+// How the tool's subcommands turn a file into a report (scan_target.cpp).
+file_report scan_target(std::span<const std::byte> bytes, const policy& p, const scan_options& options,
+                        const std::string& path);
+bool is_known_container(std::span<const std::byte> bytes);
+
+// `policy infer` (policy_infer.cpp).
+struct infer_args {
+    std::vector<std::string> paths;
+    std::string output;                 // file, or stdout
+    std::string name;                   // default: the output file's stem, or "inferred"
+    std::vector<std::string> includes;  // shipped policy names the inferred policy includes
+    bool allow_dangerous = false;
+    decode_options decode;
+};
+CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args);
+int run_policy_infer(const infer_args& args);
+
+// `explain` (explain_command.cpp).
+struct explain_args {
+    std::vector<std::string> paths;
+    std::vector<std::string> policies;
+    std::size_t context = 5;            // opcodes shown before and after each finding
+    std::size_t max_value_chars = 400;  // JSON of the values involved, truncated
+    bool verbose = false;               // also informational findings
+    decode_options decode;
+};
+CLI::App* add_explain_command(CLI::App& app, explain_args& args);
+int run_explain(const explain_args& args);
+
+// A policy from --policy options as `scan` combines them (several are merged
+// as if one policy included them all); `name` receives how reports name it.
+result<policy> load_policy_options(const std::vector<std::string>& policies, std::string& name);
 
 }  // namespace pickleguard::cli

@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     pickleguard::cli::scan_args scan_args;
     std::string fail_on;
     CLI::App* scan = app.add_subcommand("scan", "Judge pickles against an allow-list policy");
-    scan->add_option("paths", scan_args.paths, "Files and directories (walked; symlinks not followed)")->required();
+    scan->add_option("paths", scan_args.paths, "Files and directories (walked; symlinks not followed)");
     scan->add_option("--policy", scan_args.policies,
                      "Shipped policy name or TOML file; repeat to combine (default: default)")
         ->expected(1)
@@ -166,14 +166,33 @@ int main(int argc, char** argv) {
     scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
     scan->add_flag("--verbose,-v", scan_args.verbose, "Also informational findings and skipped files");
     scan->add_flag("--follow-symlinks", scan_args.follow_symlinks, "Follow symbolic links when walking directories");
+    scan->add_flag("--skip-unknown", scan_args.skip_unknown,
+                   "Skip named files that are not pickle containers, as a directory walk does, instead of failing");
+    scan->add_flag("--stdin-paths", scan_args.stdin_paths,
+                   "Read paths from standard input, one per line; write one JSON report line per path, flushed");
+    scan->add_option("--jobs,-j", scan_args.jobs, "Scanner processes working in parallel (default: one per core)");
+    scan->add_option("--timeout", scan_args.timeout_seconds, "Seconds one file may take before it is an error (0: none)")
+        ->check(CLI::NonNegativeNumber);
+    scan->add_option("--max-memory", scan_args.max_memory_mb,
+                     "Address space of a scanner process, in MB, plus the size of the file it reads");
+    scan->add_flag("!--no-sandbox", scan_args.sandbox,
+                   "Scan in this process, without the seccomp sandbox, the process limits and the timeout "
+                   "(for systems without seccomp)");
     add_limits(scan);
 
-    CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies");
+    CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies; infer one from trusted files");
     policy_cmd->require_subcommand(1);
     CLI::App* policy_list = policy_cmd->add_subcommand("list", "List the shipped policies");
     std::string policy_name;
     CLI::App* policy_show = policy_cmd->add_subcommand("show", "Print a shipped policy");
     policy_show->add_option("name", policy_name, "Policy name")->required();
+    pickleguard::cli::infer_args infer_args;
+    CLI::App* policy_infer = pickleguard::cli::add_policy_infer_command(*policy_cmd, infer_args);
+    add_limits(policy_infer);
+
+    pickleguard::cli::explain_args explain_args;
+    CLI::App* explain = pickleguard::cli::add_explain_command(app, explain_args);
+    add_limits(explain);
 
     try {
         app.parse(argc, argv);
@@ -187,9 +206,21 @@ int main(int argc, char** argv) {
     if (scan->parsed()) {
         scan_args.decode = options;
         if (!fail_on.empty()) scan_args.fail_on = pickleguard::parse_severity(fail_on).value();
+        if (scan_args.paths.empty() != scan_args.stdin_paths) {
+            std::fprintf(stderr, "pickleguard scan: give paths, or --stdin-paths, not both\n");
+            return kExitError;
+        }
         return pickleguard::cli::run_scan(scan_args);
     }
     if (policy_list->parsed()) return pickleguard::cli::run_policy_list();
     if (policy_show->parsed()) return pickleguard::cli::run_policy_show(policy_name);
+    if (policy_infer->parsed()) {
+        infer_args.decode = options;
+        return pickleguard::cli::run_policy_infer(infer_args);
+    }
+    if (explain->parsed()) {
+        explain_args.decode = options;
+        return pickleguard::cli::run_explain(explain_args);
+    }
     return kExitError;
 }

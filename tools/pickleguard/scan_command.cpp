@@ -1,6 +1,9 @@
 // `pickleguard scan`: files and directories in, verdicts out.
 #include "commands.hpp"
+#include "progress.hpp"
+#include "worker_pool.hpp"
 
+#include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/report.hpp"
 #include "pickleguard/scan.hpp"
@@ -22,19 +25,6 @@ struct target {
     std::string path;
     bool named = false;  // given on the command line, not found by walking
 };
-
-// Names of files that usually hold pickles; in a directory walk, files are
-// taken by content (a PROTO opcode first) or by one of these endings.
-bool pickle_like_name(const std::string& path) {
-    static const char* endings[] = {".pkl", ".pickle", ".p", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dat"};
-    for (const char* e : endings)
-        if (path.ends_with(e)) return true;
-    return false;
-}
-
-bool starts_like_pickle(std::span<const std::byte> bytes) {
-    return bytes.size() >= 2 && bytes[0] == std::byte{0x80} && static_cast<unsigned>(bytes[1]) <= 5;
-}
 
 std::vector<target> collect(const scan_args& args, std::vector<std::string>& unreadable) {
     std::vector<target> out;
@@ -144,6 +134,7 @@ int run_scan(const scan_args& args) {
     const policy& p = pol.value();
     scan_options options;
     options.decode = args.decode;
+    if (args.stdin_paths) return run_scan_stdin_paths(args, p, policy_name, options);
 
     std::vector<std::string> missing;
     std::vector<target> targets = collect(args, missing);
@@ -160,26 +151,43 @@ int run_scan(const scan_args& args) {
         r.findings.push_back(f);
         reports.push_back(std::move(r));
     }
-    for (const target& t : targets) {
-        auto file = map_file(t.path);
-        if (!file) {
-            file_report r;
-            r.path = t.path;
-            r.verdict = verdict::error;
-            finding f;
-            f.rule = "unreadable-file";
-            f.severity = severity::high;
-            f.message = file.error().reason;
-            r.findings.push_back(f);
-            reports.push_back(std::move(r));
-            continue;
+    // Everything that reads a file's content is in this function: it runs in
+    // sandboxed worker processes (worker_pool.hpp), or here with --no-sandbox.
+    auto scan_one = [&](std::span<const std::byte> bytes, const scan_job& t) -> scan_outcome {
+        // In a directory walk files are taken by content (detect_format); a
+        // file named on the command line is always scanned, and unknown
+        // content there is verdict error.
+        if ((!t.named || args.skip_unknown) && detect_format(bytes).empty()) return {{}, "not a pickle container"};
+        return {scan_file(bytes, p, options, t.path), {}};
+    };
+    std::vector<scan_job> jobs;
+    jobs.reserve(targets.size());
+    for (const target& t : targets) jobs.push_back({t.path, t.named});
+    progress_line progress(jobs.size());
+    auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
+    std::vector<scan_outcome> outcomes;
+    if (args.sandbox) {
+        // Workers are forked with the policy loaded: parse what is parsed
+        // lazily now, so each worker inherits it instead of redoing it.
+        (void)shipped_knowledge_base();
+        pool_options pool;
+        pool.jobs = args.jobs;
+        pool.timeout_seconds = args.timeout_seconds;
+        pool.memory_bytes = args.max_memory_mb << 20;
+        auto scanned = scan_in_workers(jobs, scan_one, pool, show);
+        if (!scanned) {
+            progress.finish();
+            std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
+            return kExitError;
         }
-        auto bytes = file.value().bytes();
-        if (!t.named && !starts_like_pickle(bytes) && !pickle_like_name(t.path)) {
-            skipped.push_back({t.path, "not a pickle container"});
-            continue;
-        }
-        reports.push_back(scan_bytes(bytes, p, options, t.path));
+        outcomes = std::move(scanned).value();
+    } else {
+        outcomes = scan_in_process(jobs, scan_one, show);
+    }
+    progress.finish();
+    for (scan_outcome& o : outcomes) {
+        if (o.skip_reason) skipped.push_back({o.report.path, std::move(*o.skip_reason)});
+        else reports.push_back(std::move(o.report));
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

@@ -1,0 +1,322 @@
+// `pickleguard explain`: the findings of a scan with the decoded context a
+// person wants before deciding: the opcodes around each finding's offset, as
+// `disasm` prints them, and the values involved (what a REDUCE calls, with
+// which arguments) as JSON, truncated.
+#include "commands.hpp"
+
+#include "pickleguard/disasm.hpp"
+#include "pickleguard/input.hpp"
+#include "pickleguard/json.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <deque>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace pickleguard::cli {
+namespace {
+
+struct stream_at {
+    std::span<const std::byte> bytes;
+    std::size_t start = 0;
+};
+
+std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
+
+// The stream a finding's `member` names, for the members the judge itself
+// makes: "" (the file), "(pickle K at offset X)" (a pickle after STOP) and
+// "argument I of M.N at offset O" (bytes handed to a nested loader), nested
+// with " " and " > ". Container members are not reachable from here.
+class stream_locator {
+public:
+    stream_locator(std::span<const std::byte> file, const decode_options& options) : file_(file), options_(options) {}
+
+    std::optional<stream_at> find(const std::string& member) {
+        try {
+            return find_unchecked(member);
+        } catch (const std::exception&) {  // a number out of range in a name the stream chose
+            return std::nullopt;
+        }
+    }
+
+    std::optional<stream_at> find_unchecked(const std::string& member) {
+        if (member.empty()) return stream_at{file_, 0};
+        if (member.back() == ')') {
+            std::size_t open = member.rfind("(pickle ");
+            if (open == std::string::npos) return std::nullopt;
+            std::size_t at = member.find(" at offset ", open);
+            if (at == std::string::npos) return std::nullopt;
+            std::string outer = member.substr(0, open);
+            if (!outer.empty() && outer.back() == ' ') outer.pop_back();
+            auto o = find_unchecked(outer);
+            if (!o) return std::nullopt;
+            o->start = std::stoull(member.substr(at + 11));
+            return o;
+        }
+        std::size_t arg = member.rfind("argument ");
+        if (arg == std::string::npos || (arg != 0 && member.compare(arg - 3, 3, " > ") != 0)) return std::nullopt;
+        std::size_t at = member.rfind(" at offset ");
+        if (at == std::string::npos || at < arg) return std::nullopt;
+        std::size_t index = std::stoull(member.substr(arg + 9));
+        std::uint64_t offset = std::stoull(member.substr(at + 11));
+        auto o = find_unchecked(arg == 0 ? std::string() : member.substr(0, arg - 3));
+        if (!o) return std::nullopt;
+        const decoding& d = decoded(*o);
+        for (const event& e : d.events) {
+            if (e.offset != offset || e.kind != event_kind::call) continue;
+            if (d.graph.kind(e.operand) != value_kind::tuple) continue;
+            auto args = d.graph.items(e.operand);
+            if (index >= args.size()) continue;
+            value_kind k = d.graph.kind(args[index]);
+            if (k != value_kind::bytes && k != value_kind::bytearray) continue;
+            std::string_view text = d.graph.text(args[index]);
+            return stream_at{std::as_bytes(std::span(text.data(), text.size())), 0};
+        }
+        return std::nullopt;
+    }
+
+    // Decoded once per stream; kept, since nested streams point into them.
+    const decoding& decoded(const stream_at& s) {
+        auto key = std::make_pair(static_cast<const void*>(s.bytes.data()), s.start);
+        auto it = cache_.find(key);
+        if (it != cache_.end()) return *it->second;
+        decodings_.push_back(decode(s.bytes, options_, s.start));
+        cache_[key] = &decodings_.back();
+        return decodings_.back();
+    }
+
+private:
+    std::span<const std::byte> file_;
+    decode_options options_;
+    std::list<decoding> decodings_;
+    std::map<std::pair<const void*, std::size_t>, const decoding*> cache_;
+};
+
+// Collects, in one disassembly pass, the lines around each wanted offset.
+class window_sink {
+public:
+    window_sink(const std::set<std::uint64_t>& offsets, std::size_t context) : wanted_(offsets), context_(context) {}
+
+    void operator()(std::string_view line) {
+        std::optional<std::uint64_t> off = offset_of(line);
+        for (auto& [o, w] : windows_)
+            if (w.after > 0) {
+                w.lines.emplace_back(line);
+                --w.after;
+            }
+        if (off && wanted_.count(*off) && !windows_.count(*off)) {
+            window& w = windows_[*off];
+            w.lines.assign(recent_.begin(), recent_.end());
+            w.hit = w.lines.size();
+            w.lines.emplace_back(line);
+            w.after = context_;
+        }
+        recent_.emplace_back(line);
+        if (recent_.size() > context_) recent_.pop_front();
+    }
+
+    // The lines around `offset`, the one at it marked; or, when decoding
+    // never reached it, the last lines (where it stopped).
+    std::string render(std::uint64_t offset) const {
+        std::string out;
+        auto it = windows_.find(offset);
+        if (it == windows_.end()) {
+            out += "      (no opcode starts at offset " + std::to_string(offset) + "; the last opcodes decoded:)\n";
+            for (const std::string& l : recent_) out += "         " + l;
+            return out;
+        }
+        for (std::size_t i = 0; i < it->second.lines.size(); ++i)
+            out += (i == it->second.hit ? "   >> " : "      ") + it->second.lines[i];
+        return out;
+    }
+
+private:
+    static std::optional<std::uint64_t> offset_of(std::string_view line) {
+        std::size_t i = 0;
+        while (i < line.size() && line[i] == ' ') ++i;
+        std::uint64_t v = 0;
+        std::size_t digits = 0;
+        for (; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i, ++digits) v = v * 10 + (line[i] - '0');
+        if (!digits || i >= line.size() || line[i] != ':') return std::nullopt;
+        return v;
+    }
+
+    struct window {
+        std::vector<std::string> lines;
+        std::size_t hit = 0;
+        std::size_t after = 0;
+    };
+    const std::set<std::uint64_t>& wanted_;
+    std::size_t context_;
+    std::deque<std::string> recent_;
+    std::map<std::uint64_t, window> windows_;
+};
+
+std::string truncated_json(const value_graph& g, value_ref v, std::size_t max_chars) {
+    std::string s;
+    bool cut = false;
+    json_options opt;
+    opt.max_bytes = max_chars * 4 + 4096;  // stop the writer soon after we stop keeping
+    auto r = write_value_json(
+        g, v,
+        [&](std::string_view chunk) {
+            if (s.size() >= max_chars) {
+                cut = true;
+                return;
+            }
+            s.append(chunk.substr(0, max_chars - s.size()));
+            if (s.size() >= max_chars) cut = true;
+        },
+        opt);
+    if (!r) cut = true;
+    if (cut) s += " …(truncated)";
+    return s;
+}
+
+// The values a finding is about: what the opcode at its offset calls, makes,
+// builds or asks for; for a global, what the stream later does with it.
+std::string describe_values(const decoding& d, std::uint64_t offset, std::size_t max_chars) {
+    const value_graph& g = d.graph;
+    std::string out;
+    auto target_name = [&](value_ref t) {
+        return g.kind(t) == value_kind::global ? qualified(g.global(t)) : std::string("a computed ") + to_string(g.kind(t));
+    };
+    std::vector<value_ref> globals_here;
+    for (const event& e : d.events) {
+        if (e.offset != offset) continue;
+        switch (e.kind) {
+            case event_kind::global: globals_here.push_back(e.target); break;
+            case event_kind::call:
+                out += "      calls " + target_name(e.target) + " with arguments " + truncated_json(g, e.operand, max_chars) + "\n";
+                break;
+            case event_kind::instantiate:
+                out += "      makes a new " + target_name(e.target) + " with arguments " +
+                       truncated_json(g, e.operand, max_chars) + "\n";
+                break;
+            case event_kind::build:
+            case event_kind::append:
+            case event_kind::setitem:
+            case event_kind::additems:
+                out += "      " + std::string(to_string(e.kind)) + " on " + truncated_json(g, e.target, max_chars / 2) +
+                       "\n        with " + truncated_json(g, e.operand, max_chars) + "\n";
+                break;
+            case event_kind::persistent_id:
+                out += "      persistent id " + truncated_json(g, e.operand, max_chars) + "\n";
+                break;
+            case event_kind::extension:
+                out += "      extension code " + std::to_string(g.ext_code(e.target)) + "\n";
+                break;
+            case event_kind::buffer: break;
+        }
+    }
+    // A global named here: how the rest of the stream uses it.
+    std::size_t shown = 0, more = 0;
+    for (value_ref gv : globals_here) {
+        for (const event& e : d.events) {
+            if (e.target != gv || e.kind == event_kind::global) continue;
+            if (shown == 3) {
+                ++more;
+                continue;
+            }
+            ++shown;
+            const char* verb = e.kind == event_kind::call ? "called" : e.kind == event_kind::instantiate ? "instantiated"
+                                                                                                        : to_string(e.kind);
+            out += "      then " + std::string(verb) + " at offset " + std::to_string(e.offset) + " with " +
+                   truncated_json(g, e.operand, max_chars) + "\n";
+        }
+    }
+    if (more) out += "      and used " + std::to_string(more) + " more times\n";
+    return out;
+}
+
+}  // namespace
+
+CLI::App* add_explain_command(CLI::App& app, explain_args& args) {
+    CLI::App* cmd = app.add_subcommand(
+        "explain", "Scan, and show each finding with the opcodes around it and the values involved");
+    cmd->add_option("files", args.paths, "Pickle files")->required();
+    cmd->add_option("--policy", args.policies, "Shipped policy name or TOML file; repeat to combine (default: default)")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--context,-C", args.context, "Opcodes shown before and after each finding (default 5)");
+    cmd->add_option("--max-value-chars", args.max_value_chars, "Truncate each value's JSON here (default 400)");
+    cmd->add_flag("--verbose,-v", args.verbose, "Also informational findings");
+    return cmd;
+}
+
+int run_explain(const explain_args& args) {
+    std::string policy_name;
+    auto pol = load_policy_options(args.policies, policy_name);
+    if (!pol) {
+        std::fprintf(stderr, "pickleguard: %s\n", pol.error().reason.c_str());
+        return kExitError;
+    }
+    scan_options options;
+    options.decode = args.decode;
+    int status = kExitOk;
+    for (const std::string& path : args.paths) {
+        auto file = path == "-" ? read_stream(0, "<stdin>") : map_file(path);
+        if (!file) {
+            std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), describe(file.error()).c_str());
+            status = kExitError;
+            continue;
+        }
+        auto bytes = file.value().bytes();
+        file_report r = scan_target(bytes, pol.value(), options, path);
+        if (r.verdict == verdict::error) status = kExitError;
+        else if (r.verdict == verdict::unsafe && status == kExitOk) status = kExitFound;
+
+        std::string out = to_string(r.verdict) + std::string(" ") + path + "  (" + r.format + ", " +
+                          std::to_string(r.bytes) + " bytes, policy " + policy_name + ")\n";
+        std::vector<const finding*> shown;
+        for (const finding& f : r.findings)
+            if (f.violation || args.verbose || f.severity > severity::info) shown.push_back(&f);
+        if (shown.empty()) out += "  no findings\n";
+
+        // One disassembly pass per stream, collecting every window it needs.
+        stream_locator locate(bytes, args.decode);
+        std::map<std::string, std::set<std::uint64_t>> wanted;
+        for (const finding* f : shown)
+            if (f->offset) wanted[f->member].insert(*f->offset);
+        std::map<std::string, std::unique_ptr<window_sink>> windows;
+        for (auto& [member, offsets] : wanted) {
+            auto s = locate.find(member);
+            if (!s) continue;
+            auto w = std::make_unique<window_sink>(offsets, args.context);
+            window_sink* raw = w.get();
+            disassemble(s->bytes, args.decode, s->start, [raw](std::string_view line) { (*raw)(line); });
+            windows[member] = std::move(w);
+        }
+
+        std::size_t n = 0;
+        for (const finding* f : shown) {
+            out += "\n  [" + std::to_string(++n) + "] " + to_string(f->severity) + " " + f->rule +
+                   (f->violation ? "" : " (not a violation)");
+            if (!f->member.empty()) out += "  in " + f->member;
+            if (f->offset) out += "  at offset " + std::to_string(*f->offset);
+            if (!f->opcode.empty()) out += " (" + f->opcode + ")";
+            out += "\n      " + f->message + "\n";
+            if (!f->offset) continue;
+            auto w = windows.find(f->member);
+            if (w == windows.end()) {
+                out += "      (no disassembly: this stream is inside a container member; extract it and run "
+                       "`pickleguard explain` on it)\n";
+                continue;
+            }
+            auto s = locate.find(f->member);
+            std::string values = describe_values(locate.decoded(*s), *f->offset, args.max_value_chars);
+            if (!values.empty()) out += values;
+            out += "    disassembly:\n" + w->second->render(*f->offset);
+        }
+        out += "\n";
+        std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    return status;
+}
+
+}  // namespace pickleguard::cli

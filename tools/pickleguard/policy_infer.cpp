@@ -1,0 +1,439 @@
+// `pickleguard policy infer`: the policy that allows exactly what some
+// trusted files need.
+//
+// The files are scanned with a policy that allows nothing (or only the
+// included shipped policies), so the judge itself says which globals each
+// file names and what it does with them (call, new, build, ...), with the
+// same rules `scan` applies later: copyreg._reconstructor's class argument
+// gets "new", BUILD on a call's result gets "build" on the callable, and so
+// on. Whatever the judge refuses in a way no policy can allow (calls of
+// computed values, extension codes, malformed streams) is reported and no
+// policy is written. Globals the knowledge base calls dangerous are refused
+// too, unless --allow-dangerous is given. The policy written is checked by
+// scanning the files with it before it is printed.
+#include "commands.hpp"
+
+#include "pickleguard/input.hpp"
+#include "pickleguard/version.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace pickleguard::cli {
+namespace {
+
+constexpr std::size_t kOriginsShown = 3;
+
+struct origin {
+    std::string file, member, opcode;
+    std::uint64_t offset = 0;
+};
+
+struct needed_global {
+    std::string module, name;
+    std::uint8_t uses = 0;
+    std::vector<origin> origins;  // the first few
+    std::size_t seen = 0;         // files (and members) naming it
+    const known_global* known = nullptr;
+    std::string reached_as;       // a dotted name whose tail is the known global
+    bool dangerous = false;
+    std::string danger;           // why, in words
+};
+
+// The loaded files stay mapped until the end: reports point into them.
+struct input_file {
+    std::string path;
+    mapped_file file;
+};
+
+// TOML basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(ch);
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out + "\"";
+}
+
+// Text for a comment line: names come from the files, and a newline in one
+// must not end the comment and start a TOML table.
+std::string comment_safe(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
+std::string uses_array(std::uint8_t bits) {
+    std::string s = "[";
+    auto add = [&](std::uint8_t bit, const char* word) {
+        if (bits & bit) s += (s.size() > 1 ? ", \"" : "\"") + std::string(word) + "\"";
+    };
+    add(uses::call, "call");
+    add(uses::instantiate, "new");
+    add(uses::build, "build");
+    add(uses::append, "append");
+    add(uses::setitem, "setitem");
+    add(uses::additems, "additems");
+    return s + "]";
+}
+
+std::string where(const origin& o) {
+    std::string s = o.file;
+    if (!o.member.empty()) s += " [" + o.member + "]";
+    s += " offset " + std::to_string(o.offset);
+    if (!o.opcode.empty()) s += " (" + o.opcode + ")";
+    return s;
+}
+
+std::string where(const finding& f) {
+    std::string s;
+    if (!f.member.empty()) s += " [" + f.member + "]";
+    if (f.offset) s += " offset " + std::to_string(*f.offset);
+    if (!f.opcode.empty()) s += " (" + f.opcode + ")";
+    return s;
+}
+
+// Rules a policy entry can satisfy; every other violation no policy can allow.
+bool allowable(const finding& f) {
+    return f.rule == "global-not-allowed" || f.rule == "use-not-allowed" || f.rule == "persistent-id-not-allowed";
+}
+
+bool function_pickler(std::string_view module) {
+    for (std::string_view m : {"dill", "cloudpickle"})
+        if (module == m || (module.starts_with(m) && module.size() > m.size() && module[m.size()] == '.')) return true;
+    return false;
+}
+
+void classify(needed_global& g, const knowledge_base& kb) {
+    g.known = kb.find(g.module, g.name);
+    std::size_t dot = g.name.rfind('.');
+    if (!g.known && dot != std::string::npos) {
+        // find_class walks a dotted name: shutil + "os.system" is os.system.
+        std::string_view path = g.name;
+        g.known = kb.find(path.substr(0, dot), path.substr(dot + 1));
+        if (g.known) g.reached_as = g.name + " through " + g.module;
+    }
+    if (g.known && g.known->severity >= severity::high) {
+        g.dangerous = true;
+        std::string reason = g.known->reason;
+        while (!reason.empty() && (reason.back() == '.' || reason.back() == ' ')) reason.pop_back();
+        g.danger = std::string(to_string(g.known->severity)) + ", " + g.known->category + ": " + reason;
+        if (!g.reached_as.empty()) g.danger += " (reached as " + g.reached_as + ")";
+    } else if (function_pickler(g.module)) {
+        g.dangerous = true;
+        g.danger = "function pickling: " + g.module +
+                   " rebuilds functions, classes and code objects, so loading runs whatever code the file holds";
+    }
+}
+
+struct scan_set {
+    const std::vector<input_file>& files;
+    const scan_options& options;
+
+    std::vector<file_report> run(const policy& p, const std::vector<std::size_t>& which) const {
+        std::vector<file_report> out;
+        for (std::size_t i : which) out.push_back(scan_target(files[i].file.bytes(), p, options, files[i].path));
+        return out;
+    }
+};
+
+std::size_t pid_findings(const std::vector<file_report>& reports) {
+    std::size_t n = 0;
+    for (const file_report& r : reports)
+        for (const finding& f : r.findings)
+            if (f.rule == "persistent-id-not-allowed") ++n;
+    return n;
+}
+
+std::string probe_text(const std::string& base, const std::vector<std::string>& shapes,
+                       const std::vector<std::string>& types) {
+    std::string text = base;
+    for (const std::string& shape : shapes) {
+        text += "[[persistent_id]]\nshape = " + toml_string(shape) + "\nstorage_types = [";
+        for (std::size_t i = 0; i < types.size(); ++i) text += (i ? ", " : "") + toml_string(types[i]);
+        text += "]\n";
+    }
+    return text;
+}
+
+}  // namespace
+
+CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args) {
+    CLI::App* cmd = policy_cmd.add_subcommand(
+        "infer",
+        "Write a policy allowing exactly the globals and uses some trusted files need (refuses dangerous ones)");
+    cmd->add_option("files", args.paths, "Trusted pickle files the policy must pass")->required();
+    cmd->add_option("--output,-o", args.output, "Write the policy to this file (default: standard output)");
+    cmd->add_option("--name", args.name, "The policy's name (default: the output file's stem, or 'inferred')");
+    cmd->add_option("--include", args.includes,
+                    "Include this shipped policy and list only what it lacks; repeat for several")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_flag("--allow-dangerous", args.allow_dangerous,
+                  "Also allow globals the knowledge base calls dangerous (high/critical, function and code "
+                  "pickling); they are marked DANGEROUS in the policy");
+    return cmd;
+}
+
+int run_policy_infer(const infer_args& args) {
+    std::string name = args.name;
+    if (name.empty()) name = args.output.empty() ? "inferred" : std::filesystem::path(args.output).stem().string();
+
+    // Loaded once, kept mapped: every scan below reads the same bytes.
+    std::vector<input_file> files;
+    for (const std::string& path : args.paths) {
+        auto f = path == "-" ? read_stream(0, "<stdin>") : map_file(path);
+        if (!f) {
+            std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), describe(f.error()).c_str());
+            return kExitError;
+        }
+        files.push_back({path, std::move(f).value()});
+    }
+
+    std::string base = "name = " + toml_string(name + "-probe") + "\ninclude = [";
+    for (std::size_t i = 0; i < args.includes.size(); ++i) base += (i ? ", " : "") + toml_string(args.includes[i]);
+    base += "]\n";
+    auto base_policy = parse_policy(base, "--include", ".");
+    if (!base_policy) {
+        std::fprintf(stderr, "pickleguard: %s\n", base_policy.error().reason.c_str());
+        return kExitError;
+    }
+
+    scan_options options;
+    options.decode = args.decode;
+    scan_set set{files, options};
+    std::vector<std::size_t> all(files.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    std::vector<file_report> reports = set.run(base_policy.value(), all);
+
+    // What the files need, and what no policy could allow.
+    const knowledge_base& kb = shipped_knowledge_base();
+    std::map<std::pair<std::string, std::string>, needed_global> needed;
+    std::vector<std::string> blocking;
+    std::vector<std::size_t> pid_files;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        const file_report& r = reports[i];
+        bool has_pid = false;
+        for (const finding& f : r.findings) {
+            if (!f.violation) continue;
+            if (f.rule == "persistent-id-not-allowed") has_pid = true;
+            if (allowable(f)) continue;
+            blocking.push_back(comment_safe(r.path + where(f) + ": " + f.rule + ": " + f.message));
+        }
+        if (r.verdict == verdict::error && blocking.empty())
+            blocking.push_back(comment_safe(r.path + ": the file could not be read as a pickle"));
+        if (has_pid) pid_files.push_back(i);
+        for (const global_report& g : r.globals) {
+            if (g.allowed) continue;
+            needed_global& n = needed[{g.module, g.name}];
+            n.module = g.module;
+            n.name = g.name;
+            n.uses |= g.uses;
+            ++n.seen;
+            if (n.origins.size() < kOriginsShown) n.origins.push_back({r.path, g.member, g.opcode, g.offset});
+        }
+    }
+    if (!blocking.empty()) {
+        std::fprintf(stderr,
+                     "pickleguard: policy infer: no policy can allow these files; nothing was written.\n"
+                     "These are refused whatever a policy says (see docs/rules.md):\n");
+        for (const std::string& b : blocking) std::fprintf(stderr, "  %s\n", b.c_str());
+        return kExitFound;
+    }
+
+    // Persistent ids: only PyTorch's storage shapes can be allowed. Find the
+    // shapes and the smallest set of storage types the files need by scanning
+    // them again under candidate rules.
+    std::vector<std::string> shapes, storage_types;
+    if (!pid_files.empty()) {
+        std::vector<std::string> candidates;
+        for (const auto& [key, n] : needed)
+            if (n.uses == 0) candidates.push_back(n.module + "." + n.name);
+        auto passes = [&](const std::vector<std::string>& sh, const std::vector<std::string>& types) {
+            auto p = parse_policy(probe_text(base, sh, types), "probe", ".");
+            return p && pid_findings(set.run(p.value(), pid_files)) == 0;
+        };
+        const std::vector<std::string> both = {"torch-storage", "torch-storage-legacy"};
+        if (passes({both[0]}, candidates)) shapes = {both[0]};
+        else if (passes({both[1]}, candidates)) shapes = {both[1]};
+        else if (passes(both, candidates)) shapes = both;
+        if (shapes.empty()) {
+            std::fprintf(stderr,
+                         "pickleguard: policy infer: persistent ids in these files are not PyTorch storages "
+                         "('storage', <storage type>, key, location, numel[, view]), the only shape a policy can "
+                         "allow; nothing was written:\n");
+            for (std::size_t i : pid_files)
+                for (const finding& f : reports[i].findings)
+                    if (f.rule == "persistent-id-not-allowed")
+                        std::fprintf(stderr, "  %s\n", comment_safe(reports[i].path + where(f)).c_str());
+            return kExitFound;
+        }
+        storage_types = candidates;
+        for (const std::string& c : candidates) {
+            std::vector<std::string> fewer;
+            for (const std::string& t : storage_types)
+                if (t != c) fewer.push_back(t);
+            if (passes(shapes, fewer)) storage_types = std::move(fewer);
+        }
+        // Storage types are allowed by the [[persistent_id]] rule, not by entries.
+        for (const std::string& t : storage_types)
+            for (auto it = needed.begin(); it != needed.end(); ++it)
+                if (it->second.uses == 0 && it->second.module + "." + it->second.name == t) {
+                    needed.erase(it);
+                    break;
+                }
+    }
+
+    std::vector<const needed_global*> dangerous;
+    for (auto& [key, n] : needed) {
+        classify(n, kb);
+        if (n.dangerous) dangerous.push_back(&n);
+    }
+    if (!dangerous.empty() && !args.allow_dangerous) {
+        std::fprintf(stderr,
+                     "pickleguard: policy infer: refused: these files need %zu global%s that the knowledge base "
+                     "calls dangerous; loading them runs code the files choose, so no policy was written:\n",
+                     dangerous.size(), dangerous.size() == 1 ? "" : "s");
+        for (const needed_global* n : dangerous)
+            std::fprintf(stderr, "  %s.%s (%s): %s\n      first at %s\n", comment_safe(n->module).c_str(),
+                         comment_safe(n->name).c_str(), describe_uses(n->uses).c_str(), comment_safe(n->danger).c_str(),
+                         comment_safe(where(n->origins.front())).c_str());
+        std::fprintf(stderr,
+                     "Pickles of functions and code cannot be checked, only trusted. If you wrote these files "
+                     "yourself and accept that, re-run with --allow-dangerous.\n");
+        return kExitFound;
+    }
+
+    // The policy text.
+    std::string out;
+    out += "# Policy inferred by `pickleguard policy infer` (pickleguard " + std::string(version()) + ") from " +
+           std::to_string(files.size()) + " file" + (files.size() == 1 ? "" : "s") + ":\n";
+    for (const input_file& f : files)
+        out += "#   " + comment_safe(f.path) + " (" + std::to_string(f.file.bytes().size()) + " bytes)\n";
+    out += "# It allows exactly the globals and uses those files need, and nothing else.\n"
+           "# Each entry says where it was first seen. Review them before trusting this policy:\n"
+           "# every allowed global is code that runs when a pickle is loaded.\n";
+    if (!dangerous.empty())
+        out += "#\n# WARNING: " + std::to_string(dangerous.size()) +
+               " entr" + (dangerous.size() == 1 ? "y is" : "ies are") +
+               " marked DANGEROUS below, allowed only because --allow-dangerous was given.\n"
+               "# Any pickle that passes this policy may run arbitrary code through " +
+               (dangerous.size() == 1 ? "it" : "them") + ".\n";
+    out += "\nname = " + toml_string(name) + "\n";
+    out += "description = " +
+           toml_string("Inferred by pickleguard policy infer from " + std::to_string(files.size()) + " trusted file" +
+                       (files.size() == 1 ? "" : "s") +
+                       (dangerous.empty() ? std::string() : "; allows DANGEROUS globals (--allow-dangerous)")) +
+           "\n";
+    out += "include = [";
+    for (std::size_t i = 0; i < args.includes.size(); ++i) out += (i ? ", " : "") + toml_string(args.includes[i]);
+    out += "]\n";
+
+    if (!shapes.empty()) {
+        out += "\n# --- persistent ids: PyTorch storages ---------------------------------------\n";
+        for (const std::string& shape : shapes) {
+            out += "\n[[persistent_id]]\nshape = " + toml_string(shape) + "\n";
+            out += "# storage types these files use; persistent ids first at:\n";
+            std::size_t shown = 0;
+            for (std::size_t i : pid_files)
+                for (const finding& f : reports[i].findings)
+                    if (f.rule == "persistent-id-not-allowed" && shown++ < kOriginsShown)
+                        out += "#   " + comment_safe(reports[i].path + where(f)) + "\n";
+            out += "storage_types = [";
+            for (std::size_t i = 0; i < storage_types.size(); ++i) out += (i ? ", " : "") + toml_string(storage_types[i]);
+            out += "]\n";
+        }
+    }
+
+    if (!needed.empty()) out += "\n# --- globals -----------------------------------------------------------------\n";
+    for (const auto& [key, n] : needed) {
+        out += "\n";
+        if (n.dangerous) {
+            out += "# DANGEROUS: " + comment_safe(n.module + "." + n.name) + " — " + comment_safe(n.danger) + "\n";
+            out += "# DANGEROUS: allowed only because of --allow-dangerous. A pickle that uses this entry\n"
+                   "# DANGEROUS: can run code of its choosing when loaded; remove it unless you must.\n";
+        } else if (n.known) {
+            out += "# CAUTION (knowledge base, " + std::string(to_string(n.known->severity)) + ", " +
+                   comment_safe(n.known->category) + "): " + comment_safe(n.known->reason) + "\n";
+        }
+        if (n.name.find('.') != std::string::npos)
+            out += "# dotted name: find_class walks it attribute by attribute (protocol 4+)\n";
+        out += "# " + std::string(n.uses ? describe_uses(n.uses) : "referenced") + "; first at " +
+               comment_safe(where(n.origins.front())) + "\n";
+        for (std::size_t i = 1; i < n.origins.size(); ++i) out += "#   also " + comment_safe(where(n.origins[i])) + "\n";
+        if (n.seen > n.origins.size()) out += "#   and " + std::to_string(n.seen - n.origins.size()) + " more\n";
+        out += "[[allow]]\nmodule = " + toml_string(n.module) + "\nname = " + toml_string(n.name) + "\n";
+        if (n.uses) out += "uses = " + uses_array(n.uses) + "\n";
+        if (n.dangerous)
+            out += "note = " + toml_string("DANGEROUS (" + n.danger + "); allowed by policy infer --allow-dangerous") + "\n";
+    }
+
+    // The policy must pass the files it was made from; if it does not, the
+    // inference is wrong and nothing is written.
+    std::string check_dir = args.output.empty() ? "." : std::filesystem::path(args.output).parent_path().string();
+    auto written = parse_policy(out, "inferred policy", check_dir.empty() ? "." : check_dir);
+    if (!written) {
+        std::fprintf(stderr, "pickleguard: policy infer: the inferred policy does not parse (%s); nothing was written\n",
+                     written.error().reason.c_str());
+        return kExitError;
+    }
+    for (const file_report& r : set.run(written.value(), all)) {
+        if (r.verdict == verdict::safe) continue;
+        std::fprintf(stderr, "pickleguard: policy infer: internal error: the inferred policy does not pass %s:\n",
+                     r.path.c_str());
+        for (const finding& f : r.findings)
+            if (f.violation) std::fprintf(stderr, "  %s: %s\n", f.rule.c_str(), comment_safe(f.message).c_str());
+        return kExitError;
+    }
+
+    FILE* sink = stdout;
+    if (!args.output.empty()) {
+        sink = std::fopen(args.output.c_str(), "wb");
+        if (!sink) {
+            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
+            return kExitError;
+        }
+    }
+    std::fwrite(out.data(), 1, out.size(), sink);
+    if (sink != stdout && std::fclose(sink) != 0) {
+        std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
+        return kExitError;
+    }
+    std::fprintf(stderr, "pickleguard: policy infer: %zu entr%s%s%s from %zu file%s%s%s\n", needed.size(),
+                 needed.size() == 1 ? "y" : "ies", shapes.empty() ? "" : ", persistent ids: ",
+                 shapes.empty() ? "" : std::to_string(storage_types.size()).append(" storage types").c_str(),
+                 files.size(), files.size() == 1 ? "" : "s", args.output.empty() ? "" : " -> ",
+                 args.output.c_str());
+    if (!dangerous.empty())
+        std::fprintf(stderr, "pickleguard: policy infer: WARNING: %zu DANGEROUS entr%s allowed (--allow-dangerous)\n",
+                     dangerous.size(), dangerous.size() == 1 ? "y" : "ies");
+    return kExitOk;
+}
+
+}  // namespace pickleguard::cli
