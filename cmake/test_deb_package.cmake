@@ -1,0 +1,35 @@
+# ctest deb_package: `cpack -G DEB` from the build directory, then checks the
+# package's metadata and that it holds what `cmake --install` installs.
+#   cmake -DBUILD_DIR=... -DWORK_DIR=... -P test_deb_package.cmake
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+execute_process(COMMAND cpack -G DEB -B ${WORK_DIR} --config ${BUILD_DIR}/CPackConfig.cmake
+                WORKING_DIRECTORY ${BUILD_DIR} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cpack failed: ${rc}")
+endif()
+file(GLOB deb ${WORK_DIR}/*.deb)
+if(NOT deb)
+  message(FATAL_ERROR "cpack made no .deb in ${WORK_DIR}")
+endif()
+execute_process(COMMAND dpkg-deb --field ${deb} Package Maintainer Depends Description OUTPUT_VARIABLE fields)
+execute_process(COMMAND dpkg-deb --contents ${deb} OUTPUT_VARIABLE contents)
+message(STATUS "${deb}\n${fields}")
+foreach(needle "Package: pickleguard" "Maintainer: " "libre2-9" "Description: ")
+  string(FIND "${fields}" "${needle}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "package metadata lacks '${needle}'")
+  endif()
+endforeach()
+foreach(needle ./usr/bin/pickleguard ./usr/include/pickleguard/scan.hpp ./usr/include/pickleguard/version.hpp
+               ./usr/share/pickleguard/policies/default.toml libpickleguard.a pickleguardConfig.cmake
+               pickleguardTargets.cmake)
+  string(FIND "${contents}" "${needle}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "package lacks ${needle}")
+  endif()
+endforeach()
+string(FIND "${contents}" "_pickleguard" at)
+if(NOT at EQUAL -1)
+  message(FATAL_ERROR "the Python module is not part of the .deb")
+endif()

@@ -1,0 +1,47 @@
+# ctest python_pip_install: `pip install --no-build-isolation` of a copy of
+# the source tree into a throw-away venv that sees Debian's packages (offline:
+# setuptools and wheel come from Debian), then imports the installed package
+# from elsewhere and loads a pickle through it.
+#   cmake -DPYTHON=/usr/bin/python3 -DSOURCE_DIR=... -DWORK_DIR=... -P test_pip_install.cmake
+foreach(var PYTHON SOURCE_DIR WORK_DIR)
+  if(NOT ${var})
+    message(FATAL_ERROR "test_pip_install.cmake needs -D${var}=...")
+  endif()
+endforeach()
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR}/src)
+# What the Python build needs; a copy, so the build leaves the source tree alone.
+foreach(item CMakeLists.txt pyproject.toml setup.py)
+  file(COPY ${SOURCE_DIR}/${item} DESTINATION ${WORK_DIR}/src)
+endforeach()
+foreach(dir cmake lib policies python tools)
+  file(COPY ${SOURCE_DIR}/${dir} DESTINATION ${WORK_DIR}/src PATTERN __pycache__ EXCLUDE)
+endforeach()
+
+run(${PYTHON} -m venv --system-site-packages ${WORK_DIR}/venv)
+set(venv_python ${WORK_DIR}/venv/bin/python)
+run(${venv_python} -m pip install --no-build-isolation --no-index --no-deps --quiet ${WORK_DIR}/src)
+file(WRITE ${WORK_DIR}/check.py [=[
+import pickle, pathlib, sys
+import pickleguard
+where = pathlib.Path(pickleguard.__file__).resolve()
+assert "venv" in where.parts, where
+value = {"a": [1, 2.5, "x"], "b": {3}}
+assert pickleguard.loads(pickle.dumps(value, protocol=4)) == value
+try:
+    pickleguard.loads(b"cos\nsystem\n(S'true'\ntR.")
+except pickleguard.UnsafePickleError as e:
+    assert not e.report.safe
+else:
+    sys.exit("os.system was not refused")
+print("installed pickleguard", pickleguard.__version__, "at", where.parent)
+]=])
+run(${venv_python} -I ${WORK_DIR}/check.py WORKING_DIRECTORY ${WORK_DIR})

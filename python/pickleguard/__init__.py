@@ -1,0 +1,339 @@
+"""pickleguard: validate a pickle against an allow-list policy, then load it.
+
+The scan runs in C++ (the `_pickleguard` module) with a symbolic decoder
+that imports and calls nothing. Loading happens only when the verdict is
+safe, and then through an unpickler that can resolve nothing but the
+policy's globals: a second, independent line of defence.
+
+    import pickleguard
+
+    report = pickleguard.scan(b"...")            # or a path, bytearray, memoryview
+    report.verdict, report.findings, report.globals
+
+    value = pickleguard.loads(data, policy="numpy")
+    with open("model.pkl", "rb") as f:
+        value = pickleguard.load(f, policy="sklearn")
+    state = pickleguard.torch_load("model.pt", map_location="cpu")
+
+Anything not safe raises `UnsafePickleError`, whose `.report` says why.
+"""
+
+import _compat_pickle
+import io
+import json
+import os
+import pickle
+import sys
+import zipfile
+
+from . import _pickleguard as _native
+
+__all__ = [
+    "Policy",
+    "Report",
+    "UnsafePickleError",
+    "load",
+    "loads",
+    "scan",
+    "shipped_policy_names",
+    "torch_load",
+]
+
+__version__ = _native.__version__
+
+PathLike = (str, os.PathLike)
+
+
+class Policy:
+    """An allow-list policy: a shipped one by name, or a TOML file.
+
+    Usable wherever `policy=` is taken; a string there is a shipped name, or
+    else a path.
+    """
+
+    _shipped_cache = {}
+
+    def __init__(self, native):
+        self._native = native
+
+    @classmethod
+    def shipped(cls, name):
+        """A policy compiled into pickleguard: default, python, numpy, pytorch, sklearn, pandas."""
+        cached = cls._shipped_cache.get(name)
+        if cached is None:
+            cached = cls._shipped_cache[name] = cls(_native.Policy.shipped(name))
+        return cached
+
+    @classmethod
+    def from_file(cls, path):
+        """A policy file; its includes resolve against the shipped policies, then its directory."""
+        return cls(_native.Policy.load(os.fspath(path)))
+
+    @classmethod
+    def from_text(cls, text, origin="<string>", search_dir=""):
+        return cls(_native.Policy.parse(text, origin, search_dir))
+
+    @property
+    def name(self):
+        return self._native.name
+
+    @property
+    def description(self):
+        return self._native.description
+
+    @property
+    def includes(self):
+        return list(self._native.includes)
+
+    @property
+    def entries(self):
+        """Every [[allow]] entry, includes merged: dicts with module, name,
+        module_is_pattern, name_is_pattern, uses, note, origin."""
+        return self._native.entries
+
+    @property
+    def persistent_ids(self):
+        """The [[persistent_id]] rules: dicts with shape and storage_types."""
+        return self._native.persistent_ids
+
+    def find(self, module, name):
+        """The entry allowing `module.name` as find_class resolves it, or None.
+        Patterns never match a dotted name."""
+        return self._native.find(module, name)
+
+    def __repr__(self):
+        return f"<pickleguard.Policy {self.name!r}: {len(self.entries)} entries>"
+
+
+def shipped_policy_names():
+    return list(_native.shipped_policy_names())
+
+
+def _policy(policy):
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, str) and policy in _native.shipped_policy_names():
+        return Policy.shipped(policy)
+    if isinstance(policy, PathLike):
+        return Policy.from_file(policy)
+    raise TypeError(f"policy must be a pickleguard.Policy, a shipped policy name or a path, not {type(policy).__name__}")
+
+
+class Report:
+    """One file's scan: the same content as `pickleguard scan --format json`.
+
+    `verdict` is "safe", "unsafe" or "error"; `findings` and `globals` are
+    lists of dicts with the fields of docs/report-format.md.
+    """
+
+    def __init__(self, document):
+        self.document = document
+        self._file = document["files"][0]
+
+    path = property(lambda self: self._file["path"])
+    format = property(lambda self: self._file["format"])
+    verdict = property(lambda self: self._file["verdict"])
+    findings = property(lambda self: self._file["findings"])
+    globals = property(lambda self: self._file["globals"])
+    bytes = property(lambda self: self._file["bytes"])
+    policy = property(lambda self: self.document["policy"])
+
+    @property
+    def safe(self):
+        return self.verdict == "safe"
+
+    @property
+    def violations(self):
+        return [f for f in self.findings if f["violation"]]
+
+    def to_json(self, indent=2):
+        return json.dumps(self.document, indent=indent)
+
+    def __repr__(self):
+        return f"<pickleguard.Report {self.verdict} {self.path!r}: {len(self.violations)} violations>"
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle is not safe under the policy; `.report` has the findings
+    (None when the refusal came from the loader's own check)."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def _scan_buffer(data, policy, path, containers):
+    return Report(json.loads(_native.scan_buffer(data, policy._native, path, containers)))
+
+
+def scan(data_or_path, policy="default", *, containers=True):
+    """Scans bytes, a bytearray, a memoryview (read in place) or a file (a
+    str or os.PathLike path, memory-mapped) and returns its Report.
+
+    With containers=True, files are opened by their content (torch zips,
+    numpy, joblib, archives) when this build of pickleguard reads them."""
+    p = _policy(policy)
+    if isinstance(data_or_path, PathLike):
+        path = os.fspath(data_or_path)
+        return Report(json.loads(_native.scan_path(path, p._native, containers)))
+    return _scan_buffer(data_or_path, p, "<bytes>", containers)
+
+
+def _summary(report):
+    lines = [f"{f['rule']}: {f['message']}" for f in report.violations[:5]]
+    if report.verdict == "error" and not lines:
+        lines = [f["message"] for f in report.findings[:5]]
+    more = len(report.violations) - 5
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return "\n  ".join([f"pickle refused by policy {report.policy!r} (verdict {report.verdict}):"] + lines)
+
+
+def _require_safe(report):
+    if not report.safe:
+        raise UnsafePickleError(_summary(report), report)
+
+
+# ---- the loader's own check ---------------------------------------------------
+
+
+def _compat_name(module, name):
+    """The name CPython's find_class resolves below protocol 3 (fix_imports),
+    as `_pickle.c` does: NAME_MAPPING first, else IMPORT_MAPPING on the module."""
+    key = (module, name)
+    if key in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[key]
+    if module in _compat_pickle.IMPORT_MAPPING:
+        return _compat_pickle.IMPORT_MAPPING[module], name
+    return key
+
+
+class _GuardedUnpickler(pickle.Unpickler):
+    """pickle.Unpickler that resolves only the policy's globals.
+
+    find_class receives names as the stream spells them. Which name CPython
+    would import depends on the protocol in force (fix_imports below 3, dotted
+    traversal from 4), which the C unpickler does not expose; the scan's
+    report says it for every spelling it saw. This class checks the policy
+    itself, recomputes the renaming, and refuses any spelling the scan did
+    not see, any ambiguity, and any dotted name the policy does not list.
+    """
+
+    def __init__(self, file, policy, report, **kwargs):
+        super().__init__(file, **kwargs)
+        self._policy = policy
+        self._seen = {}
+        for g in report.globals:
+            if g["member"] is None:
+                key = (g["raw_module"], g["raw_name"])
+                self._seen.setdefault(key, set()).add((g["module"], g["name"], g["protocol"] >= 4, g["protocol"] < 3))
+
+    def _refuse(self, why):
+        raise UnsafePickleError(f"pickleguard loader refused {why} (policy {self._policy.name!r})")
+
+    def find_class(self, module, name):
+        sys.audit("pickle.find_class", module, name)
+        spelled = f"{module}.{name}"
+        seen = self._seen.get((module, name))
+        if not seen:
+            self._refuse(f"{spelled}: the scan did not see it")
+        if len(seen) != 1:
+            self._refuse(f"{spelled}: it resolves differently at different protocols in this pickle")
+        (target_module, target_name, dotted, remapped), = seen
+        expected = _compat_name(module, name) if remapped else (module, name)
+        if expected != (target_module, target_name):
+            self._refuse(f"{spelled}: the scan resolved it as {target_module}.{target_name}, CPython as "
+                         f"{expected[0]}.{expected[1]}")
+        entry = self._policy.find(target_module, target_name)
+        if entry is None:
+            self._refuse(f"{target_module}.{target_name}: not in the policy")
+        if "." in target_name and (entry["name_is_pattern"] or entry["name"] != target_name):
+            self._refuse(f"{target_module}.{target_name}: dotted names must be listed exactly")
+        # As find_class in _pickle.c: import the module, then getattr, walking
+        # the dots only from protocol 4.
+        __import__(target_module, level=0)
+        obj = sys.modules[target_module]
+        for part in target_name.split(".") if dotted else [target_name]:
+            if part == "<locals>":
+                self._refuse(f"{target_module}.{target_name}: a local object")
+            obj = getattr(obj, part)
+        return obj
+
+    def persistent_load(self, pid):
+        if not self._policy.persistent_ids:
+            self._refuse("a persistent id: the policy declares none")
+        self._refuse("a persistent id: torch storages are loaded by torch, use pickleguard.torch_load")
+
+
+def _unpickle(data, policy, report, kwargs):
+    unpickler = _GuardedUnpickler(io.BytesIO(data), policy, report, **kwargs)
+    return unpickler.load()
+
+
+def loads(data, policy="default", *, encoding="ASCII", errors="strict"):
+    """Scans `data` (bytes-like) and unpickles it when, and only when, the
+    verdict is safe; otherwise raises UnsafePickleError carrying the report."""
+    p = _policy(policy)
+    if isinstance(data, str):
+        raise TypeError("Can't load pickle from unicode string")
+    report = _scan_buffer(data, p, "<bytes>", containers=False)
+    _require_safe(report)
+    return _unpickle(data, p, report, {"encoding": encoding, "errors": errors})
+
+
+def load(file, policy="default", *, encoding="ASCII", errors="strict"):
+    """Like loads, for a binary file object (read whole, once: what was
+    scanned is what is loaded) or a path."""
+    if isinstance(file, PathLike):
+        with open(file, "rb") as f:
+            data = f.read()
+    else:
+        data = file.read()
+    return loads(data, policy, encoding=encoding, errors=errors)
+
+
+# ---- PyTorch ------------------------------------------------------------------
+
+
+_TORCH_FORMATS = {"pytorch-zip", "pytorch-legacy", "pytorch-legacy-tar"}
+
+
+def _scan_torch(data, policy, path):
+    """A checkpoint's scan: the C++ container reader when this build has one
+    (scan_file), else the zip's data.pkl alone, as torch finds it."""
+    if _native.has_scan_file:
+        return _scan_buffer(data, policy, path, containers=True)
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        report = _scan_buffer(data, policy, path, containers=False)
+        report._file["format"] = "pytorch-legacy"
+        return report
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        members = [n for n in names if n.endswith("/data.pkl")]
+        if len(members) != 1 or any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            raise UnsafePickleError(f"{path}: not a torch.save checkpoint (TorchScript, or not one data.pkl)")
+        report = _scan_buffer(archive.read(members[0]), policy, f"{path}:{members[0]}", containers=False)
+    report._file["format"] = "pytorch-zip"
+    return report
+
+
+def torch_load(file, policy="pytorch", map_location=None):
+    """Scans a torch.save checkpoint (path or binary file), then loads the
+    bytes that were scanned with torch.load(..., weights_only=True)."""
+    import torch  # only now: the scan must not depend on torch
+
+    p = _policy(policy)
+    if isinstance(file, PathLike):
+        path = os.fspath(file)
+        with open(path, "rb") as f:
+            data = f.read()
+    else:
+        path = getattr(file, "name", "<file>")
+        data = file.read()
+    report = _scan_torch(data, p, str(path))
+    _require_safe(report)
+    # torch.load hands TorchScript zips to torch.jit.load before it looks at
+    # weights_only (torch 1.13): only checkpoint formats go on to torch.
+    if report.format not in _TORCH_FORMATS:
+        raise UnsafePickleError(f"{path}: a {report.format!r} file is not a torch.save checkpoint", report)
+    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)

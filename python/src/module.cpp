@@ -1,0 +1,178 @@
+// _pickleguard: the compiled half of the `pickleguard` Python package.
+//
+// A thin layer over the public C++ API: policies, and scans whose result is
+// the same JSON document `pickleguard scan --format json` prints (the Python
+// layer parses it into a Report). Inputs are taken through the buffer
+// protocol without copying, and the GIL is released while C++ decodes, so a
+// service can scan on several threads at once.
+#include "pickleguard/container.hpp"
+#include "pickleguard/input.hpp"
+#include "pickleguard/policy.hpp"
+#include "pickleguard/report.hpp"
+#include "pickleguard/scan.hpp"
+#include "pickleguard/version.hpp"
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+namespace pg = pickleguard;
+
+namespace {
+
+// Python objects share one parsed policy (never changed after parsing; the
+// holder is non-const only because pybind11 requires it).
+using policy_ptr = std::shared_ptr<pg::policy>;
+
+policy_ptr take(pg::result<pg::policy> r) {
+    if (!r) throw py::value_error(pg::describe(r.error()));
+    return std::make_shared<pg::policy>(std::move(r).value());
+}
+
+py::list uses_list(std::uint8_t bits) {
+    py::list out;
+    static constexpr std::pair<std::uint8_t, const char*> names[] = {
+        {pg::uses::call, "call"},       {pg::uses::instantiate, "new"}, {pg::uses::build, "build"},
+        {pg::uses::append, "append"},   {pg::uses::setitem, "setitem"}, {pg::uses::additems, "additems"},
+    };
+    for (auto [bit, name] : names)
+        if (bits & bit) out.append(name);
+    return out;
+}
+
+py::dict entry_dict(const pg::allow_entry& e) {
+    py::dict d;
+    d["module"] = e.module;
+    d["name"] = e.name;
+    d["module_is_pattern"] = e.module_is_pattern;
+    d["name_is_pattern"] = e.name_is_pattern;
+    d["uses"] = uses_list(e.uses);
+    d["note"] = e.note;
+    d["origin"] = e.origin;
+    return d;
+}
+
+// The JSON report of one file, as `pickleguard scan --format json` writes it.
+std::string report_of(const pg::file_report& r, const pg::policy& p) {
+    return pg::report_json({r}, {}, p.name());
+}
+
+pg::file_report scan_span(std::span<const std::byte> bytes, const pg::policy& p, const std::string& path,
+                          bool containers) {
+#ifdef PICKLEGUARD_HAVE_SCAN_FILE
+    if (containers) return pg::scan_file(bytes, p, {}, path);
+#else
+    (void)containers;
+#endif
+    return pg::scan_bytes(bytes, p, {}, path);
+}
+
+// A read-only, C-contiguous view of any buffer exporter (PyBUF_SIMPLE):
+// bytes are read in place, and the exporter stays locked (a bytearray cannot
+// be resized) until the view is released.
+class contiguous_view {
+public:
+    explicit contiguous_view(const py::object& obj) {
+        if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    }
+    ~contiguous_view() { PyBuffer_Release(&view_); }
+    contiguous_view(const contiguous_view&) = delete;
+    contiguous_view& operator=(const contiguous_view&) = delete;
+    std::span<const std::byte> bytes() const {
+        return {static_cast<const std::byte*>(view_.buf), static_cast<std::size_t>(view_.len)};
+    }
+
+private:
+    Py_buffer view_{};
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_pickleguard, m) {
+    m.doc() = "pickleguard's C++ core: policies and scans (use the pickleguard package, not this module)";
+    m.attr("__version__") = pg::version();
+#ifdef PICKLEGUARD_HAVE_SCAN_FILE
+    m.attr("has_scan_file") = true;
+#else
+    m.attr("has_scan_file") = false;
+#endif
+
+    py::class_<pg::policy, policy_ptr>(m, "Policy")
+        .def_static("shipped", [](const std::string& name) { return take(pg::load_shipped_policy(name)); })
+        .def_static("load", [](const std::string& name_or_path) { return take(pg::load_policy(name_or_path)); })
+        .def_static(
+            "parse",
+            [](const std::string& text, const std::string& origin, const std::string& search_dir) {
+                return take(pg::parse_policy(text, origin, search_dir));
+            },
+            py::arg("text"), py::arg("origin") = "<string>", py::arg("search_dir") = "")
+        .def_property_readonly("name", &pg::policy::name)
+        .def_property_readonly("description", &pg::policy::description)
+        .def_property_readonly("includes", &pg::policy::includes)
+        .def_property_readonly("entries",
+                               [](const pg::policy& p) {
+                                   py::list out;
+                                   for (const pg::allow_entry& e : p.entries()) out.append(entry_dict(e));
+                                   return out;
+                               })
+        .def_property_readonly("persistent_ids",
+                               [](const pg::policy& p) {
+                                   py::list out;
+                                   for (const pg::persistent_id_rule& r : p.persistent_ids()) {
+                                       py::dict d;
+                                       d["shape"] = r.shape;
+                                       d["storage_types"] = r.storage_types;
+                                       out.append(d);
+                                   }
+                                   return out;
+                               })
+        // The entry allowing (module, name) as find_class resolves it, or None.
+        .def("find",
+             [](const pg::policy& p, std::string_view module, std::string_view name) -> py::object {
+                 const pg::allow_entry* e = p.find(module, name);
+                 return e ? py::object(entry_dict(*e)) : py::object(py::none());
+             })
+        .def("allows_storage_type", &pg::policy::allows_storage_type);
+
+    m.def("shipped_policy_names", &pg::shipped_policy_names);
+
+    // Scans any object with the buffer protocol (bytes, bytearray,
+    // memoryview, mmap, numpy arrays) in place. The view keeps the exporter
+    // locked while the GIL is released.
+    m.def(
+        "scan_buffer",
+        [](const py::object& data, const policy_ptr& p, const std::string& path, bool containers) {
+            contiguous_view view(data);
+            std::string json;
+            {
+                py::gil_scoped_release unlocked;
+                json = report_of(scan_span(view.bytes(), *p, path, containers), *p);
+            }
+            return json;
+        },
+        py::arg("data"), py::arg("policy"), py::arg("path") = "<bytes>", py::arg("containers") = true);
+
+    // Scans a file, memory-mapped (read into memory when it is a pipe).
+    m.def(
+        "scan_path",
+        [](const std::string& path, const policy_ptr& p, bool containers) {
+            std::string json;
+            std::string failure;
+            {
+                py::gil_scoped_release unlocked;
+                pg::result<pg::mapped_file> file = pg::map_file(path);
+                if (file) json = report_of(scan_span(file.value().bytes(), *p, path, containers), *p);
+                else failure = pg::describe(file.error());
+            }
+            if (!failure.empty()) {
+                PyErr_SetString(PyExc_OSError, (path + ": " + failure).c_str());
+                throw py::error_already_set();
+            }
+            return json;
+        },
+        py::arg("path"), py::arg("policy"), py::arg("containers") = true);
+}

@@ -1,0 +1,174 @@
+"""The package's API: scan inputs, reports, policies, safe loads."""
+import collections
+import datetime
+import decimal
+import io
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import pickleguard
+from conftest import SOURCE_DIR
+
+BENIGN = {
+    "ints": [1, -2, 3 ** 70],
+    "text": ("caf\u00e9", b"\x00\xff", bytearray(b"ab")),
+    "float": 1.5,
+    "nested": {"a": [None, True, False], "b": {1, 2}, "c": frozenset({"x"})},
+    "ordered": collections.OrderedDict([("k", 1)]),
+    "counter": collections.Counter("abca"),
+    "when": datetime.datetime(2024, 5, 6, 7, 8, 9),
+    "decimal": decimal.Decimal("1.25"),
+    "complex": complex(1, 2),
+}
+
+
+def test_version_and_policy_names():
+    assert pickleguard.__version__
+    names = pickleguard.shipped_policy_names()
+    for name in ("default", "python", "numpy", "pytorch", "sklearn", "pandas"):
+        assert name in names
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_loads_round_trips_benign_values(protocol):
+    data = pickle.dumps(BENIGN, protocol=protocol)
+    assert pickleguard.loads(data, policy="python") == pickle.loads(data)
+    assert pickleguard.loads(bytearray(data), policy="python") == BENIGN
+    assert pickleguard.loads(memoryview(data)) == BENIGN
+    assert pickleguard.load(io.BytesIO(data)) == BENIGN
+
+
+def test_scan_accepts_every_input_form(tmp_path):
+    data = pickle.dumps(BENIGN, protocol=4)
+    path = tmp_path / "benign.pkl"
+    path.write_bytes(data)
+    for source in (data, bytearray(data), memoryview(data), str(path), path):
+        report = pickleguard.scan(source, policy="python")
+        assert report.verdict == "safe", report.findings
+        assert report.bytes == len(data)
+    assert pickleguard.scan(path).path == str(path)
+    assert pickleguard.scan(data).path == "<bytes>"
+
+
+def test_report_has_the_json_report_content():
+    data = pickle.dumps(collections.OrderedDict(a=1), protocol=2)
+    report = pickleguard.scan(data, policy="python")
+    doc = json.loads(report.to_json())
+    assert doc["tool"] == "pickleguard" and doc["policy"] == "python"
+    assert doc["files"][0]["verdict"] == "safe"
+    names = {(g["module"], g["name"]) for g in report.globals}
+    assert ("collections", "OrderedDict") in names
+    for g in report.globals:
+        assert {"module", "name", "raw_module", "raw_name", "allowed", "uses", "offset", "opcode", "protocol"} <= set(g)
+    assert all(g["allowed"] for g in report.globals)
+
+
+def test_scan_matches_the_command_line(tmp_path):
+    tool = pathlib.Path(os.environ.get("PICKLEGUARD_TOOL", ""))
+    if not tool.is_file():
+        pytest.skip("PICKLEGUARD_TOOL not set")
+    path = tmp_path / "x.pkl"
+    path.write_bytes(pickle.dumps(BENIGN, protocol=2))
+    out = subprocess.run([str(tool), "scan", "--format", "json", "--policy", "python", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    cli = json.loads(out.stdout)["files"][0]
+    ours = pickleguard.scan(path, policy="python")
+    assert (cli["verdict"], cli["findings"], cli["globals"]) == (ours.verdict, ours.findings, ours.globals)
+
+
+def test_non_contiguous_buffers_are_refused():
+    view = memoryview(b"abcdef")[::2]
+    with pytest.raises(BufferError):
+        pickleguard.scan(view)
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(OSError):
+        pickleguard.scan(tmp_path / "missing.pkl")
+    with pytest.raises(OSError):
+        pickleguard.load(tmp_path / "missing.pkl")
+
+
+def test_str_data_is_not_a_pickle():
+    with pytest.raises(TypeError):
+        pickleguard.loads("not bytes")
+
+
+def test_malformed_is_refused_with_an_error_verdict():
+    with pytest.raises(pickleguard.UnsafePickleError) as info:
+        pickleguard.loads(b"\x80\x02K")
+    assert info.value.report.verdict in ("unsafe", "error")
+
+
+def test_shipped_policies():
+    numpy_policy = pickleguard.Policy.shipped("numpy")
+    assert numpy_policy.name == "numpy"
+    assert numpy_policy is pickleguard.Policy.shipped("numpy")
+    entries = numpy_policy.entries
+    assert entries and all({"module", "name", "uses", "origin"} <= set(e) for e in entries)
+    assert any(e["module"] == "numpy.core.multiarray" and e["name"] == "_reconstruct" for e in entries)
+    assert "python" in numpy_policy.includes
+    assert numpy_policy.find("numpy.core.multiarray", "_reconstruct") is not None
+    assert numpy_policy.find("os", "system") is None
+    assert pickleguard.Policy.shipped("pytorch").persistent_ids
+    assert not numpy_policy.persistent_ids
+    with pytest.raises(ValueError):
+        pickleguard.Policy.shipped("no-such-policy")
+
+
+def test_policy_from_file(tmp_path):
+    path = tmp_path / "team.toml"
+    path.write_text('name = "team"\ndescription = "ordered dicts only"\n\n'
+                    '[[allow]]\nmodule = "collections"\nname = "OrderedDict"\nuses = ["call", "setitem"]\n')
+    team = pickleguard.Policy.from_file(path)
+    assert team.name == "team" and len(team.entries) == 1
+    value = collections.OrderedDict(a=1)
+    data = pickle.dumps(value, protocol=2)
+    assert pickleguard.loads(data, policy=team) == value
+    assert pickleguard.loads(data, policy=str(path)) == value
+    assert pickleguard.loads(data, policy=path) == value
+    with pytest.raises(pickleguard.UnsafePickleError):
+        pickleguard.loads(pickle.dumps(datetime.date(2020, 1, 2)), policy=team)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(ValueError):
+        pickleguard.Policy.from_file(bad)
+
+
+def test_policy_argument_type():
+    with pytest.raises(TypeError):
+        pickleguard.loads(pickle.dumps(1), policy=42)
+
+
+def test_scans_run_on_several_threads():
+    data = pickle.dumps([list(range(1000)) for _ in range(200)], protocol=4)
+    results = []
+
+    def work():
+        for _ in range(5):
+            results.append(pickleguard.scan(data, policy="python").verdict)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == ["safe"] * 20
+
+
+def test_example_attacks_are_refused():
+    attacks = SOURCE_DIR / "examples" / "attacks"
+    files = sorted(attacks.glob("*.pkl"))
+    assert files
+    modules = set(sys.modules)
+    for path in files:
+        with pytest.raises(pickleguard.UnsafePickleError):
+            pickleguard.load(path)
+    assert set(sys.modules) - modules == set()
