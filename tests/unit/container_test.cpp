@@ -344,3 +344,24 @@ TEST_F(Container, DetectFormatByContent) {
 
 }  // namespace
 }  // namespace pickleguard
+
+namespace pickleguard {
+namespace {
+
+TEST(Detect, LongFirstOpcodeArgumentIsStillAPickle) {
+    // A protocol 0 GLOBAL whose module line is longer than the sniffing
+    // window must not make the file "not a pickle" (directory scans skip those).
+    std::string p = "c" + std::string(70 * 1024, 'a') + "\nsystem\n(S'id'\ntR.";
+    auto bytes = std::as_bytes(std::span(p.data(), p.size()));
+    EXPECT_EQ(detect_format(bytes), "pickle");
+    auto r = scan_file(bytes, load_shipped_policy("python").value(), {}, "long.pkl");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+
+TEST(Detect, TextThatStartsWithAnOpcodeLetterIsNotAPickle) {
+    std::string t = "Some notes about the model\nand more lines\n";
+    EXPECT_EQ(detect_format(std::as_bytes(std::span(t.data(), t.size()))), "");
+}
+
+}  // namespace
+}  // namespace pickleguard

@@ -115,6 +115,7 @@ std::optional<std::string> enter_sandbox(const sandbox_limits& limits, int chann
     // into a pipe (IsAccessibleMemoryRange): sanitizer builds only, which
     // are for finding bugs, not for scanning hostile files in production.
     allow(SCMP_SYS(pipe2));
+    allow(SCMP_SYS(sigaltstack));  // on thread and process exit
     allow(SCMP_SYS(write));
 #endif
     if (rc != 0) return errno_text("seccomp_rule_add", rc);

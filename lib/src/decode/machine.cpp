@@ -153,7 +153,7 @@ public:
     void run();
 
 private:
-    friend constexpr std::array<handler, 256> make_dispatch();
+    friend struct dispatch_table;
     template <bool (machine::*F)()>
     friend bool call(machine& m);
 
@@ -1304,60 +1304,74 @@ bool call(machine& m) {
     return (m.*F)();
 }
 
+struct dispatch_row {
+    std::uint8_t code;
+    machine::handler fn;
+};
+// A class, so that it may name the machine's private handlers.
+struct dispatch_table {
+static constexpr dispatch_row rows[] = {
+    {op::INT, &call<&machine::load_int>}, {op::BININT, &call<&machine::load_binint>},
+    {op::BININT1, &call<&machine::load_binint1>}, {op::BININT2, &call<&machine::load_binint2>},
+    {op::LONG, &call<&machine::load_long>}, {op::LONG1, &call<&machine::load_counted_long>},
+    {op::LONG4, &call<&machine::load_counted_long>},
+    {op::STRING, &call<&machine::load_string>}, {op::BINSTRING, &call<&machine::load_counted_binstring>},
+    {op::SHORT_BINSTRING, &call<&machine::load_counted_binstring>},
+    {op::BINBYTES, &call<&machine::load_counted_binbytes>}, {op::SHORT_BINBYTES, &call<&machine::load_counted_binbytes>},
+    {op::BINBYTES8, &call<&machine::load_counted_binbytes>}, {op::BYTEARRAY8, &call<&machine::load_counted_bytearray>},
+    {op::NEXT_BUFFER, &call<&machine::load_next_buffer>}, {op::READONLY_BUFFER, &call<&machine::load_readonly_buffer>},
+    {op::NONE, &call<&machine::load_none>}, {op::NEWTRUE, &call<&machine::load_true>}, {op::NEWFALSE, &call<&machine::load_false>},
+    {op::UNICODE, &call<&machine::load_unicode>}, {op::SHORT_BINUNICODE, &call<&machine::load_counted_binunicode>},
+    {op::BINUNICODE, &call<&machine::load_counted_binunicode>}, {op::BINUNICODE8, &call<&machine::load_counted_binunicode>},
+    {op::FLOAT, &call<&machine::load_float>}, {op::BINFLOAT, &call<&machine::load_binfloat>},
+    {op::EMPTY_LIST, &call<&machine::load_empty_list>}, {op::APPEND, &call<&machine::load_append>},
+    {op::APPENDS, &call<&machine::load_appends>}, {op::LIST, &call<&machine::load_list>},
+    {op::EMPTY_TUPLE, &call<&machine::load_empty_tuple>}, {op::TUPLE, &call<&machine::load_tuple>},
+    {op::TUPLE1, &call<&machine::load_tuple1>}, {op::TUPLE2, &call<&machine::load_tuple2>}, {op::TUPLE3, &call<&machine::load_tuple3>},
+    {op::EMPTY_DICT, &call<&machine::load_empty_dict>}, {op::DICT, &call<&machine::load_dict>},
+    {op::SETITEM, &call<&machine::load_setitem>}, {op::SETITEMS, &call<&machine::load_setitems>},
+    {op::EMPTY_SET, &call<&machine::load_empty_set>}, {op::ADDITEMS, &call<&machine::load_additems>},
+    {op::FROZENSET, &call<&machine::load_frozenset>},
+    {op::POP, &call<&machine::load_pop>}, {op::DUP, &call<&machine::load_dup>}, {op::MARK, &call<&machine::load_mark>},
+    {op::POP_MARK, &call<&machine::load_pop_mark>},
+    {op::GET, &call<&machine::load_get>}, {op::BINGET, &call<&machine::load_binget>}, {op::LONG_BINGET, &call<&machine::load_binget>},
+    {op::PUT, &call<&machine::load_put>}, {op::BINPUT, &call<&machine::load_binput>}, {op::LONG_BINPUT, &call<&machine::load_binput>},
+    {op::MEMOIZE, &call<&machine::load_memoize>},
+    {op::EXT1, &call<&machine::load_extension>}, {op::EXT2, &call<&machine::load_extension>}, {op::EXT4, &call<&machine::load_extension>},
+    {op::GLOBAL, &call<&machine::load_global>}, {op::STACK_GLOBAL, &call<&machine::load_stack_global>},
+    {op::REDUCE, &call<&machine::load_reduce>}, {op::BUILD, &call<&machine::load_build>}, {op::INST, &call<&machine::load_inst>},
+    {op::OBJ, &call<&machine::load_obj>}, {op::NEWOBJ, &call<&machine::load_newobj>}, {op::NEWOBJ_EX, &call<&machine::load_newobj>},
+    {op::PROTO, &call<&machine::load_proto>}, {op::STOP, &call<&machine::load_stop>}, {op::FRAME, &call<&machine::load_frame>},
+    {op::PERSID, &call<&machine::load_persid>}, {op::BINPERSID, &call<&machine::load_binpersid>},
+};
+};
+// clang-format on
+constexpr const auto& kDispatchRows = dispatch_table::rows;
+
 constexpr std::array<machine::handler, 256> make_dispatch() {
-    struct row {
-        std::uint8_t code;
-        machine::handler fn;
-    };
-    // clang-format off
-    const row rows[] = {
-        {op::INT, &call<&machine::load_int>}, {op::BININT, &call<&machine::load_binint>},
-        {op::BININT1, &call<&machine::load_binint1>}, {op::BININT2, &call<&machine::load_binint2>},
-        {op::LONG, &call<&machine::load_long>}, {op::LONG1, &call<&machine::load_counted_long>},
-        {op::LONG4, &call<&machine::load_counted_long>},
-        {op::STRING, &call<&machine::load_string>}, {op::BINSTRING, &call<&machine::load_counted_binstring>},
-        {op::SHORT_BINSTRING, &call<&machine::load_counted_binstring>},
-        {op::BINBYTES, &call<&machine::load_counted_binbytes>}, {op::SHORT_BINBYTES, &call<&machine::load_counted_binbytes>},
-        {op::BINBYTES8, &call<&machine::load_counted_binbytes>}, {op::BYTEARRAY8, &call<&machine::load_counted_bytearray>},
-        {op::NEXT_BUFFER, &call<&machine::load_next_buffer>}, {op::READONLY_BUFFER, &call<&machine::load_readonly_buffer>},
-        {op::NONE, &call<&machine::load_none>}, {op::NEWTRUE, &call<&machine::load_true>}, {op::NEWFALSE, &call<&machine::load_false>},
-        {op::UNICODE, &call<&machine::load_unicode>}, {op::SHORT_BINUNICODE, &call<&machine::load_counted_binunicode>},
-        {op::BINUNICODE, &call<&machine::load_counted_binunicode>}, {op::BINUNICODE8, &call<&machine::load_counted_binunicode>},
-        {op::FLOAT, &call<&machine::load_float>}, {op::BINFLOAT, &call<&machine::load_binfloat>},
-        {op::EMPTY_LIST, &call<&machine::load_empty_list>}, {op::APPEND, &call<&machine::load_append>},
-        {op::APPENDS, &call<&machine::load_appends>}, {op::LIST, &call<&machine::load_list>},
-        {op::EMPTY_TUPLE, &call<&machine::load_empty_tuple>}, {op::TUPLE, &call<&machine::load_tuple>},
-        {op::TUPLE1, &call<&machine::load_tuple1>}, {op::TUPLE2, &call<&machine::load_tuple2>}, {op::TUPLE3, &call<&machine::load_tuple3>},
-        {op::EMPTY_DICT, &call<&machine::load_empty_dict>}, {op::DICT, &call<&machine::load_dict>},
-        {op::SETITEM, &call<&machine::load_setitem>}, {op::SETITEMS, &call<&machine::load_setitems>},
-        {op::EMPTY_SET, &call<&machine::load_empty_set>}, {op::ADDITEMS, &call<&machine::load_additems>},
-        {op::FROZENSET, &call<&machine::load_frozenset>},
-        {op::POP, &call<&machine::load_pop>}, {op::DUP, &call<&machine::load_dup>}, {op::MARK, &call<&machine::load_mark>},
-        {op::POP_MARK, &call<&machine::load_pop_mark>},
-        {op::GET, &call<&machine::load_get>}, {op::BINGET, &call<&machine::load_binget>}, {op::LONG_BINGET, &call<&machine::load_binget>},
-        {op::PUT, &call<&machine::load_put>}, {op::BINPUT, &call<&machine::load_binput>}, {op::LONG_BINPUT, &call<&machine::load_binput>},
-        {op::MEMOIZE, &call<&machine::load_memoize>},
-        {op::EXT1, &call<&machine::load_extension>}, {op::EXT2, &call<&machine::load_extension>}, {op::EXT4, &call<&machine::load_extension>},
-        {op::GLOBAL, &call<&machine::load_global>}, {op::STACK_GLOBAL, &call<&machine::load_stack_global>},
-        {op::REDUCE, &call<&machine::load_reduce>}, {op::BUILD, &call<&machine::load_build>}, {op::INST, &call<&machine::load_inst>},
-        {op::OBJ, &call<&machine::load_obj>}, {op::NEWOBJ, &call<&machine::load_newobj>}, {op::NEWOBJ_EX, &call<&machine::load_newobj>},
-        {op::PROTO, &call<&machine::load_proto>}, {op::STOP, &call<&machine::load_stop>}, {op::FRAME, &call<&machine::load_frame>},
-        {op::PERSID, &call<&machine::load_persid>}, {op::BINPERSID, &call<&machine::load_binpersid>},
-    };
-    // clang-format on
     std::array<machine::handler, 256> table{};
-    for (const row& r : rows) table[r.code] = r.fn;
+    for (const dispatch_row& r : kDispatchRows) table[r.code] = r.fn;
     return table;
 }
 
+constexpr std::array<std::uint8_t, std::size(kDispatchRows)> make_handled_codes() {
+    std::array<std::uint8_t, std::size(kDispatchRows)> codes{};
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = kDispatchRows[i].code;
+    return codes;
+}
+constexpr auto kHandledCodes = make_handled_codes();
+
 constexpr std::array<machine::handler, 256> kDispatch = make_dispatch();
 
+// Checked on the opcode bytes rather than on the function pointers, which
+// sanitizer builds do not let a constant expression compare.
 constexpr bool every_opcode_has_a_handler() {
-    std::size_t handled = 0;
-    for (machine::handler h : kDispatch) handled += h != nullptr;
+    std::array<bool, 256> handled{};
+    std::size_t rows = 0;
+    for (std::uint8_t code : kHandledCodes) handled[code] = true, ++rows;
     for (const opcode_info& op : kOpcodeTable)
-        if (!kDispatch[op.code]) return false;
-    return handled == std::size(kOpcodeTable);
+        if (!handled[op.code]) return false;
+    return rows == std::size(kOpcodeTable);
 }
 
 constexpr std::array<arg_kind, 256> make_arg_kinds() {

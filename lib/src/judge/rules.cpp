@@ -98,6 +98,11 @@ constexpr rule_info kRules[] = {
     {"joblib-array-unreadable", "joblib array whose size cannot be told",
      "joblib.load reads raw array bytes after a NumpyArrayWrapper, but its shape or dtype is not one pickleguard can "
      "size, so the stream after it cannot be followed as joblib does."},
+    {"scanner-crashed", "Scanner process failed",
+     "The sandboxed process reading this file crashed, made a forbidden system call or ran out of memory or CPU. "
+     "The file was not fully checked; the other files were. Please report it: it may be a bug in pickleguard."},
+    {"scan-timeout", "Scan timed out",
+     "Reading this file took longer than --timeout, so it was not fully checked."},
 };
 // clang-format on
 

@@ -59,7 +59,15 @@ bool starts_like_pickle(bytes_view b) {
     bytes_view window = b.first(std::min(b.size(), kSniffWindow));
     decoding d = decode(window);
     if (d.complete() || !d.events.empty()) return true;
-    return d.failure && d.failure->kind == error_kind::truncated && window.size() < b.size() && d.end > 0;
+    if (d.failure && d.failure->kind == error_kind::truncated && window.size() < b.size()) {
+        // The window cut an opcode short (a 70 KB GLOBAL line is one opcode):
+        // judge the whole stream, or a long first argument would hide a
+        // payload from directory scans. Anything that runs at least one
+        // opcode is a pickle; the scan then says whether it is safe.
+        decoding full = decode(b);
+        return full.complete() || !full.events.empty() || (full.failure && full.failure->offset > 0);
+    }
+    return false;
 }
 
 bool is_torch_legacy(bytes_view b) {
