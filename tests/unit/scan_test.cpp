@@ -335,3 +335,18 @@ TEST(RulesDoc, EveryRuleIsDocumented) {
 
 }  // namespace
 }  // namespace pickleguard
+
+namespace pickleguard {
+namespace {
+
+TEST(PolicyFile, NonAsciiOutsideStringsIsRefusedBeforeParsing) {
+    // toml++ 3.3 misreads some of these (undefined behaviour); TOML never needs them.
+    auto bad = parse_policy("name = \"x\"\n\nfoo \xef\xbb\xbe= \"y\"\n", "x.toml");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().reason.find("x.toml:3"), std::string::npos) << bad.error().reason;
+    auto ok = parse_policy("name = \"x\" # caf\xc3\xa9\ndescription = \"na\xc3\xafve '''\"\n", "x.toml");
+    EXPECT_TRUE(ok) << (ok ? "" : ok.error().reason);
+}
+
+}  // namespace
+}  // namespace pickleguard
