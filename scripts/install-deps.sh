@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs everything pickleguard needs to build and test, on Debian 12
+# (bookworm). Run as root. Safe to run again: packages that are already
+# installed are skipped, and nothing at all is fetched when none is missing.
+#
+#   scripts/install-deps.sh           # build + test deps, and the ML libraries
+#   scripts/install-deps.sh --no-ml   # without numpy/torch/sklearn/pandas/joblib
+#
+# The ML libraries are needed only to regenerate the test fixtures
+# (tests/fixtures/make_fixtures.py); tests that need them skip without them.
+# PICKLEGUARD_NO_ML=1 in the environment is the same as --no-ml.
+set -euo pipefail
+
+ml=1
+if [[ "${PICKLEGUARD_NO_ML:-0}" == "1" ]]; then ml=0; fi
+for arg in "$@"; do
+    case "$arg" in
+        --ml) ml=1 ;;
+        --no-ml) ml=0 ;;
+        -h|--help)
+            sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0 ;;
+        *) echo "install-deps.sh: unknown option: $arg" >&2; exit 2 ;;
+    esac
+done
+
+packages=(
+    # toolchain
+    build-essential g++ cmake ninja-build pkg-config git ca-certificates python3
+    # clang, its sanitizer and libFuzzer runtimes, and the LLVM tools
+    clang libclang-rt-14-dev llvm
+    # libraries
+    libboost-dev libre2-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+    libgtest-dev libgmock-dev libbenchmark-dev
+    zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev libarchive-dev
+    libseccomp-dev pybind11-dev python3-dev
+    # tests: the Python package's pytest suites, `pip install .` into a venv,
+    # the pre-commit hook, the .deb (dpkg-dev comes with build-essential)
+    python3-pytest python3-venv python3-pip python3-setuptools python3-wheel pre-commit
+)
+if [[ "$ml" == "1" ]]; then
+    packages+=(python3-numpy python3-torch python3-sklearn python3-pandas python3-joblib)
+fi
+
+# One dpkg-query for all: it prints the installed ones (and nothing for
+# packages it has never heard of, as on a fresh system).
+declare -A installed=()
+while read -r name status; do
+    if [[ "$status" == "installed" ]]; then installed["${name%%:*}"]=1; fi
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
+missing=()
+for p in "${packages[@]}"; do
+    [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#packages[@]} packages already installed"
+    exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run as root (e.g. sudo $0) to install them" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A mirror hiccup should not fail a CI run: try each step up to three times.
+retry() {
+    local n
+    for n in 1 2 3; do
+        "$@" && return 0
+        if [[ $n -lt 3 ]]; then
+            echo "install-deps: '$*' failed, retrying in $((n * 10))s" >&2
+            sleep $((n * 10))
+        fi
+    done
+    return 1
+}
+retry apt-get update
+retry apt-get install -y --no-install-recommends "${missing[@]}"
