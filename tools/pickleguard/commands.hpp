@@ -30,6 +30,7 @@ struct scan_args {
     bool quiet = false;
     bool verbose = false;               // also informational findings and skipped files
     bool follow_symlinks = false;
+    std::vector<std::string> include, exclude;  // globs for files found by walking directories
     bool skip_unknown = false;          // named files that are not pickle containers are skipped, not errors
     bool stdin_paths = false;           // paths from standard input, one JSON report line each
     bool sandbox = true;                // scan in seccomp-sandboxed worker processes (worker_pool.hpp)

@@ -166,6 +166,11 @@ int main(int argc, char** argv) {
     scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
     scan->add_flag("--verbose,-v", scan_args.verbose, "Also informational findings and skipped files");
     scan->add_flag("--follow-symlinks", scan_args.follow_symlinks, "Follow symbolic links when walking directories");
+    scan->add_option("--include", scan_args.include,
+                     "Only scan walked files matching this glob (repeatable; 'dir/*.pt' matches paths, '*.pt' names)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    scan->add_option("--exclude", scan_args.exclude, "Skip walked files matching this glob (repeatable)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     scan->add_flag("--skip-unknown", scan_args.skip_unknown,
                    "Skip named files that are not pickle containers, as a directory walk does, instead of failing");
     scan->add_flag("--stdin-paths", scan_args.stdin_paths,

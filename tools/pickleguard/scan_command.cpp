@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fnmatch.h>
 #include <fstream>
 #include <system_error>
 #include <unistd.h>
@@ -25,6 +26,24 @@ struct target {
     std::string path;
     bool named = false;  // given on the command line, not found by walking
 };
+
+// --include/--exclude globs (fnmatch), for files found by walking: a glob
+// with a '/' matches the path below the walked directory, one without
+// matches the file name. Files named on the command line are always scanned.
+bool glob_matches(const std::string& glob, const std::string& relative) {
+    if (glob.find('/') != std::string::npos) return ::fnmatch(glob.c_str(), relative.c_str(), 0) == 0;
+    std::string name = fs::path(relative).filename().string();
+    return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0;
+}
+
+bool selected(const scan_args& args, const std::string& relative) {
+    for (const std::string& g : args.exclude)
+        if (glob_matches(g, relative)) return false;
+    if (args.include.empty()) return true;
+    for (const std::string& g : args.include)
+        if (glob_matches(g, relative)) return true;
+    return false;
+}
 
 std::vector<target> collect(const scan_args& args, std::vector<std::string>& unreadable) {
     std::vector<target> out;
@@ -46,7 +65,8 @@ std::vector<target> collect(const scan_args& args, std::vector<std::string>& unr
             const fs::directory_entry& e = *it;
             std::error_code ec2;
             if (e.is_symlink(ec2) && !args.follow_symlinks) continue;
-            if (e.is_regular_file(ec2)) found.push_back({e.path().string(), false});
+            if (e.is_regular_file(ec2) && selected(args, fs::relative(e.path(), p, ec2).string()))
+                found.push_back({e.path().string(), false});
         }
         if (ec) unreadable.push_back(p + ": " + ec.message());
         std::sort(found.begin(), found.end(), [](const target& a, const target& b) { return a.path < b.path; });
