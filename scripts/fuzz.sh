@@ -9,7 +9,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    # e.g. scripts/fuzz.sh 3600 (soak)
 #
 # FUZZ_BUILD_DIR overrides build-fuzz/; FUZZ_JOBS runs that many targets at
-# once (default 1).
+# once (default 1). FUZZ_RUNS=N makes the run reproducible for CI: a fixed
+# seed and at most N inputs per target (SECONDS still caps it; a slower
+# machine then runs a prefix of the same sequence).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,7 +58,9 @@ run_target() {
     # the repository are only read.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    "$build/fuzz/$t" "$work/corpus" "${seeds[@]}" \
+    local runs=()
+    [[ -n "${FUZZ_RUNS:-}" ]] && runs=(-runs="$FUZZ_RUNS" -seed=1)
+    "$build/fuzz/$t" "$work/corpus" "${seeds[@]}" "${runs[@]}" \
         -max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=10 \
         -dict="$(dict "$t")" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
         >"$work/log.txt" 2>&1
