@@ -42,11 +42,30 @@ struct container {
     static constexpr std::uint32_t kNoApplied = ~0u;
 };
 
+// Container items: small blocks come from a bump arena (a pickle makes
+// hundreds of thousands of small dicts and lists; each then costs a pointer
+// bump, and the whole graph one release), large ones from the heap, so the
+// buffers a growing 5-million-item list leaves behind are reused rather than
+// kept until the graph dies.
+class item_arena final : public std::pmr::memory_resource {
+public:
+    static constexpr std::size_t kSmall = 4096;
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t align) override {
+        if (bytes <= kSmall) return small_.allocate(bytes, align);
+        return std::pmr::new_delete_resource()->allocate(bytes, align);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+        if (bytes > kSmall) std::pmr::new_delete_resource()->deallocate(p, bytes, align);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override { return this == &other; }
+
+    std::pmr::monotonic_buffer_resource small_{std::size_t{1} << 16};
+};
+
 struct value_graph::storage {
-    // Container items come from one arena: a pickle makes hundreds of
-    // thousands of small dicts and lists, and a bump allocator makes each one
-    // cheap to create and the whole graph one release to free.
-    std::pmr::monotonic_buffer_resource arena{std::size_t{1} << 16};
+    item_arena arena;
     std::vector<node> nodes;
     std::vector<container> containers;
     std::vector<global_name> globals;
