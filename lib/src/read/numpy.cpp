@@ -7,6 +7,7 @@
 // ourselves (never eval, no recursion: containers are kept on an explicit
 // stack). A dtype holding objects means pickle.load follows the header;
 // otherwise exactly prod(shape) * itemsize raw bytes do.
+#include "decode/text_strings.hpp"
 #include "read/container_scan.hpp"
 
 #include <algorithm>
@@ -22,23 +23,6 @@ struct literal {
     std::vector<std::size_t> items;  // dict: key, value, key, value...
     bool trailing_comma = false;     // a 1-item "(x)" without it is just x
 };
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) out.push_back(static_cast<char>(cp));
-    else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-        out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-}
 
 // The literal subset numpy writes: dicts, lists, tuples, str, int, True,
 // False, None. Returns the node list with the root first, or an error text.
@@ -167,7 +151,7 @@ private:
                     if (d < 0) return "bad escape";
                     cp = cp * 16 + static_cast<std::uint32_t>(d);
                 }
-                append_utf8(out, cp);
+                text::append_code_point(out, cp);
             } else {
                 out.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e);
             }
