@@ -344,8 +344,16 @@ TEST(PolicyFile, NonAsciiOutsideStringsIsRefusedBeforeParsing) {
     auto bad = parse_policy("name = \"x\"\n\nfoo \xef\xbb\xbe= \"y\"\n", "x.toml");
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().reason.find("x.toml:3"), std::string::npos) << bad.error().reason;
-    auto ok = parse_policy("name = \"x\" # caf\xc3\xa9\ndescription = \"na\xc3\xafve '''\"\n", "x.toml");
+    // Outside the ranges toml++ mishandles, non-ASCII is fine in strings and comments.
+    auto ok = parse_policy("name = \"x\" # \xe2\x80\x94 \xe6\x97\xa5\ndescription = \"\xe6\x97\xa5 '''\"\n", "x.toml");
     EXPECT_TRUE(ok) << (ok ? "" : ok.error().reason);
+    // Inside those ranges (U+00E9 here) it is refused everywhere, even in a string.
+    auto accented = parse_policy("name = \"x\"\ndescription = \"caf\xc3\xa9\"\n", "x.toml");
+    ASSERT_FALSE(accented);
+    EXPECT_NE(accented.error().reason.find("x.toml:2"), std::string::npos) << accented.error().reason;
+    // An unterminated string does not hide what follows it (policy fuzzer).
+    auto unterminated = parse_policy("name = \"x\"\nreason = 1S\".Q\nfoo \xef\xbb\xbe= 1\n", "x.toml");
+    ASSERT_FALSE(unterminated);
 }
 
 }  // namespace

@@ -69,16 +69,40 @@ std::size_t non_ascii_outside_strings(std::string_view t) {
             i += multi ? 3 : 1;
             while (i < t.size() && t.substr(i, close.size()) != close) {
                 if (t[i] == '\n') {
-                    if (!multi) return 0;  // an unterminated string: the parser reports it
+                    if (!multi) break;  // unterminated: the parser reports it; keep checking the next lines
                     ++line;
                 }
                 if (c == '"' && t[i] == '\\') ++i;  // escapes in basic strings
                 ++i;
             }
+            if (i < t.size() && t[i] == '\n') {
+                ++line;
+                continue;
+            }
             i += close.size() - 1;
         } else if (static_cast<unsigned char>(c) >= 0x80) {
             return line;
         }
+    }
+    return 0;
+}
+
+// The code points toml++ 3.3 mishandles even inside strings and comments
+// (error recovery reads them as possible whitespace); no policy needs them.
+std::size_t line_of_unsupported_code_point(std::string_view t) {
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(t[i]);
+        if (c == '\n') ++line;
+        if (c < 0xc2 || c > 0xef || i + 1 >= t.size()) continue;
+        std::uint32_t cp;
+        if (c < 0xe0) cp = ((c & 0x1fu) << 6) | (static_cast<unsigned char>(t[i + 1]) & 0x3fu);
+        else if (i + 2 < t.size())
+            cp = ((c & 0x0fu) << 12) | ((static_cast<unsigned char>(t[i + 1]) & 0x3fu) << 6) |
+                 (static_cast<unsigned char>(t[i + 2]) & 0x3fu);
+        else continue;
+        if ((cp >= 0xa1 && cp <= 0x499) || (cp >= 0x2c5e && cp <= 0x3057) || (cp >= 0xfb26 && cp <= 0xfefe))
+            return line;
     }
     return 0;
 }
@@ -149,6 +173,10 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                         std::vector<allow_entry>& entries, std::vector<persistent_id_rule>& pids,
                         limits& lim, std::vector<std::string>& stack, bool top, std::string& name,
                         std::string& description, std::vector<std::string>& includes) {
+    if (std::size_t line = line_of_unsupported_code_point(text))
+        return usage_error(origin + ":" + std::to_string(line),
+                           "character not supported in policy files (U+00A1-U+0499, U+2C5E-U+3057, U+FB26-U+FEFE: "
+                           "the TOML parser mishandles them)");
     if (std::size_t line = non_ascii_outside_strings(text))
         return usage_error(origin + ":" + std::to_string(line), "non-ASCII character outside a string or comment");
     toml::parse_result parsed = toml::parse(text, origin);
@@ -394,6 +422,10 @@ const known_global* knowledge_base::find(std::string_view module, std::string_vi
 }
 
 result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin) {
+    if (std::size_t line = line_of_unsupported_code_point(text))
+        return usage_error(origin + ":" + std::to_string(line),
+                           "character not supported in policy files (U+00A1-U+0499, U+2C5E-U+3057, U+FB26-U+FEFE: "
+                           "the TOML parser mishandles them)");
     if (std::size_t line = non_ascii_outside_strings(text))
         return usage_error(origin + ":" + std::to_string(line), "non-ASCII character outside a string or comment");
     toml::parse_result parsed = toml::parse(text, origin);

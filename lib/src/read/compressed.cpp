@@ -190,7 +190,11 @@ std::optional<std::vector<std::byte>> run_bz2(sink& out, bytes_view in) {
 
 std::optional<std::vector<std::byte>> run_lzma(sink& out, bytes_view in, bool alone) {
     lzma_stream ls = LZMA_STREAM_INIT;
-    lzma_ret init = alone ? lzma_alone_decoder(&ls, UINT64_MAX) : lzma_stream_decoder(&ls, UINT64_MAX, LZMA_CONCATENATED);
+    // The header names the dictionary size, and liblzma allocates it: cap it,
+    // or 16 hostile bytes ask for gigabytes (file fuzzer). xz -9 needs 64 MiB.
+    constexpr std::uint64_t kLzmaMemlimit = std::uint64_t{256} << 20;
+    lzma_ret init = alone ? lzma_alone_decoder(&ls, kLzmaMemlimit)
+                          : lzma_stream_decoder(&ls, kLzmaMemlimit, LZMA_CONCATENATED);
     if (init != LZMA_OK) {
         out.corrupt("lzma init failed");
         return out.finish();
