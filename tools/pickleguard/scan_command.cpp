@@ -187,9 +187,8 @@ int run_scan(const scan_args& args) {
     auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
     std::vector<scan_outcome> outcomes;
     if (args.sandbox) {
-        // Workers are forked with the policy loaded: parse what is parsed
-        // lazily now, so each worker inherits it instead of redoing it.
-        (void)shipped_knowledge_base();
+        // The knowledge base is not parsed here: a worker parses it the first
+        // time a file names a global, so scans of plain data never pay for it.
         pool_options pool;
         pool.jobs = args.jobs;
         pool.timeout_seconds = args.timeout_seconds;

@@ -141,11 +141,13 @@ public:
 
 private:
     friend result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin);
+    friend const knowledge_base& shipped_knowledge_base();
     std::unique_ptr<impl> impl_;
 };
 
 result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin);
-// The shipped knowledge base (policies/knowledge/dangerous.toml), parsed once.
+// The shipped knowledge base (policies/knowledge/dangerous.toml), parsed once,
+// on first use (thread-safe).
 const knowledge_base& shipped_knowledge_base();
 
 }  // namespace pickleguard

@@ -81,7 +81,7 @@ class memo_table {
 public:
     std::uint64_t size() const { return count_; }
 
-    const value_ref* get(std::uint64_t idx) const {
+    [[gnu::always_inline]] const value_ref* get(std::uint64_t idx) const {
         if (idx < dense_.size()) {
             return dense_[idx].bits() == storage::kInvalidIndex ? nullptr : &dense_[idx];
         }
@@ -89,20 +89,31 @@ public:
         return it == sparse_.end() ? nullptr : &it->second;
     }
 
-    void put(std::uint64_t idx, value_ref v) {
-        if (idx >= dense_.size() && idx < 2 * count_ + 1024) grow(idx + 1);
-        if (idx < dense_.size()) {
-            if (dense_[idx].bits() == storage::kInvalidIndex) ++count_;
+    // Stores v at idx; false (and nothing stored) when that would fill more
+    // than max_entries slots.
+    [[gnu::always_inline]] bool put(std::uint64_t idx, value_ref v, std::uint64_t max_entries) {
+        if (idx >= dense_.size() && idx < 2 * count_ + 1024) [[unlikely]] grow(idx + 1);
+        if (idx < dense_.size()) [[likely]] {
+            if (dense_[idx].bits() == storage::kInvalidIndex) {
+                if (count_ >= max_entries) return false;
+                ++count_;
+            }
             dense_[idx] = v;
-            return;
+            return true;
         }
-        auto [it, inserted] = sparse_.try_emplace(idx, v);
-        if (inserted) ++count_;
-        else it->second = v;
+        auto it = sparse_.find(idx);
+        if (it != sparse_.end()) {
+            it->second = v;
+            return true;
+        }
+        if (count_ >= max_entries) return false;
+        sparse_.emplace(idx, v);
+        ++count_;
+        return true;
     }
 
 private:
-    void grow(std::uint64_t need) {
+    [[gnu::noinline]] void grow(std::uint64_t need) {
         std::uint64_t n = std::max<std::uint64_t>(need, dense_.size() * 2);
         n = std::min<std::uint64_t>(n, 2 * count_ + 1024);
         n = std::max(n, need);
@@ -117,7 +128,7 @@ private:
         }
     }
 
-    std::vector<value_ref> dense_;
+    pod_vector<value_ref> dense_;
     std::unordered_map<std::uint64_t, value_ref> sparse_;
     std::uint64_t count_ = 0;
 };
@@ -130,7 +141,31 @@ struct operand {
     std::string_view line2;    // second line of GLOBAL/INST (with '\n')
 };
 
+// Most pickled text is ASCII, which needs no UTF-8 checking.
+inline bool is_ascii(std::string_view s) {
+    std::size_t i = 0, n = s.size();
+    std::uint64_t any = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        any |= w;
+    }
+    for (; i < n; ++i) any |= static_cast<unsigned char>(s[i]);
+    return (any & 0x8080808080808080ull) == 0;
+}
+
 inline std::uint64_t read_le(const std::uint8_t* p, std::size_t n) {
+    // One unaligned load where the host is little-endian, as CPython's
+    // calc_binint reads bytes; compilers fold memcpy of a known size.
+    if constexpr (std::endian::native == std::endian::little) {
+        switch (n) {
+            case 1: return p[0];
+            case 2: { std::uint16_t v; std::memcpy(&v, p, 2); return v; }
+            case 4: { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
+            case 8: { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
+            default: break;
+        }
+    }
     std::uint64_t v = 0;
     for (std::size_t k = 0; k < n; ++k) v |= static_cast<std::uint64_t>(p[k]) << (8 * k);
     return v;
@@ -154,7 +189,7 @@ public:
 
 private:
     friend struct dispatch_table;
-    template <bool (machine::*F)()>
+    template <std::uint8_t Code, bool (machine::*F)()>
     friend bool call(machine& m);
 
     // ---- failures -------------------------------------------------------
@@ -173,24 +208,30 @@ private:
         out_.failure = std::move(e);
         return false;
     }
-    bool malformed(std::string reason) { return fail(error_kind::malformed, std::move(reason)); }
-    bool truncated() { return fail(error_kind::truncated, "pickle data was truncated"); }
-    bool limit(std::string what) { return fail(error_kind::limit, "limit: " + what); }
-    bool unsupported(std::string what) { return fail(error_kind::unsupported, "unsupported: " + what); }
-    bool underflow() {
+    // Failures are cold and out of line, so that the checks guarding them
+    // cost the hot handlers (push, new_node, memo_put...) one branch each
+    // and the handlers stay small enough to inline.
+    [[gnu::cold, gnu::noinline]] bool malformed(std::string reason) { return fail(error_kind::malformed, std::move(reason)); }
+    [[gnu::cold, gnu::noinline]] bool malformed(const char* reason) { return fail(error_kind::malformed, reason); }
+    [[gnu::cold, gnu::noinline]] bool truncated() { return fail(error_kind::truncated, "pickle data was truncated"); }
+    [[gnu::cold, gnu::noinline]] bool limit(std::string what) { return fail(error_kind::limit, "limit: " + what); }
+    [[gnu::cold, gnu::noinline]] bool limit(const char* what) { return fail(error_kind::limit, std::string("limit: ") + what); }
+    [[gnu::cold, gnu::noinline]] bool unsupported(std::string what) { return fail(error_kind::unsupported, "unsupported: " + what); }
+    [[gnu::cold, gnu::noinline]] bool unsupported(const char* what) { return fail(error_kind::unsupported, std::string("unsupported: ") + what); }
+    [[gnu::cold, gnu::noinline]] bool underflow() {
         // Pdata_stack_underflow: the message depends on whether a MARK is open.
         return malformed(marks_.empty() ? "unpickling stack underflow" : "unexpected MARK found");
     }
 
     // ---- the stack --------------------------------------------------------
     std::size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
-    bool push(value_ref v) {
-        if (stack_.size() >= lim_.max_stack_depth) return limit("stack deeper than max_stack_depth");
+    [[gnu::always_inline]] bool push(value_ref v) {
+        if (stack_.size() >= lim_.max_stack_depth) [[unlikely]] return limit("stack deeper than max_stack_depth");
         stack_.push_back(v);
         return true;
     }
     // Pdata_pop: refuses to pop below the fence of the innermost MARK.
-    bool pop(value_ref& v) {
+    [[gnu::always_inline]] bool pop(value_ref& v) {
         if (stack_.size() <= fence()) return underflow();
         v = stack_.back();
         stack_.pop_back();
@@ -205,16 +246,14 @@ private:
     }
 
     // ---- values -------------------------------------------------------------
-    bool new_node(value_kind kind, value_ref& out) {
-        if (g_.nodes.size() >= lim_.max_nodes || g_.nodes.size() >= storage::kMaxNodes)
+    [[gnu::always_inline]] bool new_node(value_kind kind, value_ref& out) {
+        if (g_.nodes.size() >= lim_.max_nodes || g_.nodes.size() >= storage::kMaxNodes) [[unlikely]]
             return limit("more values than max_nodes");
-        node n;
-        n.kind = kind;
-        g_.nodes.push_back(n);
+        g_.nodes.emplace_back().kind = kind;
         out = value_ref::node(static_cast<std::uint32_t>(g_.nodes.size() - 1), is_compound(kind));
         return true;
     }
-    bool new_container(value_kind kind, value_ref& out) {
+    [[gnu::always_inline]] bool new_container(value_kind kind, value_ref& out) {
         if (!new_node(kind, out)) return false;
         node& n = g_.nodes[out.index()];
         n.aux = static_cast<std::uint32_t>(g_.containers.size());
@@ -257,7 +296,7 @@ private:
         for (std::size_t k = 0; k < count; ++k) depth = std::max(depth, depth_of(first[k]) + 1);
         if (depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         c.depth = depth;
-        c.items.insert(c.items.end(), first, first + count);
+        c.items.append(first, count);
         return true;
     }
     // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
@@ -309,7 +348,7 @@ private:
         }
         return true;
     }
-    bool make_int(std::int64_t v, value_ref& out) {
+    [[gnu::always_inline]] bool make_int(std::int64_t v, value_ref& out) {
         if (value_ref::fits_small(v)) {
             out = value_ref::small_int(v);
             return true;
@@ -327,9 +366,9 @@ private:
         at(out).len = bigint::minimal_length(span);
         return true;
     }
-    bool make_text(value_kind kind, std::string_view s, value_ref& out) {
+    [[gnu::always_inline]] bool make_text(value_kind kind, std::string_view s, value_ref& out) {
         decoded_bytes_ += s.size();
-        if (decoded_bytes_ > lim_.max_decoded_bytes) return limit("more text than max_decoded_bytes");
+        if (decoded_bytes_ > lim_.max_decoded_bytes) [[unlikely]] return limit("more text than max_decoded_bytes");
         if (!new_node(kind, out)) return false;
         node& n = at(out);
         n.p = s.data();
@@ -405,23 +444,26 @@ private:
         pos_ += static_cast<std::size_t>(length);
         return true;
     }
-    bool read_operand(arg_kind kind);
+    template <arg_kind Kind>
+    [[gnu::always_inline]] bool read_operand();
 
     // ---- memo -------------------------------------------------------------
-    bool memo_put(std::uint64_t idx, value_ref v) {
+    [[gnu::always_inline]] bool memo_put(std::uint64_t idx, value_ref v) {
         traced_memo_ = static_cast<std::int64_t>(idx);
-        if (idx > lim_.max_memo_index) return limit("memo index " + std::to_string(idx) + " above max_memo_index");
-        if (memo_.size() >= lim_.max_memo_entries && !memo_.get(idx)) return limit("more memo entries than max_memo_entries");
-        memo_.put(idx, v);
+        if (idx > lim_.max_memo_index) [[unlikely]] return memo_index_limit(idx);
+        if (!memo_.put(idx, v, lim_.max_memo_entries)) [[unlikely]] return limit("more memo entries than max_memo_entries");
         return true;
     }
-    bool memo_get(std::uint64_t idx) {
+    [[gnu::cold, gnu::noinline]] bool memo_index_limit(std::uint64_t idx) {
+        return limit("memo index " + std::to_string(idx) + " above max_memo_index");
+    }
+    [[gnu::always_inline]] bool memo_get(std::uint64_t idx) {
         traced_memo_ = static_cast<std::int64_t>(idx);
         const value_ref* v = memo_.get(idx);
         if (!v) return malformed("Memo value not found at index " + std::to_string(idx));
         return push(*v);
     }
-    bool put_top(std::uint64_t idx) {
+    [[gnu::always_inline]] bool put_top(std::uint64_t idx) {
         if (stack_.size() <= fence()) return underflow();
         return memo_put(idx, stack_.back());
     }
@@ -515,6 +557,21 @@ private:
     bool load_persid();
     bool load_binpersid();
 
+    // A byte that is no opcode: _pickle.c's "invalid load key" error.
+    [[gnu::cold, gnu::noinline]] bool load_invalid() {
+        char buf[64];
+        if (op_ >= 0x20 && op_ <= 0x7e && op_ != '\'' && op_ != '\\')
+            std::snprintf(buf, sizeof buf, "invalid load key, '%c'.", op_);
+        else
+            std::snprintf(buf, sizeof buf, "invalid load key, '\\x%02x'.", op_);
+        error e;
+        e.kind = error_kind::malformed;
+        e.offset = op_offset_;
+        e.reason = buf;
+        out_.failure = std::move(e);
+        return false;
+    }
+
     void report_step(std::size_t arg_start);
 
     const std::uint8_t* in_;
@@ -526,7 +583,7 @@ private:
     decoding& out_;
     storage& g_;
 
-    std::vector<value_ref> stack_;
+    pod_vector<value_ref> stack_;
     std::vector<std::size_t> marks_;
     memo_table memo_;
     value_equality equality_{g_};
@@ -544,51 +601,51 @@ private:
     std::size_t traced_global_index_ = 0;
 };
 
-bool machine::read_operand(arg_kind kind) {
-    arg_ = operand{};
-    std::size_t fixed = fixed_arg_size(kind);
-    if (fixed) {
+// Each opcode's argument is read by code specialised for its kind at compile
+// time (the dispatch table instantiates one per opcode), so the loop does no
+// per-opcode switch over argument kinds.
+template <arg_kind Kind>
+inline bool machine::read_operand() {
+    constexpr std::size_t fixed = fixed_arg_size(Kind);
+    if constexpr (fixed != 0) {
         if (remaining() < fixed) return truncated();
         arg_.bytes = {reinterpret_cast<const char*>(in_ + pos_), fixed};
-        arg_.u = fixed == 1 ? in_[pos_] : fixed == 2 ? read_le(in_ + pos_, 2) : fixed == 4 ? read_le(in_ + pos_, 4) : read_le(in_ + pos_, 8);
-        if (kind == arg_kind::int4) arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u));
+        arg_.u = read_le(in_ + pos_, fixed);
+        arg_.i = Kind == arg_kind::int4 ? static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u)) : 0;
         pos_ += fixed;
         return true;
-    }
-    switch (kind) {
-        case arg_kind::line:
-            return read_line(arg_.bytes);
-        case arg_kind::line_pair:
-            return read_line(arg_.bytes) && read_line(arg_.line2);
-        case arg_kind::counted_long1:
-        case arg_kind::counted1: {
-            if (remaining() < 1) return truncated();
-            arg_.u = in_[pos_++];
-            return read_counted(arg_.u, arg_.bytes);
+    } else if constexpr (Kind == arg_kind::line) {
+        arg_.u = 0, arg_.i = 0;
+        return read_line(arg_.bytes);
+    } else if constexpr (Kind == arg_kind::line_pair) {
+        arg_.u = 0, arg_.i = 0;
+        return read_line(arg_.bytes) && read_line(arg_.line2);
+    } else if constexpr (Kind == arg_kind::counted_long1 || Kind == arg_kind::counted1) {
+        if (remaining() < 1) return truncated();
+        arg_.u = in_[pos_++];
+        arg_.i = 0;
+        return read_counted(arg_.u, arg_.bytes);
+    } else if constexpr (Kind == arg_kind::counted_long4) {
+        if (remaining() < 4) return truncated();
+        arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(read_le(in_ + pos_, 4)));
+        pos_ += 4;
+        // load_counted_long checks the sign before reading the data.
+        if (arg_.i < 0) return malformed("LONG pickle has negative byte count");
+        arg_.u = static_cast<std::uint64_t>(arg_.i);
+        return read_counted(arg_.u, arg_.bytes);
+    } else if constexpr (Kind == arg_kind::counted4 || Kind == arg_kind::counted8) {
+        constexpr std::size_t n = Kind == arg_kind::counted4 ? 4 : 8;
+        if (remaining() < n) return truncated();
+        arg_.u = read_le(in_ + pos_, n);
+        arg_.i = 0;
+        pos_ += n;
+        if (arg_.u > static_cast<std::uint64_t>(INT64_MAX)) {
+            const char* what = op_ == op::BINUNICODE8 ? "BINUNICODE" : op_ == op::BYTEARRAY8 ? "BYTEARRAY8" : "BINBYTES";
+            return malformed(std::string(what) + " exceeds system's maximum size of 9223372036854775807 bytes");
         }
-        case arg_kind::counted_long4: {
-            if (remaining() < 4) return truncated();
-            arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(read_le(in_ + pos_, 4)));
-            pos_ += 4;
-            // load_counted_long checks the sign before reading the data.
-            if (arg_.i < 0) return malformed("LONG pickle has negative byte count");
-            arg_.u = static_cast<std::uint64_t>(arg_.i);
-            return read_counted(arg_.u, arg_.bytes);
-        }
-        case arg_kind::counted4:
-        case arg_kind::counted8: {
-            std::size_t n = kind == arg_kind::counted4 ? 4 : 8;
-            if (remaining() < n) return truncated();
-            arg_.u = read_le(in_ + pos_, n);
-            pos_ += n;
-            if (arg_.u > static_cast<std::uint64_t>(INT64_MAX)) {
-                const char* what = op_ == op::BINUNICODE8 ? "BINUNICODE" : op_ == op::BYTEARRAY8 ? "BYTEARRAY8" : "BINBYTES";
-                return malformed(std::string(what) + " exceeds system's maximum size of 9223372036854775807 bytes");
-            }
-            return read_counted(arg_.u, arg_.bytes);
-        }
-        default:
-            return true;
+        return read_counted(arg_.u, arg_.bytes);
+    } else {
+        return true;
     }
 }
 
@@ -708,7 +765,8 @@ bool machine::load_unicode() {
 }
 
 bool machine::load_counted_binunicode() {
-    if (std::string why = text::check_utf8(arg_.bytes, /*surrogatepass=*/true); !why.empty()) return malformed(why);
+    if (!is_ascii(arg_.bytes))
+        if (std::string why = text::check_utf8(arg_.bytes, /*surrogatepass=*/true); !why.empty()) return malformed(why);
     value_ref v;
     return make_text(value_kind::str, arg_.bytes, v) && push(v);
 }
@@ -1299,9 +1357,17 @@ bool machine::load_binpersid() {
 
 // Plain function pointers, each wrapping one handler so the compiler can
 // inline it: a call through a member pointer must first test for virtual.
-template <bool (machine::*F)()>
+constexpr std::array<arg_kind, 256> make_arg_kinds() {
+    std::array<arg_kind, 256> kinds{};
+    for (const opcode_info& op : kOpcodeTable) kinds[op.code] = op.arg;
+    return kinds;
+}
+constexpr std::array<arg_kind, 256> kArgKinds = make_arg_kinds();
+
+// One opcode: its argument, read as the opcode table says, then its handler.
+template <std::uint8_t Code, bool (machine::*F)()>
 bool call(machine& m) {
-    return (m.*F)();
+    return m.template read_operand<kArgKinds[Code]>() && (m.*F)();
 }
 
 struct dispatch_row {
@@ -1310,39 +1376,40 @@ struct dispatch_row {
 };
 // A class, so that it may name the machine's private handlers.
 struct dispatch_table {
+static constexpr machine::handler invalid = &call<0, &machine::load_invalid>;
 static constexpr dispatch_row rows[] = {
-    {op::INT, &call<&machine::load_int>}, {op::BININT, &call<&machine::load_binint>},
-    {op::BININT1, &call<&machine::load_binint1>}, {op::BININT2, &call<&machine::load_binint2>},
-    {op::LONG, &call<&machine::load_long>}, {op::LONG1, &call<&machine::load_counted_long>},
-    {op::LONG4, &call<&machine::load_counted_long>},
-    {op::STRING, &call<&machine::load_string>}, {op::BINSTRING, &call<&machine::load_counted_binstring>},
-    {op::SHORT_BINSTRING, &call<&machine::load_counted_binstring>},
-    {op::BINBYTES, &call<&machine::load_counted_binbytes>}, {op::SHORT_BINBYTES, &call<&machine::load_counted_binbytes>},
-    {op::BINBYTES8, &call<&machine::load_counted_binbytes>}, {op::BYTEARRAY8, &call<&machine::load_counted_bytearray>},
-    {op::NEXT_BUFFER, &call<&machine::load_next_buffer>}, {op::READONLY_BUFFER, &call<&machine::load_readonly_buffer>},
-    {op::NONE, &call<&machine::load_none>}, {op::NEWTRUE, &call<&machine::load_true>}, {op::NEWFALSE, &call<&machine::load_false>},
-    {op::UNICODE, &call<&machine::load_unicode>}, {op::SHORT_BINUNICODE, &call<&machine::load_counted_binunicode>},
-    {op::BINUNICODE, &call<&machine::load_counted_binunicode>}, {op::BINUNICODE8, &call<&machine::load_counted_binunicode>},
-    {op::FLOAT, &call<&machine::load_float>}, {op::BINFLOAT, &call<&machine::load_binfloat>},
-    {op::EMPTY_LIST, &call<&machine::load_empty_list>}, {op::APPEND, &call<&machine::load_append>},
-    {op::APPENDS, &call<&machine::load_appends>}, {op::LIST, &call<&machine::load_list>},
-    {op::EMPTY_TUPLE, &call<&machine::load_empty_tuple>}, {op::TUPLE, &call<&machine::load_tuple>},
-    {op::TUPLE1, &call<&machine::load_tuple1>}, {op::TUPLE2, &call<&machine::load_tuple2>}, {op::TUPLE3, &call<&machine::load_tuple3>},
-    {op::EMPTY_DICT, &call<&machine::load_empty_dict>}, {op::DICT, &call<&machine::load_dict>},
-    {op::SETITEM, &call<&machine::load_setitem>}, {op::SETITEMS, &call<&machine::load_setitems>},
-    {op::EMPTY_SET, &call<&machine::load_empty_set>}, {op::ADDITEMS, &call<&machine::load_additems>},
-    {op::FROZENSET, &call<&machine::load_frozenset>},
-    {op::POP, &call<&machine::load_pop>}, {op::DUP, &call<&machine::load_dup>}, {op::MARK, &call<&machine::load_mark>},
-    {op::POP_MARK, &call<&machine::load_pop_mark>},
-    {op::GET, &call<&machine::load_get>}, {op::BINGET, &call<&machine::load_binget>}, {op::LONG_BINGET, &call<&machine::load_binget>},
-    {op::PUT, &call<&machine::load_put>}, {op::BINPUT, &call<&machine::load_binput>}, {op::LONG_BINPUT, &call<&machine::load_binput>},
-    {op::MEMOIZE, &call<&machine::load_memoize>},
-    {op::EXT1, &call<&machine::load_extension>}, {op::EXT2, &call<&machine::load_extension>}, {op::EXT4, &call<&machine::load_extension>},
-    {op::GLOBAL, &call<&machine::load_global>}, {op::STACK_GLOBAL, &call<&machine::load_stack_global>},
-    {op::REDUCE, &call<&machine::load_reduce>}, {op::BUILD, &call<&machine::load_build>}, {op::INST, &call<&machine::load_inst>},
-    {op::OBJ, &call<&machine::load_obj>}, {op::NEWOBJ, &call<&machine::load_newobj>}, {op::NEWOBJ_EX, &call<&machine::load_newobj>},
-    {op::PROTO, &call<&machine::load_proto>}, {op::STOP, &call<&machine::load_stop>}, {op::FRAME, &call<&machine::load_frame>},
-    {op::PERSID, &call<&machine::load_persid>}, {op::BINPERSID, &call<&machine::load_binpersid>},
+    {op::INT, &call<op::INT, &machine::load_int>}, {op::BININT, &call<op::BININT, &machine::load_binint>},
+    {op::BININT1, &call<op::BININT1, &machine::load_binint1>}, {op::BININT2, &call<op::BININT2, &machine::load_binint2>},
+    {op::LONG, &call<op::LONG, &machine::load_long>}, {op::LONG1, &call<op::LONG1, &machine::load_counted_long>},
+    {op::LONG4, &call<op::LONG4, &machine::load_counted_long>},
+    {op::STRING, &call<op::STRING, &machine::load_string>}, {op::BINSTRING, &call<op::BINSTRING, &machine::load_counted_binstring>},
+    {op::SHORT_BINSTRING, &call<op::SHORT_BINSTRING, &machine::load_counted_binstring>},
+    {op::BINBYTES, &call<op::BINBYTES, &machine::load_counted_binbytes>}, {op::SHORT_BINBYTES, &call<op::SHORT_BINBYTES, &machine::load_counted_binbytes>},
+    {op::BINBYTES8, &call<op::BINBYTES8, &machine::load_counted_binbytes>}, {op::BYTEARRAY8, &call<op::BYTEARRAY8, &machine::load_counted_bytearray>},
+    {op::NEXT_BUFFER, &call<op::NEXT_BUFFER, &machine::load_next_buffer>}, {op::READONLY_BUFFER, &call<op::READONLY_BUFFER, &machine::load_readonly_buffer>},
+    {op::NONE, &call<op::NONE, &machine::load_none>}, {op::NEWTRUE, &call<op::NEWTRUE, &machine::load_true>}, {op::NEWFALSE, &call<op::NEWFALSE, &machine::load_false>},
+    {op::UNICODE, &call<op::UNICODE, &machine::load_unicode>}, {op::SHORT_BINUNICODE, &call<op::SHORT_BINUNICODE, &machine::load_counted_binunicode>},
+    {op::BINUNICODE, &call<op::BINUNICODE, &machine::load_counted_binunicode>}, {op::BINUNICODE8, &call<op::BINUNICODE8, &machine::load_counted_binunicode>},
+    {op::FLOAT, &call<op::FLOAT, &machine::load_float>}, {op::BINFLOAT, &call<op::BINFLOAT, &machine::load_binfloat>},
+    {op::EMPTY_LIST, &call<op::EMPTY_LIST, &machine::load_empty_list>}, {op::APPEND, &call<op::APPEND, &machine::load_append>},
+    {op::APPENDS, &call<op::APPENDS, &machine::load_appends>}, {op::LIST, &call<op::LIST, &machine::load_list>},
+    {op::EMPTY_TUPLE, &call<op::EMPTY_TUPLE, &machine::load_empty_tuple>}, {op::TUPLE, &call<op::TUPLE, &machine::load_tuple>},
+    {op::TUPLE1, &call<op::TUPLE1, &machine::load_tuple1>}, {op::TUPLE2, &call<op::TUPLE2, &machine::load_tuple2>}, {op::TUPLE3, &call<op::TUPLE3, &machine::load_tuple3>},
+    {op::EMPTY_DICT, &call<op::EMPTY_DICT, &machine::load_empty_dict>}, {op::DICT, &call<op::DICT, &machine::load_dict>},
+    {op::SETITEM, &call<op::SETITEM, &machine::load_setitem>}, {op::SETITEMS, &call<op::SETITEMS, &machine::load_setitems>},
+    {op::EMPTY_SET, &call<op::EMPTY_SET, &machine::load_empty_set>}, {op::ADDITEMS, &call<op::ADDITEMS, &machine::load_additems>},
+    {op::FROZENSET, &call<op::FROZENSET, &machine::load_frozenset>},
+    {op::POP, &call<op::POP, &machine::load_pop>}, {op::DUP, &call<op::DUP, &machine::load_dup>}, {op::MARK, &call<op::MARK, &machine::load_mark>},
+    {op::POP_MARK, &call<op::POP_MARK, &machine::load_pop_mark>},
+    {op::GET, &call<op::GET, &machine::load_get>}, {op::BINGET, &call<op::BINGET, &machine::load_binget>}, {op::LONG_BINGET, &call<op::LONG_BINGET, &machine::load_binget>},
+    {op::PUT, &call<op::PUT, &machine::load_put>}, {op::BINPUT, &call<op::BINPUT, &machine::load_binput>}, {op::LONG_BINPUT, &call<op::LONG_BINPUT, &machine::load_binput>},
+    {op::MEMOIZE, &call<op::MEMOIZE, &machine::load_memoize>},
+    {op::EXT1, &call<op::EXT1, &machine::load_extension>}, {op::EXT2, &call<op::EXT2, &machine::load_extension>}, {op::EXT4, &call<op::EXT4, &machine::load_extension>},
+    {op::GLOBAL, &call<op::GLOBAL, &machine::load_global>}, {op::STACK_GLOBAL, &call<op::STACK_GLOBAL, &machine::load_stack_global>},
+    {op::REDUCE, &call<op::REDUCE, &machine::load_reduce>}, {op::BUILD, &call<op::BUILD, &machine::load_build>}, {op::INST, &call<op::INST, &machine::load_inst>},
+    {op::OBJ, &call<op::OBJ, &machine::load_obj>}, {op::NEWOBJ, &call<op::NEWOBJ, &machine::load_newobj>}, {op::NEWOBJ_EX, &call<op::NEWOBJ_EX, &machine::load_newobj>},
+    {op::PROTO, &call<op::PROTO, &machine::load_proto>}, {op::STOP, &call<op::STOP, &machine::load_stop>}, {op::FRAME, &call<op::FRAME, &machine::load_frame>},
+    {op::PERSID, &call<op::PERSID, &machine::load_persid>}, {op::BINPERSID, &call<op::BINPERSID, &machine::load_binpersid>},
 };
 };
 // clang-format on
@@ -1350,6 +1417,7 @@ constexpr const auto& kDispatchRows = dispatch_table::rows;
 
 constexpr std::array<machine::handler, 256> make_dispatch() {
     std::array<machine::handler, 256> table{};
+    table.fill(dispatch_table::invalid);
     for (const dispatch_row& r : kDispatchRows) table[r.code] = r.fn;
     return table;
 }
@@ -1374,12 +1442,6 @@ constexpr bool every_opcode_has_a_handler() {
     return rows == std::size(kOpcodeTable);
 }
 
-constexpr std::array<arg_kind, 256> make_arg_kinds() {
-    std::array<arg_kind, 256> kinds{};
-    for (const opcode_info& op : kOpcodeTable) kinds[op.code] = op.arg;
-    return kinds;
-}
-constexpr std::array<arg_kind, 256> kArgKinds = make_arg_kinds();
 static_assert(every_opcode_has_a_handler(), "the opcode table and the dispatch table disagree");
 
 void machine::report_step(std::size_t arg_start) {
@@ -1423,9 +1485,13 @@ void machine::run() {
     // of repeated doubling on large inputs.
     g_.nodes.reserve(std::min<std::size_t>((size_ - pos_) / 8 + 16, std::size_t{1} << 22));
     g_.containers.reserve(std::min<std::size_t>((size_ - pos_) / 32 + 16, std::size_t{1} << 20));
+    // The opcode count and its limit live in locals, which stay in registers
+    // across the handler calls; unknown opcodes have a handler of their own.
+    std::uint64_t opcodes = out_.opcode_count;
+    const std::uint64_t max_opcodes = lim_.max_opcodes;
     while (true) {
         op_offset_ = pos_;
-        if (pos_ >= size_) {
+        if (pos_ >= size_) [[unlikely]] {
             error e;
             e.kind = error_kind::truncated;
             e.offset = pos_;
@@ -1434,31 +1500,22 @@ void machine::run() {
             break;
         }
         op_ = in_[pos_++];
-        if (++out_.opcode_count > lim_.max_opcodes) {
+        if (++opcodes > max_opcodes) [[unlikely]] {
             limit("more opcodes than max_opcodes");
             break;
         }
-        handler h = kDispatch[op_];
-        if (!h) {
-            char buf[64];
-            if (op_ >= 0x20 && op_ <= 0x7e && op_ != '\'' && op_ != '\\')
-                std::snprintf(buf, sizeof buf, "invalid load key, '%c'.", op_);
-            else
-                std::snprintf(buf, sizeof buf, "invalid load key, '\\x%02x'.", op_);
-            error e;
-            e.kind = error_kind::malformed;
-            e.offset = op_offset_;
-            e.reason = buf;
-            out_.failure = std::move(e);
-            break;
+        if (observer_) [[unlikely]] {
+            std::size_t arg_start = pos_;
+            traced_memo_ = -1;
+            traced_global_ = nullptr;
+            bool ok = kDispatch[op_](*this);
+            if (ok) report_step(arg_start);
+            if (!ok || stopped_) break;
+            continue;
         }
-        std::size_t arg_start = pos_;
-        traced_memo_ = -1;
-        traced_global_ = nullptr;
-        bool ok = read_operand(kArgKinds[op_]) && h(*this);
-        if (observer_ && ok) report_step(arg_start);
-        if (!ok || stopped_) break;
+        if (!kDispatch[op_](*this) || stopped_) [[unlikely]] break;
     }
+    out_.opcode_count = opcodes;
     out_.end = out_.failure ? op_offset_ : pos_;
 }
 

@@ -36,7 +36,9 @@ value_graph::value_graph() : s_(std::make_unique<storage>()) {
     node false_node;
     false_node.kind = value_kind::boolean;
     false_node.i = 0;
-    s_->nodes = {none_node, true_node, false_node};
+    s_->nodes.push_back(none_node);
+    s_->nodes.push_back(true_node);
+    s_->nodes.push_back(false_node);
 }
 value_graph::~value_graph() = default;
 value_graph::value_graph(value_graph&&) noexcept = default;

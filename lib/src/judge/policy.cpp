@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -409,6 +410,25 @@ struct knowledge_base::impl {
     std::vector<known_global> entries;
     std::unordered_map<std::string, std::size_t> exact;
     std::vector<std::pair<std::unique_ptr<RE2>, std::size_t>> patterns;
+
+    // The shipped base is parsed on first use, not at startup: it costs more
+    // than decoding a typical file (~250 entries, ~90 RE2 patterns) and only
+    // files that name a global need it.
+    std::string_view lazy_text;
+    std::once_flag lazy_once;
+    void ensure() {
+        if (lazy_text.empty()) return;
+        std::call_once(lazy_once, [this] {
+            auto parsed = parse_knowledge_base(lazy_text, "policies/knowledge/dangerous.toml");
+            // The shipped file is checked by the tests; an empty base only loses explanations.
+            if (parsed) {
+                impl& from = *parsed.value().impl_;
+                entries = std::move(from.entries);
+                exact = std::move(from.exact);
+                patterns = std::move(from.patterns);
+            }
+        });
+    }
 };
 
 knowledge_base::knowledge_base() : impl_(std::make_unique<impl>()) {}
@@ -416,9 +436,13 @@ knowledge_base::~knowledge_base() = default;
 knowledge_base::knowledge_base(knowledge_base&&) noexcept = default;
 knowledge_base& knowledge_base::operator=(knowledge_base&&) noexcept = default;
 
-std::size_t knowledge_base::size() const { return impl_->entries.size(); }
+std::size_t knowledge_base::size() const {
+    impl_->ensure();
+    return impl_->entries.size();
+}
 
 const known_global* knowledge_base::find(std::string_view module, std::string_view name) const {
+    impl_->ensure();
     auto it = impl_->exact.find(key_of(module, name));
     if (it != impl_->exact.end()) return &impl_->entries[it->second];
     for (const auto& [re, idx] : impl_->patterns) {
@@ -472,9 +496,9 @@ result<knowledge_base> parse_knowledge_base(std::string_view text, const std::st
 
 const knowledge_base& shipped_knowledge_base() {
     static const knowledge_base kb = [] {
-        auto parsed = parse_knowledge_base(embedded_knowledge_base(), "policies/knowledge/dangerous.toml");
-        // The shipped file is checked by the tests; an empty base only loses explanations.
-        return parsed ? std::move(parsed.value()) : knowledge_base{};
+        knowledge_base lazy;
+        lazy.impl_->lazy_text = embedded_knowledge_base();
+        return lazy;
     }();
     return kb;
 }
