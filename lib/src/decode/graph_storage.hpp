@@ -94,7 +94,12 @@ public:
 
     void append(const value_ref* first, std::size_t count) {
         if (count > cap_ - size_) grow(size_ + count);
-        if (count) std::memcpy(data_ + size_, first, count * sizeof(value_ref));
+        // Dict pairs and single items are the common case: no memcpy call for them.
+        if (count <= 2) {
+            for (std::size_t k = 0; k < count; ++k) data_[size_ + k] = first[k];
+        } else {
+            std::memcpy(data_ + size_, first, count * sizeof(value_ref));
+        }
         size_ += count;
     }
     void push_back(value_ref v) { append(&v, 1); }

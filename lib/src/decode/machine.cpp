@@ -304,14 +304,13 @@ private:
     bool insert_keyed(value_ref target, const value_ref* first, std::size_t count, bool pairs) {
         const std::size_t stride = pairs ? 2 : 1;
         constexpr std::size_t kLinear = 16;  // below this many keys a scan beats hashing
-        std::uint32_t cidx = at(target).aux;
-        {
-            // One allocation for the batch (SETITEMS brings up to 1000 pairs).
-            auto& items = g_.containers[cidx].items;
-            if (items.capacity() - items.size() < count) items.reserve(std::max(items.size() * 2, items.size() + count));
-        }
+        const std::uint32_t cidx = at(target).aux;
+        // Hashing and comparing never add containers, so `c` stays put.
+        container& c = g_.containers[cidx];
+        // One allocation for the batch (SETITEMS brings up to 1000 pairs).
+        if (c.items.capacity() - c.items.size() < count) c.items.reserve(std::max(c.items.size() * 2, c.items.size() + count));
+        std::uint32_t depth = c.depth;
         for (std::size_t k = 0; k < count; k += stride) {
-            container& c = g_.containers[cidx];
             value_ref key = first[k];
             std::size_t n = c.items.size();
             std::size_t found = SIZE_MAX;
@@ -331,21 +330,29 @@ private:
                     if (equality_.equal(c.items[it->second], key)) { found = it->second; break; }
             } else {
                 for (std::size_t p = 0; p < n; p += stride)
-                    if (equality_.equal(c.items[p], key)) { found = p; break; }
+                    if (equality_.equal_inline(c.items[p], key)) { found = p; break; }
             }
             if (found != SIZE_MAX) {
+                // An equal key keeps its place (and its first spelling) and takes the new value.
                 if (pairs) {
-                    if (!add_items(target, nullptr, 0)) return false;
-                    g_.containers[cidx].items[found + 1] = first[k + 1];
-                    container& cc = g_.containers[cidx];
-                    cc.depth = std::max(cc.depth, depth_of(first[k + 1]) + 1);
-                    if (cc.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
+                    c.items[found + 1] = first[k + 1];
+                    depth = std::max(depth, depth_of(first[k + 1]) + 1);
                 }
-                continue;
+            } else {
+                if (n + stride > lim_.max_container_items) [[unlikely]] {
+                    c.depth = depth;
+                    return limit("container larger than max_container_items");
+                }
+                for (std::size_t j = 0; j < stride; ++j) depth = std::max(depth, depth_of(first[k + j]) + 1);
+                c.items.append(first + k, stride);
+                if (idx_it != key_index_.end()) idx_it->second.emplace(h, static_cast<std::uint32_t>(n));
             }
-            if (!add_items(target, first + k, stride)) return false;
-            if (idx_it != key_index_.end()) idx_it->second.emplace(h, static_cast<std::uint32_t>(n));
+            if (depth > lim_.max_nesting_depth) [[unlikely]] {
+                c.depth = depth;
+                return limit("values nested deeper than max_nesting_depth");
+            }
         }
+        c.depth = depth;
         return true;
     }
     [[gnu::always_inline]] bool make_int(std::int64_t v, value_ref& out) {
@@ -376,7 +383,7 @@ private:
         if (kind == value_kind::bytearray) n.flags |= node_flag::unhashable;
         return true;
     }
-    bool make_float(double d, value_ref& out) {
+    [[gnu::always_inline]] bool make_float(double d, value_ref& out) {
         if (!new_node(value_kind::floating, out)) return false;
         at(out).f = d;
         return true;
@@ -783,8 +790,8 @@ bool machine::load_float() {
 
 bool machine::load_binfloat() {
     // Big-endian IEEE 754, as PyFloat_Unpack8(s, 0).
-    std::uint64_t be = 0;
-    for (char c : arg_.bytes) be = (be << 8) | static_cast<std::uint8_t>(c);
+    // arg_.u holds the 8 bytes read little-endian; reversed, the big-endian value.
+    std::uint64_t be = __builtin_bswap64(arg_.u);
     value_ref v;
     return make_float(std::bit_cast<double>(be), v) && push(v);
 }
