@@ -86,10 +86,12 @@ def npy(descr: str, shape: str, data: bytes, version=1) -> bytes:
     return prefix + header + data
 
 
-def joblib_stream(arrays) -> bytes:
+def joblib_stream(arrays, opcode_padding=False) -> bytes:
     """A joblib.dump-like stream: a list of NumpyArrayWrapper, each followed by
     its raw bytes as joblib >= 1.2 writes them. `arrays` holds (dtype string,
-    elsize, flags, shape tuple, payload bytes)."""
+    elsize, flags, shape tuple, payload bytes). With `opcode_padding` the
+    padding length and padding are chosen to be harmless opcodes ('N' = 78
+    bytes of "N0"), so plain pickle.load reads on into the array bytes."""
     out = bytearray(b"\x80\x04]q\x00(")
     for type_str, elsize, flags, shape, payload in arrays:
         out += b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}("
@@ -106,6 +108,9 @@ def joblib_stream(arrays) -> bytes:
         if type_str.startswith("O"):
             out += payload  # a whole nested pickle
         else:
+            if opcode_padding:
+                out += b"N" + b"N0" * 39 + payload
+                continue
             after = len(out) + 1
             pad = 16 - after % 16
             out += bytes([pad]) + b"\xff" * pad + payload
@@ -190,6 +195,10 @@ def main() -> int:
     files["npy_short_data.npy"] = npy("'<f8'", "(4,)", b"\x00" * 8)
 
     files["joblib_pickle_looking_array.joblib"] = joblib_stream([("f8", -1, 0, (3,), looks[:24])])
+    # joblib.load skips the padding and the array; pickle.load (pandas.read_pickle...)
+    # reads both as opcodes and reaches os.system in the "float" bytes.
+    files["joblib_array_runs_under_pickle_load.joblib"] = joblib_stream([("f8", -1, 0, (3,), looks[:24])],
+                                                                        opcode_padding=True)
     files["joblib_object_array_payload.joblib"] = joblib_stream([("O8", -1, 63, (1,), EVIL)])
     # The wrapper says no elements, so joblib reads the "array" as opcodes.
     files["joblib_shape_lies.joblib"] = joblib_stream([("f8", -1, 0, (0,), b"")])[:-2] + EVIL[2:-1] + b"0e."

@@ -6,7 +6,8 @@ For each test pickle, a recorder unpickler runs the stream and notes each
 as find_class resolves it (fix_imports below protocol 3). Nothing is imported
 or called: find_class returns inert stubs. `pickleguard scan --format json`
 must list exactly those globals (top-level pickle, member null), with the
-same resolved and raw names.
+same resolved and raw names. With --corpus, the files of fuzzing corpora are
+compared too (the "set must match" half of the differential fuzz target).
 
 The recorder is pickle.py's Unpickler, because it exposes the protocol in
 force (`self.proto`), which find_class needs for fix_imports and which the C
@@ -34,6 +35,8 @@ sys.path.insert(0, HERE)
 
 import edge_cases  # noqa: E402
 import gen_random  # noqa: E402
+import opscan  # noqa: E402
+from edge_cases import MAX_SAFE_MEMO_INDEX  # noqa: E402
 from stub_unpickler import StubObject, stub_load  # noqa: E402
 
 # Byte-built attack shapes (the same techniques as tests/unit/scan_test.cpp).
@@ -92,6 +95,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pickleguard", required=True)
     ap.add_argument("--count", type=int, default=300)
+    ap.add_argument("--corpus", action="append", default=[], metavar="DIR",
+                    help="also compare every file of this fuzzing corpus (repeatable)")
     args = ap.parse_args()
     gen_random.ensure_fixed_hash_seed()
 
@@ -100,6 +105,19 @@ def main() -> int:
         cases[c.name] = c.data
     for c in gen_random.generate(1, args.count):
         cases[c.name] = c.data
+    for d in args.corpus:
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if os.path.isfile(path) and os.path.getsize(path) <= 1 << 16:
+                with open(path, "rb") as f:
+                    data = f.read()
+                # As for mutants: a memo index near 2**32 makes the C
+                # unpickler allocate gigabytes, and a declared length past
+                # the end is rejected before anything is resolved.
+                sc = opscan.scan(data)
+                if (sc.max_put_index or 0) > MAX_SAFE_MEMO_INDEX or sc.end in ("overlong", "negative"):
+                    continue
+                cases[f"corpus:{path}"] = data
 
     expected: dict[str, set] = {}
     for name, data in cases.items():

@@ -9,6 +9,9 @@ Case sources (all deterministic for a given --seed and --count):
   edge    edge_cases.py: hand-built byte strings, every opcode
   mutant  mutate.py: truncations / byte changes of random pickles and of
           the edge cases
+  corpus  --corpus DIR: every file in a fuzzing corpus (the differential
+          fuzz target, run out of process): accept/reject always, and the
+          value too when the stream names no global (no GLOBAL, REDUCE, ...)
 For random and seed cases the expected value comes from the value we
 pickled; for edge cases and mutants, CPython's verdict comes from the C
 unpickler with every global stubbed out (stub_unpickler.py).  Mutants and
@@ -45,7 +48,8 @@ import gen_random  # noqa: E402
 import mutate  # noqa: E402
 import opscan  # noqa: E402
 import pgjson  # noqa: E402
-from cases import Case  # noqa: E402
+from cases import Case, safe_name  # noqa: E402
+from stub_unpickler import stub_load  # noqa: E402
 
 BATCH_SIZE = 400
 BATCH_TIMEOUT = 120        # seconds for one pickleguard process on a batch
@@ -89,7 +93,43 @@ def collect(args) -> tuple[list[Case], collections.Counter]:
     if "mutant" in wanted:
         muts, skipped = mutate.generate(rand, args.seed, args.mutants, edge)
         cases += muts
+    if args.corpus:
+        cases += corpus_cases(args.corpus, skipped)
     return cases, skipped
+
+
+CORPUS_MAX_BYTES = 1 << 16
+
+
+def corpus_cases(dirs: list[str], skipped: collections.Counter) -> list[Case]:
+    """Cases from fuzzing corpora. CPython's verdict comes from the stub
+    unpickler (as for mutants); when it accepts a stream that names no global,
+    the value it built is pure data and is compared too."""
+    cases: list[Case] = []
+    seen: set[bytes] = set()
+    for d in dirs:
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if not os.path.isfile(path) or os.path.getsize(path) > CORPUS_MAX_BYTES:
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            if data in seen:
+                continue
+            seen.add(data)
+            case = mutate.judge(safe_name(f"corpus_{os.path.basename(d)}_{name}"), data, skipped)
+            if case is None:
+                continue
+            case.origin = "corpus"
+            case.note = f"fuzzing corpus {path}"
+            if case.expect_ok and not (opscan.scan(data).names & opscan.SYMBOLIC_OPS):
+                result = stub_load(data)
+                try:
+                    case.expect_value = pgjson.expected_canonical(result.value)
+                except (pgjson.Unconvertible, RecursionError, ValueError):
+                    skipped["corpus value not convertible"] += 1
+            cases.append(case)
+    return cases
 
 
 # --- running pickleguard ------------------------------------------------------
@@ -448,6 +488,8 @@ def main() -> int:
     ap.add_argument("--workdir", default=os.path.join(REPO, "build", "differential"),
                     help="where failing inputs are written (default build/differential)")
     ap.add_argument("--only", default="", help="comma list of origins: seed,random,edge,mutant")
+    ap.add_argument("--corpus", action="append", default=[], metavar="DIR",
+                    help="also replay every file of this fuzzing corpus (repeatable)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--max-print", type=int, default=0,
                     help="print at most this many mismatches (0 = all); all go to the workdir")
@@ -523,10 +565,12 @@ def main() -> int:
     print(f"pickleguard: {binary}")
     print(f"seed {args.seed}, count {args.count}: {len(cases)} cases generated in {t_gen:.1f}s, "
           f"checked in {t_run:.1f}s ({len(batches)} batches)")
-    for origin in ("seed", "random", "edge", "mutant"):
+    for origin in ("seed", "random", "edge", "mutant", "corpus"):
         if origin in by_origin:
             c = by_origin[origin]
-            print(f"  {origin:7} {c['pass']:6} passed {c['fail']:5} failed {c['skip']:5} skipped")
+            valued = sum(1 for case in cases if case.origin == origin and case.expect_value is not None)
+            print(f"  {origin:7} {c['pass']:6} passed {c['fail']:5} failed {c['skip']:5} skipped"
+                  f" ({valued} with values compared)")
     for reason, n in sorted(skipped.items()):
         print(f"  skipped: {n} x {reason}")
     cats = collections.Counter(m.category for m in mismatches)

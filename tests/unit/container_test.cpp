@@ -257,6 +257,18 @@ TEST_F(Container, JoblibArrayBytesThatLookLikeAPickle) {
     EXPECT_EQ(r.verdict, verdict::safe) << (r.findings.empty() ? "" : r.findings[0].message);
 }
 
+TEST_F(Container, JoblibArrayBytesThatRunUnderPlainPickleLoad) {
+    // joblib.load skips padding and array; pickle.load reads them as opcodes
+    // and calls os.system. Found by replaying the fuzzing corpus through CPython.
+    auto r = scan("joblib_array_runs_under_pickle_load.joblib", "sklearn");
+    EXPECT_EQ(r.format, "joblib");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "global-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->module, "os");
+    EXPECT_NE(f->message.find("pickle.load rather than joblib.load"), std::string::npos) << f->message;
+}
+
 TEST_F(Container, PayloadInJoblibObjectArray) {
     auto r = scan("joblib_object_array_payload.joblib", "sklearn");
     EXPECT_EQ(r.verdict, verdict::unsafe);

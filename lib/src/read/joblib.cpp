@@ -12,7 +12,8 @@
 // findings) and the nested pickles are judged with the same policy.
 //
 // A plain pickle has no NumpyArrayWrapper, so the hook never fires and this is
-// exactly scan_pickle_stream.
+// exactly scan_pickle_stream. A stream that has one is judged a second time
+// as plain pickle.load reads it (judge_as_plain_pickle).
 #include "read/container_scan.hpp"
 
 #include <algorithm>
@@ -43,6 +44,8 @@ public:
     joblib_reader(scan_context& ctx, bytes_view stream, const std::string& member)
         : ctx_(ctx), stream_(stream), member_(member) {}
 
+    bool wrappers_seen() const { return wrappers_seen_; }
+
     std::uint64_t after_build(bytes_view input, const value_graph& g, value_ref node, std::uint64_t offset) {
         // Only the stream joblib.load reads; a nested pickle.loads argument is
         // read by plain pickle, which skips nothing.
@@ -50,6 +53,7 @@ public:
         auto fields = wrapper_of(g, node);
         if (!fields) return 0;
         ctx_.joblib_seen = true;
+        wrappers_seen_ = true;
         std::string where = " (NumpyArrayWrapper BUILD ending at offset " + std::to_string(offset) + ")";
         if (!fields->shape || !fields->dtype) return unreadable("its state has no shape or dtype" + where, offset);
         std::uint64_t count = 1;
@@ -181,7 +185,42 @@ private:
     scan_context& ctx_;
     bytes_view stream_;
     const std::string& member_;
+    bool wrappers_seen_ = false;
 };
+
+// The same stream as pickle.load reads it (pandas.read_pickle, a plain
+// pickle.load of a .pkl that joblib wrote): nothing is skipped, so the bytes
+// after each NumpyArrayWrapper are opcodes. A file can be benign under
+// joblib.load and run code under pickle.load (the differential fuzz target
+// found such streams), so whatever that reading resolves or calls beyond the
+// policy is a finding too. Its decode errors are not: real array bytes are
+// not opcodes, and pickle.load stops at them with an exception.
+void judge_as_plain_pickle(scan_context& ctx, bytes_view bytes, const std::string& member) {
+    file_report plain;
+    scan_pickle_stream(bytes, ctx.p, ctx.kb, ctx.options, member, plain);
+    file_report& out = ctx.report;
+    auto known = [&](const finding& f) {
+        for (const finding& g : out.findings)
+            if (g.rule == f.rule && g.member == f.member && g.offset == f.offset && g.module == f.module &&
+                g.name == f.name)
+                return true;
+        return false;
+    };
+    for (finding& f : plain.findings) {
+        if (!f.violation || f.rule == "malformed-pickle" || f.rule == "limit-exceeded" || f.rule == "data-after-stop" ||
+            known(f))
+            continue;
+        f.message = "if read with pickle.load rather than joblib.load (array bytes are then opcodes): " + f.message;
+        out.findings.push_back(std::move(f));
+    }
+    for (global_report& g : plain.globals) {
+        bool listed = std::any_of(out.globals.begin(), out.globals.end(), [&](const global_report& h) {
+            return h.member == g.member && h.module == g.module && h.name == g.name && h.raw_module == g.raw_module &&
+                   h.raw_name == g.raw_name;
+        });
+        if (!listed) out.globals.push_back(std::move(g));
+    }
+}
 
 }  // namespace
 
@@ -191,6 +230,7 @@ void scan_pickle(scan_context& ctx, bytes_view bytes, const std::string& member)
     options.decode.after_build = [&reader](bytes_view input, const value_graph& g, value_ref node,
                                            std::uint64_t offset) { return reader.after_build(input, g, node, offset); };
     scan_pickle_stream(bytes, ctx.p, ctx.kb, options, member, ctx.report);
+    if (reader.wrappers_seen()) judge_as_plain_pickle(ctx, bytes, member);
 }
 
 }  // namespace pickleguard::read
