@@ -124,6 +124,45 @@ def test_hooks_need_the_sandbox(args):
     check(by_name(json.loads(p.stdout))["p2.pkl"]["verdict"] == "safe", "p2.pkl not safe")
 
 
+def run_tool(args, *argv, env=None, stdin=None):
+    e = dict(os.environ)
+    for k in ("PICKLEGUARD_TEST_CRASH_ON", "PICKLEGUARD_TEST_HANG_ON", "PICKLEGUARD_TEST_OPEN_ON"):
+        e.pop(k, None)
+    e.update(env or {})
+    return subprocess.run([args.pickleguard, *argv], capture_output=True, env=e, input=stdin, timeout=120)
+
+
+def test_explain_and_infer_use_the_sandbox(args):
+    """explain and policy infer read untrusted bytes too: in workers, so a
+    crash there is an error for that file, not for the command."""
+    d = os.path.join(args.workdir, "explain_infer")
+    shutil.rmtree(d, ignore_errors=True)
+    five_pickles(d)
+    files = [os.path.join(d, n) for n in ("p0.pkl", "p2.pkl", "evil.pkl")]
+    crash = {"PICKLEGUARD_TEST_CRASH_ON": "p2.pkl"}
+    p = run_tool(args, "explain", *files, env=crash)
+    out = p.stdout.decode()
+    check(p.returncode == 2, f"explain exit {p.returncode}, want 2; stderr: {p.stderr.decode()}")
+    check("error " + files[1] in out and "scanner-crashed" in out, f"explain output lacks the crash:\n{out}")
+    check("safe " + files[0] in out, "explain did not go on with p0.pkl")
+    check("unsafe " + files[2] in out and "global-not-allowed" in out, "explain did not report evil.pkl")
+    p = run_tool(args, "explain", "--no-sandbox", *files, env=crash)
+    check(p.returncode == 1 and "safe " + files[1] in p.stdout.decode(), "explain --no-sandbox ignores the hook")
+    # Standard input goes to the worker as a stream.
+    with open(files[2], "rb") as f:
+        p = run_tool(args, "explain", "-", stdin=f.read())
+    check(p.returncode == 1 and "global-not-allowed" in p.stdout.decode(), "explain - (stdin)")
+
+    p = run_tool(args, "policy", "infer", files[0], files[1], env=crash)
+    check(p.returncode in (1, 2) and b"scanner-crashed" in p.stdout + p.stderr,
+          f"infer exit {p.returncode}; stderr: {p.stderr.decode()}")
+    p = run_tool(args, "policy", "infer", files[0], files[1])
+    check(p.returncode == 0, f"infer without hooks exit {p.returncode}: {p.stderr.decode()}")
+    with open(files[0], "rb") as f:
+        p = run_tool(args, "policy", "infer", "-", stdin=f.read())
+    check(p.returncode == 0 and b"#   -" in p.stdout, f"infer - (stdin): {p.returncode} {p.stderr.decode()}")
+
+
 TIMING_WORDS = ("time", "second", "duration", "elapsed", "date", "ms")
 
 
@@ -164,6 +203,7 @@ CHECKS = {
     "forbidden_open": test_forbidden_open,
     "hooks_need_the_sandbox": test_hooks_need_the_sandbox,
     "jobs_deterministic": test_jobs_deterministic,
+    "explain_and_infer": test_explain_and_infer_use_the_sandbox,
 }
 
 

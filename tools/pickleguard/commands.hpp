@@ -61,6 +61,7 @@ struct infer_args {
     std::string name;                   // default: the output file's stem, or "inferred"
     std::vector<std::string> includes;  // shipped policy names the inferred policy includes
     bool allow_dangerous = false;
+    bool sandbox = true;                // read files in sandboxed worker processes, as `scan` does
     decode_options decode;
 };
 CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args);
@@ -73,6 +74,9 @@ struct explain_args {
     std::size_t context = 5;            // opcodes shown before and after each finding
     std::size_t max_value_chars = 400;  // JSON of the values involved, truncated
     bool verbose = false;               // also informational findings
+    bool sandbox = true;                // read files in a sandboxed worker process, as `scan` does
+    double timeout_seconds = 60;        // per file, in the sandbox
+    std::uint64_t max_memory_mb = 8192; // per worker, in the sandbox
     decode_options decode;
 };
 CLI::App* add_explain_command(CLI::App& app, explain_args& args);

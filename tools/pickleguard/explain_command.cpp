@@ -3,6 +3,7 @@
 // `disasm` prints them, and the values involved (what a REDUCE calls, with
 // which arguments) as JSON, truncated.
 #include "commands.hpp"
+#include "worker_pool.hpp"
 
 #include "pickleguard/disasm.hpp"
 #include "pickleguard/input.hpp"
@@ -246,8 +247,73 @@ CLI::App* add_explain_command(CLI::App& app, explain_args& args) {
     cmd->add_option("--context,-C", args.context, "Opcodes shown before and after each finding (default 5)");
     cmd->add_option("--max-value-chars", args.max_value_chars, "Truncate each value's JSON here (default 400)");
     cmd->add_flag("--verbose,-v", args.verbose, "Also informational findings");
+    cmd->add_option("--timeout", args.timeout_seconds, "Seconds one file may take before it is an error (0: none)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max-memory", args.max_memory_mb,
+                    "Address space of the scanner process, in MB, plus the size of the file it reads");
+    cmd->add_flag("!--no-sandbox", args.sandbox,
+                  "Read the files in this process, without the seccomp sandbox (for systems without seccomp)");
     return cmd;
 }
+
+namespace {
+
+// Everything `explain` says about one file. It reads the untrusted bytes
+// (scan, disassembly, decoded values), so it runs inside a sandboxed worker
+// like `scan`, and returns its text with the report.
+scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& path, const policy& pol,
+                          const std::string& policy_name, const scan_options& options, const explain_args& args) {
+    file_report r = scan_target(bytes, pol, options, path);
+    std::string out = to_string(r.verdict) + std::string(" ") + path + "  (" + r.format + ", " +
+                      std::to_string(r.bytes) + " bytes, policy " + policy_name + ")\n";
+    std::vector<const finding*> shown;
+    for (const finding& f : r.findings)
+        if (f.violation || args.verbose || f.severity > severity::info) shown.push_back(&f);
+    if (shown.empty()) out += "  no findings\n";
+
+    // One disassembly pass per stream, collecting every window it needs.
+    stream_locator locate(bytes, args.decode);
+    std::map<std::string, std::set<std::uint64_t>> wanted;
+    for (const finding* f : shown)
+        if (f->offset) wanted[f->member].insert(*f->offset);
+    std::map<std::string, std::unique_ptr<window_sink>> windows;
+    for (auto& [member, offsets] : wanted) {
+        auto s = locate.find(member);
+        if (!s) continue;
+        auto w = std::make_unique<window_sink>(offsets, args.context);
+        window_sink* raw = w.get();
+        disassemble(s->bytes, args.decode, s->start, [raw](std::string_view line) { (*raw)(line); });
+        windows[member] = std::move(w);
+    }
+
+    std::size_t n = 0;
+    for (const finding* f : shown) {
+        out += "\n  [" + std::to_string(++n) + "] " + to_string(f->severity) + " " + f->rule +
+               (f->violation ? "" : " (not a violation)");
+        if (!f->member.empty()) out += "  in " + f->member;
+        if (f->offset) out += "  at offset " + std::to_string(*f->offset);
+        if (!f->opcode.empty()) out += " (" + f->opcode + ")";
+        out += "\n      " + f->message + "\n";
+        if (!f->offset) continue;
+        auto w = windows.find(f->member);
+        if (w == windows.end()) {
+            out += "      (no disassembly: this stream is inside a container member; extract it and run "
+                   "`pickleguard explain` on it)\n";
+            continue;
+        }
+        auto s = locate.find(f->member);
+        std::string values = describe_values(locate.decoded(*s), *f->offset, args.max_value_chars);
+        if (!values.empty()) out += values;
+        out += "    disassembly:\n" + w->second->render(*f->offset);
+    }
+    out += "\n";
+    scan_outcome o;
+    o.report = std::move(r);
+    o.text = std::move(out);
+    return o;
+}
+
+}  // namespace
 
 int run_explain(const explain_args& args) {
     std::string policy_name;
@@ -258,61 +324,40 @@ int run_explain(const explain_args& args) {
     }
     scan_options options;
     options.decode = args.decode;
-    int status = kExitOk;
-    for (const std::string& path : args.paths) {
-        auto file = path == "-" ? read_stream(0, "<stdin>") : map_file(path);
-        if (!file) {
-            std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), describe(file.error()).c_str());
-            status = kExitError;
-            continue;
+    scan_function explain_one = [&](std::span<const std::byte> bytes, const scan_job& job) {
+        return explain_file(bytes, job.path, pol.value(), policy_name, options, args);
+    };
+    std::vector<scan_job> jobs;
+    for (const std::string& path : args.paths) jobs.push_back({path, true});
+    std::vector<scan_outcome> outcomes;
+    auto quiet = [](std::size_t, std::size_t) {};
+    if (args.sandbox) {
+        pool_options pool;
+        pool.timeout_seconds = args.timeout_seconds;
+        pool.memory_bytes = args.max_memory_mb << 20;
+        auto done = scan_in_workers(jobs, explain_one, pool, quiet);
+        if (!done) {
+            std::fprintf(stderr, "pickleguard: %s\n", done.error().reason.c_str());
+            return kExitError;
         }
-        auto bytes = file.value().bytes();
-        file_report r = scan_target(bytes, pol.value(), options, path);
+        outcomes = std::move(done).value();
+    } else {
+        outcomes = scan_in_process(jobs, explain_one, quiet);
+    }
+
+    int status = kExitOk;
+    for (const scan_outcome& o : outcomes) {
+        const file_report& r = o.report;
         if (r.verdict == verdict::error) status = kExitError;
         else if (r.verdict == verdict::unsafe && status == kExitOk) status = kExitFound;
-
-        std::string out = to_string(r.verdict) + std::string(" ") + path + "  (" + r.format + ", " +
-                          std::to_string(r.bytes) + " bytes, policy " + policy_name + ")\n";
-        std::vector<const finding*> shown;
-        for (const finding& f : r.findings)
-            if (f.violation || args.verbose || f.severity > severity::info) shown.push_back(&f);
-        if (shown.empty()) out += "  no findings\n";
-
-        // One disassembly pass per stream, collecting every window it needs.
-        stream_locator locate(bytes, args.decode);
-        std::map<std::string, std::set<std::uint64_t>> wanted;
-        for (const finding* f : shown)
-            if (f->offset) wanted[f->member].insert(*f->offset);
-        std::map<std::string, std::unique_ptr<window_sink>> windows;
-        for (auto& [member, offsets] : wanted) {
-            auto s = locate.find(member);
-            if (!s) continue;
-            auto w = std::make_unique<window_sink>(offsets, args.context);
-            window_sink* raw = w.get();
-            disassemble(s->bytes, args.decode, s->start, [raw](std::string_view line) { (*raw)(line); });
-            windows[member] = std::move(w);
+        if (!o.text.empty()) {
+            std::fwrite(o.text.data(), 1, o.text.size(), stdout);
+            continue;
         }
-
-        std::size_t n = 0;
-        for (const finding* f : shown) {
-            out += "\n  [" + std::to_string(++n) + "] " + to_string(f->severity) + " " + f->rule +
-                   (f->violation ? "" : " (not a violation)");
-            if (!f->member.empty()) out += "  in " + f->member;
-            if (f->offset) out += "  at offset " + std::to_string(*f->offset);
-            if (!f->opcode.empty()) out += " (" + f->opcode + ")";
-            out += "\n      " + f->message + "\n";
-            if (!f->offset) continue;
-            auto w = windows.find(f->member);
-            if (w == windows.end()) {
-                out += "      (no disassembly: this stream is inside a container member; extract it and run "
-                       "`pickleguard explain` on it)\n";
-                continue;
-            }
-            auto s = locate.find(f->member);
-            std::string values = describe_values(locate.decoded(*s), *f->offset, args.max_value_chars);
-            if (!values.empty()) out += values;
-            out += "    disassembly:\n" + w->second->render(*f->offset);
-        }
+        // No text: the file could not be opened, or the worker crashed or
+        // timed out; the report says which.
+        std::string out = to_string(r.verdict) + std::string(" ") + r.path + "\n";
+        for (const finding& f : r.findings) out += "  " + f.rule + ": " + f.message + "\n";
         out += "\n";
         std::fwrite(out.data(), 1, out.size(), stdout);
     }

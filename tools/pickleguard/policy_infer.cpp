@@ -12,6 +12,7 @@
 // too, unless --allow-dangerous is given. The policy written is checked by
 // scanning the files with it before it is printed.
 #include "commands.hpp"
+#include "worker_pool.hpp"
 
 #include "pickleguard/input.hpp"
 #include "pickleguard/version.hpp"
@@ -19,11 +20,18 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace pickleguard::cli {
 namespace {
@@ -46,10 +54,11 @@ struct needed_global {
     std::string danger;           // why, in words
 };
 
-// The loaded files stay mapped until the end: reports point into them.
+// A trusted file as named, and where workers read it: standard input is
+// copied to an unlinked temporary file first, since each round reads it again.
 struct input_file {
     std::string path;
-    mapped_file file;
+    std::string scan_path;
 };
 
 // TOML basic string: quotes, backslashes and control characters escaped.
@@ -151,13 +160,70 @@ void classify(needed_global& g, const knowledge_base& kb) {
     }
 }
 
+// Standard input copied into an anonymous memory file, readable again by
+// path (/proc/self/fd/N) for each round of scans; gone when this goes.
+class stdin_copy {
+public:
+    static result<stdin_copy> make() {
+        int fd = ::memfd_create("pickleguard-stdin", MFD_CLOEXEC);
+        if (fd < 0) return error{error_kind::io, error::no_offset, error::no_opcode, "cannot create a memory file"};
+        stdin_copy copy(fd);
+        char buf[1 << 16];
+        ssize_t n;
+        while ((n = ::read(0, buf, sizeof buf)) != 0) {
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return error{error_kind::io, error::no_offset, error::no_opcode, "cannot read standard input"};
+            }
+            for (ssize_t done = 0; done < n;) {
+                ssize_t w = ::write(fd, buf + done, static_cast<std::size_t>(n - done));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) return error{error_kind::io, error::no_offset, error::no_opcode, "cannot copy standard input"};
+                done += w;
+            }
+        }
+        return copy;
+    }
+    stdin_copy(stdin_copy&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    stdin_copy& operator=(stdin_copy&&) = delete;
+    ~stdin_copy() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+private:
+    explicit stdin_copy(int fd) : fd_(fd) {}
+    int fd_;
+};
+
+// Scans the files under one candidate policy. The files are untrusted until
+// the policy is written, so each round reads them in sandboxed workers (forked
+// with that policy), as `scan` does, unless --no-sandbox.
 struct scan_set {
     const std::vector<input_file>& files;
     const scan_options& options;
+    bool sandbox = true;
 
-    std::vector<file_report> run(const policy& p, const std::vector<std::size_t>& which) const {
+    result<std::vector<file_report>> run(const policy& p, const std::vector<std::size_t>& which) const {
+        std::vector<scan_job> jobs;
+        for (std::size_t i : which) jobs.push_back({files[i].scan_path, true});
+        scan_function scan_one = [&](std::span<const std::byte> bytes, const scan_job& job) -> scan_outcome {
+            return {scan_target(bytes, p, options, job.path), {}, {}};
+        };
+        auto quiet = [](std::size_t, std::size_t) {};
+        std::vector<scan_outcome> outcomes;
+        if (sandbox) {
+            auto done = scan_in_workers(jobs, scan_one, pool_options{}, quiet);
+            if (!done) return done.error();
+            outcomes = std::move(done).value();
+        } else {
+            outcomes = scan_in_process(jobs, scan_one, quiet);
+        }
         std::vector<file_report> out;
-        for (std::size_t i : which) out.push_back(scan_target(files[i].file.bytes(), p, options, files[i].path));
+        for (std::size_t k = 0; k < outcomes.size(); ++k) {
+            out.push_back(std::move(outcomes[k].report));
+            out.back().path = files[which[k]].path;
+        }
         return out;
     }
 };
@@ -195,6 +261,8 @@ CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args) {
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_flag("!--no-sandbox", args.sandbox,
+                  "Read the files in this process, without the seccomp sandbox (for systems without seccomp)");
     cmd->add_flag("--allow-dangerous", args.allow_dangerous,
                   "Also allow globals the knowledge base calls dangerous (high/critical, function and code "
                   "pickling); they are marked DANGEROUS in the policy");
@@ -205,15 +273,29 @@ int run_policy_infer(const infer_args& args) {
     std::string name = args.name;
     if (name.empty()) name = args.output.empty() ? "inferred" : std::filesystem::path(args.output).stem().string();
 
-    // Loaded once, kept mapped: every scan below reads the same bytes.
     std::vector<input_file> files;
+    std::optional<stdin_copy> stdin_file;
     for (const std::string& path : args.paths) {
-        auto f = path == "-" ? read_stream(0, "<stdin>") : map_file(path);
-        if (!f) {
-            std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), describe(f.error()).c_str());
-            return kExitError;
+        if (path != "-") {
+            // Opened here only to fail early and plainly; workers read it.
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), std::strerror(errno));
+                return kExitError;
+            }
+            ::close(fd);
+            files.push_back({path, path});
+            continue;
         }
-        files.push_back({path, std::move(f).value()});
+        if (!stdin_file) {
+            auto copied = stdin_copy::make();
+            if (!copied) {
+                std::fprintf(stderr, "pickleguard: <stdin>: %s\n", describe(copied.error()).c_str());
+                return kExitError;
+            }
+            stdin_file.emplace(std::move(copied).value());
+        }
+        files.push_back({path, stdin_file->path()});
     }
 
     std::string base = "name = " + toml_string(name + "-probe") + "\ninclude = [";
@@ -227,10 +309,15 @@ int run_policy_infer(const infer_args& args) {
 
     scan_options options;
     options.decode = args.decode;
-    scan_set set{files, options};
+    scan_set set{files, options, args.sandbox};
     std::vector<std::size_t> all(files.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    std::vector<file_report> reports = set.run(base_policy.value(), all);
+    auto first_round = set.run(base_policy.value(), all);
+    if (!first_round) {
+        std::fprintf(stderr, "pickleguard: %s\n", first_round.error().reason.c_str());
+        return kExitError;
+    }
+    std::vector<file_report> reports = std::move(first_round).value();
 
     // What the files need, and what no policy could allow.
     const knowledge_base& kb = shipped_knowledge_base();
@@ -277,7 +364,9 @@ int run_policy_infer(const infer_args& args) {
             if (n.uses == 0) candidates.push_back(n.module + "." + n.name);
         auto passes = [&](const std::vector<std::string>& sh, const std::vector<std::string>& types) {
             auto p = parse_policy(probe_text(base, sh, types), "probe", ".");
-            return p && pid_findings(set.run(p.value(), pid_files)) == 0;
+            if (!p) return false;
+            auto reports = set.run(p.value(), pid_files);
+            return reports && pid_findings(reports.value()) == 0;
         };
         const std::vector<std::string> both = {"torch-storage", "torch-storage-legacy"};
         if (passes({both[0]}, candidates)) shapes = {both[0]};
@@ -334,8 +423,8 @@ int run_policy_infer(const infer_args& args) {
     std::string out;
     out += "# Policy inferred by `pickleguard policy infer` (pickleguard " + std::string(version()) + ") from " +
            std::to_string(files.size()) + " file" + (files.size() == 1 ? "" : "s") + ":\n";
-    for (const input_file& f : files)
-        out += "#   " + comment_safe(f.path) + " (" + std::to_string(f.file.bytes().size()) + " bytes)\n";
+    for (std::size_t i = 0; i < files.size(); ++i)
+        out += "#   " + comment_safe(files[i].path) + " (" + std::to_string(reports[i].bytes) + " bytes)\n";
     out += "# It allows exactly the globals and uses those files need, and nothing else.\n"
            "# Each entry says where it was first seen. Review them before trusting this policy:\n"
            "# every allowed global is code that runs when a pickle is loaded.\n";
@@ -403,7 +492,12 @@ int run_policy_infer(const infer_args& args) {
                      written.error().reason.c_str());
         return kExitError;
     }
-    for (const file_report& r : set.run(written.value(), all)) {
+    auto check = set.run(written.value(), all);
+    if (!check) {
+        std::fprintf(stderr, "pickleguard: %s\n", check.error().reason.c_str());
+        return kExitError;
+    }
+    for (const file_report& r : check.value()) {
         if (r.verdict == verdict::safe) continue;
         std::fprintf(stderr, "pickleguard: policy infer: internal error: the inferred policy does not pass %s:\n",
                      r.path.c_str());

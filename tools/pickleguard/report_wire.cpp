@@ -143,6 +143,7 @@ std::string serialize(const scan_outcome& o) {
         w.str(g.opcode);
         w.u8(g.protocol);
     }
+    w.str(o.text);
     return w.take();
 }
 
@@ -187,6 +188,7 @@ std::optional<scan_outcome> deserialize(std::string_view wire) {
         g.protocol = in.u8();
         r.globals.push_back(std::move(g));
     }
+    o.text = in.str();
     if (!in.ok() || !in.at_end()) return std::nullopt;
     return o;
 }

@@ -20,6 +20,9 @@ namespace pickleguard::cli {
 struct scan_outcome {
     file_report report;
     std::optional<std::string> skip_reason;
+    // Output a command renders from the file inside the worker (`explain`),
+    // so that even its rendering never runs in the parent.
+    std::string text{};
 };
 
 // Little-endian, length-prefixed fields in declaration order; see report_wire.cpp.

@@ -431,7 +431,8 @@ private:
     // cannot be opened. Leaves w idle if w is gone.
     std::optional<file_report> dispatch(worker& w, std::size_t j) {
         const std::string& path = jobs_[j].path;
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        // "-" is standard input, which the worker reads as a stream.
+        int fd = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) return unreadable_report(path, path + ": " + std::strerror(errno));
         struct stat st {};
         if (::fstat(fd, &st) != 0) {
@@ -583,7 +584,7 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
     for (const scan_job& job : jobs) {
-        auto file = map_file(job.path);
+        auto file = job.path == "-" ? read_stream(0, "<stdin>") : map_file(job.path);
         if (!file) out.push_back({unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));
         out.back().report.path = job.path;
