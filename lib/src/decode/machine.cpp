@@ -330,7 +330,7 @@ private:
                     if (equality_.equal(c.items[it->second], key)) { found = it->second; break; }
             } else {
                 for (std::size_t p = 0; p < n; p += stride)
-                    if (equality_.equal_inline(c.items[p], key)) { found = p; break; }
+                    if (equality_.equal_keys_inline(c.items[p], key)) { found = p; break; }
             }
             if (found != SIZE_MAX) {
                 // An equal key keeps its place (and its first spelling) and takes the new value.

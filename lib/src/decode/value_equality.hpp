@@ -11,6 +11,7 @@
 #include "graph_storage.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace pickleguard {
 
@@ -27,6 +28,8 @@ public:
         if (a.is_small_int() && b.is_small_int()) return false;
         return equal(a, b);
     }
+    // The same with two strings (the usual dict keys) compared inline too.
+    bool equal_keys_inline(value_ref a, value_ref b);
 
 private:
     struct number {
@@ -46,5 +49,17 @@ private:
     std::string scratch_a_, scratch_b_;
     int depth_ = 0;  // nested frozenset comparisons
 };
+
+inline bool value_equality::equal_keys_inline(value_ref a, value_ref b) {
+    if (a == b) return true;
+    if (a.is_small_int() && b.is_small_int()) return false;
+    if (!a.is_small_int() && !b.is_small_int()) {
+        const node& p = g_.nodes[a.index()];
+        const node& q = g_.nodes[b.index()];
+        if (p.kind == value_kind::str && q.kind == value_kind::str)
+            return p.len == q.len && std::memcmp(p.p, q.p, p.len) == 0;
+    }
+    return equal(a, b);
+}
 
 }  // namespace pickleguard
