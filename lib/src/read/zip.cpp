@@ -41,8 +41,17 @@ std::optional<std::size_t> find_end(bytes_view b) {
     std::size_t at = b.size() - kEndSize;
     if (le(b, at, 4) == kEndSig && le(b, at + 20, 2) == 0) return at;
     std::size_t low = b.size() > kEndSize + kMaxComment ? b.size() - kEndSize - kMaxComment : 0;
-    for (std::size_t i = at + 1; i-- > low;)
+    // Backwards, as zipfile does; memrchr finds each candidate 'P' quickly
+    // (every file that is not a zip is searched over its last 64 KB).
+    const auto* base = reinterpret_cast<const unsigned char*>(b.data());
+    std::size_t hi = at + 1;  // candidates lie in [low, hi)
+    while (hi > low) {
+        const void* p = ::memrchr(base + low, 'P', hi - low);
+        if (!p) break;
+        std::size_t i = static_cast<std::size_t>(static_cast<const unsigned char*>(p) - base);
         if (le(b, i, 4) == kEndSig) return i;
+        hi = i;
+    }
     return std::nullopt;
 }
 
