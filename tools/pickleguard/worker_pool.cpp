@@ -188,6 +188,13 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
     }
 }
 
+// The crash test hook: a real invalid write. Not instrumented, or UBSan would
+// report the null store (and be stopped by the sandbox) before it faulted.
+[[gnu::noinline]] __attribute__((no_sanitize("undefined"))) void crash_now() {
+    volatile int* volatile nowhere = nullptr;
+    *nowhere = 1;
+}
+
 [[noreturn]] void worker_main(int channel, const scan_function& scan, const pool_options& options,
                               const test_hooks& hooks) {
     // Keep only stdin/out/err and the channel: no other worker's socket, no
@@ -217,10 +224,7 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
     while (receive_job(channel, h, path, fd)) {
         scan_job job{path, h.named != 0};
         std::string name = base_name(path);
-        if (!hooks.crash_on.empty() && name == hooks.crash_on) {
-            volatile int* volatile nowhere = nullptr;
-            *nowhere = 1;
-        }
+        if (!hooks.crash_on.empty() && name == hooks.crash_on) crash_now();
         if (!hooks.open_on.empty() && name == hooks.open_on) (void)::open("/etc/hostname", O_RDONLY);
         if (!hooks.hang_on.empty() && name == hooks.hang_on) {
             volatile unsigned long spin = 0;
