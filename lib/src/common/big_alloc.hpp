@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <memory_resource>
 #include <new>
+#include <span>
 #include <type_traits>
 
 namespace pickleguard {
@@ -26,23 +28,35 @@ void deallocate(void* p, std::size_t bytes) noexcept;
 void* reallocate(void* p, std::size_t old_bytes, std::size_t new_bytes);
 }  // namespace big_memory
 
-// A vector of trivially copyable values on that memory, with the few
-// operations the decoder needs. Unlike std::vector its push_back is small
-// enough to inline into every handler (growth is out of line), and growing a
-// mapped block does not copy it.
-template <class T>
+// Where a pod_vector keeps its elements: big_memory by default.
+struct big_memory_source {
+    static constexpr std::size_t initial_capacity = 16;
+    void* reallocate(void* p, std::size_t old_bytes, std::size_t new_bytes) const {
+        return big_memory::reallocate(p, old_bytes, new_bytes);
+    }
+    void deallocate(void* p, std::size_t bytes) const noexcept { big_memory::deallocate(p, bytes); }
+};
+
+// A vector of trivially copyable values, with the few operations the decoder
+// needs. Unlike std::vector its push_back is small enough to inline into
+// every handler (growth is out of line), appending a batch is one memcpy,
+// and growing a mapped block does not copy it. `Memory` supplies the blocks
+// (big_memory_source, or the value graph's item arena).
+template <class T, class Memory = big_memory_source>
 class pod_vector {
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
 
 public:
-    pod_vector() = default;
+    explicit pod_vector(Memory memory = {}) : memory_(memory) {}
     pod_vector(const pod_vector&) = delete;
     pod_vector& operator=(const pod_vector&) = delete;
-    pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) { o.data_ = nullptr, o.size_ = o.cap_ = 0; }
+    pod_vector(pod_vector&& o) noexcept : memory_(o.memory_), data_(o.data_), size_(o.size_), cap_(o.cap_) {
+        o.data_ = nullptr, o.size_ = o.cap_ = 0;
+    }
     pod_vector& operator=(pod_vector&& o) noexcept {
         if (this != &o) {
             release();
-            data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
+            memory_ = o.memory_, data_ = o.data_, size_ = o.size_, cap_ = o.cap_;
             o.data_ = nullptr, o.size_ = o.cap_ = 0;
         }
         return *this;
@@ -62,6 +76,7 @@ public:
     const T& operator[](std::size_t i) const { return data_[i]; }
     T& back() { return data_[size_ - 1]; }
     const T& back() const { return data_[size_ - 1]; }
+    operator std::span<const T>() const { return {data_, size_}; }
 
     [[gnu::always_inline]] void push_back(const T& v) {
         if (size_ == cap_) [[unlikely]] grow(size_ + 1);
@@ -70,6 +85,16 @@ public:
     [[gnu::always_inline]] T& emplace_back() {
         if (size_ == cap_) [[unlikely]] grow(size_ + 1);
         return *new (data_ + size_++) T{};
+    }
+    void append(const T* first, std::size_t count) {
+        if (count > cap_ - size_) grow(size_ + count);
+        // Dict pairs and single items are the common case: no memcpy call for them.
+        if (count <= 2) {
+            for (std::size_t k = 0; k < count; ++k) data_[size_ + k] = first[k];
+        } else if (count) {
+            std::memcpy(data_ + size_, first, count * sizeof(T));
+        }
+        size_ += count;
     }
     void pop_back() { --size_; }
     void reserve(std::size_t n) {
@@ -83,19 +108,20 @@ public:
 
 private:
     [[gnu::noinline]] void grow(std::size_t need) {
-        std::size_t n = cap_ ? cap_ * 2 : 16;
+        std::size_t n = cap_ ? cap_ * 2 : Memory::initial_capacity;
         set_capacity(n < need ? need : n);
     }
     void set_capacity(std::size_t n) {
         if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
-        data_ = static_cast<T*>(big_memory::reallocate(data_, cap_ * sizeof(T), n * sizeof(T)));
+        data_ = static_cast<T*>(memory_.reallocate(data_, cap_ * sizeof(T), n * sizeof(T)));
         cap_ = n;
     }
     void release() noexcept {
-        big_memory::deallocate(data_, cap_ * sizeof(T));
+        if (data_) memory_.deallocate(data_, cap_ * sizeof(T));
         data_ = nullptr;
     }
 
+    [[no_unique_address]] Memory memory_;
     T* data_ = nullptr;
     std::size_t size_ = 0, cap_ = 0;
 };

@@ -66,65 +66,19 @@ private:
     std::pmr::monotonic_buffer_resource small_{std::size_t{1} << 16};
 };
 
-// A container's items: handles in arena memory. Appending is a bounds check
-// and a memcpy (std::vector with a pmr allocator copied item by item).
-class item_vector {
-public:
-    explicit item_vector(item_arena* arena) : arena_(arena) {}
-    item_vector(const item_vector&) = delete;
-    item_vector& operator=(const item_vector&) = delete;
-    item_vector(item_vector&& o) noexcept : arena_(o.arena_), data_(o.data_), size_(o.size_), cap_(o.cap_) {
-        o.data_ = nullptr, o.size_ = o.cap_ = 0;
+// A container's items: handles in arena memory.
+struct arena_memory {
+    static constexpr std::size_t initial_capacity = 4;
+    item_arena* arena;
+    void* reallocate(void* p, std::size_t old_bytes, std::size_t new_bytes) const {
+        return arena->reallocate(p, old_bytes, new_bytes);
     }
-    item_vector& operator=(item_vector&&) = delete;
-    ~item_vector() { arena_->deallocate(data_, cap_ * sizeof(value_ref)); }
-
-    std::size_t size() const { return size_; }
-    std::size_t capacity() const { return cap_; }
-    bool empty() const { return size_ == 0; }
-    value_ref* data() { return data_; }
-    const value_ref* data() const { return data_; }
-    value_ref* begin() { return data_; }
-    value_ref* end() { return data_ + size_; }
-    const value_ref* begin() const { return data_; }
-    const value_ref* end() const { return data_ + size_; }
-    value_ref& operator[](std::size_t i) { return data_[i]; }
-    const value_ref& operator[](std::size_t i) const { return data_[i]; }
-    operator std::span<const value_ref>() const { return {data_, size_}; }
-
-    void append(const value_ref* first, std::size_t count) {
-        if (count > cap_ - size_) grow(size_ + count);
-        // Dict pairs and single items are the common case: no memcpy call for them.
-        if (count <= 2) {
-            for (std::size_t k = 0; k < count; ++k) data_[size_ + k] = first[k];
-        } else {
-            std::memcpy(data_ + size_, first, count * sizeof(value_ref));
-        }
-        size_ += count;
-    }
-    void push_back(value_ref v) { append(&v, 1); }
-    void reserve(std::size_t n) {
-        if (n > cap_) set_capacity(n);
-    }
-
-private:
-    void grow(std::size_t need) {
-        std::size_t n = cap_ ? cap_ * 2 : 4;
-        set_capacity(n < need ? need : n);
-    }
-    void set_capacity(std::size_t n) {
-        if (n > static_cast<std::size_t>(-1) / sizeof(value_ref)) throw std::bad_array_new_length();
-        data_ = static_cast<value_ref*>(arena_->reallocate(data_, cap_ * sizeof(value_ref), n * sizeof(value_ref)));
-        cap_ = n;
-    }
-
-    item_arena* arena_;
-    value_ref* data_ = nullptr;
-    std::size_t size_ = 0, cap_ = 0;
+    void deallocate(void* p, std::size_t bytes) const noexcept { arena->deallocate(p, bytes); }
 };
+using item_vector = pod_vector<value_ref, arena_memory>;
 
 struct container {
-    explicit container(item_arena* arena) : items(arena) {}
+    explicit container(item_arena* arena) : items(arena_memory{arena}) {}
     item_vector items;
     std::uint32_t depth = 1;                 // nesting depth, at least 1
     std::uint32_t applied = kNoApplied;      // index into storage::applied
