@@ -38,6 +38,16 @@ struct scan_context {
              std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
     // Counts an archive member; false (after a finding) when there are too many.
     bool count_entry(const std::string& member);
+    // detect(), remembered per byte range: a zip is classified by parsing its
+    // central directory, and the same bytes are asked about several times.
+    std::string detect_once(bytes_view bytes);
+
+    struct detected {
+        const std::byte* data;
+        std::size_t size;
+        std::string format;
+    };
+    std::vector<detected> detected_{};  // detect_once's memory
 };
 
 // The format of `bytes` (see container.hpp), by content.

@@ -34,6 +34,15 @@ bool scan_context::count_entry(const std::string& member) {
     return false;
 }
 
+std::string scan_context::detect_once(bytes_view bytes) {
+    // A handful of ranges per file (the file, the archive inside it, some
+    // members): a linear search is enough.
+    for (const detected& d : detected_)
+        if (d.data == bytes.data() && d.size == bytes.size()) return d.format;
+    detected_.push_back({bytes.data(), bytes.size(), detect(bytes)});
+    return detected_.back().format;
+}
+
 void scan_any(scan_context& ctx, bytes_view bytes, const std::string& member, int depth) {
     if (depth > ctx.options.containers.max_depth) {
         ctx.add("container-limit", severity::high,
@@ -42,7 +51,7 @@ void scan_any(scan_context& ctx, bytes_view bytes, const std::string& member, in
                 member);
         return;
     }
-    const std::string format = detect(bytes);
+    const std::string format = ctx.detect_once(bytes);
     if (format == "pickle") scan_pickle(ctx, bytes, member);
     else if (format == "pytorch-legacy") scan_torch_legacy(ctx, bytes, member);
     else if (format == "npy") scan_npy(ctx, bytes, member);
@@ -86,8 +95,8 @@ file_report scan_file(std::span<const std::byte> bytes, const policy& p, const s
     file_report r;
     r.path = path;
     r.bytes = bytes.size();
-    r.format = read::detect(bytes);
     read::scan_context ctx{p, kb, options, r};
+    r.format = ctx.detect_once(bytes);
     read::scan_any(ctx, bytes, "", 0);
     if (r.format == "pickle" && ctx.joblib_seen) r.format = "joblib";
     r.settle();

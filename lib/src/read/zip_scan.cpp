@@ -60,7 +60,7 @@ void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int
         else
             scan_any(ctx, front, name, depth + 1);
     }
-    std::string format = z.entries.empty() ? "zip" : detect(file.subspan(static_cast<std::size_t>(z.start)));
+    std::string format = z.entries.empty() ? "zip" : ctx.detect_once(file.subspan(static_cast<std::size_t>(z.start)));
     if (format == "pytorch-zip" || format == "torchscript") {
         scan_torch_zip(ctx, file, z, member, depth, format == "torchscript");
         return;
