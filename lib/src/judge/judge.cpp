@@ -6,6 +6,7 @@
 #include "pickleguard/scan.hpp"
 
 #include "decode/opcode_table.hpp"
+#include "judge/stream.hpp"
 
 #include <algorithm>
 #include <map>
@@ -423,7 +424,8 @@ private:
 };
 
 void scan_streams(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                  const scan_options& options, const std::string& member, int depth, file_report& out) {
+                  const scan_options& options, const std::string& member, int depth, file_report& out,
+                  const std::function<void(const decoding&)>* first_stream = nullptr) {
     decode_options dopt = options.decode;
     dopt.limit = tighter(options.decode.limit, p.limits());
     std::size_t offset = 0;
@@ -439,6 +441,7 @@ void scan_streams(std::span<const std::byte> bytes, const policy& p, const knowl
         ++out.pickles;
         judge j(d, bytes, p, kb, options, name, depth, out);
         j.run();
+        if (index == 1 && first_stream) (*first_stream)(d);
         if (d.failure || d.end >= bytes.size() || !options.scan_trailing_pickles) return;
         finding f;
         f.rule = "data-after-stop";
@@ -463,6 +466,12 @@ void judge::scan_stream(std::span<const std::byte> bytes, const std::string& mem
 void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
                         const scan_options& options, const std::string& member, file_report& out) {
     scan_streams(bytes, p, kb, options, member, 0, out);
+}
+
+void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
+                        const scan_options& options, const std::string& member, file_report& out,
+                        const std::function<void(const decoding&)>& first_stream) {
+    scan_streams(bytes, p, kb, options, member, 0, out, &first_stream);
 }
 
 file_report scan_bytes(std::span<const std::byte> bytes, const policy& p, const scan_options& options,

@@ -12,6 +12,7 @@
 // storage keys — then for each key an 8-byte little-endian element count and
 // that many elements. Every one of the five is a full pickle.load.
 #include "read/zip_reader.hpp"
+#include "judge/stream.hpp"
 
 #include <algorithm>
 #include <map>
@@ -120,12 +121,12 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
             std::string name = join_member(member, e.name);
             auto data = read_entry(ctx, file, e, name);
             if (!data) continue;
-            scan_pickle_stream(data->view, ctx.p, ctx.kb, ctx.options, name, ctx.report);
             // The storages: each must name a record whose size is what torch
             // reads for it (numel elements of the class's size).
-            decode_options o = ctx.options.decode;
-            decoding d = decode(data->view, o);
-            for (const storage_ref& r : storage_refs(d)) {
+            std::vector<storage_ref> refs;
+            scan_pickle_stream(data->view, ctx.p, ctx.kb, ctx.options, name, ctx.report,
+                               [&refs](const decoding& d) { refs = storage_refs(d); });
+            for (const storage_ref& r : refs) {
                 std::string record = root + std::string(pe.storage_dir) + r.key;
                 auto [rlo, rhi] = by_name.equal_range(record);
                 if (rlo == rhi) {
