@@ -106,6 +106,9 @@ def main() -> int:
     for c in gen_random.generate(1, args.count):
         cases[c.name] = c.data
     for d in args.corpus:
+        if not os.path.isdir(d):
+            print(f"corpus folder {d} does not exist: skipped")  # regression folders appear with their first input
+            continue
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
             if os.path.isfile(path) and os.path.getsize(path) <= 1 << 16:

@@ -108,6 +108,10 @@ def corpus_cases(dirs: list[str], skipped: collections.Counter) -> list[Case]:
     cases: list[Case] = []
     seen: set[bytes] = set()
     for d in dirs:
+        if not os.path.isdir(d):
+            # Regression folders exist in git only once they hold an input.
+            skipped[f"corpus folder {d} does not exist"] += 1
+            continue
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
             if not os.path.isfile(path) or os.path.getsize(path) > CORPUS_MAX_BYTES:
