@@ -165,22 +165,17 @@ void classify(needed_global& g, const knowledge_base& kb) {
 class stdin_copy {
 public:
     static result<stdin_copy> make() {
+        auto in = read_stream(0, "<stdin>");
+        if (!in) return in.error();
         int fd = ::memfd_create("pickleguard-stdin", MFD_CLOEXEC);
         if (fd < 0) return error{error_kind::io, error::no_offset, error::no_opcode, "cannot create a memory file"};
         stdin_copy copy(fd);
-        char buf[1 << 16];
-        ssize_t n;
-        while ((n = ::read(0, buf, sizeof buf)) != 0) {
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return error{error_kind::io, error::no_offset, error::no_opcode, "cannot read standard input"};
-            }
-            for (ssize_t done = 0; done < n;) {
-                ssize_t w = ::write(fd, buf + done, static_cast<std::size_t>(n - done));
-                if (w < 0 && errno == EINTR) continue;
-                if (w <= 0) return error{error_kind::io, error::no_offset, error::no_opcode, "cannot copy standard input"};
-                done += w;
-            }
+        auto bytes = in.value().bytes();
+        for (std::size_t done = 0; done < bytes.size();) {
+            ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return error{error_kind::io, error::no_offset, error::no_opcode, "cannot copy standard input"};
+            done += static_cast<std::size_t>(w);
         }
         return copy;
     }

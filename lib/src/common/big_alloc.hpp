@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <memory_resource>
 #include <new>
 #include <span>
 #include <type_traits>
@@ -142,11 +141,5 @@ struct big_allocator {
     bool operator==(const big_allocator<U>&) const noexcept { return true; }
 };
 
-// The same, as a memory resource (container items use pmr vectors).
-class big_resource final : public std::pmr::memory_resource {
-    void* do_allocate(std::size_t bytes, std::size_t) override { return big_memory::allocate(bytes); }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t) override { big_memory::deallocate(p, bytes); }
-    bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override { return this == &other; }
-};
 
 }  // namespace pickleguard

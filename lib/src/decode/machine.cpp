@@ -141,19 +141,6 @@ struct operand {
     std::string_view line2;    // second line of GLOBAL/INST (with '\n')
 };
 
-// Most pickled text is ASCII, which needs no UTF-8 checking.
-inline bool is_ascii(std::string_view s) {
-    std::size_t i = 0, n = s.size();
-    std::uint64_t any = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, s.data() + i, 8);
-        any |= w;
-    }
-    for (; i < n; ++i) any |= static_cast<unsigned char>(s[i]);
-    return (any & 0x8080808080808080ull) == 0;
-}
-
 inline std::uint64_t read_le(const std::uint8_t* p, std::size_t n) {
     // One unaligned load where the host is little-endian, as CPython's
     // calc_binint reads bytes; compilers fold memcpy of a known size.
@@ -772,7 +759,8 @@ bool machine::load_unicode() {
 }
 
 bool machine::load_counted_binunicode() {
-    if (!is_ascii(arg_.bytes))
+    // Most pickled text is ASCII, which needs no UTF-8 checking.
+    if (!text::is_ascii(arg_.bytes))
         if (std::string why = text::check_utf8(arg_.bytes, /*surrogatepass=*/true); !why.empty()) return malformed(why);
     value_ref v;
     return make_text(value_kind::str, arg_.bytes, v) && push(v);

@@ -97,6 +97,7 @@ std::string check_utf8(std::string_view s, bool surrogatepass) {
 }
 
 std::string check_ascii(std::string_view s) {
+    if (is_ascii(s)) return {};
     for (std::size_t i = 0; i < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80)

@@ -10,6 +10,7 @@
 #include "pickleguard/error.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,20 @@ std::string check_utf8(std::string_view s, bool surrogatepass);
 
 // Empty when every byte is ASCII; otherwise CPython's message.
 std::string check_ascii(std::string_view s);
+
+// True when every byte is ASCII: eight at a time, inline, since most pickled
+// text is ASCII and BINUNICODE then needs no UTF-8 check.
+inline bool is_ascii(std::string_view s) {
+    std::size_t i = 0, n = s.size();
+    std::uint64_t any = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        any |= w;
+    }
+    for (; i < n; ++i) any |= static_cast<unsigned char>(s[i]);
+    return (any & 0x8080808080808080ull) == 0;
+}
 
 // STRING's argument (without the newline): strip the quotes, undo the
 // escapes as PyBytes_DecodeEscape does. The caller then applies ASCII.
