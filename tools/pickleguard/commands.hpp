@@ -4,6 +4,7 @@
 #include "pickleguard/decode.hpp"
 #include "pickleguard/policy.hpp"
 #include "pickleguard/scan.hpp"
+#include "worker_pool.hpp"
 
 #include <optional>
 #include <span>
@@ -21,7 +22,25 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFound = 1;
 inline constexpr int kExitError = 2;
 
-struct scan_args {
+// The options of the commands that read untrusted files in sandboxed worker
+// processes (worker_pool.hpp): --timeout, --max-memory, --no-sandbox.
+struct worker_args {
+    bool sandbox = true;                // scan in seccomp-sandboxed worker processes
+    double timeout_seconds = 60;        // per file, wall clock, in a worker; 0: none
+    std::uint64_t max_memory_mb = 8192; // address space per worker, plus the file's size
+
+    pool_options pool(unsigned jobs = 0) const {
+        pool_options p;
+        p.sandbox = sandbox;
+        p.jobs = jobs;
+        p.timeout_seconds = timeout_seconds;
+        p.memory_bytes = max_memory_mb << 20;
+        return p;
+    }
+};
+void add_worker_options(CLI::App* cmd, worker_args& args);
+
+struct scan_args : worker_args {
     std::vector<std::string> paths;
     std::vector<std::string> policies;  // names or files; several are merged by include
     std::string format = "text";        // text | json | sarif
@@ -33,10 +52,7 @@ struct scan_args {
     std::vector<std::string> include, exclude;  // globs for files found by walking directories
     bool skip_unknown = false;          // named files that are not pickle containers are skipped, not errors
     bool stdin_paths = false;           // paths from standard input, one JSON report line each
-    bool sandbox = true;                // scan in seccomp-sandboxed worker processes (worker_pool.hpp)
     unsigned jobs = 0;                  // worker processes; 0: one per available core
-    double timeout_seconds = 60;        // per file, wall clock, in a worker; 0: none
-    std::uint64_t max_memory_mb = 8192; // address space per worker, plus the file's size
     decode_options decode;
 };
 
@@ -68,15 +84,12 @@ CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args);
 int run_policy_infer(const infer_args& args);
 
 // `explain` (explain_command.cpp).
-struct explain_args {
+struct explain_args : worker_args {
     std::vector<std::string> paths;
     std::vector<std::string> policies;
     std::size_t context = 5;            // opcodes shown before and after each finding
     std::size_t max_value_chars = 400;  // JSON of the values involved, truncated
     bool verbose = false;               // also informational findings
-    bool sandbox = true;                // read files in a sandboxed worker process, as `scan` does
-    double timeout_seconds = 60;        // per file, in the sandbox
-    std::uint64_t max_memory_mb = 8192; // per worker, in the sandbox
     decode_options decode;
 };
 CLI::App* add_explain_command(CLI::App& app, explain_args& args);

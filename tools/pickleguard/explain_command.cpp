@@ -247,12 +247,7 @@ CLI::App* add_explain_command(CLI::App& app, explain_args& args) {
     cmd->add_option("--context,-C", args.context, "Opcodes shown before and after each finding (default 5)");
     cmd->add_option("--max-value-chars", args.max_value_chars, "Truncate each value's JSON here (default 400)");
     cmd->add_flag("--verbose,-v", args.verbose, "Also informational findings");
-    cmd->add_option("--timeout", args.timeout_seconds, "Seconds one file may take before it is an error (0: none)")
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--max-memory", args.max_memory_mb,
-                    "Address space of the scanner process, in MB, plus the size of the file it reads");
-    cmd->add_flag("!--no-sandbox", args.sandbox,
-                  "Read the files in this process, without the seccomp sandbox (for systems without seccomp)");
+    add_worker_options(cmd, args);
     return cmd;
 }
 
@@ -329,21 +324,12 @@ int run_explain(const explain_args& args) {
     };
     std::vector<scan_job> jobs;
     for (const std::string& path : args.paths) jobs.push_back({path, true});
-    std::vector<scan_outcome> outcomes;
-    auto quiet = [](std::size_t, std::size_t) {};
-    if (args.sandbox) {
-        pool_options pool;
-        pool.timeout_seconds = args.timeout_seconds;
-        pool.memory_bytes = args.max_memory_mb << 20;
-        auto done = scan_in_workers(jobs, explain_one, pool, quiet);
-        if (!done) {
-            std::fprintf(stderr, "pickleguard: %s\n", done.error().reason.c_str());
-            return kExitError;
-        }
-        outcomes = std::move(done).value();
-    } else {
-        outcomes = scan_in_process(jobs, explain_one, quiet);
+    auto done = scan_jobs(jobs, explain_one, args.pool(), [](std::size_t, std::size_t) {});
+    if (!done) {
+        std::fprintf(stderr, "pickleguard: %s\n", done.error().reason.c_str());
+        return kExitError;
     }
+    std::vector<scan_outcome> outcomes = std::move(done).value();
 
     int status = kExitOk;
     for (const scan_outcome& o : outcomes) {

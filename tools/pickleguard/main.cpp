@@ -18,6 +18,20 @@
 #include <string>
 #include <vector>
 
+namespace pickleguard::cli {
+
+void add_worker_options(CLI::App* cmd, worker_args& args) {
+    cmd->add_option("--timeout", args.timeout_seconds, "Seconds one file may take before it is an error (0: none)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max-memory", args.max_memory_mb,
+                    "Address space of a scanner process, in MB, plus the size of the file it reads");
+    cmd->add_flag("!--no-sandbox", args.sandbox,
+                  "Read files in this process, without the seccomp sandbox, the process limits and the timeout "
+                  "(for systems without seccomp)");
+}
+
+}  // namespace pickleguard::cli
+
 namespace {
 
 using pickleguard::cli::kExitError;
@@ -176,13 +190,7 @@ int main(int argc, char** argv) {
     scan->add_flag("--stdin-paths", scan_args.stdin_paths,
                    "Read paths from standard input, one per line; write one JSON report line per path, flushed");
     scan->add_option("--jobs,-j", scan_args.jobs, "Scanner processes working in parallel (default: one per core)");
-    scan->add_option("--timeout", scan_args.timeout_seconds, "Seconds one file may take before it is an error (0: none)")
-        ->check(CLI::NonNegativeNumber);
-    scan->add_option("--max-memory", scan_args.max_memory_mb,
-                     "Address space of a scanner process, in MB, plus the size of the file it reads");
-    scan->add_flag("!--no-sandbox", scan_args.sandbox,
-                   "Scan in this process, without the seccomp sandbox, the process limits and the timeout "
-                   "(for systems without seccomp)");
+    add_worker_options(scan, scan_args);
     add_limits(scan);
 
     CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies; infer one from trusted files");

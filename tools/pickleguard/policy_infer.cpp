@@ -205,15 +205,11 @@ struct scan_set {
         scan_function scan_one = [&](std::span<const std::byte> bytes, const scan_job& job) -> scan_outcome {
             return {scan_target(bytes, p, options, job.path), {}, {}};
         };
-        auto quiet = [](std::size_t, std::size_t) {};
-        std::vector<scan_outcome> outcomes;
-        if (sandbox) {
-            auto done = scan_in_workers(jobs, scan_one, pool_options{}, quiet);
-            if (!done) return done.error();
-            outcomes = std::move(done).value();
-        } else {
-            outcomes = scan_in_process(jobs, scan_one, quiet);
-        }
+        pool_options pool;
+        pool.sandbox = sandbox;
+        auto done = scan_jobs(jobs, scan_one, pool, [](std::size_t, std::size_t) {});
+        if (!done) return done.error();
+        std::vector<scan_outcome>& outcomes = done.value();
         std::vector<file_report> out;
         for (std::size_t k = 0; k < outcomes.size(); ++k) {
             out.push_back(std::move(outcomes[k].report));

@@ -185,25 +185,15 @@ int run_scan(const scan_args& args) {
     for (const target& t : targets) jobs.push_back({t.path, t.named});
     progress_line progress(jobs.size());
     auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
-    std::vector<scan_outcome> outcomes;
-    if (args.sandbox) {
-        // The knowledge base is not parsed here: a worker parses it the first
-        // time a file names a global, so scans of plain data never pay for it.
-        pool_options pool;
-        pool.jobs = args.jobs;
-        pool.timeout_seconds = args.timeout_seconds;
-        pool.memory_bytes = args.max_memory_mb << 20;
-        auto scanned = scan_in_workers(jobs, scan_one, pool, show);
-        if (!scanned) {
-            progress.finish();
-            std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
-            return kExitError;
-        }
-        outcomes = std::move(scanned).value();
-    } else {
-        outcomes = scan_in_process(jobs, scan_one, show);
-    }
+    // The knowledge base is not parsed here: a worker parses it the first
+    // time a file names a global, so scans of plain data never pay for it.
+    auto scanned = scan_jobs(jobs, scan_one, args.pool(args.jobs), show);
     progress.finish();
+    if (!scanned) {
+        std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
+        return kExitError;
+    }
+    std::vector<scan_outcome> outcomes = std::move(scanned).value();
     for (scan_outcome& o : outcomes) {
         if (o.skip_reason) skipped.push_back({o.report.path, std::move(*o.skip_reason)});
         else reports.push_back(std::move(o.report));

@@ -73,10 +73,7 @@ int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::stri
         if (args.skip_unknown && !is_known_container(bytes)) return {{}, "not a pickle container"};
         return {scan_target(bytes, p, options, job.path), {}};
     };
-    pool_options pool;
-    pool.jobs = 1;
-    pool.timeout_seconds = args.timeout_seconds;
-    pool.memory_bytes = args.max_memory_mb << 20;
+    const pool_options pool = args.pool(1);
     auto quiet = [](std::size_t, std::size_t) {};
     char* buf = nullptr;
     std::size_t cap = 0;
@@ -86,18 +83,13 @@ int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::stri
         while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
         if (path.empty()) continue;
         std::vector<scan_job> job{{path, true}};
-        std::vector<scan_outcome> outcome;
-        if (args.sandbox) {
-            auto scanned = scan_in_workers(job, scan_one, pool, quiet);
-            if (!scanned) {
-                std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
-                std::free(buf);
-                return kExitError;
-            }
-            outcome = std::move(scanned).value();
-        } else {
-            outcome = scan_in_process(job, scan_one, quiet);
+        auto scanned = scan_jobs(job, scan_one, pool, quiet);
+        if (!scanned) {
+            std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
+            std::free(buf);
+            return kExitError;
         }
+        std::vector<scan_outcome> outcome = std::move(scanned).value();
         std::string line;
         if (outcome.empty()) {
             any_error = true;

@@ -582,6 +582,12 @@ result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& j
     return p.run(progress);
 }
 
+result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
+                                            const pool_options& options, const progress_function& progress) {
+    if (options.sandbox) return scan_in_workers(jobs, scan, options, progress);
+    return scan_in_process(jobs, scan, progress);
+}
+
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
                                           const progress_function& progress) {
     std::vector<scan_outcome> out;

@@ -35,6 +35,7 @@ using scan_function = std::function<scan_outcome(std::span<const std::byte> byte
 using progress_function = std::function<void(std::size_t done, std::size_t unsafe)>;
 
 struct pool_options {
+    bool sandbox = true;              // false: scan in this process (--no-sandbox)
     unsigned jobs = 0;                // workers; 0: one per available core
     double timeout_seconds = 60;      // per file, wall clock; 0: none
     std::uint64_t memory_bytes = std::uint64_t{8} << 30;  // address space per worker, plus the file's size
@@ -48,6 +49,11 @@ result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& j
 // The same, in this process (--no-sandbox).
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
                                           const progress_function& progress);
+
+// scan_in_workers, or scan_in_process when !options.sandbox: what every
+// command that reads untrusted files calls.
+result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
+                                            const pool_options& options, const progress_function& progress);
 
 // An `error` report for a file that could not be read.
 file_report unreadable_report(const std::string& path, const std::string& reason);
