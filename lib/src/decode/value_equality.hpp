@@ -21,14 +21,9 @@ public:
 
     std::uint64_t hash(value_ref v);
     bool equal(value_ref a, value_ref b);
-    // equal() with its two cheapest answers inline: the same value (CPython's
-    // dict and set compare identity first) and two small ints.
-    bool equal_inline(value_ref a, value_ref b) {
-        if (a == b) return true;
-        if (a.is_small_int() && b.is_small_int()) return false;
-        return equal(a, b);
-    }
-    // The same with two strings (the usual dict keys) compared inline too.
+    // equal() with its cheapest answers inline, for dict keys and set items:
+    // the same value (CPython's dict and set compare identity first), two
+    // small ints, two strings.
     bool equal_keys_inline(value_ref a, value_ref b);
 
 private:
