@@ -114,6 +114,30 @@ def test_forbidden_open(args):
                        "stopped by its sandbox (SIGSYS")
 
 
+def test_files_queued_behind_a_failure(args):
+    """Small files are queued several to a worker: those behind one that
+    crashes or hangs the worker are scanned by its replacement, not lost and
+    not blamed."""
+    d = os.path.join(args.workdir, "queued")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for i in range(30):
+        with open(os.path.join(d, f"q{i:02}.pkl"), "wb") as f:
+            f.write(pickle.dumps({"i": i}, protocol=i % 6))
+    for var, rule, extra in (("PICKLEGUARD_TEST_CRASH_ON", "scanner-crashed", ()),
+                             ("PICKLEGUARD_TEST_HANG_ON", "scan-timeout", ("--timeout", "1"))):
+        for jobs in ("1", "2"):
+            p, _ = scan(args, [d], "--jobs", jobs, *extra, env={var: "q03.pkl"})
+            what = f"{var} --jobs {jobs}"
+            check(p.returncode == 2, f"{what}: exit {p.returncode}, want 2; stderr: {p.stderr.decode()}")
+            files = by_name(json.loads(p.stdout))
+            check(len(files) == 30, f"{what}: {len(files)} files reported, want 30")
+            rules = [f["rule"] for f in files["q03.pkl"]["findings"]]
+            check(rules == [rule], f"{what}: q03.pkl findings {rules}")
+            others = [n for n, f in files.items() if n != "q03.pkl" and f["verdict"] != "safe"]
+            check(not others, f"{what}: not safe: {others}")
+
+
 def test_hooks_need_the_sandbox(args):
     """--no-sandbox ignores the hooks (they live in the worker): p2 is scanned."""
     d = os.path.join(args.workdir, "no_sandbox")
@@ -201,6 +225,7 @@ CHECKS = {
     "crash": test_crash,
     "timeout": test_timeout,
     "forbidden_open": test_forbidden_open,
+    "files_queued_behind_a_failure": test_files_queued_behind_a_failure,
     "hooks_need_the_sandbox": test_hooks_need_the_sandbox,
     "jobs_deterministic": test_jobs_deterministic,
     "explain_and_infer": test_explain_and_infer_use_the_sandbox,

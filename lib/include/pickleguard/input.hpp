@@ -40,7 +40,8 @@ private:
     std::string path_;
 };
 
-// Maps a regular file; reads anything else (a pipe, "/dev/stdin") into memory.
+// Maps a regular file (reads one of 64 KiB or less, which is cheaper); reads
+// anything else (a pipe, "/dev/stdin") into memory.
 result<mapped_file> map_file(const std::string& path);
 
 // Reads a whole stream (e.g. standard input, fd 0) into memory.

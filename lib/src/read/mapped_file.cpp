@@ -79,6 +79,29 @@ result<mapped_file> map_file(const std::string& path) {
     }
     mapped_file f;
     f.path_ = path;
+    // Small files are read: mapping and unmapping each one costs more (two
+    // changes to the address space) when a directory holds thousands.
+    constexpr off_t kReadBytes = off_t{64} << 10;
+    if (st.st_size > 0 && st.st_size <= kReadBytes) {
+        f.owned_.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t got = 0;
+        while (got < f.owned_.size()) {
+            ssize_t n = ::pread(fd, f.owned_.data() + got, f.owned_.size() - got, static_cast<off_t>(got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                int err = errno;
+                ::close(fd);
+                return io_error(path, std::strerror(err));
+            }
+            if (n == 0) break;  // shrank meanwhile: what is there is what a loader reads
+            got += static_cast<std::size_t>(n);
+        }
+        ::close(fd);
+        f.owned_.resize(got);
+        f.data_ = f.owned_.data();
+        f.size_ = got;
+        return f;
+    }
     if (st.st_size > 0) {
         void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
