@@ -173,6 +173,8 @@ public:
 
     using handler = bool (*)(machine&);
     void run();
+    template <bool Observed>
+    void loop();
 
 private:
     friend struct dispatch_table;
@@ -280,7 +282,14 @@ private:
         if (c.items.size() + count > lim_.max_container_items)
             return limit("container larger than max_container_items");
         std::uint32_t depth = c.depth;
-        for (std::size_t k = 0; k < count; ++k) depth = std::max(depth, depth_of(first[k]) + 1);
+        // Scalars are depth 0, and a container is at least 1: only items
+        // holding others can deepen it. A branch-free pass (vectorised)
+        // finds whether there are any, so a list of scalars looks up none.
+        bool any_compound = false;
+        for (std::size_t k = 0; k < count; ++k) any_compound |= first[k].is_compound();
+        if (any_compound)
+            for (std::size_t k = 0; k < count; ++k)
+                if (first[k].is_compound()) depth = std::max(depth, depth_of(first[k]) + 1);
         if (depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         c.depth = depth;
         c.items.append(first, count);
@@ -330,7 +339,8 @@ private:
                     c.depth = depth;
                     return limit("container larger than max_container_items");
                 }
-                for (std::size_t j = 0; j < stride; ++j) depth = std::max(depth, depth_of(first[k + j]) + 1);
+                for (std::size_t j = 0; j < stride; ++j)
+                    if (first[k + j].is_compound()) depth = std::max(depth, depth_of(first[k + j]) + 1);
                 c.items.append(first + k, stride);
                 if (idx_it != key_index_.end()) idx_it->second.emplace(h, static_cast<std::uint32_t>(n));
             }
@@ -603,9 +613,10 @@ inline bool machine::read_operand() {
     constexpr std::size_t fixed = fixed_arg_size(Kind);
     if constexpr (fixed != 0) {
         if (remaining() < fixed) return truncated();
-        arg_.bytes = {reinterpret_cast<const char*>(in_ + pos_), fixed};
+        // Handlers of fixed-size arguments read only `u` (and `i` for int4):
+        // the other fields are left stale rather than stored per opcode.
         arg_.u = read_le(in_ + pos_, fixed);
-        arg_.i = Kind == arg_kind::int4 ? static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u)) : 0;
+        if constexpr (Kind == arg_kind::int4) arg_.i = static_cast<std::int32_t>(static_cast<std::uint32_t>(arg_.u));
         pos_ += fixed;
         return true;
     } else if constexpr (Kind == arg_kind::line) {
@@ -1317,8 +1328,10 @@ bool machine::load_stop() {
     value_ref v;
     if (!pop(v)) return false;
     out_.root = v;
+    // Ends the loop as a failure would (one test per opcode, not two);
+    // stopped_ tells them apart.
     stopped_ = true;
-    return true;
+    return false;
 }
 
 bool machine::load_frame() {
@@ -1480,6 +1493,15 @@ void machine::run() {
     // of repeated doubling on large inputs.
     g_.nodes.reserve(std::min<std::size_t>((size_ - pos_) / 8 + 16, std::size_t{1} << 22));
     g_.containers.reserve(std::min<std::size_t>((size_ - pos_) / 32 + 16, std::size_t{1} << 20));
+    if (observer_) loop<true>();
+    else loop<false>();
+    out_.end = out_.failure ? op_offset_ : pos_;
+}
+
+// The loop, with and without an observer: the plain decode tests nothing
+// per opcode for observers.
+template <bool Observed>
+void machine::loop() {
     // The opcode count and its limit live in locals, which stay in registers
     // across the handler calls; unknown opcodes have a handler of their own.
     std::uint64_t opcodes = out_.opcode_count;
@@ -1499,19 +1521,19 @@ void machine::run() {
             limit("more opcodes than max_opcodes");
             break;
         }
-        if (observer_) [[unlikely]] {
+        if constexpr (Observed) {
             std::size_t arg_start = pos_;
             traced_memo_ = -1;
             traced_global_ = nullptr;
             bool ok = kDispatch[op_](*this);
-            if (ok) report_step(arg_start);
-            if (!ok || stopped_) break;
+            if (ok || stopped_) report_step(arg_start);
+            if (!ok) break;
             continue;
         }
-        if (!kDispatch[op_](*this) || stopped_) [[unlikely]] break;
+        // A false return is STOP (stopped_) or a failure.
+        if (!kDispatch[op_](*this)) [[unlikely]] break;
     }
     out_.opcode_count = opcodes;
-    out_.end = out_.failure ? op_offset_ : pos_;
 }
 
 }  // namespace
