@@ -1,10 +1,11 @@
 // Scanning files in sandboxed, reused worker processes.
 //
 // `pickleguard scan` forks N workers once the policy is loaded (they inherit
-// it; nothing is exec'd) and feeds them files one at a time. The parent opens
-// each file and passes the descriptor over a Unix socket (SCM_RIGHTS); the
-// worker, already under its seccomp filter and rlimits (sandbox.hpp), maps
-// it, runs the scan function, and writes back a scan_outcome (report_wire.hpp).
+// it; nothing is exec'd) and feeds them files: one at a time, or small
+// files several ahead (worker_pool.cpp). The parent opens each file and
+// passes the descriptor over a Unix socket (SCM_RIGHTS); the worker, already
+// under its seccomp filter and rlimits (sandbox.hpp), maps or reads it, runs
+// the scan function, and writes back a scan_outcome (report_wire.hpp).
 // A worker that crashes, hangs past the deadline or reaches a limit turns
 // into an `error` report for that file; it is replaced and the scan goes on.
 // Outcomes come back in input order, whatever the number of workers.

@@ -464,8 +464,11 @@ private:
     [[gnu::always_inline]] bool memo_get(std::uint64_t idx) {
         traced_memo_ = static_cast<std::int64_t>(idx);
         const value_ref* v = memo_.get(idx);
-        if (!v) return malformed("Memo value not found at index " + std::to_string(idx));
+        if (!v) [[unlikely]] return memo_missing(idx);
         return push(*v);
+    }
+    [[gnu::cold, gnu::noinline]] bool memo_missing(std::uint64_t idx) {
+        return malformed("Memo value not found at index " + std::to_string(idx));
     }
     [[gnu::always_inline]] bool put_top(std::uint64_t idx) {
         if (stack_.size() <= fence()) return underflow();
