@@ -82,11 +82,9 @@ public:
     std::uint64_t size() const { return count_; }
 
     [[gnu::always_inline]] const value_ref* get(std::uint64_t idx) const {
-        if (idx < dense_.size()) {
+        if (idx < dense_.size()) [[likely]]
             return dense_[idx].bits() == storage::kInvalidIndex ? nullptr : &dense_[idx];
-        }
-        auto it = sparse_.find(idx);
-        return it == sparse_.end() ? nullptr : &it->second;
+        return get_sparse(idx);
     }
 
     // Stores v at idx; false (and nothing stored) when that would fill more
@@ -101,6 +99,17 @@ public:
             dense_[idx] = v;
             return true;
         }
+        return put_sparse(idx, v, max_entries);
+    }
+
+private:
+    // Indices far beyond the count (a hostile stream's) live in a hash map,
+    // out of line so that the dense path inlines small into every handler.
+    [[gnu::noinline]] const value_ref* get_sparse(std::uint64_t idx) const {
+        auto it = sparse_.find(idx);
+        return it == sparse_.end() ? nullptr : &it->second;
+    }
+    [[gnu::noinline]] bool put_sparse(std::uint64_t idx, value_ref v, std::uint64_t max_entries) {
         auto it = sparse_.find(idx);
         if (it != sparse_.end()) {
             it->second = v;
@@ -112,7 +121,6 @@ public:
         return true;
     }
 
-private:
     [[gnu::noinline]] void grow(std::uint64_t need) {
         std::uint64_t n = std::max<std::uint64_t>(need, dense_.size() * 2);
         n = std::min<std::uint64_t>(n, 2 * count_ + 1024);
@@ -481,6 +489,8 @@ private:
     bool counted_tuple(std::size_t n);
     bool push_int(const text::parsed_int& p);
     bool push_str_checked_utf8(std::string_view s);
+    // True if s is UTF-8 as BINUNICODE reads it (surrogatepass), else fails.
+    [[gnu::noinline]] bool utf8_checked(std::string_view s);
     bool instantiate(value_ref cls, value_ref args);
     // An int in range(256), as bytearray stores it; fails as CPython would.
     std::optional<std::uint8_t> byte_value(value_ref v) {
@@ -773,11 +783,17 @@ bool machine::load_unicode() {
 }
 
 bool machine::load_counted_binunicode() {
-    // Most pickled text is ASCII, which needs no UTF-8 checking.
-    if (!text::is_ascii(arg_.bytes))
-        if (std::string why = text::check_utf8(arg_.bytes, /*surrogatepass=*/true); !why.empty()) return malformed(why);
+    // Most pickled text is ASCII, which needs no UTF-8 checking; the check
+    // is out of line so that this handler inlines into its dispatch entry.
+    if (!text::is_ascii(arg_.bytes)) [[unlikely]]
+        if (!utf8_checked(arg_.bytes)) return false;
     value_ref v;
     return make_text(value_kind::str, arg_.bytes, v) && push(v);
+}
+
+bool machine::utf8_checked(std::string_view s) {
+    if (std::string why = text::check_utf8(s, /*surrogatepass=*/true); !why.empty()) return malformed(why);
+    return true;
 }
 
 // ---- floats -------------------------------------------------------------------
