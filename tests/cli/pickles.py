@@ -47,9 +47,11 @@ def stack_global_call(module: str, name: str, arg: str) -> bytes:
 
 def call_of_call() -> bytes:
     """REDUCE whose callable is itself the result of a REDUCE: builtins.getattr(
-    builtins.dict, 'fromkeys')(['a']). No policy can allow this."""
+    builtins.dict(), 'fromkeys')(['a']), an attribute of an object made while
+    loading (of a named global it would be judged as the dotted global, rule
+    attribute-of-global). No policy can allow this."""
     return (b"\x80\x02" + global_op("__builtin__", "getattr") + b"(" + global_op("__builtin__", "dict") +
-            unicode4("fromkeys") + b"tR" + b"(]" + unicode4("a") + b"atR.")
+            b")R" + unicode4("fromkeys") + b"tR" + b"(]" + unicode4("a") + b"atR.")
 
 
 def ordered_dict_built() -> bytes:

@@ -229,6 +229,89 @@ TEST_F(Scan, GetattrChainCallsAComputedValue) {
     EXPECT_TRUE(has_global(r, "builtins", "getattr", false));
 }
 
+// builtins.getattr(G, 'name') with G a named global is what find_class(G's
+// module, "G.name") returns: it is judged as that dotted global.
+constexpr const char* kZonesPolicy = R"(
+name = "zones"
+description = "zoneinfo zones, which pickle ZoneInfo._unpickle through getattr"
+
+[[allow]]
+module = "builtins"
+name = "getattr"
+
+[[allow]]
+module = "zoneinfo"
+name = "ZoneInfo"
+
+[[allow]]
+module = "zoneinfo"
+name = "ZoneInfo._unpickle"
+uses = ["call"]
+)";
+
+class ScanZones : public Scan {
+protected:
+    file_report scan_zones(const std::string& pickle) {
+        pickle_ = pickle;
+        policy zones = parse_policy(kZonesPolicy, "zones.toml").value();
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), zones, {}, "test.pkl");
+    }
+};
+
+// What pickle.dumps(zoneinfo.ZoneInfo('Europe/Paris'), 4) holds.
+constexpr const char* kZoneInfo =
+    R"(\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93\x8c\x09_unpickle\x86R)"
+    R"(\x8c\x0cEurope/ParisK\x01\x86R.)";
+
+TEST_F(ScanZones, GetattrOfANamedClassIsJudgedAsTheDottedAttribute) {
+    auto r = scan_zones(pb(kZoneInfo));
+    EXPECT_EQ(r.verdict, verdict::safe);
+    EXPECT_TRUE(has_global(r, "zoneinfo", "ZoneInfo._unpickle", true));
+    EXPECT_TRUE(has_global(r, "builtins", "getattr", true));
+    const finding* f = find(r, "attribute-of-global");
+    ASSERT_NE(f, nullptr);
+    EXPECT_FALSE(f->violation);
+    EXPECT_EQ(f->offset, 55u);  // the REDUCE that calls getattr
+    // The same file under a policy that does not list the attribute.
+    auto strict = scan(pb(kZoneInfo));
+    EXPECT_EQ(strict.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(strict, "zoneinfo", "ZoneInfo._unpickle", false));
+}
+
+TEST_F(ScanZones, GetattrOfAnAllowedClassReachingADunderIsNotAllowed) {
+    // getattr(ZoneInfo, '__subclasses__')(): allowing a class never allows its attributes.
+    auto r = scan_zones(pb(R"(\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93)"
+                           R"(\x8c\x0e__subclasses__\x86R)R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "zoneinfo", "ZoneInfo.__subclasses__", false));
+    EXPECT_EQ(find(r, "call-of-computed-value"), nullptr);
+}
+
+TEST_F(ScanZones, GetattrWithANameThatIsNotAConstantStrStaysACallOfGetattr) {
+    // bytes b'_unpickle' (getattr would refuse it) and '_unpickle.x' (not
+    // what find_class would walk): neither is resolved, so getattr is called
+    // and its result is a computed value.
+    for (const char* pickle :
+         {R"(\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93C\x09_unpickle\x86R)"
+          R"(\x8c\x0cEurope/ParisK\x01\x86R.)",
+          R"(\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93\x8c\x0b_unpickle.x\x86R)R.)"}) {
+        auto r = scan_zones(pb(pickle));
+        EXPECT_EQ(r.verdict, verdict::unsafe) << pickle;
+        EXPECT_NE(find(r, "use-not-allowed"), nullptr) << pickle;         // getattr may only be named
+        EXPECT_NE(find(r, "call-of-computed-value"), nullptr) << pickle;  // its result is called
+        EXPECT_EQ(find(r, "attribute-of-global"), nullptr) << pickle;
+    }
+}
+
+TEST_F(ScanZones, GetattrChainsExtendTheDottedName) {
+    // getattr(getattr(ZoneInfo, '_unpickle'), '__get__')(), getattr shared through the memo.
+    auto r = scan_zones(pb(R"(\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x94h\x00\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93)"
+                           R"(\x8c\x09_unpickle\x86R\x8c\x07__get__\x86R)R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_TRUE(has_global(r, "zoneinfo", "ZoneInfo._unpickle.__get__", false));
+    EXPECT_EQ(find(r, "call-of-computed-value"), nullptr);
+}
+
 TEST_F(Scan, InstOpcodeCallsItsClass) {
     auto r = scan(pb(R"((S'id'\nios\nsystem\n.)"));
     EXPECT_EQ(r.verdict, verdict::unsafe);

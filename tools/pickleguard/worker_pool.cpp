@@ -418,7 +418,6 @@ public:
         return result;
     }
 
-
 private:
     static error fail(const std::string& why) {
         error e;

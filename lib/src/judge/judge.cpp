@@ -9,7 +9,9 @@
 #include "judge/stream.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -96,6 +98,62 @@ private:
     }
     bool is_global(value_ref v) const { return g_.kind(v) == value_kind::global; }
 
+    // Named globals are those the stream names (g_.globals(), by index) and
+    // the attributes builtins.getattr fetches from them with a constant name
+    // (fetched_, indices after those): both are what find_class would return.
+    const global_name& named(std::size_t i) const {
+        return i < g_.globals().size() ? g_.globals()[i] : fetched_names_[i - g_.globals().size()];
+    }
+    std::optional<std::size_t> named_index(value_ref v) const {
+        if (is_global(v)) return global_index(v);
+        if (g_.kind(v) != value_kind::reduce) return std::nullopt;
+        auto it = fetched_.find(v.index());
+        if (it == fetched_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    // getattr(G, 'name'), G a named global and 'name' a constant identifier,
+    // returns what find_class(G's module, G's name + '.name') returns: it is
+    // judged as that dotted global, which the policy must list. zoneinfo
+    // zones pickle this way (getattr(ZoneInfo, '_unpickle')). Any other use
+    // of getattr stays a call of builtins.getattr, which no shipped policy
+    // allows, and calling what it returns stays a call of a computed value.
+    bool fetch_attribute(const event& e, std::size_t getattr_index) {
+        if (getattr_index >= g_.globals().size()) return false;
+        const global_name& fn = g_.globals()[getattr_index];
+        if (fn.module != "builtins" || fn.name != "getattr") return false;
+        if (g_.kind(e.operand) != value_kind::tuple || g_.kind(e.result) != value_kind::reduce) return false;
+        auto args = g_.items(e.operand);
+        if (args.size() != 2 || g_.kind(args[1]) != value_kind::str) return false;
+        std::optional<std::size_t> owner = named_index(args[0]);
+        std::string_view attr = g_.text(args[1]);
+        if (!owner || !is_identifier(attr)) return false;
+        const global_name& of = named(*owner);
+        global_name gn;
+        gn.module = gn.raw_module = of.module;
+        gn.name = gn.raw_name = fetched_text_.emplace_back(std::string(of.name) + "." + std::string(attr));
+        gn.offset = e.offset;
+        gn.opcode = e.opcode;
+        gn.protocol = of.protocol;
+        gn.dotted = true;
+        fetched_names_.push_back(gn);
+        uses_.push_back(0);
+        fetched_[e.result.index()] = g_.globals().size() + fetched_names_.size() - 1;
+        add("attribute-of-global", severity::info,
+            opcode_name(e.opcode) + " calls builtins.getattr(" + qualified(of.module, of.name) + ", '" +
+                std::string(attr) + "'): judged as " + qualified(gn.module, gn.name) +
+                ", the attribute it fetches, as find_class would resolve that dotted name",
+            &e, false)
+            .module = gn.module;
+        return true;
+    }
+    static bool is_identifier(std::string_view s) {
+        if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+        return std::all_of(s.begin(), s.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        });
+    }
+
     finding& add(std::string rule, severity sev, std::string message, const event* e = nullptr, bool violation = true) {
         finding f;
         f.rule = std::move(rule);
@@ -117,9 +175,11 @@ private:
             case value_kind::global: return qualified(g_.global(v).module, g_.global(v).name);
             case value_kind::reduce:
             case value_kind::newobj: {
+                if (auto i = named_index(v)) return qualified(named(*i).module, named(*i).name);
                 value_ref origin = g_.items(v)[0];
-                return "the result of calling " + (is_global(origin) ? qualified(g_.global(origin).module, g_.global(origin).name)
-                                                                      : std::string("a computed value"));
+                auto o = named_index(origin);
+                return "the result of calling " +
+                       (o ? qualified(named(*o).module, named(*o).name) : std::string("a computed value"));
             }
             case value_kind::persid: return "a persistent object";
             case value_kind::ext: return "extension code " + std::to_string(g_.ext_code(v));
@@ -135,9 +195,10 @@ private:
             case event_kind::call:
             case event_kind::instantiate: {
                 const char* verb = e.kind == event_kind::call ? "calls" : "instantiates";
-                if (is_global(e.target)) {
-                    uses_[global_index(e.target)] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
-                    if (e.kind == event_kind::call) {
+                if (auto i = named_index(e.target)) {
+                    if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
+                    uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
+                    if (e.kind == event_kind::call && is_global(e.target)) {
                         scan_nested(e);
                         note_instance_maker(e);
                     }
@@ -161,7 +222,7 @@ private:
                                                                  : uses::additems;
                 value_ref t = e.target;
                 value_kind k = g_.kind(t);
-                if (k == value_kind::global) {
+                if (k == value_kind::global || named_index(t)) {
                     add("mutation-of-global", severity::critical,
                         opcode_name(e.opcode) + " modifies the global " + describe(t) +
                             " itself (a module, class or function), changing it for the whole process; no policy can allow this",
@@ -169,7 +230,7 @@ private:
                 } else if (k == value_kind::reduce || k == value_kind::newobj) {
                     auto made = made_from_.find(t.index());
                     value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
-                    if (is_global(origin)) uses_[global_index(origin)] |= bit;
+                    if (auto o = named_index(origin)) uses_[*o] |= bit;
                     else
                         add("mutation-of-computed-value", severity::high,
                             opcode_name(e.opcode) + " modifies " + describe(t) + ", whose class is not a named global", &e);
@@ -291,18 +352,18 @@ private:
     }
 
     void judge_globals() {
-        const auto globals = g_.globals();
+        const std::size_t count = uses_.size();  // named globals: the stream's, then fetched attributes
         // One report per distinct name; findings for each distinct name too.
         std::map<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>, std::size_t> seen;
-        std::vector<std::uint8_t> merged_uses(globals.size(), 0);
-        for (std::size_t i = 0; i < globals.size(); ++i) {
-            const global_name& gn = globals[i];
+        std::vector<std::uint8_t> merged_uses(count, 0);
+        for (std::size_t i = 0; i < count; ++i) {
+            const global_name& gn = named(i);
             auto key = std::make_tuple(gn.module, gn.name, gn.raw_module, gn.raw_name);
             auto [it, inserted] = seen.try_emplace(key, i);
             merged_uses[it->second] |= uses_[i];
         }
         for (auto& [key, i] : seen) {
-            const global_name& gn = globals[i];
+            const global_name& gn = named(i);
             std::uint8_t needed = merged_uses[i];
             const allow_entry* entry = p_.find(gn.module, gn.name);
             bool storage_only = !entry && needed == 0 && p_.allows_storage_type(qualified(gn.module, gn.name));
@@ -421,6 +482,9 @@ private:
     std::vector<std::uint8_t> uses_;
     std::set<std::size_t> storage_types_;
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
+    std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
+    std::vector<global_name> fetched_names_;                   // named globals past g_.globals()
+    std::deque<std::string> fetched_text_;                     // their names (a deque: views stay valid)
 };
 
 void scan_streams(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,

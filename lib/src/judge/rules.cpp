@@ -42,6 +42,11 @@ constexpr rule_info kRules[] = {
     {"dotted-name", "Dotted name walked attribute by attribute",
      "From protocol 4, find_class resolves 'a.b' in a module by walking attributes, so a name can reach objects "
      "the module imports (shutil + os.system). Dotted names must be listed in a policy themselves."},
+    {"attribute-of-global", "Attribute fetched from a global with getattr",
+     "builtins.getattr(G, 'name'), where G is a named global and 'name' a constant identifier, returns what "
+     "find_class returns for G's module and the dotted name G.name: the result is judged as that dotted global, "
+     "which the policy must list (zoneinfo zones pickle ZoneInfo._unpickle this way). Any other getattr call stays "
+     "a call of builtins.getattr, and calling its result a call of a computed value."},
     {"data-after-stop", "Bytes after the end of the pickle",
      "pickle.load stops at STOP and ignores the rest, but readers that call it again run what follows. A pickle "
      "there is scanned too."},
