@@ -402,13 +402,17 @@ private:
                     k = tail;
                     via = " (reached as " + std::string(path) + " through " + std::string(gn.module) + ")";
                 }
-                auto& f = add("dotted-name", severity::medium,
-                              "'" + std::string(gn.name) + "' in module " + std::string(gn.module) +
-                                  " is an attribute path: from protocol 4 find_class walks it attribute by attribute, "
-                                  "so it can reach objects other modules import" + via,
-                              &at, false);
-                f.module = gn.module;
-                f.name = gn.name;
+                // An attribute fetched with getattr has its own finding (attribute-of-global).
+                const bool named_by_stream = i < g_.globals().size();
+                if (named_by_stream) {
+                    auto& f = add("dotted-name", severity::medium,
+                                  "'" + std::string(gn.name) + "' in module " + std::string(gn.module) +
+                                      " is an attribute path: from protocol 4 find_class walks it attribute by "
+                                      "attribute, so it can reach objects other modules import" + via,
+                                  &at, false);
+                    f.module = gn.module;
+                    f.name = gn.name;
+                }
             }
             if (allowed) continue;
             finding* f;
