@@ -1,11 +1,14 @@
 // Pickles where they travel: one test per technique for hiding a pickle in,
 // or behind, a container. The inputs are written at build time by
 // tests/containers/make_containers.py from byte-built pickles; nothing is
-// ever unpickled. zstd and lz4 streams are made here with the libraries.
+// ever unpickled. zstd and lz4 streams and 7z archives are made here with the
+// libraries.
 #include "pickleguard/container.hpp"
 
 #include "pickle_bytes.hpp"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <lz4frame.h>
 #include <zstd.h>
@@ -13,6 +16,8 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 namespace pickleguard {
 namespace {
@@ -330,6 +335,48 @@ TEST_F(Container, GzipInsideTar) {
     EXPECT_EQ(r.format, "tar");
     EXPECT_EQ(r.verdict, verdict::unsafe);
     EXPECT_NE(find(r, "global-not-allowed", "model/evil.pkl.gz > gzip"), nullptr);
+}
+
+// A 7z archive, written here with libarchive (Python's standard library has
+// no 7z writer): each member is read and scanned like a tar's.
+std::string seven_zip(const std::vector<std::pair<std::string, std::string>>& members) {
+    std::vector<char> buf(1 << 20);
+    std::size_t used = 0;
+    archive* a = archive_write_new();
+    EXPECT_EQ(archive_write_set_format_7zip(a), ARCHIVE_OK);
+    EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
+    for (const auto& [name, data] : members) {
+        archive_entry* e = archive_entry_new();
+        archive_entry_set_pathname(e, name.c_str());
+        archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
+        archive_entry_free(e);
+    }
+    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    return std::string(buf.data(), used);
+}
+
+TEST_F(Container, PayloadIn7zArchive) {
+    const std::string benign = pb(R"(\x80\x04]\x94(K\x01K\x02e.)");
+    auto r = scan_data(seven_zip({{"notes.txt", "not a pickle\n"}, {"model/ok.pkl", benign}, {"model/evil.pkl", kEvil}}));
+    EXPECT_EQ(r.format, "7z");
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "model/evil.pkl"), nullptr);
+    EXPECT_FALSE(has_violation_other_than(r, "global-not-allowed"));
+    auto ok = scan_data(seven_zip({{"model/ok.pkl", benign}}));
+    EXPECT_EQ(ok.format, "7z");
+    EXPECT_EQ(ok.verdict, verdict::safe);
+}
+
+TEST_F(Container, Truncated7zArchiveIsNeverSafe) {
+    std::string whole = seven_zip({{"model/ok.pkl", pb(R"(\x80\x04]\x94(K\x01K\x02e.)")}});
+    auto r = scan_data(whole.substr(0, whole.size() - 20));
+    EXPECT_NE(r.verdict, verdict::safe);
+    EXPECT_NE(find(r, "container-corrupt"), nullptr);
 }
 
 TEST_F(Container, UnknownFormatIsError) {
