@@ -167,17 +167,24 @@ bool receive_job(int channel, job_header& h, std::string& path, int& fd) {
     return read_all(channel, path.data() + have, path.size() - have);
 }
 
-file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
+// An `error` report: the file was not judged, and the one finding says why.
+file_report error_report(const std::string& path, const char* rule, const std::string& message) {
     file_report r;
-    r.path = job.path;
+    r.path = path;
     r.verdict = verdict::error;
     finding f;
-    f.rule = "scanner-crashed";
-    f.message = "the scanner process ran out of memory while reading this file (its limit is " +
-                std::to_string(options.memory_bytes >> 20) +
-                " MB plus the file's size, --max-memory); the file is not judged";
+    f.rule = rule;
+    f.severity = severity::high;
+    f.message = message;
     r.findings.push_back(std::move(f));
     return r;
+}
+
+file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
+    return error_report(job.path, "scanner-crashed",
+                        "the scanner process ran out of memory while reading this file (its limit is " +
+                            std::to_string(options.memory_bytes >> 20) +
+                            " MB plus the file's size, --max-memory); the file is not judged");
 }
 
 scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, const scan_function& scan,
@@ -428,15 +435,7 @@ private:
     }
 
     file_report failure_report(std::size_t job, const std::string& message) const {
-        file_report r;
-        r.path = jobs_[job].path;
-        r.verdict = verdict::error;
-        finding f;
-        f.rule = "scanner-crashed";
-        f.severity = severity::high;
-        f.message = message;
-        r.findings.push_back(std::move(f));
-        return r;
+        return error_report(jobs_[job].path, "scanner-crashed", message);
     }
 
     void finish(std::size_t job, scan_outcome o) {
@@ -694,15 +693,7 @@ private:
 }  // namespace
 
 file_report unreadable_report(const std::string& path, const std::string& reason) {
-    file_report r;
-    r.path = path;
-    r.verdict = verdict::error;
-    finding f;
-    f.rule = "unreadable-file";
-    f.severity = severity::high;
-    f.message = reason;
-    r.findings.push_back(std::move(f));
-    return r;
+    return error_report(path, "unreadable-file", reason);
 }
 
 unsigned available_cores() {
