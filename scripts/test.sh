@@ -9,14 +9,7 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-deps_args=()
-for arg in "$@"; do
-    case "$arg" in
-        --no-ml|--ml) deps_args+=("$arg") ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "test.sh: unknown option: $arg" >&2; exit 2 ;;
-    esac
-done
+source scripts/deps_args.sh
 
 start=$SECONDS
 section_start=$SECONDS
