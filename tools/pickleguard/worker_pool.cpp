@@ -21,6 +21,7 @@
 
 #include "sandbox.hpp"
 
+#include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
 
 #include <algorithm>
@@ -255,6 +256,7 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
     // least the other half, more than the wall-clock deadline allows.
     limits.cpu_seconds = options.timeout_seconds > 0 ? static_cast<std::uint64_t>(options.timeout_seconds) * 2 + 10 : 0;
     limits.memory_bytes = options.memory_bytes;
+    prepare_for_sandbox();  // archive name conversion opens files on first use
     if (auto failed = enter_sandbox(limits, channel)) {
         send_message(channel, kFatal, *failed);
         worker_exit(120);

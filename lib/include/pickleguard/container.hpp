@@ -31,4 +31,10 @@ std::string detect_format(std::span<const std::byte> bytes);
 file_report scan_file(std::span<const std::byte> bytes, const policy& p, const scan_options& options,
                       const std::string& path, const knowledge_base& kb = shipped_knowledge_base());
 
+// Does, once, what reading containers otherwise does lazily with system
+// calls a sandbox forbids: libarchive converts 7z and pax tar member names
+// with iconv, whose first use opens glibc's gconv cache. Call it before
+// entering a sandbox that forbids opening files (pickleguard's workers do).
+void prepare_for_sandbox();
+
 }  // namespace pickleguard

@@ -1,12 +1,15 @@
 // tar and 7z through libarchive, and PyTorch's oldest checkpoints: a tar of
 // sys_info, pickle, storages and tensors (torch < 0.4, still read by
 // torch.load's legacy_load).
+#include "pickleguard/container.hpp"
 #include "read/container_scan.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace pickleguard::read {
 namespace {
@@ -233,3 +236,49 @@ void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const
 }  // namespace
 
 }  // namespace pickleguard::read
+
+namespace pickleguard {
+
+void prepare_for_sandbox() {
+    // Write a 7z archive (whose names are UTF-16) and a pax tar (a name too
+    // long for ustar, so it goes in a UTF-8 pax header) and read them back:
+    // the same calls a scan makes, so what libarchive and glibc set up on
+    // first use is set up here, outside the sandbox. (Writing a non-ASCII
+    // name would fail in the C locale.)
+    static const bool done = [] {
+        for (auto format : {archive_write_set_format_7zip, archive_write_set_format_pax_restricted}) {
+            std::vector<char> buf(1 << 16);
+            std::size_t used = 0;
+            archive* w = archive_write_new();
+            bool ok = format(w) == ARCHIVE_OK &&
+                      archive_write_open_memory(w, buf.data(), buf.size(), &used) == ARCHIVE_OK;
+            if (ok) {
+                static const char data[] = "\x80\x04K\x01.";
+                archive_entry* e = archive_entry_new();
+                const std::string name = std::string(120, 'm') + "/model.pkl";
+                archive_entry_set_pathname(e, name.c_str());
+                archive_entry_set_size(e, sizeof data - 1);
+                archive_entry_set_filetype(e, AE_IFREG);
+                archive_entry_set_perm(e, 0644);
+                ok = archive_write_header(w, e) == ARCHIVE_OK;
+                if (ok) archive_write_data(w, data, sizeof data - 1);
+                archive_entry_free(e);
+                archive_write_close(w);
+            }
+            archive_write_free(w);
+            if (!ok) continue;
+            read::archive_ptr r = read::open_archive({reinterpret_cast<const std::byte*>(buf.data()), used});
+            archive_entry* entry = nullptr;
+            while (r && archive_read_next_header(r.get(), &entry) == ARCHIVE_OK) {
+                (void)archive_entry_pathname(entry);
+                char sink[64];
+                while (archive_read_data(r.get(), sink, sizeof sink) > 0) {
+                }
+            }
+        }
+        return true;
+    }();
+    (void)done;
+}
+
+}  // namespace pickleguard
