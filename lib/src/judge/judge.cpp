@@ -487,7 +487,8 @@ private:
     std::set<std::size_t> storage_types_;
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
-    std::vector<global_name> fetched_names_;                   // named globals past g_.globals()
+    std::deque<global_name> fetched_names_;                    // named globals past g_.globals(); a deque, so
+                                                               // references to them stay valid as it grows
     std::deque<std::string> fetched_text_;                     // their names (a deque: views stay valid)
 };
 
