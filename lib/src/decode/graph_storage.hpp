@@ -22,6 +22,10 @@ namespace pickleguard {
 namespace node_flag {
 inline constexpr std::uint8_t unhashable = 1;  // list, dict, set, bytearray, or a tuple holding one
 inline constexpr std::uint8_t hash_cached = 2;  // tuple: `len` holds its hash (value_equality)
+// A global placed anywhere but the stack and the memo: in a container, an
+// argument tuple, state or items applied to an object, a persistent id.
+// Being called (REDUCE) or instantiated (NEWOBJ, OBJ) does not set it.
+inline constexpr std::uint8_t held = 4;
 }
 
 struct node {

@@ -296,12 +296,26 @@ private:
         bool any_compound = false;
         for (std::size_t k = 0; k < count; ++k) any_compound |= first[k].is_compound();
         if (any_compound)
-            for (std::size_t k = 0; k < count; ++k)
-                if (first[k].is_compound()) depth = std::max(depth, depth_of(first[k]) + 1);
+            for (std::size_t k = 0; k < count; ++k) held_item(first[k], depth);
         if (depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         c.depth = depth;
         c.items.append(first, count);
         return true;
+    }
+    // Sets node_flag::held on the globals among these values (judge: a
+    // global that is only ever called may need no policy entry).
+    void mark_held(const value_ref* first, std::size_t count) {
+        for (std::size_t k = 0; k < count; ++k)
+            if (first[k].is_compound() && g_.nodes[first[k].index()].kind == value_kind::global)
+                g_.nodes[first[k].index()].flags |= node_flag::held;
+    }
+    // An item going into a container: its depth bounds the container's, and
+    // a global is marked held. Scalars (depth 0) change neither.
+    [[gnu::always_inline]] void held_item(value_ref v, std::uint32_t& depth) {
+        if (!v.is_compound()) return;
+        depth = std::max(depth, depth_of(v) + 1);
+        node& n = g_.nodes[v.index()];
+        if (n.kind == value_kind::global) n.flags |= node_flag::held;
     }
     // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
     // place and takes the new value; an item equal to one present is dropped.
@@ -340,15 +354,14 @@ private:
                 // An equal key keeps its place (and its first spelling) and takes the new value.
                 if (pairs) {
                     c.items[found + 1] = first[k + 1];
-                    depth = std::max(depth, depth_of(first[k + 1]) + 1);
+                    held_item(first[k + 1], depth);
                 }
             } else {
                 if (n + stride > lim_.max_container_items) [[unlikely]] {
                     c.depth = depth;
                     return limit("container larger than max_container_items");
                 }
-                for (std::size_t j = 0; j < stride; ++j)
-                    if (first[k + j].is_compound()) depth = std::max(depth, depth_of(first[k + j]) + 1);
+                for (std::size_t j = 0; j < stride; ++j) held_item(first[k + j], depth);
                 c.items.append(first + k, stride);
                 if (idx_it != key_index_.end()) idx_it->second.emplace(h, static_cast<std::uint32_t>(n));
             }
@@ -406,7 +419,13 @@ private:
     }
     bool make_symbolic(value_kind kind, std::initializer_list<value_ref> operands, value_ref& out) {
         if (!new_container(kind, out)) return false;
-        return add_items(out, operands.begin(), operands.size());
+        // A REDUCE's callable and a NEWOBJ's class are used (called,
+        // instantiated), not held; a persistent id is held.
+        value_ref used = kind == value_kind::persid ? value_ref{} : *operands.begin();
+        std::uint8_t kept = used.is_compound() ? g_.nodes[used.index()].flags & node_flag::held : 0;
+        if (!add_items(out, operands.begin(), operands.size())) return false;
+        if (used.is_compound()) g_.nodes[used.index()].flags = (g_.nodes[used.index()].flags & ~node_flag::held) | kept;
+        return true;
     }
     applied_ops& applied_on(value_ref v) {
         container& c = items_of(v);
@@ -850,6 +869,7 @@ bool machine::do_append(std::size_t x) {
                 return malformed(std::string("'") + type_name(target) + "' object has no attribute 'append'");
             applied_ops& ops = applied_on(target);
             ops.appended.insert(ops.appended.end(), first, first + count);
+            mark_held(first, count);
             note(event_kind::append, target, target);
         }
     }
@@ -951,6 +971,7 @@ bool machine::do_setitems(std::size_t x) {
                 if (is_list) {
                     container& c = items_of(target);
                     c.items[static_cast<std::size_t>(i)] = first[k + 1];
+                    mark_held(first + k + 1, 1);
                     c.depth = std::max(c.depth, depth_of(first[k + 1]) + 1);
                     if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
                 } else {
@@ -971,6 +992,7 @@ bool machine::do_setitems(std::size_t x) {
                 return malformed(std::string("'") + type_name(target) + "' object does not support item assignment");
             applied_ops& ops = applied_on(target);
             ops.setitems.insert(ops.setitems.end(), first, first + count);
+            mark_held(first, count);
             note(event_kind::setitem, target, target);
         }
     }
@@ -1011,6 +1033,7 @@ bool machine::load_additems() {
     } else if (symbolic(target)) {
         applied_ops& ops = applied_on(target);
         ops.added.insert(ops.added.end(), first, first + count);
+        mark_held(first, count);
         note(event_kind::additems, target, target);
     } else {
         return malformed(std::string("'") + type_name(target) + "' object has no attribute 'add'");
@@ -1250,6 +1273,7 @@ bool machine::load_build() {
     value_ref inst = stack_.back();
     if (symbolic(inst)) {
         applied_on(inst).states.push_back(state);
+        mark_held(&state, 1);
         container& c = items_of(inst);
         c.depth = std::max(c.depth, depth_of(state) + 1);
         if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
@@ -1347,6 +1371,7 @@ bool machine::load_stop() {
     value_ref v;
     if (!pop(v)) return false;
     out_.root = v;
+    mark_held(&v, 1);  // handed to whoever called pickle.load
     // Ends the loop as a failure would (one test per opcode, not two);
     // stopped_ tells them apart.
     stopped_ = true;

@@ -5,6 +5,7 @@
 // never per opcode, so scanning costs about what decoding costs.
 #include "pickleguard/scan.hpp"
 
+#include "decode/graph_storage.hpp"
 #include "decode/opcode_table.hpp"
 #include "judge/stream.hpp"
 
@@ -115,9 +116,10 @@ private:
     // getattr(G, 'name'), G a named global and 'name' a constant identifier,
     // returns what find_class(G's module, G's name + '.name') returns: it is
     // judged as that dotted global, which the policy must list. zoneinfo
-    // zones pickle this way (getattr(ZoneInfo, '_unpickle')). Any other use
-    // of getattr stays a call of builtins.getattr, which no shipped policy
-    // allows, and calling what it returns stays a call of a computed value.
+    // zones pickle this way (getattr(ZoneInfo, '_unpickle')). Any other call
+    // of getattr stays a call of builtins.getattr, and calling what it
+    // returns a call of a computed value. (consumed_getattr says when the
+    // getattr global itself needs no policy entry.)
     bool fetch_attribute(const event& e, std::size_t getattr_index) {
         if (getattr_index >= g_.globals().size()) return false;
         const global_name& fn = g_.globals()[getattr_index];
@@ -138,6 +140,7 @@ private:
         gn.dotted = true;
         fetched_names_.push_back(gn);
         uses_.push_back(0);
+        getattr_nodes_[getattr_index] = e.target;
         fetched_[e.result.index()] = g_.globals().size() + fetched_names_.size() - 1;
         add("attribute-of-global", severity::info,
             opcode_name(e.opcode) + " calls builtins.getattr(" + qualified(of.module, of.name) + ", '" +
@@ -146,6 +149,16 @@ private:
             &e, false)
             .module = gn.module;
         return true;
+    }
+    // builtins.getattr needs no policy entry when the stream only calls it in
+    // ways fetch_attribute resolved: never otherwise used, and never held
+    // (node_flag::held: put in a container, an argument, state, or returned)
+    // where an allowed callable could be handed it and call it with other
+    // arguments. Such a pickle could have named the dotted global directly.
+    bool consumed_getattr(std::size_t global_index) const {
+        auto it = getattr_nodes_.find(global_index);
+        if (it == getattr_nodes_.end() || uses_[global_index] != 0) return false;
+        return !(g_.impl().nodes[it->second.index()].flags & node_flag::held);
     }
     static bool is_identifier(std::string_view s) {
         if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
@@ -356,18 +369,20 @@ private:
         // One report per distinct name; findings for each distinct name too.
         std::map<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>, std::size_t> seen;
         std::vector<std::uint8_t> merged_uses(count, 0);
+        std::vector<bool> consumed(count, true);  // every spelling of the name consumed_getattr
         for (std::size_t i = 0; i < count; ++i) {
             const global_name& gn = named(i);
             auto key = std::make_tuple(gn.module, gn.name, gn.raw_module, gn.raw_name);
             auto [it, inserted] = seen.try_emplace(key, i);
             merged_uses[it->second] |= uses_[i];
+            if (!consumed_getattr(i)) consumed[it->second] = false;
         }
         for (auto& [key, i] : seen) {
             const global_name& gn = named(i);
             std::uint8_t needed = merged_uses[i];
             const allow_entry* entry = p_.find(gn.module, gn.name);
             bool storage_only = !entry && needed == 0 && p_.allows_storage_type(qualified(gn.module, gn.name));
-            bool allowed = storage_only || (entry && (needed & ~entry->uses) == 0);
+            bool allowed = storage_only || (entry && (needed & ~entry->uses) == 0) || consumed[i];
 
             global_report r;
             r.module = gn.module;
@@ -487,6 +502,7 @@ private:
     std::set<std::size_t> storage_types_;
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
+    std::unordered_map<std::size_t, value_ref> getattr_nodes_;  // builtins.getattr global index -> its node
     std::deque<global_name> fetched_names_;                    // named globals past g_.globals(); a deque, so
                                                                // references to them stay valid as it grows
     std::deque<std::string> fetched_text_;                     // their names (a deque: views stay valid)

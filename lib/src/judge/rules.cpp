@@ -45,8 +45,10 @@ constexpr rule_info kRules[] = {
     {"attribute-of-global", "Attribute fetched from a global with getattr",
      "builtins.getattr(G, 'name'), where G is a named global and 'name' a constant identifier, returns what "
      "find_class returns for G's module and the dotted name G.name: the result is judged as that dotted global, "
-     "which the policy must list (zoneinfo zones pickle ZoneInfo._unpickle this way). Any other getattr call stays "
-     "a call of builtins.getattr, and calling its result a call of a computed value."},
+     "which the policy must list (zoneinfo zones pickle ZoneInfo._unpickle this way). getattr itself then needs no "
+     "entry, unless the pickle also puts it anywhere an allowed callable could be handed it (a container, an "
+     "argument, state, the value returned). Any other getattr call stays a call of builtins.getattr, and calling "
+     "its result a call of a computed value."},
     {"data-after-stop", "Bytes after the end of the pickle",
      "pickle.load stops at STOP and ignores the rest, but readers that call it again run what follows. A pickle "
      "there is scanned too."},
