@@ -151,6 +151,19 @@ class InferTest(Base):
                 self.assertIn("refused", r.stderr)
                 self.assertIn("--allow-dangerous", r.stderr)
 
+    def test_zoneinfo_needs_the_attribute_not_getattr(self):
+        # ZoneInfo pickles as getattr(zoneinfo.ZoneInfo, '_unpickle')(key, 1):
+        # the policy needs the attribute; getattr, only called that way, not.
+        zone = (b"\x80\x04" + pickles.short_unicode("builtins") + pickles.short_unicode("getattr") + b"\x93" +
+                pickles.short_unicode("zoneinfo") + pickles.short_unicode("ZoneInfo") + b"\x93" +
+                pickles.short_unicode("_unpickle") + b"\x86R" + pickles.short_unicode("Europe/Paris") + b"K\x01\x86R.")
+        a = self.write("zone.pkl", zone)
+        r, text = self.infer(a)
+        self.assertIn('name = "ZoneInfo._unpickle"', text)
+        self.assertNotIn("getattr", text.split("\n[[allow]]", 1)[1])
+        self.assertNotIn("DANGEROUS", text)
+        self.assertEqual(self.scan(text, a).returncode, 0)
+
     def test_allow_dangerous_marks_entries(self):
         bad = self.write("eval.pkl", pickles.builtins_eval())
         r, text = self.infer(bad, extra=("--allow-dangerous",))
