@@ -377,6 +377,53 @@ TEST(PolicyFile, UnknownKeysAreErrorsWithALine) {
     EXPECT_NE(p.error().reason.find("'use'"), std::string::npos);
 }
 
+// bytes(n) and bytearray(n) make the loader allocate n bytes: the shipped
+// python policy bounds their integer arguments (max_int_arg).
+class ScanArguments : public Scan {
+protected:
+    file_report scan(const std::string& pickle) {
+        pickle_ = pickle;
+        policy python = load_shipped_policy("python").value();
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), python, {}, "test.pkl");
+    }
+};
+
+TEST_F(ScanArguments, BytesOfATerabyteIsOverTheArgumentBound) {
+    // bytes(10**12), LONG1 under protocol 2.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\nbytes\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "argument-over-limit");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->name, "bytes");
+    EXPECT_NE(f->message.find("1000000000000"), std::string::npos);
+    // bytearray(2**80): an integer too big for 64 bits.
+    auto big = scan(pb(R"(\x80\x02c__builtin__\nbytearray\n\x8a\x0b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x85R.)"));
+    EXPECT_EQ(big.verdict, verdict::unsafe);
+    EXPECT_NE(find(big, "argument-over-limit"), nullptr);
+    // bytes(1024) and bytes() stay safe.
+    EXPECT_EQ(scan(pb(R"(\x80\x02c__builtin__\nbytes\nM\x00\x04\x85R.)")).verdict, verdict::safe);
+    EXPECT_EQ(scan(pb(R"(\x80\x02c__builtin__\nbytes\n)R.)")).verdict, verdict::safe);
+}
+
+TEST_F(ScanArguments, BytesOfALazyRangeCannotBeBounded) {
+    // bytes(range(10**12)): range is allowed and lazy, but bytes() then
+    // iterates it; an argument computed while loading is refused.
+    auto r = scan(pb(R"(\x80\x02c__builtin__\nbytes\nc__builtin__\nrange\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "argument-over-limit");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->message.find("builtins.range"), std::string::npos);
+}
+
+TEST(PolicyFile, MaxIntArgMustBeANonNegativeInteger) {
+    for (const char* v : {"-1", "\"10\"", "1.5"}) {
+        auto p = parse_policy(std::string("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nmax_int_arg = ") + v + "\n",
+                              "x.toml");
+        ASSERT_FALSE(p) << v;
+        EXPECT_NE(p.error().reason.find("max_int_arg"), std::string::npos) << v;
+    }
+}
+
 TEST(PolicyFile, UnknownUsesAreErrors) {
     auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"cal\"]\n", "x.toml");
     ASSERT_FALSE(p);

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,10 @@ struct allow_entry {
     bool module_is_pattern = false;
     bool name_is_pattern = false;
     std::uint8_t uses = 0;
+    // Calls and instantiations are refused when a positional argument is an
+    // integer beyond this (either sign) or a value computed while loading:
+    // bytes(n) and bytearray(n) make the loader allocate n bytes.
+    std::optional<std::uint64_t> max_int_arg;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

@@ -260,7 +260,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             const toml::table* t = item.as_table();
             std::string at = where(origin, item);
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
-            if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "note"}); !k.empty())
+            if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg", "note"});
+                !k.empty())
                 return usage_error(at, "unknown key '" + k + "' in [[allow]]");
             allow_entry e;
             e.origin = at;
@@ -275,6 +276,11 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             e.name = name_v ? *name_v : *name_pattern;
             e.name_is_pattern = !!name_pattern;
             e.note = (*t)["note"].value_or(std::string{});
+            if (const toml::node* m = t->get("max_int_arg")) {
+                auto n = m->value<std::int64_t>();
+                if (!n || *n < 0) return usage_error(at, "`max_int_arg` must be a non-negative integer");
+                e.max_int_arg = static_cast<std::uint64_t>(*n);
+            }
             if (const toml::node* u = t->get("uses")) {
                 const toml::array* ua = u->as_array();
                 if (!ua) return usage_error(at, "`uses` must be an array of strings");
@@ -359,7 +365,13 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
         allow_entry& e = p.entries_[i];
         if (!e.module_is_pattern && !e.name_is_pattern) {
             auto [it, inserted] = p.impl_->exact.try_emplace(key_of(e.module, e.name), i);
-            if (!inserted) p.entries_[it->second].uses |= e.uses;  // the same global listed twice: union of uses
+            if (!inserted) {
+                // The same global listed twice: the union of what they allow.
+                allow_entry& first = p.entries_[it->second];
+                first.uses |= e.uses;
+                if (!e.max_int_arg) first.max_int_arg.reset();
+                else if (first.max_int_arg) first.max_int_arg = std::max(*first.max_int_arg, *e.max_int_arg);
+            }
             continue;
         }
         pattern_entry pe;
