@@ -223,10 +223,21 @@ class _GuardedUnpickler(pickle.Unpickler):
         super().__init__(file, **kwargs)
         self._policy = policy
         self._seen = {}
+        # Attributes the scan judged as fetched with getattr (opcode REDUCE),
+        # and whether it let getattr itself go without a policy entry.
+        self._fetched = set()
+        self._getattr_consumed = False
         for g in report.globals:
-            if g["member"] is None:
-                key = (g["raw_module"], g["raw_name"])
-                self._seen.setdefault(key, set()).add((g["module"], g["name"], g["protocol"] >= 4, g["protocol"] < 3))
+            if g["member"] is not None:
+                continue
+            if g.get("opcode") == "REDUCE":
+                self._fetched.add((g["module"], g["name"]))
+                continue
+            key = (g["raw_module"], g["raw_name"])
+            self._seen.setdefault(key, set()).add((g["module"], g["name"], g["protocol"] >= 4, g["protocol"] < 3))
+            if (g["module"], g["name"]) == ("builtins", "getattr") and g["allowed"]:
+                self._getattr_consumed = True
+        self._named = {}  # id(object) -> (object, module, name) for what find_class and getattr returned
 
     def _refuse(self, why):
         raise UnsafePickleError(f"pickleguard loader refused {why} (policy {self._policy.name!r})")
@@ -245,6 +256,8 @@ class _GuardedUnpickler(pickle.Unpickler):
             self._refuse(f"{spelled}: the scan resolved it as {target_module}.{target_name}, CPython as "
                          f"{expected[0]}.{expected[1]}")
         entry = self._policy.find(target_module, target_name)
+        if entry is None and (target_module, target_name) == ("builtins", "getattr") and self._getattr_consumed:
+            return self._getattr
         if entry is None:
             self._refuse(f"{target_module}.{target_name}: not in the policy")
         if "." in target_name and (entry["name_is_pattern"] or entry["name"] != target_name):
@@ -257,7 +270,24 @@ class _GuardedUnpickler(pickle.Unpickler):
             if part == "<locals>":
                 self._refuse(f"{target_module}.{target_name}: a local object")
             obj = getattr(obj, part)
+        self._named[id(obj)] = (obj, target_module, target_name)
         return obj
+
+    def _getattr(self, obj, attr, *default):
+        """getattr as the scan judged it (rule attribute-of-global): only a
+        named global's attribute whose dotted name the policy lists exactly."""
+        named = self._named.get(id(obj))
+        if default or named is None or named[0] is not obj:
+            self._refuse("getattr: only getattr(named global, 'attribute') is allowed")
+        if not isinstance(attr, str) or not attr.isascii() or not attr.isidentifier():
+            self._refuse(f"getattr: attribute name {attr!r}")
+        module, name = named[1], f"{named[2]}.{attr}"
+        entry = self._policy.find(module, name)
+        if (module, name) not in self._fetched or entry is None or entry["name_is_pattern"] or entry["name"] != name:
+            self._refuse(f"{module}.{name}: not in the policy")
+        value = getattr(obj, attr)
+        self._named[id(value)] = (value, module, name)
+        return value
 
     def persistent_load(self, pid):
         if not self._policy.persistent_ids:

@@ -139,6 +139,17 @@ def test_loader_refuses_unlisted_dotted_names(marker):
         _guarded_load(data, report, policy="python")
 
 
+def test_loader_getattr_fetches_only_listed_attributes(marker):
+    # A report "saying" getattr was only used to fetch listed attributes: the
+    # loader's getattr still refuses one the policy does not list.
+    data = (b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93"
+            b"\x8c\x0e__subclasses__\x86R)R.")
+    report = _forged_report([_g("builtins", "getattr", protocol=4), _g("zoneinfo", "ZoneInfo", protocol=4),
+                             dict(_g("zoneinfo", "ZoneInfo.__subclasses__", protocol=4), opcode="REDUCE")])
+    with pytest.raises(pickleguard.UnsafePickleError, match="ZoneInfo.__subclasses__: not in the policy"):
+        _guarded_load(data, report, policy="python")
+
+
 def test_loader_refuses_persistent_ids():
     data = b"\x80\x02X\x07\x00\x00\x00storageQ."
     report = _forged_report([])

@@ -19,6 +19,22 @@ def _same_pickle(a, b):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_zoneinfo_datetimes(protocol):
+    # ZoneInfo pickles as getattr(zoneinfo.ZoneInfo, '_unpickle')(key, 1):
+    # the loader's getattr fetches only the attribute the policy lists.
+    zoneinfo = pytest.importorskip("zoneinfo")
+    import datetime
+    try:
+        zone = zoneinfo.ZoneInfo("Europe/Paris")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no time zone database (tzdata)")
+    value = {"when": datetime.datetime(2024, 3, 31, 1, 30, tzinfo=zone), "zone": zone}
+    data = pickle.dumps(value, protocol=protocol)
+    assert pickleguard.scan(data, policy="python").verdict == "safe"
+    assert pickleguard.loads(data, policy="python") == value
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_numpy_arrays(protocol):
     np = pytest.importorskip("numpy")
     values = {
