@@ -402,7 +402,18 @@ public:
                                                    std::chrono::duration_cast<std::chrono::milliseconds>(
                                                        workers_[i].deadline - now) + std::chrono::milliseconds(1)));
             }
-            if (fds.empty()) continue;
+            if (fds.empty()) {
+                // Nothing in flight and nothing left to send, yet files
+                // unanswered: fail rather than wait forever.
+                if (!held_ && retry_.empty() && next_ == jobs_.size()) {
+                    error e;
+                    e.kind = error_kind::io;
+                    e.reason = "internal error in the worker pool: " + std::to_string(jobs_.size() - done_) +
+                               " files were never scanned (please report it)";
+                    return e;
+                }
+                continue;
+            }
             int ready = ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
             if (ready < 0 && errno != EINTR) return fail(std::string("poll: ") + std::strerror(errno));
             for (std::size_t k = 0; k < fds.size(); ++k) {
