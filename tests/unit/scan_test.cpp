@@ -392,14 +392,14 @@ TEST_F(ScanArguments, BytesOfATerabyteIsOverTheArgumentBound) {
     // bytes(10**12), LONG1 under protocol 2.
     auto r = scan(pb(R"(\x80\x02c__builtin__\nbytes\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R.)"));
     EXPECT_EQ(r.verdict, verdict::unsafe);
-    const finding* f = find(r, "argument-over-limit");
+    const finding* f = find(r, "argument-not-allowed");
     ASSERT_NE(f, nullptr);
     EXPECT_EQ(f->name, "bytes");
     EXPECT_NE(f->message.find("1000000000000"), std::string::npos);
     // bytearray(2**80): an integer too big for 64 bits.
     auto big = scan(pb(R"(\x80\x02c__builtin__\nbytearray\n\x8a\x0b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x85R.)"));
     EXPECT_EQ(big.verdict, verdict::unsafe);
-    EXPECT_NE(find(big, "argument-over-limit"), nullptr);
+    EXPECT_NE(find(big, "argument-not-allowed"), nullptr);
     // bytes(1024) and bytes() stay safe.
     EXPECT_EQ(scan(pb(R"(\x80\x02c__builtin__\nbytes\nM\x00\x04\x85R.)")).verdict, verdict::safe);
     EXPECT_EQ(scan(pb(R"(\x80\x02c__builtin__\nbytes\n)R.)")).verdict, verdict::safe);
@@ -410,9 +410,37 @@ TEST_F(ScanArguments, BytesOfALazyRangeCannotBeBounded) {
     // iterates it; an argument computed while loading is refused.
     auto r = scan(pb(R"(\x80\x02c__builtin__\nbytes\nc__builtin__\nrange\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R\x85R.)"));
     EXPECT_EQ(r.verdict, verdict::unsafe);
-    const finding* f = find(r, "argument-over-limit");
+    const finding* f = find(r, "argument-not-allowed");
     ASSERT_NE(f, nullptr);
     EXPECT_NE(f->message.find("builtins.range"), std::string::npos);
+}
+
+TEST_F(ScanArguments, FractionWithABillionDigitExponent) {
+    // Fraction('1e999999999'): the loader would compute 10**999999999.
+    auto r = scan(pb(R"(\x80\x02cfractions\nFraction\nX\x0b\x00\x00\x001e999999999\x85R.)"));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    const finding* f = find(r, "argument-not-allowed");
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->message.find("str_arg_pattern"), std::string::npos);
+    // What pickles hold: Fraction(-22, 7) (Python 3.11), Fraction('-22/7') (older).
+    EXPECT_EQ(scan(pb(R"(\x80\x02cfractions\nFraction\nJ\xea\xff\xff\xffK\x07\x86R.)")).verdict, verdict::safe);
+    EXPECT_EQ(scan(pb(R"(\x80\x02cfractions\nFraction\nX\x05\x00\x00\x00-22/7\x85R.)")).verdict, verdict::safe);
+}
+
+TEST(PolicyFile, StrArgPatternsAreCheckedAndMerged) {
+    auto bad = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nstr_arg_pattern = \"(\"\n", "x.toml");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().reason.find("str_arg_pattern"), std::string::npos);
+    // The same global twice: either pattern will do.
+    auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nstr_arg_pattern = \"[0-9]+\"\n"
+                          "[[allow]]\nmodule = \"a\"\nname = \"b\"\nstr_arg_pattern = \"[a-z]+\"\n",
+                          "x.toml");
+    ASSERT_TRUE(p) << p.error().reason;
+    const allow_entry* e = p.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(p.value().accepts_str_arg(*e, "123"));
+    EXPECT_TRUE(p.value().accepts_str_arg(*e, "abc"));
+    EXPECT_FALSE(p.value().accepts_str_arg(*e, "12a"));
 }
 
 TEST(PolicyFile, MaxIntArgMustBeANonNegativeInteger) {

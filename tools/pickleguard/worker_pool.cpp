@@ -405,7 +405,7 @@ public:
             if (fds.empty()) {
                 // Nothing in flight and nothing left to send, yet files
                 // unanswered: fail rather than wait forever.
-                if (!held_ && retry_.empty() && next_ == jobs_.size()) {
+                if (done_ < jobs_.size() && !held_ && retry_.empty() && next_ == jobs_.size()) {
                     error e;
                     e.kind = error_kind::io;
                     e.reason = "internal error in the worker pool: " + std::to_string(jobs_.size() - done_) +

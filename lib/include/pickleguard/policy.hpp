@@ -56,10 +56,13 @@ struct allow_entry {
     bool module_is_pattern = false;
     bool name_is_pattern = false;
     std::uint8_t uses = 0;
-    // Calls and instantiations are refused when a positional argument is an
-    // integer beyond this (either sign) or a value computed while loading:
-    // bytes(n) and bytearray(n) make the loader allocate n bytes.
+    // Arguments of calls and instantiations (positional, top level): an
+    // integer must be within max_int_arg (either sign), a str must match
+    // str_arg_pattern (RE2, whole string); with either set, an argument
+    // computed while loading is refused. bytes(n) makes the loader allocate
+    // n bytes; Fraction('1e999999999') compute 10**999999999.
     std::optional<std::uint64_t> max_int_arg;
+    std::string str_arg_pattern;  // empty: str arguments are not checked
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };
@@ -91,6 +94,10 @@ public:
     const allow_entry* find(std::string_view module, std::string_view name) const;
 
     bool allows_storage_type(std::string_view qualified) const;
+
+    // Whether `text` matches the str_arg_pattern of `entry` (one of this
+    // policy's entries); true when it has none.
+    bool accepts_str_arg(const allow_entry& entry, std::string_view text) const;
 
     struct impl;
 

@@ -211,7 +211,7 @@ private:
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
-                    check_int_args(e, named(*i));
+                    check_args(e, named(*i));
                     if (e.kind == event_kind::call && is_global(e.target)) {
                         scan_nested(e);
                         note_instance_maker(e);
@@ -268,34 +268,42 @@ private:
         }
     }
 
-    // An entry's max_int_arg: what bytes(n) and bytearray(n) would make the
-    // loader allocate. Arguments computed while loading cannot be bounded.
-    void check_int_args(const event& e, const global_name& gn) {
+    // An entry's bounds on arguments (max_int_arg, str_arg_pattern): what
+    // bytes(n) would make the loader allocate, what Fraction('1e999999999')
+    // compute. Arguments computed while loading cannot be checked.
+    void check_args(const event& e, const global_name& gn) {
         const allow_entry* entry = p_.find(gn.module, gn.name);
-        if (!entry || !entry->max_int_arg || g_.kind(e.operand) != value_kind::tuple) return;
-        const std::uint64_t bound = *entry->max_int_arg;
+        if (!entry || (!entry->max_int_arg && entry->str_arg_pattern.empty())) return;
+        if (g_.kind(e.operand) != value_kind::tuple) return;
         auto args = g_.items(e.operand);
         for (std::size_t k = 0; k < args.size(); ++k) {
             value_kind ak = g_.kind(args[k]);
-            std::string what;
-            if (ak == value_kind::integer) {
+            std::string what, bound;
+            if (ak == value_kind::integer && entry->max_int_arg) {
                 std::int64_t v = g_.as_int(args[k]);
                 std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
-                if (magnitude <= bound) continue;
+                if (magnitude <= *entry->max_int_arg) continue;
                 what = std::to_string(v);
-            } else if (ak == value_kind::big_integer) {
+                bound = "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg";
+            } else if (ak == value_kind::big_integer && entry->max_int_arg) {
                 what = "an integer of " + std::to_string(g_.big_int_bytes(args[k]).size()) + " bytes";
+                bound = "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg";
+            } else if (ak == value_kind::str && !entry->str_arg_pattern.empty()) {
+                std::string_view text = g_.text(args[k]);
+                if (p_.accepts_str_arg(*entry, text)) continue;
+                what = "'" + std::string(text.substr(0, 60)) + (text.size() > 60 ? "...'" : "'");
+                bound = "str arguments matching " + entry->str_arg_pattern + " (str_arg_pattern";
             } else if (is_symbolic(ak)) {
-                what = describe(args[k]) + ", which cannot be bounded before loading";
+                what = describe(args[k]) + ", which cannot be checked before loading";
+                bound = "only arguments it can check (max_int_arg, str_arg_pattern";
             } else {
                 continue;
             }
-            finding& f = add("argument-over-limit", severity::medium,
-                opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + " argument " + std::to_string(k) +
-                    " = " + what + "; the policy '" + p_.name() + "' allows integer arguments up to " +
-                    std::to_string(bound) + " (max_int_arg, entry at " + entry->origin +
-                    "): a loader would allocate that much or more",
-                &e);
+            finding& f = add("argument-not-allowed", severity::medium,
+                             opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + " argument " +
+                                 std::to_string(k) + " = " + what + "; the policy '" + p_.name() + "' allows " + bound +
+                                 ", entry at " + entry->origin + "): loading would cost that much time or memory",
+                             &e);
             f.module = gn.module;
             f.name = gn.name;
         }

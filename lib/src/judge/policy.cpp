@@ -157,6 +157,7 @@ struct policy::impl {
     exact_index exact;  // key_of(module, name) -> entry
     std::vector<pattern_entry> patterns;
     std::set<std::string, std::less<>> storage_types;
+    std::unordered_map<std::size_t, std::unique_ptr<RE2>> str_arg_patterns;  // entry index -> compiled
 };
 
 policy::policy() : impl_(std::make_unique<impl>()) {}
@@ -181,6 +182,12 @@ const allow_entry* policy::find(std::string_view module, std::string_view name) 
 
 bool policy::allows_storage_type(std::string_view qualified) const {
     return impl_->storage_types.find(qualified) != impl_->storage_types.end();
+}
+
+bool policy::accepts_str_arg(const allow_entry& entry, std::string_view text) const {
+    auto it = impl_->str_arg_patterns.find(static_cast<std::size_t>(&entry - entries_.data()));
+    if (it == impl_->str_arg_patterns.end()) return true;
+    return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *it->second);
 }
 
 namespace {
@@ -260,7 +267,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             const toml::table* t = item.as_table();
             std::string at = where(origin, item);
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
-            if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg", "note"});
+            if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
+                                          "str_arg_pattern", "note"});
                 !k.empty())
                 return usage_error(at, "unknown key '" + k + "' in [[allow]]");
             allow_entry e;
@@ -280,6 +288,11 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 auto n = m->value<std::int64_t>();
                 if (!n || *n < 0) return usage_error(at, "`max_int_arg` must be a non-negative integer");
                 e.max_int_arg = static_cast<std::uint64_t>(*n);
+            }
+            if (const toml::node* sp = t->get("str_arg_pattern")) {
+                auto v = sp->value<std::string>();
+                if (!v || v->empty()) return usage_error(at, "`str_arg_pattern` must be a non-empty string (an RE2 pattern)");
+                e.str_arg_pattern = *v;
             }
             if (const toml::node* u = t->get("uses")) {
                 const toml::array* ua = u->as_array();
@@ -371,6 +384,9 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 first.uses |= e.uses;
                 if (!e.max_int_arg) first.max_int_arg.reset();
                 else if (first.max_int_arg) first.max_int_arg = std::max(*first.max_int_arg, *e.max_int_arg);
+                if (e.str_arg_pattern.empty()) first.str_arg_pattern.clear();
+                else if (!first.str_arg_pattern.empty() && first.str_arg_pattern != e.str_arg_pattern)
+                    first.str_arg_pattern = "(?:" + first.str_arg_pattern + ")|(?:" + e.str_arg_pattern + ")";
             }
             continue;
         }
@@ -387,6 +403,16 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
             if (!pe.name->ok()) return usage_error(e.origin, "bad name_pattern: " + pe.name->error());
         }
         p.impl_->patterns.push_back(std::move(pe));
+    }
+    // After merging: a duplicate's pattern may have joined its first entry's.
+    for (std::size_t i = 0; i < p.entries_.size(); ++i) {
+        const allow_entry& e = p.entries_[i];
+        if (e.str_arg_pattern.empty()) continue;
+        RE2::Options opt;
+        opt.set_log_errors(false);
+        auto re = std::make_unique<RE2>(e.str_arg_pattern, opt);
+        if (!re->ok()) return usage_error(e.origin, "bad str_arg_pattern: " + re->error());
+        p.impl_->str_arg_patterns.emplace(i, std::move(re));
     }
     for (const persistent_id_rule& rule : p.persistent_ids_)
         for (const std::string& s : rule.storage_types) p.impl_->storage_types.insert(s);

@@ -16,10 +16,12 @@ constexpr rule_info kRules[] = {
      "REDUCE, OBJ or NEWOBJ call something that is not a named global: the result of another call, a persistent "
      "object or an extension code. This is how getattr/attrgetter chains reach arbitrary methods. No policy can "
      "allow it."},
-    {"argument-over-limit", "Argument beyond the policy's bound",
-     "A call or instantiation the policy allows gets an integer argument larger than the entry's max_int_arg, or "
-     "one computed while loading: bytes(10**12) or bytearray(10**12) make the loader allocate that many bytes. The "
-     "shipped policies bound bytes and bytearray to 1 MiB, which real pickles never come near."},
+    {"argument-not-allowed", "Argument beyond what the policy allows",
+     "A call or instantiation the policy allows gets an integer argument larger than the entry's max_int_arg, a "
+     "str argument its str_arg_pattern does not match, or (when it has either) an argument computed while loading: "
+     "bytes(10**12) makes the loader allocate that many bytes, Fraction('1e999999999') compute a power of ten with a "
+     "billion digits. The shipped policies bound bytes and bytearray to 1 MiB and Fraction to the form its pickles "
+     "have ('-22/7')."},
     {"mutation-of-global", "Global modified by the pickle",
      "BUILD, SETITEM(S), APPEND(S) or ADDITEMS applied to a global (a module, class or function, os.environ, "
      "sys.path...) change it for the whole process. No policy can allow it."},
