@@ -51,9 +51,10 @@ class Scan : public ::testing::Test {
 protected:
     Scan() : policy_(parse_policy(kPolicy, "test.toml").value()) {}
 
-    file_report scan(const std::string& pickle) {
+    file_report scan(const std::string& pickle) { return scan_under(policy_, pickle); }
+    file_report scan_under(const policy& p, const std::string& pickle) {
         pickle_ = pickle;  // the report holds no views, but keep the input alive anyway
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), policy_, {}, "test.pkl");
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p, {}, "test.pkl");
     }
     static const finding* find(const file_report& r, std::string_view rule) {
         auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) { return f.rule == rule; });
@@ -248,9 +249,7 @@ uses = ["call"]
 class ScanZones : public Scan {
 protected:
     file_report scan_zones(const std::string& pickle) {
-        pickle_ = pickle;
-        policy zones = parse_policy(kZonesPolicy, "zones.toml").value();
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), zones, {}, "test.pkl");
+        return scan_under(parse_policy(kZonesPolicy, "zones.toml").value(), pickle);
     }
 };
 
@@ -381,11 +380,7 @@ TEST(PolicyFile, UnknownKeysAreErrorsWithALine) {
 // python policy bounds their integer arguments (max_int_arg).
 class ScanArguments : public Scan {
 protected:
-    file_report scan(const std::string& pickle) {
-        pickle_ = pickle;
-        policy python = load_shipped_policy("python").value();
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), python, {}, "test.pkl");
-    }
+    file_report scan(const std::string& pickle) { return scan_under(load_shipped_policy("python").value(), pickle); }
 };
 
 TEST_F(ScanArguments, BytesOfATerabyteIsOverTheArgumentBound) {
