@@ -285,7 +285,9 @@ private:
     // Adds items to a container, keeping depth and size within limits. Depth
     // is tracked at insertion: a cheap, conservative bound, since items that
     // grow later do not update their parents (and cycles need no bound).
-    bool add_items(value_ref target, const value_ref* first, std::size_t count) {
+    // The first `used` items are not held (a REDUCE's callable, a NEWOBJ's
+    // class: see node_flag::held).
+    bool add_items(value_ref target, const value_ref* first, std::size_t count, std::size_t used = 0) {
         container& c = items_of(target);
         if (c.items.size() + count > lim_.max_container_items)
             return limit("container larger than max_container_items");
@@ -296,7 +298,7 @@ private:
         bool any_compound = false;
         for (std::size_t k = 0; k < count; ++k) any_compound |= first[k].is_compound();
         if (any_compound)
-            for (std::size_t k = 0; k < count; ++k) held_item(first[k], depth);
+            for (std::size_t k = 0; k < count; ++k) held_item(first[k], depth, k >= used);
         if (depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         c.depth = depth;
         c.items.append(first, count);
@@ -310,12 +312,13 @@ private:
                 g_.nodes[first[k].index()].flags |= node_flag::held;
     }
     // An item going into a container: its depth bounds the container's, and
-    // a global is marked held. Scalars (depth 0) change neither.
-    [[gnu::always_inline]] void held_item(value_ref v, std::uint32_t& depth) {
+    // a global is marked held (unless it is only used). Scalars (depth 0)
+    // change neither.
+    [[gnu::always_inline]] void held_item(value_ref v, std::uint32_t& depth, bool held = true) {
         if (!v.is_compound()) return;
         depth = std::max(depth, depth_of(v) + 1);
         node& n = g_.nodes[v.index()];
-        if (n.kind == value_kind::global) n.flags |= node_flag::held;
+        if (held && n.kind == value_kind::global) n.flags |= node_flag::held;
     }
     // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
     // place and takes the new value; an item equal to one present is dropped.
@@ -421,11 +424,7 @@ private:
         if (!new_container(kind, out)) return false;
         // A REDUCE's callable and a NEWOBJ's class are used (called,
         // instantiated), not held; a persistent id is held.
-        value_ref used = kind == value_kind::persid ? value_ref{} : *operands.begin();
-        std::uint8_t kept = used.is_compound() ? g_.nodes[used.index()].flags & node_flag::held : 0;
-        if (!add_items(out, operands.begin(), operands.size())) return false;
-        if (used.is_compound()) g_.nodes[used.index()].flags = (g_.nodes[used.index()].flags & ~node_flag::held) | kept;
-        return true;
+        return add_items(out, operands.begin(), operands.size(), kind == value_kind::persid ? 0 : 1);
     }
     applied_ops& applied_on(value_ref v) {
         container& c = items_of(v);
@@ -971,8 +970,7 @@ bool machine::do_setitems(std::size_t x) {
                 if (is_list) {
                     container& c = items_of(target);
                     c.items[static_cast<std::size_t>(i)] = first[k + 1];
-                    mark_held(first + k + 1, 1);
-                    c.depth = std::max(c.depth, depth_of(first[k + 1]) + 1);
+                    held_item(first[k + 1], c.depth);
                     if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
                 } else {
                     auto b = byte_value(first[k + 1]);
@@ -1273,9 +1271,8 @@ bool machine::load_build() {
     value_ref inst = stack_.back();
     if (symbolic(inst)) {
         applied_on(inst).states.push_back(state);
-        mark_held(&state, 1);
         container& c = items_of(inst);
-        c.depth = std::max(c.depth, depth_of(state) + 1);
+        held_item(state, c.depth);
         if (c.depth > lim_.max_nesting_depth) return limit("values nested deeper than max_nesting_depth");
         note(event_kind::build, inst, inst, state);
         // A loader that reads raw bytes after this BUILD (decode_options::after_build).
