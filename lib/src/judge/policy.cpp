@@ -32,6 +32,16 @@ error usage_error(const std::string& where, const std::string& what) {
     return e;
 }
 
+// A pattern of a policy or the knowledge base, compiled by RE2 (linear
+// time); a bad one is an error naming where it is and which key holds it.
+result<std::unique_ptr<RE2>> compile_pattern(const std::string& pattern, const std::string& at, const char* key) {
+    RE2::Options opt;
+    opt.set_log_errors(false);
+    auto re = std::make_unique<RE2>(pattern, opt);
+    if (!re->ok()) return usage_error(at, std::string("bad ") + key + ": " + re->error());
+    return re;
+}
+
 std::string where(const std::string& origin, const toml::node& n) {
     auto line = n.source().begin.line;
     return line ? origin + ":" + std::to_string(line) : origin;
@@ -392,15 +402,15 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
         }
         pattern_entry pe;
         pe.entry = i;
-        RE2::Options opt;
-        opt.set_log_errors(false);
         if (e.module_is_pattern) {
-            pe.module = std::make_unique<RE2>(e.module, opt);
-            if (!pe.module->ok()) return usage_error(e.origin, "bad module_pattern: " + pe.module->error());
+            auto re = compile_pattern(e.module, e.origin, "module_pattern");
+            if (!re) return re.error();
+            pe.module = std::move(re).value();
         }
         if (e.name_is_pattern) {
-            pe.name = std::make_unique<RE2>(e.name, opt);
-            if (!pe.name->ok()) return usage_error(e.origin, "bad name_pattern: " + pe.name->error());
+            auto re = compile_pattern(e.name, e.origin, "name_pattern");
+            if (!re) return re.error();
+            pe.name = std::move(re).value();
         }
         p.impl_->patterns.push_back(std::move(pe));
     }
@@ -408,11 +418,9 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
     for (std::size_t i = 0; i < p.entries_.size(); ++i) {
         const allow_entry& e = p.entries_[i];
         if (e.str_arg_pattern.empty()) continue;
-        RE2::Options opt;
-        opt.set_log_errors(false);
-        auto re = std::make_unique<RE2>(e.str_arg_pattern, opt);
-        if (!re->ok()) return usage_error(e.origin, "bad str_arg_pattern: " + re->error());
-        p.impl_->str_arg_patterns.emplace(i, std::move(re));
+        auto re = compile_pattern(e.str_arg_pattern, e.origin, "str_arg_pattern");
+        if (!re) return re.error();
+        p.impl_->str_arg_patterns.emplace(i, std::move(re).value());
     }
     for (const persistent_id_rule& rule : p.persistent_ids_)
         for (const std::string& s : rule.storage_types) p.impl_->storage_types.insert(s);
@@ -551,12 +559,10 @@ result<knowledge_base> parse_knowledge_base(std::string_view text, const std::st
         g.reference = (*t)["reference"].value_or(std::string{});
         std::size_t idx = kb.impl_->entries.size();
         if (g.name_is_pattern) {
-            RE2::Options opt;
-            opt.set_log_errors(false);
-            auto re = std::make_unique<RE2>(g.name, opt);
-            if (!re->ok()) return usage_error(at, "bad name_pattern: " + re->error());
+            auto re = compile_pattern(g.name, at, "name_pattern");
+            if (!re) return re.error();
             kb.impl_->patterns_by_module[g.module].push_back(kb.impl_->patterns.size());
-            kb.impl_->patterns.emplace_back(std::move(re), idx);
+            kb.impl_->patterns.emplace_back(std::move(re).value(), idx);
         } else {
             kb.impl_->exact.try_emplace(key_of(g.module, g.name), idx);
         }
