@@ -59,12 +59,11 @@ struct job_header {
     std::uint8_t pad[2];
 };
 
-// Small files, where the cost per file outweighs the cost per byte, may
-// queue behind another in a worker, and the worker reads them rather than
-// mapping them. A larger file goes only to an idle worker: what a worker
+// Small files (small_file_bytes, input.hpp), where the cost per file
+// outweighs the cost per byte, may queue behind another in a worker, and the
+// worker reads them rather than mapping them. A larger file goes only to an idle worker: what a worker
 // costs to wake is small beside reading it, and the memory limit set for it
 // (the budget plus its size) then holds while it is read, and no longer.
-constexpr std::uint64_t kSmallFileBytes = std::uint64_t{64} << 10;
 constexpr std::size_t kQueueDepth = 8;
 // Descriptors in flight count against the sender's RLIMIT_NOFILE (the
 // kernel refuses more with ETOOMANYREFS): a bound over all workers.
@@ -193,17 +192,10 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
     try {
         // Read into a buffer the worker keeps: one pread instead of mmap and
         // munmap, which change the address space (and take its lock) per file.
-        if (h.regular && h.size <= kSmallFileBytes) {
-            buffer.resize(static_cast<std::size_t>(h.size));
-            std::size_t got = 0;
-            while (got < buffer.size()) {
-                ssize_t r = ::pread(fd, buffer.data() + got, buffer.size() - got, static_cast<off_t>(got));
-                if (r < 0 && errno == EINTR) continue;
-                if (r < 0) return {unreadable_report(job.path, job.path + ": cannot read: " + std::strerror(errno)), {}};
-                if (r == 0) break;  // shrank since the parent looked: what is there is what a loader would read
-                got += static_cast<std::size_t>(r);
-            }
-            return scan({buffer.data(), got}, job);
+        if (h.regular && h.size <= small_file_bytes) {
+            if (int err = read_file_start(fd, static_cast<std::size_t>(h.size), buffer))
+                return {unreadable_report(job.path, job.path + ": cannot read: " + std::strerror(err)), {}};
+            return scan({buffer.data(), buffer.size()}, job);
         }
         if (h.regular) {
             const void* data = nullptr;
@@ -297,7 +289,7 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
 
 struct queued_job {
     std::size_t index;
-    bool small;  // may have others queued behind it (kSmallFileBytes)
+    bool small;  // may have others queued behind it (small_file_bytes)
 };
 
 struct worker {
@@ -314,7 +306,7 @@ struct opened_job {
     std::size_t index = 0;
     int fd = -1;
     job_header header{};
-    bool small() const { return header.regular && header.size <= kSmallFileBytes; }
+    bool small() const { return header.regular && header.size <= small_file_bytes; }
 };
 
 class pool {

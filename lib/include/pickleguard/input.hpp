@@ -40,9 +40,18 @@ private:
     std::string path_;
 };
 
-// Maps a regular file (reads one of 64 KiB or less, which is cheaper); reads
-// anything else (a pipe, "/dev/stdin") into memory.
+// Maps a regular file (reads one of small_file_bytes or less); reads anything
+// else (a pipe, "/dev/stdin") into memory.
 result<mapped_file> map_file(const std::string& path);
+
+// Regular files up to this size are read rather than mapped: mapping and
+// unmapping each one costs more when a directory holds thousands.
+inline constexpr std::size_t small_file_bytes = std::size_t{64} << 10;
+
+// Reads the first `size` bytes of the regular file `fd` into `out`, resized
+// to what was there (fewer if the file shrank meanwhile: what a loader would
+// read). Returns 0, or the errno of the read that failed.
+int read_file_start(int fd, std::size_t size, std::vector<std::byte>& out);
 
 // Reads a whole stream (e.g. standard input, fd 0) into memory.
 result<mapped_file> read_stream(int fd, const std::string& name);

@@ -1,6 +1,7 @@
 #include "pickleguard/input.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -59,6 +60,20 @@ result<mapped_file> read_stream(int fd, const std::string& name) {
     return f;
 }
 
+int read_file_start(int fd, std::size_t size, std::vector<std::byte>& out) {
+    out.resize(size);
+    std::size_t got = 0;
+    while (got < size) {
+        ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    out.resize(got);
+    return 0;
+}
+
 result<mapped_file> map_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return io_error(path, std::strerror(errno));
@@ -79,27 +94,12 @@ result<mapped_file> map_file(const std::string& path) {
     }
     mapped_file f;
     f.path_ = path;
-    // Small files are read: mapping and unmapping each one costs more (two
-    // changes to the address space) when a directory holds thousands.
-    constexpr off_t kReadBytes = off_t{64} << 10;
-    if (st.st_size > 0 && st.st_size <= kReadBytes) {
-        f.owned_.resize(static_cast<std::size_t>(st.st_size));
-        std::size_t got = 0;
-        while (got < f.owned_.size()) {
-            ssize_t n = ::pread(fd, f.owned_.data() + got, f.owned_.size() - got, static_cast<off_t>(got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                int err = errno;
-                ::close(fd);
-                return io_error(path, std::strerror(err));
-            }
-            if (n == 0) break;  // shrank meanwhile: what is there is what a loader reads
-            got += static_cast<std::size_t>(n);
-        }
+    if (st.st_size > 0 && static_cast<std::uint64_t>(st.st_size) <= small_file_bytes) {
+        int err = read_file_start(fd, static_cast<std::size_t>(st.st_size), f.owned_);
         ::close(fd);
-        f.owned_.resize(got);
+        if (err) return io_error(path, std::strerror(err));
         f.data_ = f.owned_.data();
-        f.size_ = got;
+        f.size_ = f.owned_.size();
         return f;
     }
     if (st.st_size > 0) {
