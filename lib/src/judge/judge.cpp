@@ -279,14 +279,15 @@ private:
         for (std::size_t k = 0; k < args.size(); ++k) {
             value_kind ak = g_.kind(args[k]);
             std::string what, bound;
-            if (ak == value_kind::integer && entry->max_int_arg) {
-                std::int64_t v = g_.as_int(args[k]);
-                std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
-                if (magnitude <= *entry->max_int_arg) continue;
-                what = std::to_string(v);
-                bound = "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg";
-            } else if (ak == value_kind::big_integer && entry->max_int_arg) {
-                what = "an integer of " + std::to_string(g_.big_int_bytes(args[k]).size()) + " bytes";
+            if ((ak == value_kind::integer || ak == value_kind::big_integer) && entry->max_int_arg) {
+                if (ak == value_kind::integer) {
+                    std::int64_t v = g_.as_int(args[k]);
+                    std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+                    if (magnitude <= *entry->max_int_arg) continue;
+                    what = std::to_string(v);
+                } else {
+                    what = "an integer of " + std::to_string(g_.big_int_bytes(args[k]).size()) + " bytes";
+                }
                 bound = "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg";
             } else if (ak == value_kind::str && !entry->str_arg_pattern.empty()) {
                 std::string_view text = g_.text(args[k]);
