@@ -42,7 +42,7 @@ void add_worker_options(CLI::App* cmd, worker_args& args);
 
 struct scan_args : worker_args {
     std::vector<std::string> paths;
-    std::vector<std::string> policies;  // names or files; several are merged by include
+    std::vector<std::string> policies;  // shipped names or files (load_policies); several are merged
     std::string format = "text";        // text | json | sarif
     std::string output;                 // file, or stdout
     std::optional<severity> fail_on;
@@ -52,6 +52,7 @@ struct scan_args : worker_args {
     std::vector<std::string> include, exclude;  // globs for files found by walking directories
     bool skip_unknown = false;          // named files that are not pickle containers are skipped, not errors
     bool stdin_paths = false;           // paths from standard input, one JSON report line each
+    bool fail_on_empty = false;         // exit 2 when no file was scanned (globs or paths matched nothing)
     unsigned jobs = 0;                  // worker processes; 0: one per available core
     decode_options decode;
 };
@@ -95,8 +96,10 @@ struct explain_args : worker_args {
 CLI::App* add_explain_command(CLI::App& app, explain_args& args);
 int run_explain(const explain_args& args);
 
-// A policy from --policy options as `scan` combines them (several are merged
-// as if one policy included them all); `name` receives how reports name it.
+// A policy from --policy options as `scan` combines them (load_policies:
+// several are merged as if one policy included them all, each file read as
+// the file it is, never replaced by a shipped policy of the same name);
+// `name` receives how reports name it: the options as given, joined by '+'.
 result<policy> load_policy_options(const std::vector<std::string>& policies, std::string& name);
 
 }  // namespace pickleguard::cli

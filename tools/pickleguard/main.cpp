@@ -166,9 +166,12 @@ int main(int argc, char** argv) {
     pickleguard::cli::scan_args scan_args;
     std::string fail_on;
     CLI::App* scan = app.add_subcommand("scan", "Judge pickles against an allow-list policy");
-    scan->add_option("paths", scan_args.paths, "Files and directories (walked; symlinks not followed)");
+    scan->add_option("paths", scan_args.paths,
+                     "Regular files and directories (walked; symlinks not followed). FIFOs, devices and sockets are "
+                     "refused; a directory that cannot be listed is an error");
     scan->add_option("--policy", scan_args.policies,
-                     "Shipped policy name or TOML file; repeat to combine (default: default)")
+                     "Shipped policy name, or a TOML file when it has a '/' or ends in .toml (never a shipped "
+                     "name); repeat to merge (default: default)")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -179,12 +182,18 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
     scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
     scan->add_flag("--verbose,-v", scan_args.verbose, "Also informational findings and skipped files");
-    scan->add_flag("--follow-symlinks", scan_args.follow_symlinks, "Follow symbolic links when walking directories");
+    scan->add_flag("--follow-symlinks", scan_args.follow_symlinks,
+                   "Follow symbolic links when walking directories; each directory is walked once, and a link "
+                   "back to one that contains it (a loop) is a warning, not walked again");
     scan->add_option("--include", scan_args.include,
-                     "Only scan walked files matching this glob (repeatable; 'dir/*.pt' matches paths, '*.pt' names)")
+                     "Only scan walked files matching this fnmatch glob (repeatable; '*.pt' matches names, 'dir/*.pt' "
+                    "paths as printed or below the directory given; an invalid glob is an error)")
         ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    scan->add_option("--exclude", scan_args.exclude, "Skip walked files matching this glob (repeatable)")
+    scan->add_option("--exclude", scan_args.exclude, "Skip walked files and prune directories matching this glob (repeatable; 'dir/' directories only)")
         ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    scan->add_flag("--fail-on-empty", scan_args.fail_on_empty,
+                   "Exit 2 when no file was scanned: the paths hold no file, or --include/--exclude left none "
+                   "(standard error says so either way)");
     scan->add_flag("--skip-unknown", scan_args.skip_unknown,
                    "Skip named files that are not pickle containers, as a directory walk does, instead of failing");
     scan->add_flag("--stdin-paths", scan_args.stdin_paths,

@@ -31,6 +31,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pickleguard::cli {
@@ -269,12 +270,19 @@ int run_policy_infer(const infer_args& args) {
     for (const std::string& path : args.paths) {
         if (path != "-") {
             // Opened here only to fail early and plainly; workers read it.
-            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            // O_NONBLOCK: open() of a FIFO would wait for a writer.
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
             if (fd < 0) {
                 std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), std::strerror(errno));
                 return kExitError;
             }
+            struct stat st {};
+            const char* kind = ::fstat(fd, &st) == 0 ? special_file_kind(st.st_mode) : "not to be looked at";
             ::close(fd);
+            if (kind) {
+                std::fprintf(stderr, "pickleguard: %s: is %s, not a regular file\n", path.c_str(), kind);
+                return kExitError;
+            }
             files.push_back({path, path});
             continue;
         }

@@ -1,6 +1,7 @@
 // `pickleguard scan`: files and directories in, verdicts out.
 #include "commands.hpp"
 #include "progress.hpp"
+#include "scan_walk.hpp"
 #include "worker_pool.hpp"
 
 #include "pickleguard/container.hpp"
@@ -11,72 +12,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fnmatch.h>
-#include <fstream>
-#include <system_error>
 #include <unistd.h>
 
 namespace pickleguard::cli {
 namespace {
-
-namespace fs = std::filesystem;
-
-struct target {
-    std::string path;
-    bool named = false;  // given on the command line, not found by walking
-};
-
-// --include/--exclude globs (fnmatch), for files found by walking: a glob
-// with a '/' matches the path below the walked directory, one without
-// matches the file name. Files named on the command line are always scanned.
-bool glob_matches(const std::string& glob, const std::string& relative) {
-    if (glob.find('/') != std::string::npos) return ::fnmatch(glob.c_str(), relative.c_str(), 0) == 0;
-    std::string name = fs::path(relative).filename().string();
-    return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0;
-}
-
-bool selected(const scan_args& args, const std::string& relative) {
-    for (const std::string& g : args.exclude)
-        if (glob_matches(g, relative)) return false;
-    if (args.include.empty()) return true;
-    for (const std::string& g : args.include)
-        if (glob_matches(g, relative)) return true;
-    return false;
-}
-
-std::vector<target> collect(const scan_args& args, std::vector<std::string>& unreadable) {
-    std::vector<target> out;
-    for (const std::string& p : args.paths) {
-        std::error_code ec;
-        fs::file_status st = fs::status(p, ec);
-        if (ec || !fs::exists(st)) {
-            unreadable.push_back(p);
-            continue;
-        }
-        if (!fs::is_directory(st)) {
-            out.push_back({p, true});
-            continue;
-        }
-        auto opts = fs::directory_options::skip_permission_denied;
-        if (args.follow_symlinks) opts |= fs::directory_options::follow_directory_symlink;
-        std::vector<target> found;
-        for (fs::recursive_directory_iterator it(p, opts, ec), end; !ec && it != end; it.increment(ec)) {
-            const fs::directory_entry& e = *it;
-            std::error_code ec2;
-            if (e.is_symlink(ec2) && !args.follow_symlinks) continue;
-            // Lexical: the iterator's paths all start with `p`, and fs::relative
-            // would resolve every component of every path (seven readlink
-            // calls per file in a deep tree).
-            if (e.is_regular_file(ec2) && selected(args, e.path().lexically_relative(p).string()))
-                found.push_back({e.path().string(), false});
-        }
-        if (ec) unreadable.push_back(p + ": " + ec.message());
-        std::sort(found.begin(), found.end(), [](const target& a, const target& b) { return a.path < b.path; });
-        out.insert(out.end(), found.begin(), found.end());
-    }
-    return out;
-}
 
 bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR"); }
 
@@ -124,32 +63,15 @@ std::string text_report(const std::vector<file_report>& files, const std::vector
 
 int run_scan(const scan_args& args) {
     auto t0 = std::chrono::steady_clock::now();
-    // Several --policy options are merged, as if one policy included them all.
-    std::string policy_name;
-    result<policy> pol = [&]() -> result<policy> {
-        if (args.policies.empty()) {
-            policy_name = "default";
-            return load_shipped_policy("default");
-        }
-        if (args.policies.size() == 1) {
-            policy_name = args.policies[0];
-            return load_policy(args.policies[0]);
-        }
-        std::string text = "name = \"command-line\"\ninclude = [";
-        std::string dir;
-        for (const std::string& p : args.policies) {
-            std::string stem = p;
-            if (p.find('/') != std::string::npos || p.ends_with(".toml")) {
-                fs::path fp(p);
-                dir = fp.parent_path().string();
-                stem = fp.stem().string();
+    for (const auto* globs : {&args.include, &args.exclude})
+        for (const std::string& g : *globs)
+            if (std::string why = glob_error(g, globs == &args.include); !why.empty()) {
+                std::fprintf(stderr, "pickleguard scan: %s '%s': %s\n", globs == &args.include ? "--include" : "--exclude",
+                             g.c_str(), why.c_str());
+                return kExitError;
             }
-            text += (policy_name.empty() ? "\"" : ", \"") + stem + "\"";
-            policy_name += (policy_name.empty() ? "" : "+") + stem;
-        }
-        text += "]\n";
-        return parse_policy(text, "--policy", dir.empty() ? "." : dir);
-    }();
+    std::string policy_name;
+    result<policy> pol = load_policy_options(args.policies, policy_name);
     if (!pol) {
         std::fprintf(stderr, "pickleguard: %s\n", pol.error().reason.c_str());
         return kExitError;
@@ -159,21 +81,14 @@ int run_scan(const scan_args& args) {
     options.decode = args.decode;
     if (args.stdin_paths) return run_scan_stdin_paths(args, p, policy_name, options);
 
-    std::vector<std::string> missing;
-    std::vector<target> targets = collect(args, missing);
-    std::vector<file_report> reports;
-    std::vector<skipped_file> skipped;
-    for (const std::string& m : missing) {
-        file_report r;
-        r.path = m;
-        r.verdict = verdict::error;
-        finding f;
-        f.rule = "unreadable-file";
-        f.severity = severity::high;
-        f.message = "no such file or directory, or it cannot be listed";
-        r.findings.push_back(f);
-        reports.push_back(std::move(r));
-    }
+    walk_options walk;
+    walk.follow_symlinks = args.follow_symlinks;
+    walk.include = args.include;
+    walk.exclude = args.exclude;
+    walk_result found = walk_paths(args.paths, walk);
+    for (const std::string& w : found.warnings) std::fprintf(stderr, "pickleguard: warning: %s\n", w.c_str());
+    std::vector<file_report> reports = std::move(found.errors);
+    std::vector<skipped_file> skipped = std::move(found.skipped);
     // Everything that reads a file's content is in this function: it runs in
     // sandboxed worker processes (worker_pool.hpp), or here with --no-sandbox.
     auto scan_one = [&](std::span<const std::byte> bytes, const scan_job& t) -> scan_outcome {
@@ -183,9 +98,7 @@ int run_scan(const scan_args& args) {
         if ((!t.named || args.skip_unknown) && detect_format(bytes).empty()) return {{}, "not a pickle container"};
         return {scan_file(bytes, p, options, t.path), {}};
     };
-    std::vector<scan_job> jobs;
-    jobs.reserve(targets.size());
-    for (const target& t : targets) jobs.push_back({t.path, t.named});
+    const std::vector<scan_job>& jobs = found.files;
     progress_line progress(jobs.size());
     auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
     // The knowledge base is not parsed here: a worker parses it the first
@@ -219,6 +132,14 @@ int run_scan(const scan_args& args) {
     if (out != stdout) std::fclose(out);
 
     report_summary sum = summarize(reports, skipped);
+    if (sum.files == 0) {
+        // Said on standard error whatever the format: a CI job whose globs or
+        // paths match nothing must not pass as "0 unsafe" unnoticed.
+        std::fprintf(stderr, "pickleguard: no file was scanned (%zu skipped%s)%s\n", sum.skipped,
+                     sum.skipped && !args.verbose ? "; --verbose lists them" : "",
+                     args.fail_on_empty ? "" : "; --fail-on-empty makes this an error");
+        if (args.fail_on_empty) return kExitError;
+    }
     if (sum.error) return kExitError;
     if (sum.unsafe) return kExitFound;
     if (args.fail_on) {

@@ -68,6 +68,7 @@ std::string file_object(const file_report& r, const std::string& policy_name) {
 int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::string& policy_name,
                          const scan_options& options) {
     bool any_unsafe = false, any_error = false;
+    std::size_t paths = 0;
     // The same scan function as `scan`: the only code that reads the file.
     scan_function scan_one = [&](std::span<const std::byte> bytes, const scan_job& job) -> scan_outcome {
         if (args.skip_unknown && !is_known_container(bytes)) return {{}, "not a pickle container"};
@@ -82,6 +83,7 @@ int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::stri
         std::string path(buf, static_cast<std::size_t>(n));
         while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
         if (path.empty()) continue;
+        ++paths;
         std::vector<scan_job> job{{path, true}};
         auto scanned = scan_jobs(job, scan_one, pool, quiet);
         if (!scanned) {
@@ -111,6 +113,10 @@ int run_scan_stdin_paths(const scan_args& args, const policy& p, const std::stri
         std::fflush(stdout);
     }
     std::free(buf);
+    if (paths == 0) {
+        std::fprintf(stderr, "pickleguard: no path came on standard input, so no file was scanned\n");
+        if (args.fail_on_empty) return kExitError;
+    }
     if (any_error) return kExitError;
     return any_unsafe ? kExitFound : kExitOk;
 }

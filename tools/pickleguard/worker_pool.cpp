@@ -550,7 +550,10 @@ private:
             }
             const std::string& path = jobs_[j].path;
             // "-" is standard input, which the worker reads as a stream.
-            int fd = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            // O_NONBLOCK: a FIFO put in place of the file after `scan` looked
+            // at it must not block open(); it is refused below.
+            int fd = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0)
+                                 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
             if (fd < 0) {
                 finish(j, {unreadable_report(path, path + ": " + std::strerror(errno)), {}});
                 continue;
@@ -562,9 +565,10 @@ private:
                 finish(j, {unreadable_report(path, path + ": " + std::strerror(err)), {}});
                 continue;
             }
-            if (S_ISDIR(st.st_mode)) {
+            if (path != "-" && !S_ISREG(st.st_mode)) {
                 ::close(fd);
-                finish(j, {unreadable_report(path, path + ": is a directory"), {}});
+                finish(j, {error_report(path, "not-a-regular-file", path + ": is " + special_file_kind(st.st_mode) +
+                                                       ", not a regular file"), {}});
                 continue;
             }
             opened_job o;
@@ -731,7 +735,7 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
     for (const scan_job& job : jobs) {
-        auto file = job.path == "-" ? read_stream(0, "<stdin>") : map_file(job.path);
+        auto file = job.path == "-" ? read_stream(0, "<stdin>") : map_regular_file(job.path);
         if (!file) out.push_back({unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));
         out.back().report.path = job.path;

@@ -32,7 +32,9 @@ public:
 
 private:
     friend result<mapped_file> map_file(const std::string& path);
+    friend result<mapped_file> map_regular_file(const std::string& path);
     friend result<mapped_file> read_stream(int fd, const std::string& name);
+    static result<mapped_file> map(const std::string& path, bool regular_only);  // map_file, map_regular_file
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     bool mapped_ = false;
@@ -40,9 +42,21 @@ private:
     std::string path_;
 };
 
-// Maps a regular file (reads one of small_file_bytes or less); reads anything
-// else (a pipe, "/dev/stdin") into memory.
+// Maps a regular file (reads one of small_file_bytes or less); reads a pipe
+// or FIFO ("/dev/stdin", `<(cmd)`) into memory. Refuses devices, sockets and
+// directories. Never blocks in open(): a FIFO without a writer reads as empty.
 result<mapped_file> map_file(const std::string& path);
+
+// The same for a regular file only: what `scan` reads. A FIFO could block
+// or never end, a device be endless (/dev/zero), so anything else is an
+// error that says what the file is (special_file_kind).
+result<mapped_file> map_regular_file(const std::string& path);
+
+// What a file of this st_mode is when it is not a regular file: "a
+// directory", "a FIFO (named pipe)", "a character device", "a block device",
+// "a socket", "a symbolic link", "not a regular file"; nullptr for a regular
+// file.
+const char* special_file_kind(unsigned mode) noexcept;
 
 // Regular files up to this size are read rather than mapped: mapping and
 // unmapping each one costs more when a directory holds thousands.

@@ -116,8 +116,19 @@ private:
 // Includes are resolved against the shipped policies, then `search_dir`.
 result<policy> parse_policy(std::string_view text, const std::string& origin, const std::string& search_dir = "");
 
-// A policy file, or a shipped policy when `name_or_path` is a shipped name.
+// A policy file when `name_or_path` is a path (is_policy_path), else the
+// shipped policy of that name. A path is never taken for a shipped name.
+// Includes in a file are looked for from its folder: a path as that file, a
+// name as the shipped policy, else NAME.toml beside the including file.
 result<policy> load_policy(const std::string& name_or_path);
+
+// Several policies merged, in order, as if one policy included them all:
+// each file is read as itself (`--policy ./numpy.toml --policy team` merges
+// that numpy.toml, not the shipped numpy policy, with the shipped `team`).
+result<policy> load_policies(const std::vector<std::string>& names_or_paths);
+
+// Whether --policy / include text names a file: it has a '/' or ends in ".toml".
+bool is_policy_path(std::string_view name_or_path);
 
 // Shipped policies, compiled into the library from policies/*.toml.
 std::vector<std::string> shipped_policy_names();

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -227,6 +228,13 @@ result<toml::parse_result> parse_toml(std::string_view text, const std::string& 
     return parsed;
 }
 
+struct policy_source {
+    std::string text, origin;
+    std::string dir;  // where its own includes are looked for
+    std::string key;  // what include cycles are told by
+};
+result<policy_source> include_source(const std::string& name, const std::string& search_dir);
+
 // Parses one file and merges its includes into `out`; `seen` breaks cycles.
 result<void> parse_into(std::string_view text, const std::string& origin, const std::string& search_dir,
                         std::vector<allow_entry>& entries, std::vector<persistent_id_rule>& pids,
@@ -249,23 +257,16 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
         for (const toml::node& item : *arr) {
             auto inc_name = item.value<std::string>();
             if (!inc_name) return usage_error(where(origin, item), "`include` entries must be strings");
-            if (std::find(stack.begin(), stack.end(), *inc_name) != stack.end())
-                return usage_error(where(origin, item), "include cycle through '" + *inc_name + "'");
             if (top) includes.push_back(*inc_name);
-            std::string inc_text, inc_origin;
-            if (auto shipped = shipped_policy_text(*inc_name)) {
-                inc_text = shipped.value();
-                inc_origin = "policies/" + *inc_name + ".toml";
-            } else {
-                bool ok = false;
-                inc_origin = (search_dir.empty() ? std::string() : search_dir + "/") + *inc_name + ".toml";
-                inc_text = read_file(inc_origin, ok);
-                if (!ok) return usage_error(where(origin, item), "cannot find included policy '" + *inc_name + "'");
-            }
-            stack.push_back(*inc_name);
+            auto source = include_source(*inc_name, search_dir);
+            if (!source) return usage_error(where(origin, item), source.error().reason);
+            auto& [inc_text, inc_origin, inc_dir, inc_key] = source.value();
+            if (std::find(stack.begin(), stack.end(), inc_key) != stack.end())
+                return usage_error(where(origin, item), "include cycle through '" + *inc_name + "'");
+            stack.push_back(inc_key);
             std::string n2, d2;
             std::vector<std::string> i2;
-            auto r = parse_into(inc_text, inc_origin, search_dir, entries, pids, lim, stack, false, n2, d2, i2);
+            auto r = parse_into(inc_text, inc_origin, inc_dir, entries, pids, lim, stack, false, n2, d2, i2);
             stack.pop_back();
             if (!r) return r.error();
         }
@@ -448,8 +449,14 @@ result<policy> load_shipped_policy(std::string_view name) {
 }
 
 result<policy> load_policy(const std::string& name_or_path) {
-    bool looks_like_path = name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".toml");
-    if (!looks_like_path) return load_shipped_policy(name_or_path);
+    if (!is_policy_path(name_or_path)) {
+        auto shipped = load_shipped_policy(name_or_path);
+        std::error_code ec;
+        if (!shipped && std::filesystem::exists(name_or_path, ec))
+            return usage_error("policy '" + name_or_path + "'", "no such shipped policy; to read the file, write ./" +
+                                                                   name_or_path);
+        return shipped;
+    }
     bool ok = false;
     std::string text = read_file(name_or_path, ok);
     if (!ok) return usage_error(name_or_path, "cannot read policy file");
@@ -578,6 +585,122 @@ const knowledge_base& shipped_knowledge_base() {
         return lazy;
     }();
     return kb;
+}
+
+// ---- where policies come from: names and paths (issue 13 §4) ---------------
+//
+// A name ("numpy") is a shipped policy. A path (a '/' in it, or ending in
+// ".toml") is a file, and never a shipped policy of the same stem: a user's
+// ./numpy.toml used to be read as the shipped numpy policy. An include in a
+// file is looked for from that file's folder, not the first file's.
+
+bool is_policy_path(std::string_view s) { return s.find('/') != std::string_view::npos || s.ends_with(".toml"); }
+
+namespace {
+
+std::string folder_of(const std::string& path) {
+    std::size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string path_from(const std::string& dir, const std::string& path) {
+    if (path.starts_with('/') || dir.empty() || dir == ".") return path;
+    return (dir.ends_with('/') ? dir : dir + "/") + path;
+}
+
+// A file's identity for cycles: two spellings of one file are one.
+std::string file_key(const std::string& path) {
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(path, ec);
+    return "file:" + (ec ? path : canonical.string());
+}
+
+error include_error(const std::string& what) {
+    error e;
+    e.kind = error_kind::usage;
+    e.reason = what;
+    return e;
+}
+
+result<policy_source> file_source(const std::string& path) {
+    bool ok = false;
+    std::string text = read_file(path, ok);
+    if (!ok) return usage_error(path, "cannot read policy file");
+    return policy_source{std::move(text), path, folder_of(path), file_key(path)};
+}
+
+result<policy_source> include_source(const std::string& name, const std::string& search_dir) {
+    if (is_policy_path(name)) {
+        std::string path = path_from(search_dir, name);
+        auto f = file_source(path);
+        if (!f) return include_error("cannot read included policy file '" + path + "'");
+        return f;
+    }
+    if (auto shipped = shipped_policy_text(name))
+        return policy_source{std::move(shipped).value(), "policies/" + name + ".toml", search_dir, "shipped:" + name};
+    // A bare name that is not shipped: NAME.toml beside the including file
+    // (a name that is shipped needs a path to mean the file: "./numpy.toml").
+    std::string path = path_from(search_dir, name + ".toml");
+    auto f = file_source(path);
+    if (!f) return include_error("cannot find included policy '" + name + "'");
+    return f;
+}
+
+// A TOML basic string for any UTF-8 text, ASCII only: every other code point
+// escaped, as the parser checks above refuse some of them written plainly.
+result<std::string> toml_ascii_string(std::string_view s) {
+    std::string out = "\"";
+    for (std::size_t i = 0; i < s.size();) {
+        auto c = static_cast<unsigned char>(s[i]);
+        std::uint32_t cp = c;
+        std::size_t n = 1;
+        if (c >= 0x80) {
+            n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+            if (n == 0 || i + n > s.size()) return usage_error(std::string(s), "policy path is not valid UTF-8");
+            cp = c & (0x7f >> n);
+            for (std::size_t k = 1; k < n; ++k) {
+                auto cc = static_cast<unsigned char>(s[i + k]);
+                if ((cc & 0xc0) != 0x80) return usage_error(std::string(s), "policy path is not valid UTF-8");
+                cp = cp << 6 | (cc & 0x3f);
+            }
+            if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return usage_error(std::string(s), "policy path is not valid UTF-8");
+        }
+        i += n;
+        if (cp == '"' || cp == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(cp));
+        } else if (cp < 0x20 || cp >= 0x7f) {
+            char buf[16];
+            std::snprintf(buf, sizeof buf, cp > 0xffff ? "\\U%08x" : "\\u%04x", static_cast<unsigned>(cp));
+            out += buf;
+        } else {
+            out.push_back(static_cast<char>(cp));
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+result<policy> load_policies(const std::vector<std::string>& names_or_paths) {
+    if (names_or_paths.empty()) return load_shipped_policy("default");
+    if (names_or_paths.size() == 1) return load_policy(names_or_paths[0]);
+    // The files themselves, merged as a policy that includes each in turn:
+    // include_source reads a path as that file, relative to the working
+    // directory here, and a bare name must be shipped, as with one --policy.
+    std::string text = "name = \"command-line\"\ninclude = [";
+    for (std::size_t i = 0; i < names_or_paths.size(); ++i) {
+        const std::string& n = names_or_paths[i];
+        if (!is_policy_path(n))
+            if (auto shipped = shipped_policy_text(n); !shipped) return load_policy(n).error();
+        auto quoted = toml_ascii_string(n);
+        if (!quoted) return quoted.error();
+        text += (i ? ", " : "") + quoted.value();
+    }
+    text += "]\n";
+    return parse_policy(text, "--policy", ".");
 }
 
 }  // namespace pickleguard

@@ -116,6 +116,14 @@ constexpr rule_info kRules[] = {
      "The file was not fully checked; the other files were. Please report it: it may be a bug in pickleguard."},
     {"scan-timeout", "Scan timed out",
      "Reading this file took longer than --timeout, so it was not fully checked."},
+    {"unreadable-directory", "Directory that cannot be listed",
+     "A directory named on the command line or found in a walk could not be opened or read (no permission, or it "
+     "changed during the walk), so nothing in it was checked. The verdict is error: a walk never passes over a "
+     "directory it cannot see into."},
+    {"not-a-regular-file", "Not a regular file",
+     "The path named is a FIFO, a device or a socket. pickleguard reads only regular files: opening a FIFO waits "
+     "for a writer, and a FIFO or device may never end (/dev/zero). Ones found in a directory walk are listed as "
+     "skipped."},
 };
 // clang-format on
 

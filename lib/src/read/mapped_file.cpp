@@ -74,8 +74,22 @@ int read_file_start(int fd, std::size_t size, std::vector<std::byte>& out) {
     return 0;
 }
 
-result<mapped_file> map_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+const char* special_file_kind(unsigned mode) noexcept {
+    if (S_ISREG(mode)) return nullptr;
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
+}
+
+// Opens without blocking: open(2) of a FIFO waits for a writer, and
+// O_NONBLOCK is the one way not to (it changes nothing for regular files).
+// O_NOCTTY: a terminal device never becomes our controlling terminal.
+result<mapped_file> mapped_file::map(const std::string& path, bool regular_only) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return io_error(path, std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
@@ -83,14 +97,17 @@ result<mapped_file> map_file(const std::string& path) {
         ::close(fd);
         return io_error(path, std::strerror(err));
     }
-    if (S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        return io_error(path, "is a directory");
-    }
     if (!S_ISREG(st.st_mode)) {
-        auto r = read_stream(fd, path);
+        // A pipe is a stream some commands read on purpose (decode <(cmd));
+        // read it blocking from here, now that open() is done.
+        if (S_ISFIFO(st.st_mode) && !regular_only) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            auto r = read_stream(fd, path);
+            ::close(fd);
+            return r;
+        }
         ::close(fd);
-        return r;
+        return io_error(path, std::string("is ") + special_file_kind(st.st_mode) + ", not a regular file");
     }
     mapped_file f;
     f.path_ = path;
@@ -116,5 +133,9 @@ result<mapped_file> map_file(const std::string& path) {
     ::close(fd);
     return f;
 }
+
+result<mapped_file> map_file(const std::string& path) { return mapped_file::map(path, false); }
+
+result<mapped_file> map_regular_file(const std::string& path) { return mapped_file::map(path, true); }
 
 }  // namespace pickleguard
