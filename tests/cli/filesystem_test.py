@@ -163,9 +163,11 @@ class FileSystemTest(unittest.TestCase):
 
     def test_named_device_is_refused(self):
         for dev in ("/dev/zero", "/dev/null"):
-            r = self.run_scan("scan", dev, timeout=QUICK)
-            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-            self.assertIn("character device", r.stdout)
+            for extra in ([], ["--no-sandbox"]):
+                r = self.run_scan("scan", *extra, dev, timeout=QUICK)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn("character device", r.stdout)
+                self.assertIn("not-a-regular-file", r.stdout)
 
     def test_named_socket_is_refused(self):
         s = socket.socket(socket.AF_UNIX)
@@ -176,6 +178,7 @@ class FileSystemTest(unittest.TestCase):
             s.close()
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("socket", r.stdout)
+        self.assertIn("not-a-regular-file", r.stdout)
 
     def test_special_files_in_walk_are_skipped_by_name(self):
         os.mkfifo(os.path.join(self.d, "fifo"))

@@ -126,13 +126,14 @@ class PolicyPathsTest(unittest.TestCase):
         self.assertEqual(self.verdict(references(("team", "Z")), "./team.toml"), "unsafe")
 
     def test_bare_name_is_never_a_file(self):
-        # "team" is no shipped policy: an error that says how to name the file, not the file.
+        # "team" is no shipped policy: an error that says how to name the file, not the file,
+        # alone or merged with others (where an include "team" would take ./team.toml).
         self.write("team", policy_text("team", [("team", "A")]))
-        got = self.verdict(references(("team", "A")), "team")
-        self.assertTrue(got.startswith("usage: "), got)
-        self.assertIn("./team", got)
-        got = self.verdict(references(("team", "A")), "team", "python")
-        self.assertTrue(got.startswith("usage: "), got)
+        self.write("team.toml", policy_text("team", [("team", "A")]))
+        for given in (["team"], ["team", "python"], ["python", "team"]):
+            got = self.verdict(references(("team", "A")), *given)
+            self.assertTrue(got.startswith("usage: "), (given, got))
+            self.assertIn("./team", got)
 
     def test_include_cycle_through_paths_is_an_error(self):
         self.write("a.toml", policy_text("a", [], include=["./b.toml"]))

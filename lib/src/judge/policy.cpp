@@ -452,9 +452,10 @@ result<policy> load_policy(const std::string& name_or_path) {
     if (!is_policy_path(name_or_path)) {
         auto shipped = load_shipped_policy(name_or_path);
         std::error_code ec;
-        if (!shipped && std::filesystem::exists(name_or_path, ec))
-            return usage_error("policy '" + name_or_path + "'", "no such shipped policy; to read the file, write ./" +
-                                                                   name_or_path);
+        for (const std::string& file : {name_or_path, name_or_path + ".toml"})
+            if (!shipped && std::filesystem::exists(file, ec))
+                return usage_error("policy '" + name_or_path + "'",
+                                   "no such shipped policy; to read the file, write ./" + file);
         return shipped;
     }
     bool ok = false;
