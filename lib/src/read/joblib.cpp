@@ -238,7 +238,11 @@ private:
                 while (from < n && input[static_cast<std::size_t>(from)] != std::byte{'\n'}) ++from;
                 return from + 1;
             };
-            auto counted = [&](int width) -> std::uint64_t { return arg + width > n ? n + 1 : arg + width + le(arg, width); };
+            auto counted = [&](int width) -> std::uint64_t {
+                if (arg + width > n) return n + 1;
+                std::uint64_t len = le(arg, width);
+                return len > n ? n + 1 : arg + width + len;  // no wrap-around on a lying length
+            };
             switch (op->arg) {
                 case arg_kind::none: break;
                 case arg_kind::uint1: next = arg + 1; break;
@@ -253,7 +257,7 @@ private:
                 default: return std::nullopt;
             }
             if (next > n || next <= p) return std::nullopt;
-            if (op->code == 0x95 /* FRAME */) frame_end_ = next + le(arg, 8);
+            if (op->code == 0x95 /* FRAME */) frame_end_ = le(arg, 8) > n ? n + 1 : next + le(arg, 8);
             p = next;
         }
         walked_to_ = p;
