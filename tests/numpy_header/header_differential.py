@@ -100,11 +100,6 @@ def header_bytes(text, version):
     return F.magic(*version) + struct.pack(fmt, len(enc)) + enc
 
 
-def numpy_header(text, version):
-    d = {"descr": None}
-    return text, version
-
-
 def written_headers(rng, count):
     """Headers numpy writes for real (empty) arrays of random dtypes and shapes."""
     out = []
@@ -112,7 +107,10 @@ def written_headers(rng, count):
         dt = random_dtype(rng)
         shape = rng.choice([(), (0,), (3,), (2, 5), (1, 1, 7), (4, 0, 2), (2**40,)])
         order = rng.choice(["C", "F"])
-        d = {"descr": F.dtype_to_descr(dt), "fortran_order": order == "F" and len(shape) > 1, "shape": shape}
+        if int(np.prod(shape)) * max(dt.itemsize, 1) < 1 << 20:
+            d = F.header_data_from_array_1_0(np.empty(shape, dt, order=order))  # what np.save writes
+        else:
+            d = {"descr": F.dtype_to_descr(dt), "fortran_order": order == "F" and len(shape) > 1, "shape": shape}
         for version in [(1, 0), (2, 0), (3, 0)]:
             buf = io.BytesIO()
             try:
