@@ -111,6 +111,13 @@ constexpr rule_info kRules[] = {
     {"joblib-array-unreadable", "joblib array whose size cannot be told",
      "joblib.load reads raw array bytes after a NumpyArrayWrapper, but its shape or dtype is not one pickleguard can "
      "size, so the stream after it cannot be followed as joblib does."},
+    {"npy-header-unreadable", ".npy header pickleguard does not follow",
+     "The .npy header is a Python literal or dtype that pickleguard does not model (an escape, a dtype form or a size "
+     "numpy may accept); numpy.load may accept it and unpickle what follows, so it is never trusted."},
+    {"joblib-array-in-frame", "joblib array read from the middle of a frame",
+     "A NumpyArrayWrapper's BUILD ends inside a pickle frame. joblib's pure-Python unpickler has read the whole frame "
+     "already, so it reads the array bytes from the end of the frame, not after the BUILD, and unpickles the rest of "
+     "the frame afterwards: an order of bytes pickleguard does not follow."},
     {"scanner-crashed", "Scanner process failed",
      "The sandboxed process reading this file crashed, made a forbidden system call or ran out of memory or CPU. "
      "The file was not fully checked; the other files were. Please report it: it may be a bug in pickleguard."},

@@ -14,7 +14,9 @@
 // A plain pickle has no NumpyArrayWrapper, so the hook never fires and this is
 // exactly scan_pickle_stream. A stream that has one is judged a second time
 // as plain pickle.load reads it (judge_as_plain_pickle).
+#include "pickleguard/opcodes.hpp"
 #include "read/container_scan.hpp"
+#include "read/numpy_dtype.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -34,9 +36,10 @@ std::optional<std::int64_t> int_of(const value_graph& g, value_ref v) {
 }
 
 // The attributes a NumpyArrayWrapper ends up with: constructor arguments
-// (when the class itself was called), then each BUILD's dict state.
+// (when the class itself was called), then each BUILD's dict and slot state.
 struct wrapper_fields {
     std::optional<value_ref> shape, dtype, alignment;
+    bool unknown_state = false;  // a BUILD state that is not a plain dict (or pair of dicts)
 };
 
 class joblib_reader {
@@ -55,7 +58,22 @@ public:
         ctx_.joblib_seen = true;
         wrappers_seen_ = true;
         std::string where = " (NumpyArrayWrapper BUILD ending at offset " + std::to_string(offset) + ")";
+        if (fields->unknown_state)
+            return unreadable("a BUILD state is not a dict or a (dict, slot dict) pair" + where, offset);
         if (!fields->shape || !fields->dtype) return unreadable("its state has no shape or dtype" + where, offset);
+        // joblib reads the array from unpickler.file_handle, the file itself. The
+        // pure-Python unpickler has already read a whole frame into memory
+        // (_Unframer.load_frame), so inside a frame that goes on after this BUILD
+        // the array bytes come from the frame's end, and the rest of the frame is
+        // unpickled after them. joblib.dump ends the frame at the BUILD.
+        if (auto frame_end = frame_end_after(input, offset); frame_end && *frame_end > offset) {
+            ctx_.add("joblib-array-in-frame", severity::high,
+                     "joblib.load reads this array's bytes from the end of the frame at offset " +
+                         std::to_string(*frame_end) + ", not after the BUILD, and unpickles the rest of the frame "
+                         "afterwards; pickleguard does not follow that order" + where,
+                     member_, offset);
+            return 0;
+        }
         std::uint64_t count = 1;
         value_ref shape = *fields->shape;
         if (g.kind(shape) != value_kind::tuple && g.kind(shape) != value_kind::list)
@@ -68,11 +86,14 @@ public:
             count *= static_cast<std::uint64_t>(*n);
         }
         auto dtype = dtype_of(g, *fields->dtype);
-        if (!dtype) return unreadable("its dtype is not numpy.dtype(...) with a state" + where, offset);
-        if (dtype->has_object) {
+        if (!dtype) return unreadable("its dtype is not one pickleguard can build (" + dtype.error().reason + ")" + where, offset);
+        const dtype_info& dt = dtype.value();
+        if (dt.has_object) {
             // read_array: pickle.load(file_handle) — a whole pickle, judged with this policy.
+            // A fresh pickle.load: its own stack, memo and framing, from here.
             decoding d = decode(input, ctx_.options.decode, static_cast<std::size_t>(offset));
             std::uint64_t end = std::max<std::uint64_t>(d.end, offset);
+            walked_to_ = end;
             scan_pickle_stream(input.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(end - offset)),
                                ctx_.p, ctx_.kb, ctx_.options,
                                join_member(member_, "object array at offset " + std::to_string(offset)), ctx_.report);
@@ -85,16 +106,13 @@ public:
             if (offset >= input.size()) return 1;  // the decoder reports the truncation
             skip = 1 + static_cast<std::uint64_t>(input[static_cast<std::size_t>(offset)]);
         }
-        if (dtype->itemsize && count > std::numeric_limits<std::uint64_t>::max() / dtype->itemsize)
+        if (dt.itemsize && count > std::numeric_limits<std::uint64_t>::max() / dt.itemsize)
             return unreadable("its size overflows" + where, offset);
-        return skip + count * dtype->itemsize;
+        walked_to_ = offset + skip + count * dt.itemsize;
+        return skip + count * dt.itemsize;
     }
 
 private:
-    struct dtype_info {
-        std::uint64_t itemsize = 0;
-        bool has_object = false;
-    };
 
     std::optional<wrapper_fields> wrapper_of(const value_graph& g, value_ref node) const {
         constexpr std::string_view kModule = "joblib.numpy_pickle", kName = "NumpyArrayWrapper";
@@ -123,55 +141,128 @@ private:
             f.alignment = args.size() > 5 ? args[5] : value_ref::small_int(16);
         }
         if (const applied_ops* ops = g.applied(node)) {
-            for (value_ref state : ops->states) {
-                if (g.kind(state) == value_kind::tuple && g.items(state).size() == 2) state = g.items(state)[0];
-                if (g.kind(state) != value_kind::dict) continue;
-                auto kv = g.items(state);
+            // pickle._Unpickler.load_build (joblib's NumpyUnpickler subclasses the
+            // pure-Python unpickler): a (state, slotstate) pair is split; the dict
+            // state's items go into __dict__, then setattr(inst, k, v) for each
+            // slot state item. Every BUILD in turn: the last write wins.
+            auto apply = [&](value_ref dict) -> bool {
+                if (g.kind(dict) == value_kind::none) return true;
+                if (g.kind(dict) != value_kind::dict) return false;
+                auto kv = g.items(dict);
                 for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-                    if (g.kind(kv[i]) != value_kind::str) continue;
+                    if (g.kind(kv[i]) != value_kind::str) continue;  // a non-str key is no attribute
                     std::string_view key = g.text(kv[i]);
                     if (key == "shape") f.shape = kv[i + 1];
                     else if (key == "dtype") f.dtype = kv[i + 1];
                     else if (key == "numpy_array_alignment_bytes") f.alignment = kv[i + 1];
                 }
+                return true;
+            };
+            for (value_ref state : ops->states) {
+                value_ref dict_state = state;
+                std::optional<value_ref> slot_state;
+                if (g.kind(state) == value_kind::tuple && g.items(state).size() == 2) {
+                    dict_state = g.items(state)[0];
+                    slot_state = g.items(state)[1];
+                }
+                if (!apply(dict_state) || (slot_state && !apply(*slot_state))) f.unknown_state = true;
             }
         }
         return f;
     }
 
-    // numpy.dtype(type_string, align, copy) with BUILD state
-    // (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]):
-    // elsize is set for flexible types (str, bytes, void, structured); the
-    // others have it in the type string ('f8', 'c16', 'M8' is 8).
-    static std::optional<dtype_info> dtype_of(const value_graph& g, value_ref v) {
-        if (g.kind(v) != value_kind::reduce) return std::nullopt;
+    // numpy.dtype(obj, align, copy), then __setstate__ for each BUILD state
+    // (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
+    // obj is read with the same dtype parser as .npy headers ('f8,O' and
+    // '(2,)O' hold objects too). arraydescr_setstate keeps a built-in type's
+    // own size and object flag, but for flexible types (S, U, V: structures
+    // and subarrays too) it takes elsize and the flags from the state, so
+    // there hasobject is flags & NPY_ITEM_REFCOUNT, whatever the fields say
+    // (measured on numpy 1.24: 'O' with flags 0 still holds objects, 'V16'
+    // with an object field and flags 0 does not).
+    static result<dtype_info> dtype_of(const value_graph& g, value_ref v) {
+        auto no = [](std::string why) { return error{error_kind::unsupported, error::no_offset, error::no_opcode, std::move(why)}; };
+        if (g.kind(v) != value_kind::reduce) return no("not a numpy.dtype(...) call");
         auto items = g.items(v);
-        if (!is_global(g, items[0], "numpy", "dtype")) return std::nullopt;
-        if (g.kind(items[1]) != value_kind::tuple || g.items(items[1]).empty()) return std::nullopt;
-        value_ref type = g.items(items[1])[0];
-        if (g.kind(type) != value_kind::str) return std::nullopt;
-        std::string_view t = g.text(type);
-        if (t.empty()) return std::nullopt;
-        dtype_info info;
-        info.has_object = t[0] == 'O';
+        if (!is_global(g, items[0], "numpy", "dtype")) return no("not a numpy.dtype(...) call");
+        if (g.kind(items[1]) != value_kind::tuple || g.items(items[1]).empty()) return no("numpy.dtype without arguments");
+        auto args = g.items(items[1]);
+        value_ref type = args[0];
+        if (g.kind(type) != value_kind::str) return no("numpy.dtype of something other than a str");
+        bool align = false;
+        if (args.size() > 1) {
+            value_kind ak = g.kind(args[1]);
+            if (ak == value_kind::boolean || ak == value_kind::integer) align = g.as_int(args[1]) != 0;
+            else if (ak != value_kind::none) return no("numpy.dtype's align argument is not a bool");
+        }
+        auto built = dtype_from_string(g.text(type), align);
+        if (!built) return built.error();
+        dtype_info info = built.value();
         const applied_ops* ops = g.applied(v);
-        if (ops && !ops->states.empty() && g.kind(ops->states.back()) == value_kind::tuple) {
-            auto st = g.items(ops->states.back());
-            if (st.size() >= 8) {
-                auto elsize = int_of(g, st[5]);
-                auto flags = int_of(g, st[7]);
-                if (elsize && *elsize > 0) info.itemsize = static_cast<std::uint64_t>(*elsize);
-                if (flags && (*flags & 1)) info.has_object = true;  // NPY_ITEM_REFCOUNT: holds objects
-            }
-        }
-        if (!info.itemsize) {
-            std::uint64_t n = 0;
-            std::size_t i = 1;
-            for (; i < t.size() && t[i] >= '0' && t[i] <= '9' && n < (1u << 20); ++i) n = n * 10 + (t[i] - '0');
-            if (i == 1) return std::nullopt;
-            info.itemsize = n;
-        }
+        if (!ops || ops->states.empty()) return info;
+        value_ref state = ops->states.back();
+        if (g.kind(state) != value_kind::tuple) return no("a numpy.dtype state that is not a tuple");
+        bool flexible = info.kind == 'S' || info.kind == 'U' || info.kind == 'V';
+        if (!flexible) return info;  // setstate keeps a built-in type's size and flags
+        auto st = g.items(state);
+        if (st.size() < 8) return no("a numpy.dtype state without flags (numpy computes them from the fields)");
+        auto elsize = int_of(g, st[5]);
+        auto flags = int_of(g, st[7]);
+        if (!elsize || *elsize < 0) return no("a numpy.dtype state whose elsize is not a size");
+        if (!flags || *flags < -128 || *flags > 255) return no("a numpy.dtype state whose flags are not a byte");
+        info.itemsize = static_cast<std::uint64_t>(*elsize);
+        std::int64_t fl = *flags < 0 ? *flags + 128 : *flags;  // as arraydescr_setstate normalises a signed char
+        info.has_object = (fl & 1) != 0;                           // NPY_ITEM_REFCOUNT
         return info;
+    }
+
+    // Where the frame holding `offset` ends, walking the opcodes as the
+    // pure-Python unpickler reads them (nullopt: not in a frame, or lost).
+    std::optional<std::uint64_t> frame_end_after(bytes_view input, std::uint64_t offset) {
+        if (walked_to_ > offset) {  // never happens when decoding is linear; start over
+            walked_to_ = 0;
+            frame_end_ = 0;
+        }
+        auto le = [&](std::uint64_t at, int n) {
+            std::uint64_t v = 0;
+            for (int k = n - 1; k >= 0; --k) v = v << 8 | static_cast<std::uint64_t>(input[static_cast<std::size_t>(at) + k]);
+            return v;
+        };
+        std::uint64_t p = walked_to_;
+        const std::uint64_t n = input.size();
+        while (p < offset) {
+            const opcode_info* op = find_opcode(static_cast<std::uint8_t>(input[static_cast<std::size_t>(p)]));
+            if (!op) return std::nullopt;
+            std::uint64_t arg = p + 1, next = arg;
+            auto line_end = [&](std::uint64_t from) -> std::uint64_t {
+                while (from < n && input[static_cast<std::size_t>(from)] != std::byte{'\n'}) ++from;
+                return from + 1;
+            };
+            auto counted = [&](int width) -> std::uint64_t {
+                if (arg + width > n) return n + 1;
+                std::uint64_t len = le(arg, width);
+                return len > n ? n + 1 : arg + width + len;  // no wrap-around on a lying length
+            };
+            switch (op->arg) {
+                case arg_kind::none: break;
+                case arg_kind::uint1: next = arg + 1; break;
+                case arg_kind::uint2: next = arg + 2; break;
+                case arg_kind::uint4: case arg_kind::int4: next = arg + 4; break;
+                case arg_kind::uint8: next = arg + 8; break;
+                case arg_kind::line: next = line_end(arg); break;
+                case arg_kind::line_pair: next = line_end(line_end(arg)); break;
+                case arg_kind::counted_long1: case arg_kind::counted1: next = counted(1); break;
+                case arg_kind::counted_long4: case arg_kind::counted4: next = counted(4); break;
+                case arg_kind::counted8: next = counted(8); break;
+                default: return std::nullopt;
+            }
+            if (next > n || next <= p) return std::nullopt;
+            if (op->code == 0x95 /* FRAME */) frame_end_ = le(arg, 8) > n ? n + 1 : next + le(arg, 8);
+            p = next;
+        }
+        walked_to_ = p;
+        if (p != offset) return std::nullopt;
+        return frame_end_ > offset ? std::optional<std::uint64_t>(frame_end_) : std::nullopt;
     }
 
     std::uint64_t unreadable(const std::string& why, std::uint64_t offset) {
@@ -186,6 +277,8 @@ private:
     bytes_view stream_;
     const std::string& member_;
     bool wrappers_seen_ = false;
+    std::uint64_t walked_to_ = 0;  // frame_end_after's position in the stream
+    std::uint64_t frame_end_ = 0;  // end of the last FRAME seen there
 };
 
 // The same stream as pickle.load reads it (pandas.read_pickle, a plain
