@@ -276,10 +276,11 @@ std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const 
                 "the entry is flagged encrypted (flag bit 0): CPython asks for a password, readers that ignore the "
                 "flag read the stored bytes, which were decoded as if in clear",
                 member);
-    if (e.method != 0 && e.method != 8) {
+    if (e.method != 0 && e.method != 8 && e.method != 12) {
         ctx.add("zip-unsupported-compression", severity::high,
                 "compression method " + std::to_string(e.method) +
-                    " is not stored (0) or deflate (8), the only ones PyTorch reads; the content was not checked",
+                    " is not stored (0), deflate (8) or bzip2 (12); CPython's zipfile may still read it (lzma, 14), "
+                    "so the content, which was not checked, may be unpickled",
                 member);
         ctx.unread.push_back(member);
         return std::nullopt;
@@ -299,6 +300,20 @@ std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const 
                     member);
             out.view = data.first(static_cast<std::size_t>(std::min(e.size, e.compressed_size)));
         }
+    } else if (e.method == 12) {
+        // bzip2: CPython's zipfile reads it (numpy.load of an .npz, any
+        // zipfile-based loader), PyTorch does not; the data is a whole .bz2
+        // stream.
+        auto unpacked = decompress(ctx, "bz2", data, member);
+        if (!unpacked) {
+            ctx.unread.push_back(member);
+            return std::nullopt;
+        }
+        out.owned = std::move(*unpacked);
+        out.view = view_of(out.owned);
+        ctx.add("zip-unsupported-compression", severity::low,
+                "bzip2 (method 12): CPython's zipfile reads it, PyTorch cannot; the entry was decompressed and scanned",
+                member, std::nullopt, false);
     } else {
         auto inflated = inflate_raw(ctx, data, e.size, member);
         if (!inflated) {
