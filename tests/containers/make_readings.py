@@ -111,9 +111,13 @@ def big_protocol0_payload() -> bytes:
 
 
 def torch_upper_case_data_pkl() -> bytes:
-    """torch finds 'data.pkl' by miniz's case-insensitive lookup: ARCHIVE/DATA.PKL is it."""
+    """torch finds 'data.pkl' by miniz's case-insensitive lookup: archive/DATA.PKL is it.
+
+    (The folder keeps the first name's case: getAllRecords, which torch.load calls
+    through _is_torchscript_zip, compares the prefix case-sensitively and raises.)
+    """
     return zip_archive([("archive/version", b"3\n", 0, 0),
-                        ("ARCHIVE/DATA.PKL", big_protocol0_payload(), 0, 0),
+                        ("archive/DATA.PKL", big_protocol0_payload(), 0, 0),
                         ("archive/data/0", b"\0" * 24, 0, 0)])
 
 
