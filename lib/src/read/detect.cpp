@@ -135,7 +135,15 @@ std::vector<std::string> detect_readings(bytes_view b) {
         if (std::string f = detect(b); !f.empty()) out.push_back(std::move(f));
         return out;
     }
+    // A zip's "PK" is PERSID: pickle.load, joblib's and pandas' unpicklers
+    // have no persistent_load and raise on it before anything else; numpy.load
+    // and torch.load take the zip path on "PK\x03\x04", and torch's legacy
+    // persistent_load raises on PERSID's str id (an unknown saved id type).
+    // No loader runs a pickle from the front of a zip, and decoding one would
+    // search a checkpoint for a newline.
+    const bool zip_magic = starts_with(b, "PK");
     out.push_back(std::move(container));
+    if (zip_magic) return out;
     // The same bytes read from offset 0 by pickle.load, numpy.load's and
     // joblib.load's fallbacks, pandas.read_pickle, and torch.load when
     // Python's tarfile refuses what libarchive accepted: a second reading.
