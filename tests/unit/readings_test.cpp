@@ -89,6 +89,15 @@ TEST_F(Readings, TarThatTarfileRefusesButLibarchiveReadsIsJudgedAsBoth) {
     EXPECT_EQ(find(r, "container-corrupt"), nullptr) << "libarchive reads this tar";
 }
 
+// A pickle with a zip behind it (tests/containers/make_containers.py): the
+// zip reading CPython's zipfile takes is listed with the pickle's.
+TEST_F(Readings, PickleWithAZipBehindItListsBothReadings) {
+    std::ifstream f(std::string(PICKLEGUARD_CONTAINERS_DIR) + "/polyglot_pickle_zip.pkl", std::ios::binary);
+    auto r = scan_data({std::istreambuf_iterator<char>(f), {}});
+    EXPECT_EQ(r.readings, (std::vector<std::string>{"pickle", "zip"}));
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+
 TEST_F(Readings, PlainTarHasOneReading) {
     auto r = scan("benign_notes.tar");
     EXPECT_EQ(r.readings, (std::vector<std::string>{"tar"}));

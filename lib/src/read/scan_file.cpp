@@ -152,8 +152,12 @@ void scan_any(scan_context& ctx, bytes_view bytes, const std::string& member, in
     if (format != "pytorch-zip" && format != "torchscript" && format != "npz" && format != "zip" &&
         has_zip_end(bytes)) {
         auto z = parse_zip(bytes, ctx.options.containers.max_entries);
-        if (z && !z.value().entries.empty())
+        if (z && !z.value().entries.empty()) {
+            // The file's own readings list it too (the polyglot finding is
+            // zip-data-before-archive's).
+            if (depth == 0) ctx.report.readings.push_back("zip");
             scan_zip(ctx, bytes, join_member(member, "zip reading"), depth);
+        }
     }
 }
 
