@@ -17,7 +17,7 @@ namespace {
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
 static_assert(sizeof(finding) == 224, "finding changed: update report_wire.cpp");
 static_assert(sizeof(global_report) == 216, "global_report changed: update report_wire.cpp");
-static_assert(sizeof(file_report) == 136, "file_report changed: update report_wire.cpp");
+static_assert(sizeof(file_report) == 160, "file_report changed: update report_wire.cpp");
 #endif
 
 class writer {
@@ -117,6 +117,8 @@ std::string serialize(const scan_outcome& o) {
     w.u8(static_cast<std::uint8_t>(r.verdict));
     w.u64(r.bytes);
     w.u64(r.pickles);
+    w.u32(static_cast<std::uint32_t>(r.readings.size()));
+    for (const std::string& x : r.readings) w.str(x);
     w.u32(static_cast<std::uint32_t>(r.findings.size()));
     for (const finding& f : r.findings) {
         w.str(f.rule);
@@ -157,6 +159,8 @@ std::optional<scan_outcome> deserialize(std::string_view wire) {
     r.verdict = in.enumerator<verdict>(kLastVerdict);
     r.bytes = in.u64();
     r.pickles = in.u64();
+    std::uint32_t nr = in.count(4);
+    for (std::uint32_t i = 0; i < nr && in.ok(); ++i) r.readings.push_back(in.str());
     std::uint32_t nf = in.count(kMinFinding);
     r.findings.reserve(nf);
     for (std::uint32_t i = 0; i < nf && in.ok(); ++i) {

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pickleguard {
 
@@ -25,6 +26,11 @@ namespace pickleguard {
 // "tar", "7z", "gzip", "bz2", "xz", "lzma", "zstd", "lz4", "joblib-zf", ... or
 // "" when it is none we know.
 std::string detect_format(std::span<const std::byte> bytes);
+
+// Every reading of `bytes` a loader could take, the container first: a tar
+// whose offset 0 also starts a pickle CPython would act on gives
+// {"tar", "pickle"}. scan_file judges each (file_report::readings).
+std::vector<std::string> detect_readings(std::span<const std::byte> bytes);
 
 // Scans a whole file of any known format. An unknown format gives verdict
 // `error` with an "unknown-format" finding.

@@ -50,7 +50,8 @@ struct global_report {
 
 struct file_report {
     std::string path;
-    std::string format;                // "pickle", "pytorch-zip", ...
+    std::string format;                // "pickle", "pytorch-zip", ...: the first of `readings`
+    std::vector<std::string> readings; // every reading judged, container first ("tar", "pickle" for a polyglot)
     pickleguard::verdict verdict = verdict::safe;
     std::vector<finding> findings;
     std::vector<global_report> globals;

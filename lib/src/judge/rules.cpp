@@ -83,7 +83,9 @@ constexpr rule_info kRules[] = {
     {"zip-duplicate-name", "Duplicate zip entry name",
      "Two entries share a name; CPython opens the last, other readers another. Every copy is scanned."},
     {"zip-encrypted", "Encrypted zip entry",
-     "An encrypted entry cannot be checked; PyTorch would read the ciphertext as data, CPython asks for a password."},
+     "An entry is flagged encrypted: CPython asks for a password, PyTorch refuses it, readers that ignore the flag "
+     "read the stored bytes. Those bytes are decoded as if in clear, so a pickle stored in clear behind the flag is "
+     "judged; real ciphertext fails to decode."},
     {"zip-crc-mismatch", "Zip CRC mismatch",
      "An entry's CRC-32 does not match its content: CPython refuses it, PyTorch ignores CRCs. The file was changed "
      "after it was written."},
@@ -131,6 +133,21 @@ constexpr rule_info kRules[] = {
      "The path named is a FIFO, a device or a socket. pickleguard reads only regular files: opening a FIFO waits "
      "for a writer, and a FIFO or device may never end (/dev/zero). Ones found in a directory walk are listed as "
      "skipped."},
+    {"polyglot", "File that is a container and a pickle at once",
+     "The bytes are valid under two readings, e.g. a tar (libarchive, tarfile) whose offset 0 also starts a pickle "
+     "that CPython acts on: pickle.load, numpy.load, joblib.load and pandas.read_pickle run the pickle, and "
+     "torch.load does when Python's tarfile refuses the archive. Every reading was judged; a file built to be read "
+     "two ways is not safe."},
+    {"member-not-read", "Member a loader could unpickle, not read",
+     "Archive members that a loader could unpickle were not read (compression method pickleguard does not decode, "
+     "data out of bounds, a limit reached). They are named; their content was not checked, so the file is not "
+     "safe."},
+    {"members-skipped", "Members no loader unpickles, not scanned",
+     "Members that were not scanned because no loader unpickles them: text, tensor records, torch's own metadata "
+     "records, TorchScript source, links. Named so that nothing is skipped silently."},
+    {"container-without-pickle", "Container without a pickle",
+     "No pickle was found in this archive. Nothing in it is unpickled by the loaders pickleguard stands in for; "
+     "said so that an empty result is never silent."},
 };
 // clang-format on
 

@@ -37,6 +37,7 @@ struct member_data {
     std::string name;
     std::vector<std::byte> bytes;
     bool regular = true;
+    bool directory = false;
 };
 
 // Every member, read into memory against the file's budget. nullopt after a
@@ -62,9 +63,18 @@ std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_vi
         member_data m;
         const char* name = archive_entry_pathname(entry);
         m.name = name ? name : "?";
-        if (!ctx.count_entry(join_member(member, m.name))) return out;
-        m.regular = archive_entry_filetype(entry) == AE_IFREG;
-        if (m.regular) {
+        if (!ctx.count_entry(join_member(member, m.name))) {
+            ctx.unread.push_back(join_member(member, m.name));
+            return out;
+        }
+        // No type bits at all (a 7z entry without Unix attributes, libarchive's
+        // file type 0) is a regular file to 7-Zip, py7zr and libarchive's own
+        // extractor. Every entry but a directory is read: whatever has data
+        // is scanned, whatever type it claims.
+        const auto type = archive_entry_filetype(entry);
+        m.regular = type == AE_IFREG || type == 0;
+        m.directory = type == AE_IFDIR;
+        if (!m.directory) {
             std::byte buf[1 << 16];
             while (true) {
                 la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
@@ -73,6 +83,7 @@ std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_vi
                     ctx.add("container-corrupt", severity::high,
                             std::string("a member cannot be read (") + error_text(a.get()) + ")",
                             join_member(member, m.name));
+                    ctx.unread.push_back(join_member(member, m.name));
                     return out;
                 }
                 ctx.decompressed += static_cast<std::uint64_t>(n);
@@ -82,6 +93,7 @@ std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_vi
                                 std::to_string(ctx.options.containers.max_decompressed_bytes) +
                                 " bytes (container_limits::max_decompressed_bytes); the rest was not checked",
                             join_member(member, m.name));
+                    ctx.unread.push_back(join_member(member, m.name));
                     return out;
                 }
                 m.bytes.insert(m.bytes.end(), buf, buf + n);
@@ -110,17 +122,22 @@ bool is_torch_legacy_tar(bytes_view b) {
 
 void scan_archive(scan_context& ctx, bytes_view bytes, const std::string& format, const std::string& member,
                   int depth) {
+    container_tally outer = ctx.begin_container();
     auto members = read_members(ctx, bytes, member);
-    if (!members) return;
-    if (format == "pytorch-legacy-tar") {
+    if (members && format == "pytorch-legacy-tar") {
         scan_legacy_tar(ctx, *members, member);
-        return;
+    } else if (members) {
+        for (const member_data& m : *members) {
+            std::string name = join_member(member, m.name);
+            if (m.directory) continue;
+            if (!m.regular && m.bytes.empty()) {  // a link, a device: nothing to unpickle
+                ctx.inert.push_back(name);
+                continue;
+            }
+            scan_any(ctx, view_of(m.bytes), name, depth + 1);
+        }
     }
-    for (const member_data& m : *members) {
-        std::string name = join_member(member, m.name);
-        if (!m.regular) continue;
-        scan_any(ctx, view_of(m.bytes), name, depth + 1);
-    }
+    ctx.end_container(std::move(outer), member, format + " archive");
 }
 
 namespace {

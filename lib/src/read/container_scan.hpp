@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pickleguard::read {
@@ -24,6 +25,12 @@ inline std::string_view text_of(bytes_view b) { return {reinterpret_cast<const c
 
 // "outer > inner", or just one of them when the other is empty.
 std::string join_member(const std::string& outer, const std::string& inner);
+
+// What an enclosing container had noted when a nested one began.
+struct container_tally {
+    std::vector<std::string> unread, inert;
+    std::uint64_t pickles = 0;
+};
 
 struct scan_context {
     const policy& p;
@@ -38,20 +45,42 @@ struct scan_context {
              std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
     // Counts an archive member; false (after a finding) when there are too many.
     bool count_entry(const std::string& member);
-    // detect(), remembered per byte range: a zip is classified by parsing its
-    // central directory, and the same bytes are asked about several times.
+    // detect_readings(), remembered per byte range: a zip is classified by
+    // parsing its central directory, and the same bytes are asked about
+    // several times. detect_once is the first reading ("" for none).
+    const std::vector<std::string>& readings_once(bytes_view bytes);
     std::string detect_once(bytes_view bytes);
+
+    // Members of the container being scanned that were not read, by why:
+    // `unread` a loader could unpickle (a violation), `inert` none would.
+    // Each container scan reports its own lists (note_unread) when it ends.
+    std::vector<std::string> unread{}, inert{};
+    // Around each container's members: begin saves the enclosing lists;
+    // end reports this container's (member-not-read, members-skipped,
+    // container-without-pickle) and restores them.
+    container_tally begin_container();
+    void end_container(container_tally outer, const std::string& member, std::string_view kind);
 
     struct detected {
         const std::byte* data;
         std::size_t size;
-        std::string format;
+        std::vector<std::string> readings;
     };
     std::vector<detected> detected_{};  // detect_once's memory
 };
 
-// The format of `bytes` (see container.hpp), by content.
+// The format of `bytes` (see container.hpp), by content: its container
+// format if it has one, else "pickle"/"pytorch-legacy", else "".
 std::string detect(bytes_view bytes);
+// The container format by magic alone, "" when none.
+std::string detect_container(bytes_view bytes);
+// Every reading a loader could take of `bytes`, the container first: a file
+// that is a tar (or any container) and whose offset 0 starts a pickle that
+// CPython would act on is both, and is judged as both.
+std::vector<std::string> detect_readings(bytes_view bytes);
+// True when pickle.load from offset 0 would do something before it stops:
+// reach STOP, or an operation other than a persistent id.
+bool pickle_reading_acts(bytes_view bytes);
 
 // Scans `bytes` as whatever it is. `depth` is the number of containers
 // already opened around it.

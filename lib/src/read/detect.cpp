@@ -29,15 +29,15 @@ std::string classify_zip(bytes_view b) {
     if (!z) return "zip";
     const auto& entries = z.value().entries;
     if (entries.empty()) return "zip";
-    // PyTorch's reader takes the archive's root folder from its first record.
-    const std::string& first = entries.front().name;
-    std::size_t slash = first.find('/');
-    if (slash != std::string::npos) {
-        std::string root = first.substr(0, slash + 1);
+    // As torch.load: PyTorchStreamReader takes the prefix from the first
+    // record's folder, _is_torchscript_zip looks for 'constants.pkl' among
+    // the records with that prefix cut (getAllRecords, an exact compare), and
+    // _load then asks for data.pkl through miniz's case-insensitive lookup.
+    if (auto root = torch_root(entries)) {
         bool data_pkl = false, constants_pkl = false;
         for (const zip_entry& e : entries) {
-            data_pkl |= e.name == root + "data.pkl";
-            constants_pkl |= e.name == root + "constants.pkl";
+            data_pkl |= torch_record_is(e.name, *root, "data.pkl");
+            constants_pkl |= e.name == *root + "constants.pkl";
         }
         if (constants_pkl) return "torchscript";
         if (data_pkl) return "pytorch-zip";
@@ -83,7 +83,7 @@ bool is_torch_legacy(bytes_view b) {
 
 bool is_torch_legacy_tar(bytes_view bytes);  // archive.cpp
 
-std::string detect(bytes_view b) {
+std::string detect_container(bytes_view b) {
     if (starts_with(b, "PK\x03\x04") || starts_with(b, std::string_view("PK\x05\x06", 4))) return classify_zip(b);
     if (starts_with(b, "\x93NUMPY")) return "npy";
     if (starts_with(b, "\x1f\x8b\x08")) return "gzip";
@@ -101,8 +101,54 @@ std::string detect(bytes_view b) {
     if (b.size() >= 2 && b[0] == std::byte{0x78} &&
         ((static_cast<unsigned>(b[0]) << 8) | static_cast<unsigned>(b[1])) % 31 == 0)
         return "zlib";
+    return "";
+}
+
+std::string detect(bytes_view b) {
+    std::string container = detect_container(b);
+    if (!container.empty()) return container;
     if (starts_like_pickle(b)) return is_torch_legacy(b) ? "pytorch-legacy" : "pickle";
     return "";
+}
+
+bool pickle_reading_acts(bytes_view b) {
+    if (b.empty() || !find_opcode(static_cast<std::uint8_t>(b[0]))) return false;
+    // Not executing is what matters, not decoding cleanly: pickle.load raises
+    // at the first bad opcode, after running everything before it. Only
+    // persistent ids alone run nothing (pickle.load has no persistent_load;
+    // torch's legacy one builds storages, which needs a global first).
+    auto acts = [](const decoding& d) {
+        return d.complete() || std::any_of(d.events.begin(), d.events.end(),
+                                           [](const event& e) { return e.kind != event_kind::persistent_id; });
+    };
+    bytes_view window = b.first(std::min(b.size(), kSniffWindow));
+    decoding d = decode(window);
+    if (acts(d)) return true;
+    if (d.failure && d.failure->kind == error_kind::truncated && window.size() < b.size()) return acts(decode(b));
+    return false;
+}
+
+std::vector<std::string> detect_readings(bytes_view b) {
+    std::vector<std::string> out;
+    std::string container = detect_container(b);
+    if (container.empty()) {
+        if (std::string f = detect(b); !f.empty()) out.push_back(std::move(f));
+        return out;
+    }
+    // A zip's "PK" is PERSID: pickle.load, joblib's and pandas' unpicklers
+    // have no persistent_load and raise on it before anything else; numpy.load
+    // and torch.load take the zip path on "PK\x03\x04", and torch's legacy
+    // persistent_load raises on PERSID's str id (an unknown saved id type).
+    // No loader runs a pickle from the front of a zip, and decoding one would
+    // search a checkpoint for a newline.
+    const bool zip_magic = starts_with(b, "PK");
+    out.push_back(std::move(container));
+    if (zip_magic) return out;
+    // The same bytes read from offset 0 by pickle.load, numpy.load's and
+    // joblib.load's fallbacks, pandas.read_pickle, and torch.load when
+    // Python's tarfile refuses what libarchive accepted: a second reading.
+    if (pickle_reading_acts(b)) out.push_back(is_torch_legacy(b) ? "pytorch-legacy" : "pickle");
+    return out;
 }
 
 }  // namespace pickleguard::read
@@ -110,5 +156,6 @@ std::string detect(bytes_view b) {
 namespace pickleguard {
 
 std::string detect_format(std::span<const std::byte> bytes) { return read::detect(bytes); }
+std::vector<std::string> detect_readings(std::span<const std::byte> bytes) { return read::detect_readings(bytes); }
 
 }  // namespace pickleguard

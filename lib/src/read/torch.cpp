@@ -82,6 +82,28 @@ std::uint64_t read_le8(bytes_view b, std::size_t at) {
 
 }  // namespace
 
+std::string miniz_fold(std::string_view name) {
+    // MZ_TOLOWER: ASCII letters only, bytes >= 0x80 compare as they are.
+    std::string out(name);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+std::optional<std::string> torch_root(const std::vector<zip_entry>& entries) {
+    // PyTorchStreamReader::init: "file in archive is not in a subdirectory"
+    // when the first name has no '/'.
+    if (entries.empty()) return std::nullopt;
+    std::size_t slash = entries.front().name.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    return entries.front().name.substr(0, slash + 1);
+}
+
+bool torch_record_is(std::string_view entry_name, std::string_view root, std::string_view record) {
+    return entry_name.size() == root.size() + record.size() &&
+           miniz_fold(entry_name) == miniz_fold(std::string(root) + std::string(record));
+}
+
 std::uint64_t torch_element_size(std::string_view qualified_class) {
     // "torch.FloatStorage", the CUDA classes legacy files name, and
     // torch.storage.UntypedStorage (whose numel is its byte count).
@@ -94,16 +116,35 @@ std::uint64_t torch_element_size(std::string_view qualified_class) {
     return 0;
 }
 
+namespace {
+
+// TorchScript source (code/**.py): text that torch.jit.load compiles, never
+// unpickles. UTF-8 text without control bytes other than tab and newlines.
+bool is_source_text(bytes_view b) {
+    for (std::byte c : b) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f') return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
                     bool torchscript) {
-    const std::string root = z.entries.front().name.substr(0, z.entries.front().name.find('/') + 1);
+    const std::string root = torch_root(z.entries).value_or("");
+    const std::string folded_root = miniz_fold(root);
     if (torchscript)
         ctx.add("torchscript-archive", severity::medium,
                 "a TorchScript archive (it holds constants.pkl): torch.load hands it to torch.jit.load, which runs the "
                 "TorchScript code in " + root + "code/. The pickles were scanned; the code was not",
                 member);
+    // Every record torch asks for goes through miniz's case-insensitive
+    // lookup; a name that folds to the same string is the same record to it
+    // (which copy miniz's sorted binary search picks is not ours to guess:
+    // all of them are judged).
     std::unordered_multimap<std::string, const zip_entry*> by_name;
-    for (const zip_entry& e : z.entries) by_name.emplace(e.name, &e);
+    for (const zip_entry& e : z.entries) by_name.emplace(miniz_fold(e.name), &e);
 
     // The pickles torch reads, with the folder their storages live in.
     struct pickle_entry {
@@ -111,10 +152,10 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
         std::string_view storage_dir;
     };
     const pickle_entry pickles[] = {{"data.pkl", "data/"}, {"constants.pkl", "constants/"}};
-    std::map<std::string, bool> referenced;  // record name -> referenced by a storage
+    std::map<std::string, bool> referenced;  // folded record name -> referenced by a storage
     std::vector<const zip_entry*> done;
     for (const pickle_entry& pe : pickles) {
-        auto [lo, hi] = by_name.equal_range(root + std::string(pe.name));
+        auto [lo, hi] = by_name.equal_range(folded_root + std::string(pe.name));
         for (auto it = lo; it != hi; ++it) {
             const zip_entry& e = *it->second;
             done.push_back(&e);
@@ -128,7 +169,7 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
                                [&refs](const decoding& d) { refs = storage_refs(d); });
             for (const storage_ref& r : refs) {
                 std::string record = root + std::string(pe.storage_dir) + r.key;
-                auto [rlo, rhi] = by_name.equal_range(record);
+                auto [rlo, rhi] = by_name.equal_range(miniz_fold(record));
                 if (rlo == rhi) {
                     ctx.add("torch-storage-mismatch", severity::high,
                             "the storage with key '" + r.key + "' has no record " + record +
@@ -136,7 +177,7 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
                             name, r.offset);
                     continue;
                 }
-                referenced[record] = true;
+                referenced[miniz_fold(record)] = true;
                 std::uint64_t want = 0;
                 bool known = size_of(r, want);
                 for (auto rit = rlo; rit != rhi; ++rit) {
@@ -165,14 +206,33 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
                                               ".format_version", ".storage_alignment"};
     for (const zip_entry& e : z.entries) {
         if (std::find(done.begin(), done.end(), &e) != done.end()) continue;
-        if (referenced.count(e.name)) continue;
-        std::string_view local = std::string_view(e.name).substr(std::min(root.size(), e.name.size()));
-        if (e.name.starts_with(root) && e.size <= 64 &&
+        const std::string folded = miniz_fold(e.name);
+        if (referenced.count(folded)) continue;
+        const bool under_root = folded.starts_with(folded_root);
+        std::string_view local = under_root ? std::string_view(folded).substr(folded_root.size()) : std::string_view();
+        std::string name = join_member(member, e.name);
+        if (under_root && e.size <= 64 &&
             std::find(std::begin(kMetadata), std::end(kMetadata), local) != std::end(kMetadata)) {
             auto head = peek_entry(file, e, 64);
-            if (!starts_like_pickle(view_of(head)) && detect(view_of(head)).empty()) continue;
+            if (!pickle_reading_acts(view_of(head)) && !starts_like_pickle(view_of(head)) &&
+                detect_container(view_of(head)).empty()) {
+                ctx.inert.push_back(name);
+                continue;
+            }
         }
-        scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+        if (torchscript && under_root && local.starts_with("code/") && local.ends_with(".py")) {
+            // TorchScript source: torch.jit.load compiles it; decoding it as a
+            // pickle would report its text as globals ("lass Linear(Module):").
+            auto data = read_entry(ctx, file, e, name);
+            if (!data) continue;
+            if (is_source_text(data->view)) {
+                ctx.inert.push_back(name);
+                continue;
+            }
+            scan_any(ctx, data->view, name, depth + 1);
+            continue;
+        }
+        scan_zip_entry(ctx, file, e, name, depth);
     }
 }
 

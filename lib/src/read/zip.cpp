@@ -241,7 +241,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
 }
 
 std::vector<std::byte> peek_entry(bytes_view file, const zip_entry& e, std::size_t n) {
-    if (!e.data_offset || e.encrypted() || e.data_offset + e.compressed_size > file.size()) return {};
+    if (!e.data_offset || e.data_offset + e.compressed_size > file.size()) return {};
     bytes_view data = file.subspan(static_cast<std::size_t>(e.data_offset), static_cast<std::size_t>(e.compressed_size));
     if (e.method == 0) {
         data = data.first(std::min<std::size_t>(n, data.size()));
@@ -263,22 +263,32 @@ std::vector<std::byte> peek_entry(bytes_view file, const zip_entry& e, std::size
 }
 
 std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const zip_entry& e, const std::string& member) {
-    if (!e.data_offset) return std::nullopt;  // already reported by parse_zip
-    if (e.encrypted()) {
-        ctx.add("zip-encrypted", severity::high,
-                "the entry is encrypted (flag bit 0): its content cannot be checked, and PyTorch (miniz) would read "
-                "the ciphertext while CPython asks for a password",
-                member);
+    if (!e.data_offset) {  // already reported by parse_zip
+        ctx.unread.push_back(member);
         return std::nullopt;
     }
-    if (e.method != 0 && e.method != 8) {
+    if (e.encrypted())
+        // The flag alone proves nothing: a reader that ignores it (PyTorch's
+        // reader passes the bytes through) gets whatever is stored, so the
+        // bytes are decoded as if in clear; real ciphertext then fails to
+        // decode, which is a finding too.
+        ctx.add("zip-encrypted", severity::high,
+                "the entry is flagged encrypted (flag bit 0): CPython asks for a password, readers that ignore the "
+                "flag read the stored bytes, which were decoded as if in clear",
+                member);
+    if (e.method != 0 && e.method != 8 && e.method != 12) {
         ctx.add("zip-unsupported-compression", severity::high,
                 "compression method " + std::to_string(e.method) +
-                    " is not stored (0) or deflate (8), the only ones PyTorch reads; the content was not checked",
+                    " is not stored (0), deflate (8) or bzip2 (12); CPython's zipfile may still read it (lzma, 14), "
+                    "so the content, which was not checked, may be unpickled",
                 member);
+        ctx.unread.push_back(member);
         return std::nullopt;
     }
-    if (e.data_offset + e.compressed_size > file.size()) return std::nullopt;  // reported by parse_zip
+    if (e.data_offset + e.compressed_size > file.size()) {  // reported by parse_zip
+        ctx.unread.push_back(member);
+        return std::nullopt;
+    }
     bytes_view data = file.subspan(static_cast<std::size_t>(e.data_offset), static_cast<std::size_t>(e.compressed_size));
     entry_bytes out;
     if (e.method == 0) {
@@ -290,9 +300,26 @@ std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const 
                     member);
             out.view = data.first(static_cast<std::size_t>(std::min(e.size, e.compressed_size)));
         }
+    } else if (e.method == 12) {
+        // bzip2: CPython's zipfile reads it (numpy.load of an .npz, any
+        // zipfile-based loader), PyTorch does not; the data is a whole .bz2
+        // stream.
+        auto unpacked = decompress(ctx, "bz2", data, member);
+        if (!unpacked) {
+            ctx.unread.push_back(member);
+            return std::nullopt;
+        }
+        out.owned = std::move(*unpacked);
+        out.view = view_of(out.owned);
+        ctx.add("zip-unsupported-compression", severity::low,
+                "bzip2 (method 12): CPython's zipfile reads it, PyTorch cannot; the entry was decompressed and scanned",
+                member, std::nullopt, false);
     } else {
         auto inflated = inflate_raw(ctx, data, e.size, member);
-        if (!inflated) return std::nullopt;
+        if (!inflated) {
+            ctx.unread.push_back(member);
+            return std::nullopt;
+        }
         out.owned = std::move(*inflated);
         out.view = view_of(out.owned);
         if (out.owned.size() != e.size)

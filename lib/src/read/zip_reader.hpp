@@ -15,7 +15,9 @@
 #include "pickleguard/error.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pickleguard::read {
@@ -67,6 +69,17 @@ std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const 
 // Up to `n` leading bytes of an entry (inflating only that much), to tell
 // what it holds without reading it all; empty when unreadable.
 std::vector<std::byte> peek_entry(bytes_view file, const zip_entry& e, std::size_t n);
+
+// PyTorch's record lookup (caffe2/serialize/inline_container.cc): the
+// prefix is the folder of the central directory's first name, up to and
+// with its first '/' (nullopt: PyTorchStreamReader refuses the archive), and
+// a record is found by miniz's mz_zip_reader_locate_file without flags, which
+// compares whole names ASCII case-insensitively: "ARCHIVE/DATA.PKL" is
+// archive/data.pkl.
+std::optional<std::string> torch_root(const std::vector<zip_entry>& entries);
+bool torch_record_is(std::string_view entry_name, std::string_view root, std::string_view record);
+// The lowercase form miniz compares names in.
+std::string miniz_fold(std::string_view name);
 
 // A zip whose records PyTorch reads (torch.save's format, or TorchScript's):
 // the pickles, and each storage's record size against its persistent id.

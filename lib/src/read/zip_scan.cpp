@@ -2,28 +2,42 @@
 // and any other zip, after the reader's checks (zip_reader.hpp).
 #include "read/zip_reader.hpp"
 
+#include "decode/opcode_table.hpp"
+
 namespace pickleguard::read {
 namespace {
 
 // Entries up to this size are read whole to see what they are; larger ones
-// only when their first bytes are a format we know (tensor data is not).
+// only when their first bytes could start a pickle or are a container (tensor
+// data rarely is). The window is the sniffing one, so a protocol 0 or 1
+// pickle, which has no PROTO, is told by decoding it.
 constexpr std::uint64_t kReadWhole = 1 << 20;
-constexpr std::size_t kPeek = 64;
+constexpr std::size_t kPeek = 64 * 1024;
+
+// Could pickle.load, started on these leading bytes of a longer entry, do
+// anything? A PROTO, or opcodes that decode up to the window's end or reach
+// an operation. Only an entry CPython would refuse before doing anything
+// (not an opcode, or an error inside the window) is left unread.
+bool may_unpickle(bytes_view head) {
+    if (head.empty()) return false;
+    if (head[0] == std::byte{0x80}) return true;
+    if (!find_opcode(static_cast<std::uint8_t>(head[0]))) return false;
+    decoding d = decode(head);
+    return d.complete() || !d.events.empty() || (d.failure && d.failure->kind == error_kind::truncated);
+}
 
 }  // namespace
 
 void scan_zip_entry(scan_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth) {
     if (!e.name.empty() && e.name.back() == '/' && e.size == 0) return;  // a directory
-    if (e.size > kReadWhole && !e.encrypted() && (e.method == 0 || e.method == 8)) {
+    if (e.size > kReadWhole && (e.method == 0 || e.method == 8)) {
         auto head = peek_entry(file, e, kPeek);
         bytes_view h = view_of(head);
-        std::string format = detect(h);
-        // On a short window a pickle must announce itself with PROTO.
-        bool known = !format.empty() && (format != "pickle" || (!head.empty() && head[0] == std::byte{0x80}));
-        if (!known) {
+        if (detect_container(h).empty() && !may_unpickle(h)) {
             ctx.add("member-not-scanned", severity::info,
                     "a " + std::to_string(e.size) + "-byte entry that starts like no pickle or container; not read",
                     member, std::nullopt, false);
+            ctx.inert.push_back(member);
             return;
         }
     }
@@ -49,6 +63,7 @@ void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int
     for (const zip_issue& i : z.issues)
         ctx.add(i.rule, i.sev, i.message, join_member(member, i.entry), std::nullopt, i.violation);
     ctx.entries += z.entries.size();
+    container_tally outer = ctx.begin_container();
     // Bytes before the archive are what a loader reading from the front sees
     // (pickle.load, torch.load's legacy path): scan them as a file of their own.
     if (z.start > 0) {
@@ -63,9 +78,10 @@ void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int
     std::string format = z.entries.empty() ? "zip" : ctx.detect_once(file.subspan(static_cast<std::size_t>(z.start)));
     if (format == "pytorch-zip" || format == "torchscript") {
         scan_torch_zip(ctx, file, z, member, depth, format == "torchscript");
-        return;
+    } else {
+        for (const zip_entry& e : z.entries) scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
     }
-    for (const zip_entry& e : z.entries) scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+    ctx.end_container(std::move(outer), member, format == "zip" ? "zip archive" : format + " archive");
 }
 
 }  // namespace pickleguard::read

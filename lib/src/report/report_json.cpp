@@ -103,6 +103,8 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
         json jf;
         jf["path"] = utf8_safe(f.path);
         jf["format"] = f.format;
+        // Every reading judged; a report without them (an older worker) had one.
+        jf["readings"] = f.readings.empty() && !f.format.empty() ? json::array({f.format}) : json(f.readings);
         jf["verdict"] = to_string(f.verdict);
         jf["bytes"] = f.bytes;
         jf["pickles"] = f.pickles;
