@@ -1,7 +1,7 @@
 // `pickleguard scan`: files and directories in, verdicts out.
 #include "commands.hpp"
 #include "progress.hpp"
-#include "worker_pool.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
@@ -175,7 +175,7 @@ int run_scan(const scan_args& args) {
         reports.push_back(std::move(r));
     }
     // Everything that reads a file's content is in this function: it runs in
-    // sandboxed worker processes (worker_pool.hpp), or here with --no-sandbox.
+    // sandboxed worker processes (pickleguard/sandbox.hpp), or here with --no-sandbox.
     auto scan_one = [&](std::span<const std::byte> bytes, const scan_job& t) -> scan_outcome {
         // In a directory walk files are taken by content (detect_format); a
         // file named on the command line is always scanned, and unknown

@@ -3,21 +3,21 @@
 // then its items, in the order the fields are declared in scan.hpp. It is
 // private to one build of pickleguard (parent and workers are the same
 // executable, forked), so it carries no version and is never stored.
-#include "report_wire.hpp"
+#include "wire.hpp"
 
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
-namespace pickleguard::cli {
+namespace pickleguard::sandbox {
 namespace {
 
 // A field added to these structs must be added here too; the sizes catch it
 // on the platform CI builds (other ABIs lay the structs out differently).
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(finding) == 224, "finding changed: update report_wire.cpp");
-static_assert(sizeof(global_report) == 216, "global_report changed: update report_wire.cpp");
-static_assert(sizeof(file_report) == 136, "file_report changed: update report_wire.cpp");
+static_assert(sizeof(finding) == 224, "finding changed: update wire.cpp");
+static_assert(sizeof(global_report) == 216, "global_report changed: update wire.cpp");
+static_assert(sizeof(file_report) == 136, "file_report changed: update wire.cpp");
 #endif
 
 class writer {
@@ -193,4 +193,4 @@ std::optional<scan_outcome> deserialize(std::string_view wire) {
     return o;
 }
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard::sandbox
