@@ -1,8 +1,12 @@
 // Binary form of a scan_outcome: every integer is little-endian of fixed
 // width, every string a u32 length then its bytes, every list a u32 count
-// then its items, in the order the fields are declared in scan.hpp. It is
-// private to one build of pickleguard (parent and workers are the same
-// executable, forked), so it carries no version and is never stored.
+// then its items, an optional a u8 flag then its value. It is private to one
+// build of pickleguard (parent and workers are the same executable, forked),
+// so it carries no version and is never stored.
+//
+// Each struct's fields are listed once, in the `fields` functions below:
+// writing, reading and the smallest size of a list item are all derived from
+// that one list, so the two directions cannot disagree.
 #include "wire.hpp"
 
 #include <cstdint>
@@ -12,13 +16,66 @@
 namespace pickleguard::sandbox {
 namespace {
 
-// A field added to these structs must be added here too; the sizes catch it
-// on the platform CI builds (other ABIs lay the structs out differently).
+// A field added to these structs must be added to its `fields` list too; the
+// sizes catch it on the platform CI builds (other ABIs lay the structs out
+// differently), and wire_test's round trip of a fully set report catches a
+// field that is written but not read.
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
 static_assert(sizeof(finding) == 224, "finding changed: update wire.cpp");
 static_assert(sizeof(global_report) == 216, "global_report changed: update wire.cpp");
 static_assert(sizeof(file_report) == 136, "file_report changed: update wire.cpp");
+static_assert(sizeof(scan_outcome) == 208, "scan_outcome changed: update wire.cpp");
 #endif
+
+constexpr std::uint8_t kLastVerdict = static_cast<std::uint8_t>(verdict::error);
+constexpr std::uint8_t kLastSeverity = static_cast<std::uint8_t>(severity::critical);
+
+// ---- the field lists: one per struct, in wire order -----------------------------
+
+template <class Io, class Finding>
+    requires std::is_same_v<std::remove_const_t<Finding>, finding>
+void fields(Io& io, Finding& f) {
+    io.str(f.rule);
+    io.enumerator(f.severity, kLastSeverity);
+    io.str(f.message);
+    io.str(f.member);
+    io.optional_u64(f.offset);
+    io.str(f.opcode);
+    io.str(f.module);
+    io.str(f.name);
+    io.flag(f.violation);
+}
+
+template <class Io, class Global>
+    requires std::is_same_v<std::remove_const_t<Global>, global_report>
+void fields(Io& io, Global& g) {
+    io.str(g.module);
+    io.str(g.name);
+    io.str(g.raw_module);
+    io.str(g.raw_name);
+    io.str(g.member);
+    io.flag(g.allowed);
+    io.u8(g.uses);
+    io.u64(g.offset);
+    io.str(g.opcode);
+    io.u8(g.protocol);
+}
+
+template <class Io, class Outcome>
+void outcome_fields(Io& io, Outcome& o) {
+    auto& r = o.report;
+    io.optional_str(o.skip_reason);
+    io.str(r.path);
+    io.str(r.format);
+    io.enumerator(r.verdict, kLastVerdict);
+    io.u64(r.bytes);
+    io.u64(r.pickles);
+    io.list(r.findings);
+    io.list(r.globals);
+    io.str(o.text);
+}
+
+// ---- the three walks over a field list ------------------------------------------
 
 class writer {
 public:
@@ -29,9 +86,27 @@ public:
     void u64(std::uint64_t v) {
         for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
     }
+    void flag(bool v) { u8(v ? 1 : 0); }
     void str(std::string_view s) {
         u32(static_cast<std::uint32_t>(s.size()));
         out_.append(s);
+    }
+    template <class E>
+    void enumerator(E v, std::uint8_t) {
+        u8(static_cast<std::uint8_t>(v));
+    }
+    void optional_u64(const std::optional<std::uint64_t>& v) {
+        flag(v.has_value());
+        if (v) u64(*v);
+    }
+    void optional_str(const std::optional<std::string>& v) {
+        flag(v.has_value());
+        if (v) str(*v);
+    }
+    template <class T>
+    void list(const std::vector<T>& items) {
+        u32(static_cast<std::uint32_t>(items.size()));
+        for (const T& item : items) fields(*this, item);
     }
     std::string take() { return std::move(out_); }
 
@@ -39,157 +114,152 @@ private:
     std::string out_;
 };
 
-class reader {
+// The fewest bytes one item can take: what a count is checked against.
+class min_size {
 public:
-    explicit reader(std::string_view in) : in_(in) {}
-    bool ok() const { return ok_; }
-    bool at_end() const { return pos_ == in_.size(); }
-
-    std::uint8_t u8() {
-        if (!need(1)) return 0;
-        return static_cast<std::uint8_t>(in_[pos_++]);
-    }
-    std::uint32_t u32() {
-        if (!need(4)) return 0;
-        std::uint32_t v = 0;
-        for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
-        return v;
-    }
-    std::uint64_t u64() {
-        if (!need(8)) return 0;
-        std::uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
-        return v;
-    }
-    bool flag() {
-        std::uint8_t v = u8();
-        if (v > 1) ok_ = false;
-        return v == 1;
-    }
-    std::string str() {
-        std::uint32_t n = u32();
-        if (!need(n)) return {};
-        std::string s(in_.substr(pos_, n));
-        pos_ += n;
-        return s;
-    }
-    // A count of items each at least `min_item` bytes long: checked against
-    // what is left, so a lying count cannot make us reserve gigabytes.
-    std::uint32_t count(std::size_t min_item) {
-        std::uint32_t n = u32();
-        if (ok_ && n > (in_.size() - pos_) / min_item) ok_ = false;
-        return ok_ ? n : 0;
-    }
+    void u8(std::uint8_t) { n_ += 1; }
+    void u64(std::uint64_t) { n_ += 8; }
+    void flag(bool) { n_ += 1; }
+    void str(const std::string&) { n_ += 4; }
     template <class E>
-    E enumerator(std::uint8_t last) {
-        std::uint8_t v = u8();
-        if (v > last) ok_ = false;
-        return static_cast<E>(v);
+    void enumerator(E, std::uint8_t) {
+        n_ += 1;
+    }
+    void optional_u64(const std::optional<std::uint64_t>&) { n_ += 1; }
+    void optional_str(const std::optional<std::string>&) { n_ += 1; }
+    template <class T>
+    void list(const std::vector<T>&) {
+        n_ += 4;
+    }
+    std::size_t bytes() const { return n_; }
+
+    template <class T>
+    static std::size_t of() {
+        static const std::size_t n = [] {
+            min_size m;
+            const T item{};
+            fields(m, item);
+            return m.n_;
+        }();
+        return n;
     }
 
 private:
-    bool need(std::size_t n) {
-        if (!ok_ || in_.size() - pos_ < n) {
-            ok_ = false;
+    std::size_t n_ = 0;
+};
+
+// Reads into the fields; the first fault (a read past the end, a length or
+// count longer than what is left, a flag or enumerator out of range) is kept
+// with its offset, and every read after it does nothing.
+class reader {
+public:
+    explicit reader(std::string_view in) : in_(in) {}
+    bool ok() const { return !failed_; }
+    bool at_end() const { return pos_ == in_.size(); }
+    std::size_t pos() const { return pos_; }
+    const std::string& why() const { return why_; }
+    std::size_t fault_offset() const { return fault_at_; }
+
+    void u8(std::uint8_t& v) { v = byte(); }
+    void u64(std::uint64_t& v) { v = little<std::uint64_t>(); }
+    void flag(bool& v) {
+        std::size_t at = pos_;
+        std::uint8_t b = byte();
+        if (b > 1) fail(at, "a flag byte is " + std::to_string(b) + ", not 0 or 1");
+        v = b == 1;
+    }
+    void str(std::string& s) {
+        std::size_t at = pos_;
+        std::uint32_t n = little<std::uint32_t>();
+        if (!need(n, at, "a string's length runs past the end of the record")) return;
+        s.assign(in_.substr(pos_, n));
+        pos_ += n;
+    }
+    template <class E>
+    void enumerator(E& v, std::uint8_t last) {
+        std::size_t at = pos_;
+        std::uint8_t b = byte();
+        if (b > last) fail(at, "an enumerator is " + std::to_string(b) + ", past the last value " + std::to_string(last));
+        v = ok() ? static_cast<E>(b) : E{};
+    }
+    void optional_u64(std::optional<std::uint64_t>& v) {
+        bool present = false;
+        flag(present);
+        if (present) u64(v.emplace());
+    }
+    void optional_str(std::optional<std::string>& v) {
+        bool present = false;
+        flag(present);
+        if (present) str(v.emplace());
+    }
+    // A count of items checked against what is left, each item being at
+    // least min_size bytes, so a lying count cannot make us reserve gigabytes.
+    template <class T>
+    void list(std::vector<T>& items) {
+        std::size_t at = pos_;
+        std::uint32_t n = little<std::uint32_t>();
+        if (ok() && n > (in_.size() - pos_) / min_size::of<T>())
+            fail(at, "a count of " + std::to_string(n) + " items cannot fit in what is left of the record");
+        if (!ok()) return;
+        items.reserve(n);
+        for (std::uint32_t i = 0; i < n && ok(); ++i) fields(*this, items.emplace_back());
+    }
+    void fail(std::size_t at, std::string why) {
+        if (failed_) return;
+        failed_ = true;
+        fault_at_ = at;
+        why_ = std::move(why);
+    }
+
+private:
+    bool need(std::size_t n, std::size_t at, const char* why) {
+        if (failed_) return false;
+        if (in_.size() - pos_ < n) {
+            fail(at, why);
             return false;
         }
         return true;
     }
+    std::uint8_t byte() {
+        if (!need(1, pos_, "the record ends inside a field")) return 0;
+        return static_cast<std::uint8_t>(in_[pos_++]);
+    }
+    template <class U>
+    U little() {
+        if (!need(sizeof(U), pos_, "the record ends inside a field")) return 0;
+        U v = 0;
+        for (std::size_t i = 0; i < sizeof(U); ++i) v |= U{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
+        return v;
+    }
+
     std::string_view in_;
     std::size_t pos_ = 0;
-    bool ok_ = true;
+    bool failed_ = false;
+    std::size_t fault_at_ = 0;
+    std::string why_;
 };
-
-constexpr std::uint8_t kLastVerdict = static_cast<std::uint8_t>(verdict::error);
-constexpr std::uint8_t kLastSeverity = static_cast<std::uint8_t>(severity::critical);
-constexpr std::size_t kMinFinding = 1 + 4 * 6 + 1 + 1 + 1;
-constexpr std::size_t kMinGlobal = 4 * 6 + 1 + 1 + 8 + 1;
 
 }  // namespace
 
 std::string serialize(const scan_outcome& o) {
     writer w;
-    const file_report& r = o.report;
-    w.u8(o.skip_reason ? 1 : 0);
-    if (o.skip_reason) w.str(*o.skip_reason);
-    w.str(r.path);
-    w.str(r.format);
-    w.u8(static_cast<std::uint8_t>(r.verdict));
-    w.u64(r.bytes);
-    w.u64(r.pickles);
-    w.u32(static_cast<std::uint32_t>(r.findings.size()));
-    for (const finding& f : r.findings) {
-        w.str(f.rule);
-        w.u8(static_cast<std::uint8_t>(f.severity));
-        w.str(f.message);
-        w.str(f.member);
-        w.u8(f.offset ? 1 : 0);
-        if (f.offset) w.u64(*f.offset);
-        w.str(f.opcode);
-        w.str(f.module);
-        w.str(f.name);
-        w.u8(f.violation ? 1 : 0);
-    }
-    w.u32(static_cast<std::uint32_t>(r.globals.size()));
-    for (const global_report& g : r.globals) {
-        w.str(g.module);
-        w.str(g.name);
-        w.str(g.raw_module);
-        w.str(g.raw_name);
-        w.str(g.member);
-        w.u8(g.allowed ? 1 : 0);
-        w.u8(g.uses);
-        w.u64(g.offset);
-        w.str(g.opcode);
-        w.u8(g.protocol);
-    }
-    w.str(o.text);
+    outcome_fields(w, o);
     return w.take();
 }
 
-std::optional<scan_outcome> deserialize(std::string_view wire) {
+result<scan_outcome> deserialize(std::string_view wire) {
     reader in(wire);
     scan_outcome o;
-    file_report& r = o.report;
-    if (in.flag()) o.skip_reason = in.str();
-    r.path = in.str();
-    r.format = in.str();
-    r.verdict = in.enumerator<verdict>(kLastVerdict);
-    r.bytes = in.u64();
-    r.pickles = in.u64();
-    std::uint32_t nf = in.count(kMinFinding);
-    r.findings.reserve(nf);
-    for (std::uint32_t i = 0; i < nf && in.ok(); ++i) {
-        finding f;
-        f.rule = in.str();
-        f.severity = in.enumerator<severity>(kLastSeverity);
-        f.message = in.str();
-        f.member = in.str();
-        if (in.flag()) f.offset = in.u64();
-        f.opcode = in.str();
-        f.module = in.str();
-        f.name = in.str();
-        f.violation = in.flag();
-        r.findings.push_back(std::move(f));
+    outcome_fields(in, o);
+    if (in.ok() && !in.at_end())
+        in.fail(in.pos(), std::to_string(wire.size() - in.pos()) + " bytes follow the end of the record");
+    if (!in.ok()) {
+        error e;
+        e.kind = error_kind::malformed;
+        e.offset = in.fault_offset();
+        e.reason = "malformed result from a scanner process: " + in.why();
+        return e;
     }
-    std::uint32_t ng = in.count(kMinGlobal);
-    r.globals.reserve(ng);
-    for (std::uint32_t i = 0; i < ng && in.ok(); ++i) {
-        global_report g;
-        g.module = in.str();
-        g.name = in.str();
-        g.raw_module = in.str();
-        g.raw_name = in.str();
-        g.member = in.str();
-        g.allowed = in.flag();
-        g.uses = in.u8();
-        g.offset = in.u64();
-        g.opcode = in.str();
-        g.protocol = in.u8();
-        r.globals.push_back(std::move(g));
-    }
-    o.text = in.str();
-    if (!in.ok() || !in.at_end()) return std::nullopt;
     return o;
 }
 

@@ -18,7 +18,8 @@ namespace pickleguard::sandbox {
 // Little-endian, length-prefixed fields in declaration order; see wire.cpp.
 std::string serialize(const scan_outcome& outcome);
 
-// nullopt when `wire` is not exactly one well-formed record.
-std::optional<scan_outcome> deserialize(std::string_view wire);
+// An error (kind malformed, the offset of the first bad field, and why)
+// unless `wire` is exactly one well-formed record.
+result<scan_outcome> deserialize(std::string_view wire);
 
 }  // namespace pickleguard::sandbox

@@ -479,7 +479,7 @@ private:
             bool retire = false;
             if (msg->size() >= 2 && (*msg)[0] == kOutcome) {
                 retire = (*msg)[1] == '\1';
-                o = deserialize(std::string_view(*msg).substr(2));
+                if (auto parsed = deserialize(std::string_view(*msg).substr(2))) o = std::move(parsed).value();
             }
             if (!o) {
                 std::size_t j = take_front(w);
