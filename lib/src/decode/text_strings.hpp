@@ -7,6 +7,8 @@
 // is already in this form, so it is used in place without copying.
 #pragma once
 
+#include "../common/code_points.hpp"
+
 #include "pickleguard/error.hpp"
 
 #include <cstdint>
@@ -44,11 +46,5 @@ result<std::string> decode_string_escape(std::string_view quoted);
 
 // UNICODE's argument (without the newline), as 'raw-unicode-escape'.
 result<std::string> decode_raw_unicode_escape(std::string_view s);
-
-// Appends one code point (0..0x10FFFF, surrogates allowed).
-void append_code_point(std::string& out, std::uint32_t cp);
-
-// Next code point of our UTF-8 form starting at `i`; advances `i`.
-std::uint32_t next_code_point(std::string_view s, std::size_t& i);
 
 }  // namespace pickleguard::text

@@ -2,7 +2,7 @@
 // (findings, not values), so a DOM is the simple, well-tested way.
 #include "pickleguard/report.hpp"
 
-#include "judge/rules.hpp"
+#include "pickleguard/rules.hpp"
 #include "pickleguard/version.hpp"
 
 #include <nlohmann/json.hpp>
