@@ -180,6 +180,23 @@ TEST(Wire, FlagOtherThanZeroOrOneIsRejected) {
     EXPECT_EQ(back.error().offset, 0u);
 }
 
+TEST(Wire, ReportStringThatIsNotUtf8IsRejected) {
+    // The JSON writer throws on invalid UTF-8 (found by wire_fuzzer): a
+    // worker must not be able to crash the parent through a report string.
+    for (std::string bad : {std::string("\xff"), std::string("\xc3"), std::string("\xed\xa0\x80")}) {
+        scan_outcome o = small_outcome();
+        o.report.findings[0].message = bad;
+        auto back = deserialize(serialize(o));
+        ASSERT_FALSE(back);
+        EXPECT_EQ(back.error().offset, kFirstFindingAt + 6);  // after the rule "r" and the severity
+        EXPECT_NE(back.error().reason.find("not UTF-8"), std::string::npos) << back.error().reason;
+    }
+    // Rendered text (`explain`) is printed, never put in JSON: any bytes.
+    scan_outcome o = small_outcome();
+    o.text = "\xff\xfe";
+    EXPECT_TRUE(deserialize(serialize(o)));
+}
+
 TEST(Wire, EverySingleByteChangeIsRejectedOrReadsConsistently) {
     // Not a proof, a cheap sweep: whatever one changed byte does, the result
     // is an error or a record that serializes back to the changed bytes.

@@ -17,7 +17,7 @@
 //
 //     auto policy = pickleguard::load_shipped_policy("default").value();
 //     pickleguard::scan_function judge = [&](std::span<const std::byte> bytes, const pickleguard::scan_job& job) {
-//         return pickleguard::scan_outcome{pickleguard::scan_file(bytes, policy, {}, job.path)};
+//         return pickleguard::scan_outcome{pickleguard::scan_file(bytes, policy, {}, job.path), {}};
 //     };
 //     auto outcomes = pickleguard::scan_jobs({{"model.pt"}, {"data.pkl"}}, judge, {}, {});
 //     if (!outcomes) fail(outcomes.error());  // the sandbox could not be set up: nothing was scanned

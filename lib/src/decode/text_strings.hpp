@@ -7,7 +7,7 @@
 // is already in this form, so it is used in place without copying.
 #pragma once
 
-#include "../common/code_points.hpp"
+#include "../common/utf8.hpp"
 
 #include "pickleguard/error.hpp"
 
@@ -17,11 +17,6 @@
 #include <string_view>
 
 namespace pickleguard::text {
-
-// Empty when `s` is valid UTF-8; otherwise CPython's message. With
-// `surrogatepass`, encoded surrogates are accepted (BINUNICODE); without,
-// they are errors (GLOBAL lines use strict UTF-8).
-std::string check_utf8(std::string_view s, bool surrogatepass);
 
 // Empty when every byte is ASCII; otherwise CPython's message.
 std::string check_ascii(std::string_view s);

@@ -7,7 +7,7 @@
 #include "pickleguard/json.hpp"
 
 #include "../common/bigint.hpp"
-#include "../common/code_points.hpp"
+#include "../common/utf8.hpp"
 
 #include <boost/archive/iterators/base64_from_binary.hpp>
 #include <boost/archive/iterators/transform_width.hpp>

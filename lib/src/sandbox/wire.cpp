@@ -1,6 +1,9 @@
 // Binary form of a scan_outcome: every integer is little-endian of fixed
 // width, every string a u32 length then its bytes, every list a u32 count
-// then its items, an optional a u8 flag then its value. It is private to one
+// then its items, an optional a u8 flag then its value. Report strings must
+// be strict UTF-8, as the JSON writer requires (nlohmann::json throws on
+// anything else, so a worker could otherwise crash the parent through its
+// report); `text` is raw bytes. It is private to one
 // build of pickleguard (parent and workers are the same executable, forked),
 // so it carries no version and is never stored.
 //
@@ -8,6 +11,8 @@
 // writing, reading and the smallest size of a list item are all derived from
 // that one list, so the two directions cannot disagree.
 #include "wire.hpp"
+
+#include "../common/utf8.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -72,7 +77,7 @@ void outcome_fields(Io& io, Outcome& o) {
     io.u64(r.pickles);
     io.list(r.findings);
     io.list(r.globals);
-    io.str(o.text);
+    io.bytes(o.text);
 }
 
 // ---- the three walks over a field list ------------------------------------------
@@ -91,6 +96,7 @@ public:
         u32(static_cast<std::uint32_t>(s.size()));
         out_.append(s);
     }
+    void bytes(std::string_view s) { str(s); }
     template <class E>
     void enumerator(E v, std::uint8_t) {
         u8(static_cast<std::uint8_t>(v));
@@ -121,6 +127,7 @@ public:
     void u64(std::uint64_t) { n_ += 8; }
     void flag(bool) { n_ += 1; }
     void str(const std::string&) { n_ += 4; }
+    void bytes(const std::string&) { n_ += 4; }
     template <class E>
     void enumerator(E, std::uint8_t) {
         n_ += 1;
@@ -168,12 +175,18 @@ public:
         if (b > 1) fail(at, "a flag byte is " + std::to_string(b) + ", not 0 or 1");
         v = b == 1;
     }
-    void str(std::string& s) {
+    void bytes(std::string& s) {
         std::size_t at = pos_;
         std::uint32_t n = little<std::uint32_t>();
         if (!need(n, at, "a string's length runs past the end of the record")) return;
         s.assign(in_.substr(pos_, n));
         pos_ += n;
+    }
+    void str(std::string& s) {
+        std::size_t at = pos_;
+        bytes(s);
+        if (!ok()) return;
+        if (std::string why = text::check_utf8(s, false); !why.empty()) fail(at, "a report string is not UTF-8: " + why);
     }
     template <class E>
     void enumerator(E& v, std::uint8_t last) {
