@@ -368,19 +368,21 @@ def _unpickle(data, policy, report, kwargs):
     return unpickler.load()
 
 
-def loads(data, policy="default", *, encoding="ASCII", errors="strict", sandbox=True):
+def loads(data, policy="default", *, encoding="ASCII", errors="strict", sandbox=True, timeout=_TIMEOUT,
+          max_memory_mb=_MAX_MEMORY_MB):
     """Scans `data` (bytes-like) and unpickles it when, and only when, the
     verdict is safe; otherwise raises UnsafePickleError carrying the report.
     The scan runs in a sandboxed worker unless sandbox=False (see scan)."""
     p = _policy(policy)
     if isinstance(data, str):
         raise TypeError("Can't load pickle from unicode string")
-    report = _scan_buffer(data, p, "<bytes>", False, _Sandbox(sandbox))
+    report = _scan_buffer(data, p, "<bytes>", False, _Sandbox(sandbox, timeout, max_memory_mb))
     _require_safe(report)
     return _unpickle(data, p, report, {"encoding": encoding, "errors": errors})
 
 
-def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=True):
+def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=True, timeout=_TIMEOUT,
+         max_memory_mb=_MAX_MEMORY_MB):
     """Like loads, for a binary file object (read whole, once: what was
     scanned is what is loaded) or a path."""
     if isinstance(file, PathLike):
@@ -388,7 +390,8 @@ def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=T
             data = f.read()
     else:
         data = file.read()
-    return loads(data, policy, encoding=encoding, errors=errors, sandbox=sandbox)
+    return loads(data, policy, encoding=encoding, errors=errors, sandbox=sandbox, timeout=timeout,
+                 max_memory_mb=max_memory_mb)
 
 
 # ---- PyTorch ------------------------------------------------------------------
