@@ -1,7 +1,7 @@
 // Internal: pickleguard's UTF-8 form (decode/text_strings.hpp says why
 // surrogates are kept encoded on their own), shared by every stage: the
 // decoder builds and checks strings this way, the numpy header reader and
-// the JSON writer read them back, and the sandbox checks what a worker sends.
+// the JSON writer read them back.
 #pragma once
 
 #include <cstddef>

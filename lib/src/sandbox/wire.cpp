@@ -1,9 +1,8 @@
 // Binary form of a scan_outcome: every integer is little-endian of fixed
 // width, every string a u32 length then its bytes, every list a u32 count
-// then its items, an optional a u8 flag then its value. Report strings must
-// be strict UTF-8, as the JSON writer requires (nlohmann::json throws on
-// anything else, so a worker could otherwise crash the parent through its
-// report); `text` is raw bytes. It is private to one
+// then its items, an optional a u8 flag then its value. Strings are bytes,
+// as in a report made in-process (member names come from the file); the
+// report writers make them valid UTF-8. It is private to one
 // build of pickleguard (parent and workers are the same executable, forked),
 // so it carries no version and is never stored.
 //
@@ -11,8 +10,6 @@
 // writing, reading and the smallest size of a list item are all derived from
 // that one list, so the two directions cannot disagree.
 #include "wire.hpp"
-
-#include "../common/utf8.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -77,7 +74,7 @@ void outcome_fields(Io& io, Outcome& o) {
     io.u64(r.pickles);
     io.list(r.findings);
     io.list(r.globals);
-    io.bytes(o.text);
+    io.str(o.text);
 }
 
 // ---- the three walks over a field list ------------------------------------------
@@ -96,7 +93,6 @@ public:
         u32(static_cast<std::uint32_t>(s.size()));
         out_.append(s);
     }
-    void bytes(std::string_view s) { str(s); }
     template <class E>
     void enumerator(E v, std::uint8_t) {
         u8(static_cast<std::uint8_t>(v));
@@ -127,7 +123,6 @@ public:
     void u64(std::uint64_t) { n_ += 8; }
     void flag(bool) { n_ += 1; }
     void str(const std::string&) { n_ += 4; }
-    void bytes(const std::string&) { n_ += 4; }
     template <class E>
     void enumerator(E, std::uint8_t) {
         n_ += 1;
@@ -175,18 +170,12 @@ public:
         if (b > 1) fail(at, "a flag byte is " + std::to_string(b) + ", not 0 or 1");
         v = b == 1;
     }
-    void bytes(std::string& s) {
+    void str(std::string& s) {
         std::size_t at = pos_;
         std::uint32_t n = little<std::uint32_t>();
         if (!need(n, at, "a string's length runs past the end of the record")) return;
         s.assign(in_.substr(pos_, n));
         pos_ += n;
-    }
-    void str(std::string& s) {
-        std::size_t at = pos_;
-        bytes(s);
-        if (!ok()) return;
-        if (std::string why = text::check_utf8(s, false); !why.empty()) fail(at, "a report string is not UTF-8: " + why);
     }
     template <class E>
     void enumerator(E& v, std::uint8_t last) {
