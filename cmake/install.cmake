@@ -99,7 +99,7 @@ else()
       "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libre2-9, libarchive13, libbz2-1.0, liblz4-1, liblzma5, libzstd1, zlib1g, libseccomp2")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
-    "libboost-dev (>= 1.74), libre2-dev, nlohmann-json3-dev, pkg-config, zlib1g-dev, liblzma-dev, liblz4-dev, libzstd-dev, libarchive-dev, libbz2-dev")
+    "libboost-dev (>= 1.74), libre2-dev, nlohmann-json3-dev, pkg-config, zlib1g-dev, liblzma-dev, liblz4-dev, libzstd-dev, libarchive-dev, libbz2-dev, libseccomp-dev")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 include(CPack)
 

@@ -21,7 +21,7 @@ shift $(( $# > 0 ? 1 : 0 ))
 case "$seconds" in
     ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number, not '$seconds'" >&2; exit 2 ;;
 esac
-all_targets=(decode_fuzzer scan_fuzzer file_fuzzer policy_fuzzer)
+all_targets=(decode_fuzzer scan_fuzzer file_fuzzer policy_fuzzer wire_fuzzer)
 targets=("${@:-${all_targets[@]}}")
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
@@ -36,13 +36,14 @@ cmake --build "$build" --target "${targets[@]}" || { echo "fuzz.sh: build failed
 max_len() {
     case "$1" in
         file_fuzzer) echo 262144 ;;
-        policy_fuzzer) echo 16384 ;;
+        policy_fuzzer|wire_fuzzer) echo 16384 ;;
         *) echo 65536 ;;
     esac
 }
 dict() {
     case "$1" in
         policy_fuzzer) echo "$root/fuzz/policy.dict" ;;
+        wire_fuzzer) ;;  # binary records: no dictionary
         *) echo "$root/fuzz/pickle.dict" ;;
     esac
 }
@@ -56,13 +57,17 @@ run_target() {
     [[ -n "$(ls -A "$root/tests/regressions/$t" 2>/dev/null)" ]] && seeds+=("$root/tests/regressions/$t")
     # New inputs go to the first directory, in the build tree; the seeds in
     # the repository are only read.
-    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     local runs=()
     [[ -n "${FUZZ_RUNS:-}" ]] && runs=(-runs="$FUZZ_RUNS" -seed=1)
+    local dictionary=()
+    [[ -n "$(dict "$t")" ]] && dictionary=(-dict="$(dict "$t")")
+    # (The sanitizer options go on the fuzzer's own command line: placed
+    # before `local`, they were set for that builtin only.)
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$build/fuzz/$t" "$work/corpus" "${seeds[@]}" "${runs[@]}" \
         -max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=10 \
-        -dict="$(dict "$t")" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
+        "${dictionary[@]}" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
         >"$work/log.txt" 2>&1
     echo $? >"$work/status"
 }

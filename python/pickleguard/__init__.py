@@ -9,6 +9,7 @@ policy's globals: a second, independent line of defence.
 
     report = pickleguard.scan(b"...")            # or a path, bytearray, memoryview
     report.verdict, report.findings, report.globals
+    reports = pickleguard.scan_files(["a.pt", "b.pkl"], policy="pytorch")
 
     value = pickleguard.loads(data, policy="numpy")
     with open("model.pkl", "rb") as f:
@@ -16,6 +17,14 @@ policy's globals: a second, independent line of defence.
     state = pickleguard.torch_load("model.pt", map_location="cpu")
 
 Anything not safe raises `UnsafePickleError`, whose `.report` says why.
+
+Every scan runs, by default, in a forked worker process jailed by a seccomp
+filter and resource limits, as `pickleguard scan` does (docs/services.md):
+the untrusted bytes are parsed outside the interpreter. `sandbox=False`
+scans in this process instead (faster for many tiny pickles; for systems
+without seccomp). A worker that crashes, hangs past `timeout` seconds or
+exceeds `max_memory_mb` makes the report's verdict "error"; a sandbox that
+cannot be set up raises OSError, and nothing is scanned without it.
 """
 
 import _compat_pickle
@@ -35,6 +44,7 @@ __all__ = [
     "load",
     "loads",
     "scan",
+    "scan_files",
     "shipped_policy_names",
     "torch_load",
 ]
@@ -162,21 +172,79 @@ class UnsafePickleError(pickle.UnpicklingError):
         self.report = report
 
 
-def _scan_buffer(data, policy, path, containers):
-    return Report(json.loads(_native.scan_buffer(data, policy._native, path, containers)))
+# What `pickleguard scan` uses by default (--timeout, --max-memory).
+_TIMEOUT = 60.0
+_MAX_MEMORY_MB = 8192
 
 
-def scan(data_or_path, policy="default", *, containers=True):
+class _Sandbox:
+    """The keyword arguments every scanning function takes."""
+
+    def __init__(self, sandbox=True, timeout=_TIMEOUT, max_memory_mb=_MAX_MEMORY_MB):
+        if timeout is None or timeout < 0:
+            raise ValueError("timeout must be a number of seconds >= 0 (0: none)")
+        if max_memory_mb is None or max_memory_mb < 0:
+            raise ValueError("max_memory_mb must be >= 0 (0: no limit)")
+        self.on = bool(sandbox)
+        self.timeout = float(timeout)
+        self.max_memory_mb = int(max_memory_mb)
+
+
+_DEFAULT_SANDBOX = _Sandbox()
+
+
+def _scan_buffer(data, policy, path, containers, sandbox=_DEFAULT_SANDBOX):
+    if sandbox.on:
+        text = _native.scan_buffer_sandboxed(data, policy._native, path, containers, sandbox.timeout,
+                                             sandbox.max_memory_mb)
+    else:
+        text = _native.scan_buffer(data, policy._native, path, containers)
+    return Report(json.loads(text))
+
+
+def scan(data_or_path, policy="default", *, containers=True, sandbox=True, timeout=_TIMEOUT,
+         max_memory_mb=_MAX_MEMORY_MB):
     """Scans bytes, a bytearray, a memoryview (read in place) or a file (a
     str or os.PathLike path, memory-mapped) and returns its Report.
 
     With containers=True, files are opened by their content (torch zips,
-    numpy, joblib, archives) when this build of pickleguard reads them."""
+    numpy, joblib, archives) when this build of pickleguard reads them.
+    With sandbox=True (the default) the scan runs in a sandboxed worker
+    process, given `timeout` seconds (0: none) and `max_memory_mb` of address
+    space beyond this process's own (0: no limit); see the module's doc."""
     p = _policy(policy)
+    box = _Sandbox(sandbox, timeout, max_memory_mb)
     if isinstance(data_or_path, PathLike):
         path = os.fspath(data_or_path)
+        if box.on:
+            report = scan_files([path], p, containers=containers, jobs=1, timeout=timeout,
+                                max_memory_mb=max_memory_mb)[0]
+            # As the in-process scan does: a file that cannot be read is an
+            # OSError here, not a report (scan_files reports it instead).
+            if report.verdict == "error" and [f["rule"] for f in report.findings] == ["unreadable-file"]:
+                raise OSError(report.findings[0]["message"])
+            return report
         return Report(json.loads(_native.scan_path(path, p._native, containers)))
-    return _scan_buffer(data_or_path, p, "<bytes>", containers)
+    return _scan_buffer(data_or_path, p, "<bytes>", containers, box)
+
+
+def scan_files(paths, policy="default", *, containers=True, sandbox=True, jobs=0, timeout=_TIMEOUT,
+               max_memory_mb=_MAX_MEMORY_MB):
+    """Scans files (str or os.PathLike paths) and returns their Reports, in
+    order: in `jobs` sandboxed worker processes at once (0: one per core), as
+    `pickleguard scan` does, or one after another in this process with
+    sandbox=False. A file that cannot be read gets an "error" report (rule
+    unreadable-file), as in `pickleguard scan`; OSError means the sandbox
+    itself could not be set up."""
+    p = _policy(policy)
+    box = _Sandbox(sandbox, timeout, max_memory_mb)
+    names = [os.fspath(path) for path in paths]
+    if jobs < 0:
+        raise ValueError("jobs must be >= 0 (0: one per core)")
+    if box.on:
+        texts = _native.scan_paths_sandboxed(names, p._native, containers, jobs, box.timeout, box.max_memory_mb)
+        return [Report(json.loads(t)) for t in texts]
+    return [Report(json.loads(_native.scan_path(n, p._native, containers))) for n in names]
 
 
 def _summary(report):
@@ -300,18 +368,21 @@ def _unpickle(data, policy, report, kwargs):
     return unpickler.load()
 
 
-def loads(data, policy="default", *, encoding="ASCII", errors="strict"):
+def loads(data, policy="default", *, encoding="ASCII", errors="strict", sandbox=True, timeout=_TIMEOUT,
+          max_memory_mb=_MAX_MEMORY_MB):
     """Scans `data` (bytes-like) and unpickles it when, and only when, the
-    verdict is safe; otherwise raises UnsafePickleError carrying the report."""
+    verdict is safe; otherwise raises UnsafePickleError carrying the report.
+    The scan runs in a sandboxed worker unless sandbox=False (see scan)."""
     p = _policy(policy)
     if isinstance(data, str):
         raise TypeError("Can't load pickle from unicode string")
-    report = _scan_buffer(data, p, "<bytes>", containers=False)
+    report = _scan_buffer(data, p, "<bytes>", False, _Sandbox(sandbox, timeout, max_memory_mb))
     _require_safe(report)
     return _unpickle(data, p, report, {"encoding": encoding, "errors": errors})
 
 
-def load(file, policy="default", *, encoding="ASCII", errors="strict"):
+def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=True, timeout=_TIMEOUT,
+         max_memory_mb=_MAX_MEMORY_MB):
     """Like loads, for a binary file object (read whole, once: what was
     scanned is what is loaded) or a path."""
     if isinstance(file, PathLike):
@@ -319,7 +390,8 @@ def load(file, policy="default", *, encoding="ASCII", errors="strict"):
             data = f.read()
     else:
         data = file.read()
-    return loads(data, policy, encoding=encoding, errors=errors)
+    return loads(data, policy, encoding=encoding, errors=errors, sandbox=sandbox, timeout=timeout,
+                 max_memory_mb=max_memory_mb)
 
 
 # ---- PyTorch ------------------------------------------------------------------
@@ -328,13 +400,13 @@ def load(file, policy="default", *, encoding="ASCII", errors="strict"):
 _TORCH_FORMATS = {"pytorch-zip", "pytorch-legacy", "pytorch-legacy-tar"}
 
 
-def _scan_torch(data, policy, path):
+def _scan_torch(data, policy, path, box):
     """A checkpoint's scan: the C++ container reader when this build has one
     (scan_file), else the zip's data.pkl alone, as torch finds it."""
     if _native.has_scan_file:
-        return _scan_buffer(data, policy, path, containers=True)
+        return _scan_buffer(data, policy, path, True, box)
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        report = _scan_buffer(data, policy, path, containers=False)
+        report = _scan_buffer(data, policy, path, False, box)
         report._file["format"] = "pytorch-legacy"
         return report
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -342,14 +414,16 @@ def _scan_torch(data, policy, path):
         members = [n for n in names if n.endswith("/data.pkl")]
         if len(members) != 1 or any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
             raise UnsafePickleError(f"{path}: not a torch.save checkpoint (TorchScript, or not one data.pkl)")
-        report = _scan_buffer(archive.read(members[0]), policy, f"{path}:{members[0]}", containers=False)
+        report = _scan_buffer(archive.read(members[0]), policy, f"{path}:{members[0]}", False, box)
     report._file["format"] = "pytorch-zip"
     return report
 
 
-def torch_load(file, policy="pytorch", map_location=None):
+def torch_load(file, policy="pytorch", map_location=None, *, sandbox=True, timeout=_TIMEOUT,
+               max_memory_mb=_MAX_MEMORY_MB):
     """Scans a torch.save checkpoint (path or binary file), then loads the
-    bytes that were scanned with torch.load(..., weights_only=True)."""
+    bytes that were scanned with torch.load(..., weights_only=True). The scan
+    runs in a sandboxed worker unless sandbox=False (see scan)."""
     import torch  # only now: the scan must not depend on torch
 
     p = _policy(policy)
@@ -360,7 +434,7 @@ def torch_load(file, policy="pytorch", map_location=None):
     else:
         path = getattr(file, "name", "<file>")
         data = file.read()
-    report = _scan_torch(data, p, str(path))
+    report = _scan_torch(data, p, str(path), _Sandbox(sandbox, timeout, max_memory_mb))
     _require_safe(report)
     # torch.load hands TorchScript zips to torch.jit.load before it looks at
     # weights_only (torch 1.13): only checkpoint formats go on to torch.

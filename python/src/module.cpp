@@ -5,18 +5,30 @@
 // layer parses it into a Report). Inputs are taken through the buffer
 // protocol without copying, and the GIL is released while C++ decodes, so a
 // service can scan on several threads at once.
+//
+// The *_sandboxed functions run the same scan in forked, seccomp-jailed
+// worker processes (pickleguard/sandbox.hpp), as `pickleguard scan` does by
+// default: the parsing of untrusted bytes never happens in the Python
+// process itself. A buffer is handed to its worker through a memfd copy.
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/policy.hpp"
 #include "pickleguard/report.hpp"
+#include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
 #include "pickleguard/version.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace py = pybind11;
@@ -69,6 +81,59 @@ pg::file_report scan_span(std::span<const std::byte> bytes, const pg::policy& p,
     (void)containers;
 #endif
     return pg::scan_bytes(bytes, p, {}, path);
+}
+
+// Address space this process has mapped now. A worker is a fork of it and
+// starts with the same mappings (an interpreter with torch or numpy loaded
+// maps gigabytes), so the per-worker budget is counted on top of them.
+std::uint64_t mapped_bytes() {
+    unsigned long long pages = 0;
+    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%llu", &pages) != 1) pages = 0;
+        std::fclose(f);
+    }
+    return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+pg::pool_options sandbox_options(unsigned jobs, double timeout_seconds, std::uint64_t max_memory_mb) {
+    pg::pool_options o;
+    o.sandbox = true;
+    o.jobs = jobs;
+    o.timeout_seconds = timeout_seconds;
+    o.memory_bytes = max_memory_mb ? (max_memory_mb << 20) + mapped_bytes() : 0;
+    return o;
+}
+
+// Scans `jobs` in sandboxed workers, naming each report `names[i]`; throws
+// OSError when the sandbox cannot be set up (nothing is then scanned: no
+// silent fallback to an unsandboxed scan). Called without the GIL.
+std::vector<pg::file_report> scan_sandboxed(const std::vector<pg::scan_job>& jobs, const std::vector<std::string>& names,
+                                            const pg::policy& p, bool containers, const pg::pool_options& options,
+                                            std::string& failure) {
+    // The worker is a fork: it has this map, and scans under the caller's name
+    // (a buffer's job path is its memfd's /proc/self/fd/N).
+    std::unordered_map<std::string, std::string> name_of;
+    for (std::size_t i = 0; i < jobs.size(); ++i) name_of.emplace(jobs[i].path, names[i]);
+    pg::scan_function scan = [&](std::span<const std::byte> bytes, const pg::scan_job& job) {
+        auto it = name_of.find(job.path);
+        return pg::scan_outcome{scan_span(bytes, p, it == name_of.end() ? job.path : it->second, containers), {}};
+    };
+    auto done = pg::scan_in_workers(jobs, scan, options, {});
+    std::vector<pg::file_report> out;
+    if (!done) {
+        failure = done.error().reason;
+        return out;
+    }
+    for (std::size_t i = 0; i < done.value().size(); ++i) {
+        out.push_back(std::move(done.value()[i].report));
+        out.back().path = names[i];
+    }
+    return out;
+}
+
+[[noreturn]] void raise_os_error(const std::string& message) {
+    PyErr_SetString(PyExc_OSError, message.c_str());
+    throw py::error_already_set();
 }
 
 // A read-only, C-contiguous view of any buffer exporter (PyBUF_SIMPLE):
@@ -156,6 +221,67 @@ PYBIND11_MODULE(_pickleguard, m) {
         },
         py::arg("data"), py::arg("policy"), py::arg("path") = "<bytes>", py::arg("containers") = true);
 
+    // scan_buffer in a sandboxed worker: the bytes are copied into a memfd
+    // whose descriptor the worker reads.
+    m.def(
+        "scan_buffer_sandboxed",
+        [](const py::object& data, const policy_ptr& p, const std::string& path, bool containers,
+           double timeout_seconds, std::uint64_t max_memory_mb) {
+            contiguous_view view(data);
+            std::string json, failure;
+            {
+                py::gil_scoped_release unlocked;
+                int fd = ::memfd_create("pickleguard-scan", MFD_CLOEXEC);
+                if (fd < 0) {
+                    failure = std::string("memfd_create: ") + std::strerror(errno);
+                } else {
+                    auto bytes = view.bytes();
+                    const char* at = reinterpret_cast<const char*>(bytes.data());
+                    std::size_t left = bytes.size();
+                    while (left && failure.empty()) {
+                        ssize_t n = ::write(fd, at, left);
+                        if (n < 0 && errno == EINTR) continue;
+                        if (n <= 0) failure = std::string("writing the memfd: ") + std::strerror(errno);
+                        else at += n, left -= static_cast<std::size_t>(n);
+                    }
+                    if (failure.empty()) {
+                        std::vector<pg::scan_job> jobs{{"/proc/self/fd/" + std::to_string(fd), true}};
+                        auto reports = scan_sandboxed(jobs, {path}, *p, containers,
+                                                      sandbox_options(1, timeout_seconds, max_memory_mb), failure);
+                        if (failure.empty()) json = report_of(reports.at(0), *p);
+                    }
+                    ::close(fd);
+                }
+            }
+            if (!failure.empty()) raise_os_error(failure);
+            return json;
+        },
+        py::arg("data"), py::arg("policy"), py::arg("path") = "<bytes>", py::arg("containers") = true,
+        py::arg("timeout") = 60.0, py::arg("max_memory_mb") = 8192);
+
+    // Files scanned in sandboxed workers, `jobs` at once (0: one per core);
+    // one JSON report per path, in order. A file that cannot be opened is an
+    // `error` report, as in `pickleguard scan`.
+    m.def(
+        "scan_paths_sandboxed",
+        [](const std::vector<std::string>& paths, const policy_ptr& p, bool containers, unsigned jobs,
+           double timeout_seconds, std::uint64_t max_memory_mb) {
+            std::vector<std::string> out;
+            std::string failure;
+            {
+                py::gil_scoped_release unlocked;
+                std::vector<pg::scan_job> todo;
+                for (const std::string& path : paths) todo.push_back({path, true});
+                auto reports = scan_sandboxed(todo, paths, *p, containers,
+                                              sandbox_options(jobs, timeout_seconds, max_memory_mb), failure);
+                for (const pg::file_report& r : reports) out.push_back(report_of(r, *p));
+            }
+            if (!failure.empty()) raise_os_error(failure);
+            return out;
+        },
+        py::arg("paths"), py::arg("policy"), py::arg("containers") = true, py::arg("jobs") = 0,
+        py::arg("timeout") = 60.0, py::arg("max_memory_mb") = 8192);
+
     // Scans a file, memory-mapped (read into memory when it is a pipe).
     m.def(
         "scan_path",
@@ -168,10 +294,7 @@ PYBIND11_MODULE(_pickleguard, m) {
                 if (file) json = report_of(scan_span(file.value().bytes(), *p, path, containers), *p);
                 else failure = pg::describe(file.error());
             }
-            if (!failure.empty()) {
-                PyErr_SetString(PyExc_OSError, (path + ": " + failure).c_str());
-                throw py::error_already_set();
-            }
+            if (!failure.empty()) raise_os_error(path + ": " + failure);
             return json;
         },
         py::arg("path"), py::arg("policy"), py::arg("containers") = true);

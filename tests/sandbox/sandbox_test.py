@@ -5,7 +5,7 @@ scan goes on, and the report does not depend on --jobs.
 
 The worker misbehaves on purpose through test-only environment variables
 (PICKLEGUARD_TEST_CRASH_ON / _HANG_ON / _OPEN_ON = a file's base name; see
-tools/pickleguard/worker_pool.cpp). Pickles here are written byte by byte or
+lib/src/sandbox/worker_pool.cpp). Pickles here are written byte by byte or
 with pickle.dumps; nothing is ever unpickled.
 
     sandbox_test.py --pickleguard PATH --workdir DIR [--fixtures DIR] CHECK...

@@ -3,8 +3,8 @@
 
 #include "pickleguard/decode.hpp"
 #include "pickleguard/policy.hpp"
+#include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
-#include "worker_pool.hpp"
 
 #include <optional>
 #include <span>
@@ -23,7 +23,7 @@ inline constexpr int kExitFound = 1;
 inline constexpr int kExitError = 2;
 
 // The options of the commands that read untrusted files in sandboxed worker
-// processes (worker_pool.hpp): --timeout, --max-memory, --no-sandbox.
+// processes (pickleguard/sandbox.hpp): --timeout, --max-memory, --no-sandbox.
 struct worker_args {
     bool sandbox = true;                // scan in seccomp-sandboxed worker processes
     double timeout_seconds = 60;        // per file, wall clock, in a worker; 0: none

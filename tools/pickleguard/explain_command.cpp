@@ -3,11 +3,11 @@
 // `disasm` prints them, and the values involved (what a REDUCE calls, with
 // which arguments) as JSON, truncated.
 #include "commands.hpp"
-#include "worker_pool.hpp"
 
 #include "pickleguard/disasm.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
 

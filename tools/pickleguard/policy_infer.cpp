@@ -12,9 +12,9 @@
 // too, unless --allow-dangerous is given. The policy written is checked by
 // scanning the files with it before it is printed.
 #include "commands.hpp"
-#include "worker_pool.hpp"
 
 #include "pickleguard/input.hpp"
+#include "pickleguard/sandbox.hpp"
 #include "pickleguard/version.hpp"
 
 #include <CLI/CLI.hpp>

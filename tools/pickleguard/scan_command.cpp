@@ -2,7 +2,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "scan_walk.hpp"
-#include "worker_pool.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
@@ -18,46 +18,6 @@ namespace pickleguard::cli {
 namespace {
 
 bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR"); }
-
-const char* colour_of(verdict v) {
-    switch (v) {
-        case verdict::safe: return "\033[32m";
-        case verdict::unsafe: return "\033[1;31m";
-        default: return "\033[33m";
-    }
-}
-
-std::string text_report(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped, bool colour,
-                        bool quiet, bool verbose, double seconds) {
-    std::string out;
-    const char* reset = colour ? "\033[0m" : "";
-    for (const file_report& f : files) {
-        if (quiet && f.verdict == verdict::safe) continue;
-        char head[32];
-        std::snprintf(head, sizeof head, "%-7s", to_string(f.verdict));
-        out += (colour ? colour_of(f.verdict) : "") + std::string(head) + reset + " " + f.path + "\n";
-        for (const finding& x : f.findings) {
-            if (quiet && !x.violation) continue;
-            if (!verbose && !x.violation && x.severity == severity::info) continue;
-            std::string where;
-            if (!x.member.empty()) where += x.member + ": ";
-            if (x.offset) where += "offset " + std::to_string(*x.offset);
-            if (!x.opcode.empty()) where += " (" + x.opcode + ")";
-            char sev[16];
-            std::snprintf(sev, sizeof sev, "%-8s", to_string(x.severity));
-            out += "  " + std::string(sev) + " " + x.rule + (where.empty() ? "" : "  " + where) + "\n      " + x.message +
-                   "\n";
-        }
-    }
-    for (const skipped_file& s : skipped)
-        if (verbose) out += "skipped " + s.path + ": " + s.reason + "\n";
-    report_summary sum = summarize(files, skipped);
-    char line[256];
-    std::snprintf(line, sizeof line, "%zu files: %zu safe, %zu unsafe, %zu error, %zu skipped (%.1f MB in %.2f s)\n",
-                  sum.files, sum.safe, sum.unsafe, sum.error, sum.skipped, static_cast<double>(sum.bytes) / 1e6, seconds);
-    out += line;
-    return out;
-}
 
 }  // namespace
 
@@ -90,7 +50,7 @@ int run_scan(const scan_args& args) {
     std::vector<file_report> reports = std::move(found.errors);
     std::vector<skipped_file> skipped = std::move(found.skipped);
     // Everything that reads a file's content is in this function: it runs in
-    // sandboxed worker processes (worker_pool.hpp), or here with --no-sandbox.
+    // sandboxed worker processes (pickleguard/sandbox.hpp), or here with --no-sandbox.
     auto scan_one = [&](std::span<const std::byte> bytes, const scan_job& t) -> scan_outcome {
         // In a directory walk files are taken by content (detect_format); a
         // file named on the command line is always scanned, and unknown
@@ -127,7 +87,7 @@ int run_scan(const scan_args& args) {
     }
     if (args.format == "json") text = report_json(reports, skipped, policy_name);
     else if (args.format == "sarif") text = report_sarif(reports, policy_name);
-    else text = text_report(reports, skipped, out == stdout && colour_on(stdout), args.quiet, args.verbose, seconds);
+    else text = report_text(reports, skipped, {out == stdout && colour_on(stdout), args.quiet, args.verbose, seconds});
     std::fwrite(text.data(), 1, text.size(), out);
     if (out != stdout) std::fclose(out);
 

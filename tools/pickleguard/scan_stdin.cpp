@@ -7,10 +7,10 @@
 // path, so nothing carries over from one file to the next), or in this
 // process with --no-sandbox.
 #include "commands.hpp"
-#include "worker_pool.hpp"
 
 #include "pickleguard/json.hpp"
 #include "pickleguard/report.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include <cstdio>
 #include <cstdlib>

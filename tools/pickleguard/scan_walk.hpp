@@ -11,7 +11,7 @@
 // walked again, as fts(3) reports FTS_DC.
 #pragma once
 
-#include "worker_pool.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include "pickleguard/report.hpp"
 

@@ -1,4 +1,4 @@
-// pickleguard/report.hpp — scan results as JSON and SARIF.
+// pickleguard/report.hpp — scan results as JSON, SARIF and text.
 //
 // Both formats are stable: fields are only ever added. The JSON document is
 // described in docs/report-format.md; SARIF is 2.1.0 as GitHub code scanning
@@ -31,5 +31,16 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
                         std::string_view policy_name);
 
 std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name);
+
+// The text report `pickleguard scan` prints by default, for people
+// (programs read JSON or SARIF).
+struct text_options {
+    bool colour = false;   // ANSI colours on the verdicts
+    bool quiet = false;    // only unsafe files, only violations
+    bool verbose = false;  // also informational findings and skipped files
+    double seconds = 0;    // elapsed time, for the summary line
+};
+std::string report_text(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
+                        const text_options& options);
 
 }  // namespace pickleguard

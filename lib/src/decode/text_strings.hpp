@@ -7,6 +7,8 @@
 // is already in this form, so it is used in place without copying.
 #pragma once
 
+#include "../common/utf8.hpp"
+
 #include "pickleguard/error.hpp"
 
 #include <cstdint>
@@ -15,11 +17,6 @@
 #include <string_view>
 
 namespace pickleguard::text {
-
-// Empty when `s` is valid UTF-8; otherwise CPython's message. With
-// `surrogatepass`, encoded surrogates are accepted (BINUNICODE); without,
-// they are errors (GLOBAL lines use strict UTF-8).
-std::string check_utf8(std::string_view s, bool surrogatepass);
 
 // Empty when every byte is ASCII; otherwise CPython's message.
 std::string check_ascii(std::string_view s);
@@ -44,11 +41,5 @@ result<std::string> decode_string_escape(std::string_view quoted);
 
 // UNICODE's argument (without the newline), as 'raw-unicode-escape'.
 result<std::string> decode_raw_unicode_escape(std::string_view s);
-
-// Appends one code point (0..0x10FFFF, surrogates allowed).
-void append_code_point(std::string& out, std::uint32_t cp);
-
-// Next code point of our UTF-8 form starting at `i`; advances `i`.
-std::uint32_t next_code_point(std::string_view s, std::size_t& i);
 
 }  // namespace pickleguard::text

@@ -1,19 +1,6 @@
-// Internal: the catalogue of finding rules, for reports (SARIF rule metadata)
-// and docs. Identifiers are stable: tools and people filter on them.
+// Internal: the catalogue of finding rules is public (pickleguard/rules.hpp),
+// since the report stage renders it too; this header stays for the judge's
+// own sources.
 #pragma once
 
-#include <span>
-#include <string_view>
-
-namespace pickleguard {
-
-struct rule_info {
-    std::string_view id;
-    std::string_view title;
-    std::string_view help;
-};
-
-std::span<const rule_info> all_rules();
-const rule_info* find_rule(std::string_view id);
-
-}  // namespace pickleguard
+#include "pickleguard/rules.hpp"

@@ -2,7 +2,7 @@
 // (findings, not values), so a DOM is the simple, well-tested way.
 #include "pickleguard/report.hpp"
 
-#include "judge/rules.hpp"
+#include "pickleguard/rules.hpp"
 #include "pickleguard/version.hpp"
 
 #include <nlohmann/json.hpp>
@@ -15,8 +15,11 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // Strings from the stream may hold any bytes; JSON needs valid UTF-8
-// (nlohmann refuses anything else, overlong forms and surrogates included).
-// Each invalid byte becomes U+FFFD.
+// (nlohmann refuses anything else, overlong forms and surrogates included,
+// by throwing). Each invalid byte becomes U+FFFD. Every string goes through
+// here, even those the library writes itself (rule ids, formats, opcode
+// names, skip reasons): a report may come from a sandboxed worker, whose
+// every byte a hostile file could choose (found by wire_fuzzer).
 std::string utf8_safe(std::string_view s) {
     std::string out;
     out.reserve(s.size());
@@ -49,12 +52,12 @@ std::string utf8_safe(std::string_view s) {
 
 json finding_json(const finding& f) {
     json j;
-    j["rule"] = f.rule;
+    j["rule"] = utf8_safe(f.rule);
     j["severity"] = to_string(f.severity);
     j["message"] = utf8_safe(f.message);
     j["member"] = f.member.empty() ? json(nullptr) : json(utf8_safe(f.member));
     j["offset"] = f.offset ? json(*f.offset) : json(nullptr);
-    j["opcode"] = f.opcode.empty() ? json(nullptr) : json(f.opcode);
+    j["opcode"] = f.opcode.empty() ? json(nullptr) : json(utf8_safe(f.opcode));
     j["module"] = f.module.empty() ? json(nullptr) : json(utf8_safe(f.module));
     j["name"] = f.name.empty() ? json(nullptr) : json(utf8_safe(f.name));
     j["violation"] = f.violation;
@@ -71,7 +74,7 @@ json global_json(const global_report& g) {
     j["allowed"] = g.allowed;
     j["uses"] = describe_uses(g.uses);
     j["offset"] = g.offset;
-    j["opcode"] = g.opcode;
+    j["opcode"] = utf8_safe(g.opcode);
     j["protocol"] = g.protocol;
     return j;
 }
@@ -102,9 +105,11 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
     for (const file_report& f : files) {
         json jf;
         jf["path"] = utf8_safe(f.path);
-        jf["format"] = f.format;
+        jf["format"] = utf8_safe(f.format);
         // Every reading judged; a report without them (an older worker) had one.
-        jf["readings"] = f.readings.empty() && !f.format.empty() ? json::array({f.format}) : json(f.readings);
+        jf["readings"] = json::array();
+        if (f.readings.empty() && !f.format.empty()) jf["readings"].push_back(utf8_safe(f.format));
+        for (const std::string& x : f.readings) jf["readings"].push_back(utf8_safe(x));
         jf["verdict"] = to_string(f.verdict);
         jf["bytes"] = f.bytes;
         jf["pickles"] = f.pickles;
@@ -118,7 +123,7 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
     }
     doc["files"] = std::move(arr);
     json sk = json::array();
-    for (const skipped_file& s : skipped) sk.push_back(json{{"path", utf8_safe(s.path)}, {"reason", s.reason}});
+    for (const skipped_file& s : skipped) sk.push_back(json{{"path", utf8_safe(s.path)}, {"reason", utf8_safe(s.reason)}});
     doc["skipped"] = std::move(sk);
     report_summary s = summarize(files, skipped);
     doc["summary"] = json{{"files", s.files}, {"safe", s.safe}, {"unsafe", s.unsafe}, {"error", s.error},
@@ -158,7 +163,7 @@ std::string report_sarif(const std::vector<file_report>& files, std::string_view
     for (const file_report& f : files) {
         for (const finding& x : f.findings) {
             json res;
-            res["ruleId"] = x.rule;
+            res["ruleId"] = utf8_safe(x.rule);
             if (auto it = rule_index.find(x.rule); it != rule_index.end()) res["ruleIndex"] = it->second;
             res["level"] = level(x);
             std::string where = x.member.empty() ? "" : " [" + x.member + "]";

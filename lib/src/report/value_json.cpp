@@ -7,8 +7,7 @@
 #include "pickleguard/json.hpp"
 
 #include "../common/bigint.hpp"
-#include "../decode/graph_storage.hpp"
-#include "../decode/text_strings.hpp"
+#include "../common/utf8.hpp"
 
 #include <boost/archive/iterators/base64_from_binary.hpp>
 #include <boost/archive/iterators/transform_width.hpp>

@@ -1,5 +1,5 @@
-// seccomp-bpf and rlimits for scanner workers (sandbox.hpp).
-#include "sandbox.hpp"
+// seccomp-bpf and rlimits for scanner workers (seccomp_filter.hpp).
+#include "seccomp_filter.hpp"
 
 #include <seccomp.h>
 
@@ -19,7 +19,7 @@
 #endif
 #endif
 
-namespace pickleguard::cli {
+namespace pickleguard::sandbox {
 namespace {
 
 bool set_limit(int resource, rlim_t soft, rlim_t hard) {
@@ -154,4 +154,4 @@ std::string signal_name(int sig) {
     }
 }
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard::sandbox

@@ -1,6 +1,7 @@
 // The jail a scanner worker enters before it reads any untrusted byte.
 //
-// A worker is a forked copy of `pickleguard scan` (policy already loaded).
+// A worker is a forked copy of the scanning process (policy already loaded;
+// worker_pool.cpp).
 // `enter_sandbox` lowers its resource limits and installs a seccomp-bpf
 // filter that allows only what decoding a file handed over as a descriptor
 // needs; every other system call kills the process. See SECURITY.md,
@@ -11,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace pickleguard::cli {
+namespace pickleguard::sandbox {
 
 struct sandbox_limits {
     std::uint64_t cpu_seconds = 0;   // RLIMIT_CPU soft limit; 0 for none
@@ -31,4 +32,4 @@ bool set_memory_limit(int pid, std::uint64_t bytes);
 // "SIGSEGV", "SIGABRT", ..., or "signal N".
 std::string signal_name(int sig);
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard::sandbox

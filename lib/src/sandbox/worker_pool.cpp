@@ -1,4 +1,4 @@
-// Sandboxed worker processes for `pickleguard scan` (worker_pool.hpp).
+// Sandboxed worker processes (pickleguard/sandbox.hpp).
 //
 // Why the parent opens the files and passes descriptors, rather than mapping
 // them and letting workers inherit the mapping: workers are forked once and
@@ -17,12 +17,12 @@
 // several ahead (kQueueDepth), so that a worker goes from one to the next
 // without waiting for the parent: with one job in flight, a directory of
 // small pickles spent half its time waking the two processes in turn.
-#include "worker_pool.hpp"
-
-#include "sandbox.hpp"
+#include "seccomp_filter.hpp"
+#include "wire.hpp"
 
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -45,8 +45,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace pickleguard::cli {
+namespace pickleguard {
 namespace {
+
+using sandbox::deserialize;
+using sandbox::enter_sandbox;
+using sandbox::sandbox_limits;
+using sandbox::serialize;
+using sandbox::set_memory_limit;
+using sandbox::signal_name;
 
 using clock = std::chrono::steady_clock;
 
@@ -472,7 +479,7 @@ private:
             bool retire = false;
             if (msg->size() >= 2 && (*msg)[0] == kOutcome) {
                 retire = (*msg)[1] == '\1';
-                o = deserialize(std::string_view(*msg).substr(2));
+                if (auto parsed = deserialize(std::string_view(*msg).substr(2))) o = std::move(parsed).value();
             }
             if (!o) {
                 std::size_t j = take_front(w);
@@ -745,4 +752,4 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
     return out;
 }
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard

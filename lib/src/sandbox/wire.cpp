@@ -1,0 +1,276 @@
+// Binary form of a scan_outcome: every integer is little-endian of fixed
+// width, every string a u32 length then its bytes, every list a u32 count
+// then its items, an optional a u8 flag then its value. Strings are bytes,
+// as in a report made in-process (member names come from the file); the
+// report writers make them valid UTF-8. It is private to one
+// build of pickleguard (parent and workers are the same executable, forked),
+// so it carries no version and is never stored.
+//
+// Each struct's fields are listed once, in the `fields` functions below:
+// writing, reading and the smallest size of a list item are all derived from
+// that one list, so the two directions cannot disagree.
+#include "wire.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace pickleguard::sandbox {
+namespace {
+
+// A field added to these structs must be added to its `fields` list too; the
+// sizes catch it on the platform CI builds (other ABIs lay the structs out
+// differently), and wire_test's round trip of a fully set report catches a
+// field that is written but not read.
+#if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(finding) == 224, "finding changed: update wire.cpp");
+static_assert(sizeof(global_report) == 216, "global_report changed: update wire.cpp");
+static_assert(sizeof(file_report) == 160, "file_report changed: update wire.cpp");
+static_assert(sizeof(scan_outcome) == 208, "scan_outcome changed: update wire.cpp");
+#endif
+
+constexpr std::uint8_t kLastVerdict = static_cast<std::uint8_t>(verdict::error);
+constexpr std::uint8_t kLastSeverity = static_cast<std::uint8_t>(severity::critical);
+
+// ---- the field lists: one per struct, in wire order -----------------------------
+
+template <class Io, class Finding>
+    requires std::is_same_v<std::remove_const_t<Finding>, finding>
+void fields(Io& io, Finding& f) {
+    io.str(f.rule);
+    io.enumerator(f.severity, kLastSeverity);
+    io.str(f.message);
+    io.str(f.member);
+    io.optional_u64(f.offset);
+    io.str(f.opcode);
+    io.str(f.module);
+    io.str(f.name);
+    io.flag(f.violation);
+}
+
+template <class Io, class Global>
+    requires std::is_same_v<std::remove_const_t<Global>, global_report>
+void fields(Io& io, Global& g) {
+    io.str(g.module);
+    io.str(g.name);
+    io.str(g.raw_module);
+    io.str(g.raw_name);
+    io.str(g.member);
+    io.flag(g.allowed);
+    io.u8(g.uses);
+    io.u64(g.offset);
+    io.str(g.opcode);
+    io.u8(g.protocol);
+}
+
+// A list of strings (a file's readings): each item is just the string.
+template <class Io, class Str>
+    requires std::is_same_v<std::remove_const_t<Str>, std::string>
+void fields(Io& io, Str& s) {
+    io.str(s);
+}
+
+template <class Io, class Outcome>
+void outcome_fields(Io& io, Outcome& o) {
+    auto& r = o.report;
+    io.optional_str(o.skip_reason);
+    io.str(r.path);
+    io.str(r.format);
+    io.enumerator(r.verdict, kLastVerdict);
+    io.u64(r.bytes);
+    io.u64(r.pickles);
+    io.list(r.readings);
+    io.list(r.findings);
+    io.list(r.globals);
+    io.str(o.text);
+}
+
+// ---- the three walks over a field list ------------------------------------------
+
+class writer {
+public:
+    void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+    void u32(std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    void u64(std::uint64_t v) {
+        for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    void flag(bool v) { u8(v ? 1 : 0); }
+    void str(std::string_view s) {
+        u32(static_cast<std::uint32_t>(s.size()));
+        out_.append(s);
+    }
+    template <class E>
+    void enumerator(E v, std::uint8_t) {
+        u8(static_cast<std::uint8_t>(v));
+    }
+    void optional_u64(const std::optional<std::uint64_t>& v) {
+        flag(v.has_value());
+        if (v) u64(*v);
+    }
+    void optional_str(const std::optional<std::string>& v) {
+        flag(v.has_value());
+        if (v) str(*v);
+    }
+    template <class T>
+    void list(const std::vector<T>& items) {
+        u32(static_cast<std::uint32_t>(items.size()));
+        for (const T& item : items) fields(*this, item);
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+// The fewest bytes one item can take: what a count is checked against.
+class min_size {
+public:
+    void u8(std::uint8_t) { n_ += 1; }
+    void u64(std::uint64_t) { n_ += 8; }
+    void flag(bool) { n_ += 1; }
+    void str(const std::string&) { n_ += 4; }
+    template <class E>
+    void enumerator(E, std::uint8_t) {
+        n_ += 1;
+    }
+    void optional_u64(const std::optional<std::uint64_t>&) { n_ += 1; }
+    void optional_str(const std::optional<std::string>&) { n_ += 1; }
+    template <class T>
+    void list(const std::vector<T>&) {
+        n_ += 4;
+    }
+    std::size_t bytes() const { return n_; }
+
+    template <class T>
+    static std::size_t of() {
+        static const std::size_t n = [] {
+            min_size m;
+            const T item{};
+            fields(m, item);
+            return m.n_;
+        }();
+        return n;
+    }
+
+private:
+    std::size_t n_ = 0;
+};
+
+// Reads into the fields; the first fault (a read past the end, a length or
+// count longer than what is left, a flag or enumerator out of range) is kept
+// with its offset, and every read after it does nothing.
+class reader {
+public:
+    explicit reader(std::string_view in) : in_(in) {}
+    bool ok() const { return !failed_; }
+    bool at_end() const { return pos_ == in_.size(); }
+    std::size_t pos() const { return pos_; }
+    const std::string& why() const { return why_; }
+    std::size_t fault_offset() const { return fault_at_; }
+
+    void u8(std::uint8_t& v) { v = byte(); }
+    void u64(std::uint64_t& v) { v = little<std::uint64_t>(); }
+    void flag(bool& v) {
+        std::size_t at = pos_;
+        std::uint8_t b = byte();
+        if (b > 1) fail(at, "a flag byte is " + std::to_string(b) + ", not 0 or 1");
+        v = b == 1;
+    }
+    void str(std::string& s) {
+        std::size_t at = pos_;
+        std::uint32_t n = little<std::uint32_t>();
+        if (!need(n, at, "a string's length runs past the end of the record")) return;
+        s.assign(in_.substr(pos_, n));
+        pos_ += n;
+    }
+    template <class E>
+    void enumerator(E& v, std::uint8_t last) {
+        std::size_t at = pos_;
+        std::uint8_t b = byte();
+        if (b > last) fail(at, "an enumerator is " + std::to_string(b) + ", past the last value " + std::to_string(last));
+        v = ok() ? static_cast<E>(b) : E{};
+    }
+    void optional_u64(std::optional<std::uint64_t>& v) {
+        bool present = false;
+        flag(present);
+        if (present) u64(v.emplace());
+    }
+    void optional_str(std::optional<std::string>& v) {
+        bool present = false;
+        flag(present);
+        if (present) str(v.emplace());
+    }
+    // A count of items checked against what is left, each item being at
+    // least min_size bytes, so a lying count cannot make us reserve gigabytes.
+    template <class T>
+    void list(std::vector<T>& items) {
+        std::size_t at = pos_;
+        std::uint32_t n = little<std::uint32_t>();
+        if (ok() && n > (in_.size() - pos_) / min_size::of<T>())
+            fail(at, "a count of " + std::to_string(n) + " items cannot fit in what is left of the record");
+        if (!ok()) return;
+        items.reserve(n);
+        for (std::uint32_t i = 0; i < n && ok(); ++i) fields(*this, items.emplace_back());
+    }
+    void fail(std::size_t at, std::string why) {
+        if (failed_) return;
+        failed_ = true;
+        fault_at_ = at;
+        why_ = std::move(why);
+    }
+
+private:
+    bool need(std::size_t n, std::size_t at, const char* why) {
+        if (failed_) return false;
+        if (in_.size() - pos_ < n) {
+            fail(at, why);
+            return false;
+        }
+        return true;
+    }
+    std::uint8_t byte() {
+        if (!need(1, pos_, "the record ends inside a field")) return 0;
+        return static_cast<std::uint8_t>(in_[pos_++]);
+    }
+    template <class U>
+    U little() {
+        if (!need(sizeof(U), pos_, "the record ends inside a field")) return 0;
+        U v = 0;
+        for (std::size_t i = 0; i < sizeof(U); ++i) v |= U{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
+        return v;
+    }
+
+    std::string_view in_;
+    std::size_t pos_ = 0;
+    bool failed_ = false;
+    std::size_t fault_at_ = 0;
+    std::string why_;
+};
+
+}  // namespace
+
+std::string serialize(const scan_outcome& o) {
+    writer w;
+    outcome_fields(w, o);
+    return w.take();
+}
+
+result<scan_outcome> deserialize(std::string_view wire) {
+    reader in(wire);
+    scan_outcome o;
+    outcome_fields(in, o);
+    if (in.ok() && !in.at_end())
+        in.fail(in.pos(), std::to_string(wire.size() - in.pos()) + " bytes follow the end of the record");
+    if (!in.ok()) {
+        error e;
+        e.kind = error_kind::malformed;
+        e.offset = in.fault_offset();
+        e.reason = "malformed result from a scanner process: " + in.why();
+        return e;
+    }
+    return o;
+}
+
+}  // namespace pickleguard::sandbox

@@ -1,0 +1,225 @@
+// The worker wire format (lib/src/sandbox/wire.*): what a sandboxed scanner
+// process sends back. The parent reads it as untrusted input, since the
+// worker has just parsed a hostile file and may be under its control: every
+// malformed record must come back as an error value (with the offset of the
+// bad field), never as a crash, an over-read or a huge allocation.
+#include "sandbox/wire.hpp"
+
+#include "pickleguard/report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace pickleguard::sandbox {
+namespace {
+
+// Every field set, none to its default, so a field written but not read (or
+// read into the wrong member) changes the re-serialized record.
+scan_outcome full_outcome() {
+    scan_outcome o;
+    o.skip_reason = "not a pickle container";
+    o.text = "explain output\n";
+    file_report& r = o.report;
+    r.path = "dir/model.pt";
+    r.format = "pytorch-zip";
+    r.verdict = verdict::unsafe;
+    r.bytes = 0x0123456789abcdefULL;
+    r.pickles = 7;
+    finding f;
+    f.rule = "global-not-allowed";
+    f.severity = severity::critical;
+    f.message = "os.system is not allowed";
+    f.member = "archive/data.pkl";
+    f.offset = 42;
+    f.opcode = "STACK_GLOBAL";
+    f.module = "os";
+    f.name = "system";
+    f.violation = false;
+    r.findings.push_back(f);
+    f.offset.reset();
+    f.severity = severity::info;
+    f.violation = true;
+    r.findings.push_back(f);
+    global_report g;
+    g.module = "builtins";
+    g.name = "getattr";
+    g.raw_module = "__builtin__";
+    g.raw_name = "getattr";
+    g.member = "archive/data.pkl";
+    g.allowed = true;
+    g.uses = 0x2a;
+    g.offset = 0xfedcba9876543210ULL;
+    g.opcode = "GLOBAL";
+    g.protocol = 2;
+    r.globals.push_back(g);
+    return o;
+}
+
+// A small record whose layout the tests below patch by offset:
+//   0: skip flag (0) | 1: path u32 len 1, "a" | 6: format u32 len 6, "pickle"
+//   16: verdict u8 | 17: bytes u64 | 25: pickles u64 | 33: findings count u32 ...
+scan_outcome small_outcome() {
+    scan_outcome o;
+    o.report.path = "a";
+    o.report.format = "pickle";
+    finding f;
+    f.rule = "r";
+    o.report.findings.push_back(f);
+    return o;
+}
+constexpr std::size_t kVerdictAt = 16;
+constexpr std::size_t kFindingsCountAt = 33;
+constexpr std::size_t kFirstFindingAt = 37;  // its rule: u32 length 1, "r"; then severity at 42
+
+void put_u32(std::string& s, std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+std::string json_of(const scan_outcome& o) { return report_json({o.report}, {}, "test"); }
+
+TEST(Wire, RoundTripOfAFullySetOutcome) {
+    scan_outcome o = full_outcome();
+    std::string wire = serialize(o);
+    auto back = deserialize(wire);
+    ASSERT_TRUE(back) << back.error().reason;
+    EXPECT_EQ(serialize(back.value()), wire);
+    EXPECT_EQ(json_of(back.value()), json_of(o));
+    EXPECT_EQ(back.value().skip_reason, o.skip_reason);
+    EXPECT_EQ(back.value().text, o.text);
+    ASSERT_EQ(back.value().report.findings.size(), 2u);
+    EXPECT_EQ(back.value().report.findings[0].offset, std::optional<std::uint64_t>(42));
+    EXPECT_FALSE(back.value().report.findings[1].offset);
+    EXPECT_EQ(back.value().report.globals[0].offset, 0xfedcba9876543210ULL);
+}
+
+TEST(Wire, RoundTripOfAnEmptyOutcome) {
+    scan_outcome o;
+    auto back = deserialize(serialize(o));
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back.value().skip_reason);
+    EXPECT_EQ(serialize(back.value()), serialize(o));
+}
+
+TEST(Wire, SmallRecordLayoutIsWhatTheTestsPatch) {
+    std::string wire = serialize(small_outcome());
+    EXPECT_EQ(static_cast<unsigned char>(wire[kVerdictAt]), 0u);
+    EXPECT_EQ(static_cast<unsigned char>(wire[kFindingsCountAt]), 1u);
+    EXPECT_EQ(static_cast<unsigned char>(wire[kFirstFindingAt]), 1u);
+    EXPECT_EQ(wire[kFirstFindingAt + 4], 'r');
+}
+
+TEST(Wire, TruncatedRecordIsRejectedAtEveryLength) {
+    std::string wire = serialize(full_outcome());
+    for (std::size_t n = 0; n < wire.size(); ++n) {
+        // A copy of exactly n bytes, so a read past its end is a heap
+        // over-read that the sanitizer builds report.
+        std::string prefix = wire.substr(0, n);
+        auto back = deserialize(prefix);
+        ASSERT_FALSE(back) << "a record cut to " << n << " of " << wire.size() << " bytes was accepted";
+        EXPECT_EQ(back.error().kind, error_kind::malformed);
+        EXPECT_LE(back.error().offset, n);
+    }
+}
+
+TEST(Wire, TrailingBytesAreRejected) {
+    std::string wire = serialize(full_outcome()) + '\0';
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().offset, wire.size() - 1);
+    EXPECT_NE(back.error().reason.find("follow the end"), std::string::npos) << back.error().reason;
+}
+
+TEST(Wire, StringLengthPastTheEndIsRejected) {
+    for (std::uint32_t len : {0xffffffffu, 0x80000000u, 1000u}) {
+        std::string wire = serialize(small_outcome());
+        put_u32(wire, kFirstFindingAt, len);
+        auto back = deserialize(wire);
+        ASSERT_FALSE(back) << len;
+        EXPECT_EQ(back.error().offset, kFirstFindingAt);
+    }
+}
+
+TEST(Wire, ItemCountPastTheEndIsRejectedBeforeReserving) {
+    // A count of 2^32-1 findings: reserving it would ask for ~1 TB. The count
+    // is checked against the bytes left (each finding takes at least 27).
+    for (std::uint32_t count : {0xffffffffu, 0x10000000u, 2u}) {
+        std::string wire = serialize(small_outcome());
+        put_u32(wire, kFindingsCountAt, count);
+        auto back = deserialize(wire);
+        ASSERT_FALSE(back) << count;
+        EXPECT_EQ(back.error().offset, kFindingsCountAt);
+        EXPECT_NE(back.error().reason.find("cannot fit"), std::string::npos) << back.error().reason;
+    }
+}
+
+TEST(Wire, VerdictOutOfRangeIsRejected) {
+    std::string wire = serialize(small_outcome());
+    wire[kVerdictAt] = 3;  // safe, unsafe, error: 0..2
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().offset, kVerdictAt);
+    wire[kVerdictAt] = 2;
+    EXPECT_TRUE(deserialize(wire));
+}
+
+TEST(Wire, SeverityOutOfRangeIsRejected) {
+    std::string wire = serialize(small_outcome());
+    const std::size_t at = kFirstFindingAt + 5;  // after the rule "r"
+    wire[at] = static_cast<char>(static_cast<std::uint8_t>(severity::critical) + 1);
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().offset, at);
+}
+
+TEST(Wire, FlagOtherThanZeroOrOneIsRejected) {
+    std::string wire = serialize(small_outcome());
+    wire[0] = 2;  // the skip-reason flag
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().offset, 0u);
+}
+
+TEST(Wire, ReportStringsThatAreNotUtf8StillMakeValidJson) {
+    // Found by wire_fuzzer: a rule id that is not UTF-8 made the parent's
+    // JSON writer (nlohmann::json) throw, so a worker could crash the parent
+    // through its report. Strings cross as bytes (member names may be any
+    // bytes in-process too); every string the report writers emit is made
+    // valid UTF-8, even the ones the library writes itself.
+    for (std::string bad : {std::string("\xff"), std::string("\xc3"), std::string("\xed\xa0\x80"),
+                            std::string("\xc0\xaf")}) {
+        scan_outcome o = full_outcome();
+        finding& f = o.report.findings[0];
+        f.rule = f.opcode = f.message = f.member = f.module = f.name = bad;
+        global_report& g = o.report.globals[0];
+        g.module = g.name = g.raw_module = g.raw_name = g.member = g.opcode = bad;
+        o.report.format = o.report.path = bad;
+        auto back = deserialize(serialize(o));
+        ASSERT_TRUE(back);
+        EXPECT_EQ(back.value().report.findings[0].rule, bad);
+        std::string json, sarif;
+        ASSERT_NO_THROW(json = report_json({back.value().report}, {{bad, bad}}, bad));
+        ASSERT_NO_THROW(sarif = report_sarif({back.value().report}, bad));
+        EXPECT_EQ(json.find(bad), std::string::npos);
+        EXPECT_NE(json.find("\xef\xbf\xbd"), std::string::npos);  // U+FFFD
+    }
+}
+
+TEST(Wire, EverySingleByteChangeIsRejectedOrReadsConsistently) {
+    // Not a proof, a cheap sweep: whatever one changed byte does, the result
+    // is an error or a record that serializes back to the changed bytes.
+    const std::string wire = serialize(full_outcome());
+    for (std::size_t i = 0; i < wire.size(); ++i) {
+        for (int v : {0x00, 0x01, 0x02, 0x7f, 0x80, 0xff}) {
+            std::string changed = wire;
+            changed[i] = static_cast<char>(v);
+            auto back = deserialize(changed);
+            if (back) {
+                EXPECT_EQ(serialize(back.value()), changed) << "byte " << i << " = " << v;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace pickleguard::sandbox
