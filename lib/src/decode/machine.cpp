@@ -341,22 +341,35 @@ private:
             auto idx_it = n / stride >= kLinear ? key_index_.find(cidx) : key_index_.end();
             if (idx_it == key_index_.end() && n / stride >= kLinear) {
                 auto& index = key_index_[cidx];
-                for (std::size_t p = 0; p < n; p += stride) {
+                for (std::size_t p = 0; p < n; p += stride)
                     index.emplace(equality_.hash(c.items[p]), static_cast<std::uint32_t>(p));
-                    count_collisions(cidx, c.items[p], false);
-                }
                 idx_it = key_index_.find(cidx);
             }
             if (idx_it != key_index_.end()) {
                 h = equality_.hash(key);
+                // Numbers, None and tuples of them hash as in CPython
+                // (value_equality), whose dicts and sets probe past every
+                // key with the same hash: k * (2**61 - 1) all hash to 0, and
+                // inserting 300,000 of them costs 4.5e10 comparisons. Each
+                // key passed here is one CPython makes too; past
+                // max_hash_collisions decoding stops, so neither we nor the
+                // loader's cost can grow quadratically unnoticed.
                 auto [lo, hi] = idx_it->second.equal_range(h);
-                for (auto it = lo; it != hi; ++it)
+                std::uint64_t passed = 0;
+                for (auto it = lo; it != hi; ++it, ++passed)
                     if (equality_.equal(c.items[it->second], key)) { found = it->second; break; }
+                if (passed) [[unlikely]] {
+                    out_.hash_collisions += passed;
+                    if (out_.hash_collisions > lim_.max_hash_collisions) {
+                        c.depth = depth;
+                        out_.hash_collisions_offset = op_offset_;
+                        return limit("more CPython hash collisions among dict and set keys than max_hash_collisions");
+                    }
+                }
             } else {
                 for (std::size_t p = 0; p < n; p += stride)
                     if (equality_.equal_keys_inline(c.items[p], key)) { found = p; break; }
             }
-            if (idx_it != key_index_.end()) count_collisions(cidx, key, found != SIZE_MAX);
             if (found != SIZE_MAX) {
                 // An equal key keeps its place (and its first spelling) and takes the new value.
                 if (pairs) {
@@ -379,41 +392,6 @@ private:
         }
         c.depth = depth;
         return true;
-    }
-    // CPython's dicts and sets probe past every key with the same hash()
-    // (the perturbed probe sequence depends only on the hash), so inserting
-    // or looking up a key costs about as many comparisons as there are keys
-    // with its hash: k * (2**61 - 1) all hash to 0, and 300,000 of them cost
-    // 4.5e10 (limits::max_hash_collisions). Our own index hashes values, not
-    // CPython's hash, so it stays fast; this counts what CPython would pay,
-    // for keys whose hash an attacker can predict (value_equality::
-    // python_hash). Small ints hash to themselves, so no two of them
-    // collide: they are only looked up among the other keys' hashes, and
-    // only once some exist. Containers below kLinear keys are not counted:
-    // they cost fewer than kLinear probes per key, like any opcode.
-    [[gnu::always_inline]] void count_collisions(std::uint32_t cidx, value_ref key, bool present) {
-        if (value_equality::small_int_hash_is_itself(key)) [[likely]] {
-            if (python_hash_counts_.empty()) return;
-            auto counts = python_hash_counts_.find(cidx);
-            if (counts == python_hash_counts_.end()) return;
-            auto same = counts->second.find(static_cast<std::uint64_t>(key.small_value()));
-            if (same != counts->second.end()) add_collisions(same->second);
-            return;
-        }
-        if (!key.is_small_int() && g_.nodes[key.index()].kind == value_kind::str) return;  // salted
-        count_collisions_slow(cidx, key, present);
-    }
-    [[gnu::noinline]] void count_collisions_slow(std::uint32_t cidx, value_ref key, bool present) {
-        std::optional<std::uint64_t> h = equality_.python_hash(key);
-        if (!h) return;
-        std::uint32_t& same = python_hash_counts_[cidx][*h];
-        add_collisions(present && same ? same - 1 : same);
-        if (!present) ++same;
-    }
-    void add_collisions(std::uint64_t n) {
-        out_.hash_collisions += n;
-        if (out_.hash_collisions > lim_.max_hash_collisions && !out_.hash_collisions_offset)
-            out_.hash_collisions_offset = op_offset_;
     }
     [[gnu::always_inline]] bool make_int(std::int64_t v, value_ref& out) {
         if (value_ref::fits_small(v)) {
@@ -663,8 +641,6 @@ private:
     value_equality equality_{g_};
     // Hash indexes of large dicts and sets, by container: key hash -> position.
     std::unordered_map<std::uint32_t, std::unordered_multimap<std::uint64_t, std::uint32_t>> key_index_;
-    // Keys by CPython hash() in large dicts and sets, by container: hash -> keys (count_collisions).
-    std::unordered_map<std::uint32_t, std::unordered_map<std::uint64_t, std::uint32_t>> python_hash_counts_;
     std::uint8_t proto_ = 0;
     std::uint8_t op_ = 0;
     std::uint64_t op_offset_ = 0;
