@@ -385,7 +385,7 @@ int run_policy_infer(const infer_args& args) {
         // Storage types are allowed by the [[persistent_id]] rule, not by entries.
         for (const std::string& t : storage_types)
             for (auto it = needed.begin(); it != needed.end(); ++it)
-                if (it->second.uses == 0 && it->second.module + "." + it->second.name == t) {
+                if ((it->second.uses & ~uses::reference) == 0 && it->second.module + "." + it->second.name == t) {
                     needed.erase(it);
                     break;
                 }
