@@ -81,20 +81,31 @@ REVIEWED = {
     ("sklearn.metrics._dist_metrics", "newObj"): (
         ["call", "build"],
         "newObj(cls) returns cls.__new__(cls) for ANY class passed, then BUILD applies the state (a distance "
-        "metric). Safe only because its argument must be a class the policy allows as a reference (the "
-        "reference invariant in python.toml)."),
+        "metric). Safe only because the scanner judges that instantiation (invokes): the class must be "
+        "allowed \"new\"."),
     ("sklearn.neighbors._kd_tree", "newObj"): (
         ["call", "build"],
         "newObj(cls) returns cls.__new__(cls) for ANY class passed, then BUILD applies the KDTree state. "
-        "Safe only because its argument must be a class the policy allows as a reference."),
+        "Safe only because the scanner judges that instantiation (invokes)."),
     ("sklearn.neighbors._ball_tree", "BallTree"): (
         ["reference"],
         "BallTree, the sibling of KDTree, passed to newObj by neighbors estimators with algorithm='ball_tree'."),
     ("sklearn.neighbors._ball_tree", "newObj"): (
         ["call", "build"],
         "BallTree's copy of newObj(cls) = cls.__new__(cls), then BUILD applies the BallTree state. Safe only "
-        "because its argument must be a class the policy allows as a reference."),
+        "because the scanner judges that instantiation (invokes)."),
 }
+
+# Callables that instantiate one of their arguments (policy `invokes`): the
+# scanner judges that instantiation as the stream's own, so the classes they
+# are handed in these modules are allowed "new" and "build" too (BUILD applies
+# the state to the instance newObj made).
+INVOKES = {
+    ("sklearn.metrics._dist_metrics", "newObj"): '[{ arg = 0, use = "new" }]',
+    ("sklearn.neighbors._kd_tree", "newObj"): '[{ arg = 0, use = "new" }]',
+    ("sklearn.neighbors._ball_tree", "newObj"): '[{ arg = 0, use = "new" }]',
+}
+INVOKED_MODULES = {module for module, _ in INVOKES}
 
 # Families of helper classes: when one member turns up in a pickle, its
 # siblings (subclasses of the same base defined in the same module) pickle the
@@ -415,11 +426,14 @@ def main():
         "",
     ]
     for (module, name), (uses, note) in sorted(entries.items()):
+        if module in INVOKED_MODULES and "reference" in uses and (module, name) not in INVOKES:
+            uses = set(uses) | {"new", "build"}
         lines += [
             "[[allow]]",
             f"module = {toml_str(module)}",
             f"name = {toml_str(name)}",
             "uses = [" + ", ".join(toml_str(u) for u in order if u in uses) + "]",
+        ] + ([f"invokes = {INVOKES[(module, name)]}"] if (module, name) in INVOKES else []) + [
             f"note = {toml_str(note)}",
             "",
         ]

@@ -109,6 +109,7 @@ std::string uses_array(std::uint8_t bits) {
     add(uses::append, "append");
     add(uses::setitem, "setitem");
     add(uses::additems, "additems");
+    add(uses::reference, "reference");
     return s + "]";
 }
 
@@ -360,7 +361,7 @@ int run_policy_infer(const infer_args& args) {
     if (!pid_files.empty()) {
         std::vector<std::string> candidates;
         for (const auto& [key, n] : needed)
-            if (n.uses == 0) candidates.push_back(n.module + "." + n.name);
+            if ((n.uses & ~uses::reference) == 0) candidates.push_back(n.module + "." + n.name);
         auto passes = [&](const std::vector<std::string>& sh, const std::vector<std::string>& types) {
             auto p = parse_policy(probe_text(base, sh, types), "probe", ".");
             if (!p) return false;
@@ -392,7 +393,7 @@ int run_policy_infer(const infer_args& args) {
         // Storage types are allowed by the [[persistent_id]] rule, not by entries.
         for (const std::string& t : storage_types)
             for (auto it = needed.begin(); it != needed.end(); ++it)
-                if (it->second.uses == 0 && it->second.module + "." + it->second.name == t) {
+                if ((it->second.uses & ~uses::reference) == 0 && it->second.module + "." + it->second.name == t) {
                     needed.erase(it);
                     break;
                 }

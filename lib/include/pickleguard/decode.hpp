@@ -103,6 +103,11 @@ struct decoding {
     std::uint64_t end = 0;           // just past STOP, or where decoding stopped
     std::uint64_t opcode_count = 0;
     std::uint8_t highest_protocol = 0;  // largest PROTO argument seen
+    // Comparisons CPython's dicts and sets would make among keys with equal
+    // hash() (limits::max_hash_collisions), and the opcode at which they
+    // first passed that limit. Decoding goes on: our index is not slowed.
+    std::uint64_t hash_collisions = 0;
+    std::optional<std::uint64_t> hash_collisions_offset;
     bool complete() const { return root.has_value() && !failure; }
 };
 

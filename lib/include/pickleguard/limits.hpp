@@ -28,6 +28,17 @@ struct limits {
     std::uint32_t max_decimal_int_digits = 4300;
     std::uint32_t max_text_int_chars = 1u << 20;
     std::uint64_t max_json_bytes = std::uint64_t{1} << 34;       // decode output
+    // CPython hash collisions among the keys of one dict or set: each key
+    // counts the keys already there with the same hash() (for keys whose
+    // hash does not depend on PYTHONHASHSEED: int, float, bool, None and
+    // tuples/frozensets of them), which is how many probes CPython's
+    // insertion makes. 300,000 multiples of 2**61-1 all hash to 0 and cost
+    // 4.5e10 probes (minutes); the default is about a second's work.
+    std::uint64_t max_hash_collisions = std::uint64_t{1} << 24;
+    // Items a loader may draw from lazy values (range) that allowed calls
+    // and __setstate__ consume, per call and in total per pickle, unless
+    // the entry sets max_iter_len: set(range(10**12)) builds 10**12 items.
+    std::uint64_t max_lazy_items = std::uint64_t{1} << 24;
 };
 
 }  // namespace pickleguard

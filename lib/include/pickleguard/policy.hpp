@@ -18,9 +18,25 @@
 // whole name; a pattern never matches a dotted name, which must be listed
 // itself, so allowing all of `numpy` can never allow numpy + "os.system".
 //
-// Uses beyond appearing at all: "call" (REDUCE, INST, OBJ), "new" (NEWOBJ,
-// NEWOBJ_EX), and for objects made from the global: "build" (BUILD),
-// "append" (APPEND(S)), "setitem" (SETITEM(S)), "additems" (ADDITEMS).
+// Uses: "reference" (the global itself is a value the loader hands on: an
+// argument, an item, state, or the result), "call" (REDUCE, INST, OBJ), "new"
+// (NEWOBJ, NEWOBJ_EX), and for objects made from the global: "build" (BUILD),
+// "append" (APPEND(S)), "setitem" (SETITEM(S)), "additems" (ADDITEMS). Each
+// is explicit: an entry that allows only "call" does not allow the bare value,
+// which an allowed callable could call with arguments nobody checks. An
+// entry without `uses` allows "reference" only.
+//
+// What an allowed call may consume (see docs/policies.md, "The cost of
+// allowed calls"): max_int_arg, max_int_bytes, str_arg_pattern and
+// max_iter_len bound its arguments, and `invokes` says which argument it
+// calls or instantiates itself, with which of its other arguments:
+//
+//     [[allow]]
+//     module = "torch._tensor"
+//     name = "_rebuild_from_type_v2"
+//     uses = ["call"]
+//     invokes = [{ arg = 0, use = "call", star_args = 2 }]   # func(*args)
+//     state_arg = 3                                          # setattr per key
 //
 //     auto p = pickleguard::load_shipped_policy("default");
 //     auto q = pickleguard::load_policy_file("team.toml");
@@ -39,7 +55,7 @@
 namespace pickleguard {
 
 namespace uses {
-inline constexpr std::uint8_t reference = 0;  // implied by every entry
+inline constexpr std::uint8_t reference = 64;  // explicit: see above
 inline constexpr std::uint8_t call = 1;
 inline constexpr std::uint8_t instantiate = 2;  // "new"
 inline constexpr std::uint8_t build = 4;
@@ -50,6 +66,20 @@ inline constexpr std::uint8_t additems = 32;
 
 // "call, build" for a set of use bits.
 std::string describe_uses(std::uint8_t bits);
+
+// One argument an allowed callable calls or instantiates itself, and what it
+// passes: torch's _rebuild_from_type_v2(func, type, args, state) returns
+// func(*args) = { arg 0, call, star_args 2 }; pandas' _new_Index(cls, d)
+// returns cls.__new__(cls, **d) = { arg 0, new, star_kwargs 1 }; numpy's
+// __generator_ctor(name, ctor) calls ctor(name) = { arg 1, call, pass_arg 0 }.
+struct invoked_arg {
+    std::size_t arg = 0;
+    std::uint8_t use = uses::call;  // uses::call or uses::instantiate
+    std::optional<std::size_t> pass_arg;     // that argument, as the only positional one
+    std::optional<std::size_t> star_args;    // the items of that tuple argument, as positional ones
+    std::optional<std::size_t> star_kwargs;  // the items of that dict argument, as keywords
+    std::optional<std::size_t> rest_args;    // the arguments from that position on, as positional ones
+};
 
 struct allow_entry {
     std::string module, name;        // exact, or RE2 patterns when the flags say so
@@ -63,6 +93,18 @@ struct allow_entry {
     // n bytes; Fraction('1e999999999') compute 10**999999999.
     std::optional<std::uint64_t> max_int_arg;
     std::string str_arg_pattern;  // empty: str arguments are not checked
+    // Integer arguments of more than this many bytes (two's complement) are
+    // refused: Fraction(a, b) runs a gcd quadratic in their size.
+    std::optional<std::uint64_t> max_int_bytes;
+    // Iterable arguments (and their items, for constructors that iterate
+    // pairs) longer than this are refused: set(range(10**12)) is 10**12
+    // steps. Without it, lazy values (range) are bounded by
+    // limits::max_lazy_items.
+    std::optional<std::uint64_t> max_iter_len;
+    std::vector<invoked_arg> invokes;
+    // An argument the callable applies as instance state, key by key with
+    // setattr (as BUILD does): judged like BUILD state.
+    std::optional<std::size_t> state_arg;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

@@ -24,7 +24,8 @@ inline constexpr std::uint8_t unhashable = 1;  // list, dict, set, bytearray, or
 inline constexpr std::uint8_t hash_cached = 2;  // tuple: `len` holds its hash (value_equality)
 // A global placed anywhere but the stack and the memo: in a container, an
 // argument tuple, state or items applied to an object, a persistent id.
-// Being called (REDUCE) or instantiated (NEWOBJ, OBJ) does not set it.
+// Being called (REDUCE) or instantiated (NEWOBJ, OBJ) does not set it. Set
+// on REDUCE results too: what builtins.getattr fetched, stored as a value.
 inline constexpr std::uint8_t held = 4;
 }
 

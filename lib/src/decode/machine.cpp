@@ -308,7 +308,8 @@ private:
     // global that is only ever called may need no policy entry).
     void mark_held(const value_ref* first, std::size_t count) {
         for (std::size_t k = 0; k < count; ++k)
-            if (first[k].is_compound() && g_.nodes[first[k].index()].kind == value_kind::global)
+            if (first[k].is_compound() && (g_.nodes[first[k].index()].kind == value_kind::global ||
+                                           g_.nodes[first[k].index()].kind == value_kind::reduce))
                 g_.nodes[first[k].index()].flags |= node_flag::held;
     }
     // An item going into a container: its depth bounds the container's, and
@@ -318,7 +319,7 @@ private:
         if (!v.is_compound()) return;
         depth = std::max(depth, depth_of(v) + 1);
         node& n = g_.nodes[v.index()];
-        if (held && n.kind == value_kind::global) n.flags |= node_flag::held;
+        if (held && (n.kind == value_kind::global || n.kind == value_kind::reduce)) n.flags |= node_flag::held;
     }
     // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
     // place and takes the new value; an item equal to one present is dropped.
@@ -346,9 +347,25 @@ private:
             }
             if (idx_it != key_index_.end()) {
                 h = equality_.hash(key);
+                // Numbers, None and tuples of them hash as in CPython
+                // (value_equality), whose dicts and sets probe past every
+                // key with the same hash: k * (2**61 - 1) all hash to 0, and
+                // inserting 300,000 of them costs 4.5e10 comparisons. Each
+                // key passed here is one CPython makes too; past
+                // max_hash_collisions decoding stops, so neither we nor the
+                // loader's cost can grow quadratically unnoticed.
                 auto [lo, hi] = idx_it->second.equal_range(h);
-                for (auto it = lo; it != hi; ++it)
+                std::uint64_t passed = 0;
+                for (auto it = lo; it != hi; ++it, ++passed)
                     if (equality_.equal(c.items[it->second], key)) { found = it->second; break; }
+                if (passed) [[unlikely]] {
+                    out_.hash_collisions += passed;
+                    if (out_.hash_collisions > lim_.max_hash_collisions) {
+                        c.depth = depth;
+                        out_.hash_collisions_offset = op_offset_;
+                        return limit("more CPython hash collisions among dict and set keys than max_hash_collisions");
+                    }
+                }
             } else {
                 for (std::size_t p = 0; p < n; p += stride)
                     if (equality_.equal_keys_inline(c.items[p], key)) { found = p; break; }

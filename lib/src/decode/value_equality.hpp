@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <unordered_map>
 
 namespace pickleguard {
 
@@ -25,6 +27,25 @@ public:
     // the same value (CPython's dict and set compare identity first), two
     // small ints, two strings.
     bool equal_keys_inline(value_ref a, value_ref b);
+
+    // CPython's hash() of v (64-bit build, as the Py_hash_t bits), when it
+    // does not depend on the process: int and bool (modulo 2**61-1, with
+    // the sign; -1 becomes -2), float (_Py_HashDouble; NaN hashes by
+    // address, so it has none), None (the constant of CPython 3.12+; 3.11
+    // hashes it by address, which is fixed for the process, so collisions
+    // among tuples holding it are the same), and tuples (tuplehash, the
+    // xxHash-based one of 3.8+) and frozensets (frozenset_hash) of those.
+    // str and bytes are salted (PYTHONHASHSEED), other values hash by
+    // identity: nullopt. For counting the collisions CPython's dicts and
+    // sets would meet, never for equality.
+    std::optional<std::uint64_t> python_hash(value_ref v);
+    // Small ints hash to themselves, except -1: the common key, inline.
+    static bool small_int_hash_is_itself(value_ref v) {
+        if (!v.is_small_int()) return false;
+        std::int64_t x = v.small_value();
+        return x != -1 && x < kModulus && x > -kModulus;
+    }
+    static constexpr std::int64_t kModulus = (std::int64_t{1} << 61) - 1;  // _PyHASH_MODULUS
 
 private:
     struct number {
@@ -43,6 +64,10 @@ private:
     value_graph::storage& g_;
     std::string scratch_a_, scratch_b_;
     int depth_ = 0;  // nested frozenset comparisons
+    // python_hash of tuples and frozensets, by node: shared (memoised)
+    // items are hashed once, as CPython would hash each object once... per
+    // insertion, but the walk here must not be exponential in nesting.
+    std::unordered_map<std::uint32_t, std::optional<std::uint64_t>> python_hashes_;
 };
 
 inline bool value_equality::equal_keys_inline(value_ref a, value_ref b) {

@@ -64,32 +64,63 @@ limits tighter(const limits& a, const limits& b) {
     l.max_decimal_int_digits = std::min(a.max_decimal_int_digits, b.max_decimal_int_digits);
     l.max_text_int_chars = std::min(a.max_text_int_chars, b.max_text_int_chars);
     l.max_json_bytes = std::min(a.max_json_bytes, b.max_json_bytes);
+    l.max_hash_collisions = std::min(a.max_hash_collisions, b.max_hash_collisions);
+    l.max_lazy_items = std::min(a.max_lazy_items, b.max_lazy_items);
     return l;
 }
 
-// Callables that make an instance of a class passed as an argument: the
-// class gets the "new" use, and state applied to the result is applied to an
-// instance of that class. As defined by CPython's copyreg module.
+// Callables CPython's copyreg defines that instantiate a class passed as an
+// argument: the class gets the "new" use, and state applied to the result is
+// applied to an instance of that class. They are the invokes of these
+// callables when a policy's entry does not describe them itself (python.toml
+// describes copyreg._reconstructor as data).
 struct instance_maker {
     std::string_view module, name;
-    std::size_t class_arg;
+    invoked_arg how;
 };
-constexpr instance_maker kInstanceMakers[] = {
-    {"copyreg", "_reconstructor", 0},  // protocol 0/1 objects: object.__new__(cls) or base.__new__(cls, state)
-    {"copyreg", "__newobj__", 0},      // cls.__new__(cls, *args)
-    {"copyreg", "__newobj_ex__", 0},   // cls.__new__(cls, *args, **kwargs)
+const instance_maker kInstanceMakers[] = {
+    // object.__new__(cls) or base.__new__(cls, state)
+    {"copyreg", "_reconstructor", {0, uses::instantiate, std::nullopt, std::nullopt, std::nullopt, std::nullopt}},
+    // cls.__new__(cls, *args)
+    {"copyreg", "__newobj__", {0, uses::instantiate, std::nullopt, std::nullopt, std::nullopt, std::size_t{1}}},
+    // cls.__new__(cls, *args, **kwargs)
+    {"copyreg", "__newobj_ex__", {0, uses::instantiate, std::nullopt, std::size_t{1}, std::size_t{2}, std::nullopt}},
 };
+
+// A name of the loader's protocol that BUILD dict state must not set on an
+// instance: dunders (load_build in _pickle.c looks __setstate__ up on the
+// instance, so one stored there by an earlier BUILD is called by the next
+// with the stream's state; __reduce_ex__ and friends run when the object is
+// copied or pickled again) and the methods the loader itself looks up on
+// the instance of a type other than list or set: do_append's "extend" and
+// "append", do_additems' "add" (_pickle.c), called with the stream's items.
+bool loader_hook_name(std::string_view key) {
+    if (key.size() >= 4 && key.starts_with("__") && key.ends_with("__")) return true;
+    return key == "append" || key == "extend" || key == "add";
+}
 
 class judge {
 public:
     judge(const decoding& d, std::span<const std::byte> input, const policy& p, const knowledge_base& kb,
           const scan_options& opt, const std::string& member, int depth, file_report& out)
         : d_(d), g_(d.graph), input_(input), p_(p), kb_(kb), opt_(opt), member_(member), depth_(depth), out_(out),
-          uses_(g_.globals().size(), 0) {}
+          uses_(g_.globals().size(), 0), lim_(tighter(opt.decode.limit, p.limits())) {}
 
     void run() {
         for (const event& e : d_.events) on_event(e);
         judge_globals();
+        if (d_.hash_collisions > lim_.max_hash_collisions) {
+            event at{event_kind::global, 0, d_.hash_collisions_offset.value_or(d_.start), {}, {}, {}};
+            finding& f = add("hash-collisions", severity::medium,
+                             "the keys of the pickle's dicts and sets collide in CPython's hash() " +
+                                 std::to_string(d_.hash_collisions) + " times (keys probed past others with the "
+                                 "same hash), over [limits] max_hash_collisions = " +
+                                 std::to_string(lim_.max_hash_collisions) +
+                                 " from this opcode on: building them costs the loader time quadratic in their number",
+                             &at);
+            if (!d_.hash_collisions_offset || *d_.hash_collisions_offset >= input_.size()) f.opcode.clear();
+            else f.opcode = opcode_name(static_cast<std::uint8_t>(input_[*d_.hash_collisions_offset]));
+        }
         if (d_.failure) on_failure(*d_.failure);
     }
 
@@ -139,7 +170,7 @@ private:
         gn.protocol = of.protocol;
         gn.dotted = true;
         fetched_names_.push_back(gn);
-        uses_.push_back(0);
+        uses_.push_back(g_.impl().nodes[e.result.index()].flags & node_flag::held ? uses::reference : 0);
         getattr_nodes_[getattr_index] = e.target;
         fetched_[e.result.index()] = g_.globals().size() + fetched_names_.size() - 1;
         add("attribute-of-global", severity::info,
@@ -203,6 +234,11 @@ private:
     void on_event(const event& e) {
         switch (e.kind) {
             case event_kind::global:
+                // A global stored as a value (an argument, an item, state,
+                // the result) is handed to code that may call it: the
+                // "reference" use, which the policy must allow explicitly.
+                if (g_.impl().nodes[e.target.index()].flags & node_flag::held) uses_[global_index(e.target)] |= uses::reference;
+                return;
             case event_kind::buffer:
                 return;
             case event_kind::call:
@@ -211,11 +247,8 @@ private:
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
-                    check_args(e, named(*i));
-                    if (e.kind == event_kind::call && is_global(e.target)) {
-                        scan_nested(e);
-                        note_instance_maker(e);
-                    }
+                    check_call(e, *i);
+                    if (e.kind == event_kind::call && is_global(e.target)) scan_nested(e);
                 } else {
                     auto& f = add("call-of-computed-value", severity::critical,
                                   opcode_name(e.opcode) + " " + verb + " " + describe(e.target) +
@@ -252,7 +285,11 @@ private:
                     add("mutation-of-computed-value", severity::high,
                         opcode_name(e.opcode) + " modifies " + describe(t) + "; no policy can allow this", &e);
                 }
-                if (e.kind == event_kind::build) check_slot_state(e);
+                if (e.kind == event_kind::build) {
+                    check_slot_state(e);
+                    check_state_keys(e, e.operand, "BUILD");
+                    check_state_cost(e);
+                }
                 return;
             }
             case event_kind::persistent_id:
@@ -268,67 +305,345 @@ private:
         }
     }
 
-    // An entry's bounds on arguments (max_int_arg, str_arg_pattern): what
-    // bytes(n) would make the loader allocate, what Fraction('1e999999999')
-    // compute. Arguments computed while loading cannot be checked.
-    void check_args(const event& e, const global_name& gn) {
-        const allow_entry* entry = p_.find(gn.module, gn.name);
-        if (!entry || (!entry->max_int_arg && entry->str_arg_pattern.empty())) return;
-        if (g_.kind(e.operand) != value_kind::tuple) return;
-        auto args = g_.items(e.operand);
-        for (std::size_t k = 0; k < args.size(); ++k) {
-            value_kind ak = g_.kind(args[k]);
-            std::string what, bound;
-            if ((ak == value_kind::integer || ak == value_kind::big_integer) && entry->max_int_arg) {
-                if (ak == value_kind::integer) {
-                    std::int64_t v = g_.as_int(args[k]);
-                    std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
-                    if (magnitude <= *entry->max_int_arg) continue;
-                    what = std::to_string(v);
-                } else {
-                    what = "an integer of " + std::to_string(g_.big_int_bytes(args[k]).size()) + " bytes";
-                }
-                bound = "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg";
-            } else if (ak == value_kind::str && !entry->str_arg_pattern.empty()) {
-                std::string_view text = g_.text(args[k]);
-                if (p_.accepts_str_arg(*entry, text)) continue;
-                what = "'" + std::string(text.substr(0, 60)) + (text.size() > 60 ? "...'" : "'");
-                bound = "str arguments matching " + entry->str_arg_pattern + " (str_arg_pattern";
-            } else if (is_symbolic(ak)) {
-                what = describe(args[k]) + ", which cannot be checked before loading";
-                bound = "only arguments it can check (max_int_arg, str_arg_pattern";
-            } else {
-                continue;
-            }
-            finding& f = add("argument-not-allowed", severity::medium,
-                             opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + " argument " +
-                                 std::to_string(k) + " = " + what + "; the policy '" + p_.name() + "' allows " + bound +
-                                 ", entry at " + entry->origin + "): loading would cost that much time or memory",
-                             &e);
-            f.module = gn.module;
-            f.name = gn.name;
+    // ---- calls: what the callee is given, and what it calls in turn --------
+
+    // The arguments of one call as the callee receives them. `unknown`: some
+    // were computed while loading (an args tuple or kwargs dict that is the
+    // result of a call), so they cannot be read before loading.
+    struct call_args {
+        std::span<const value_ref> positional;
+        std::vector<value_ref> owned;  // backs `positional` when it is built here
+        std::optional<value_ref> keywords;
+        bool unknown = false;
+        std::string via;  // " (called by X, argument k)" when an allowed callable makes the call
+    };
+    call_args args_of(const event& e) const {
+        call_args a;
+        value_kind k = g_.kind(e.operand);
+        if (k == value_kind::tuple) a.positional = g_.items(e.operand);
+        else if (is_symbolic(k)) a.unknown = true;
+        if (e.kind == event_kind::instantiate && e.opcode == op::NEWOBJ_EX && g_.kind(e.result) == value_kind::newobj) {
+            auto items = g_.items(e.result);
+            if (items.size() == 3) take_keywords(a, items[2]);
         }
+        return a;
+    }
+    void take_keywords(call_args& a, value_ref kw) const {
+        value_kind k = g_.kind(kw);
+        if (k == value_kind::dict) a.keywords = kw;
+        else if (is_symbolic(k)) a.unknown = true;
     }
 
-    // copyreg._reconstructor(cls, ...) and friends instantiate `cls`.
-    void note_instance_maker(const event& e) {
-        const global_name& gn = g_.global(e.target);
-        for (const instance_maker& m : kInstanceMakers) {
-            if (gn.module != m.module || gn.name != m.name) continue;
-            if (g_.kind(e.operand) != value_kind::tuple) return;
-            auto args = g_.items(e.operand);
-            if (args.size() <= m.class_arg) return;
-            value_ref cls = args[m.class_arg];
-            if (is_global(cls)) {
-                uses_[global_index(cls)] |= uses::instantiate;
-                made_from_[e.result.index()] = cls;
-            } else {
-                add("call-of-computed-value", severity::critical,
-                    qualified(gn.module, gn.name) + " instantiates " + describe(cls) +
-                        ", a value made while loading rather than a named class; no policy can allow this",
+    // A call or instantiation of the named global `callee`, and the calls
+    // its entry says it makes itself with the arguments it was given
+    // (invokes): those are judged exactly as if the stream had made them.
+    // A worklist, not recursion: the chain follows the input.
+    void check_call(const event& e, std::size_t callee) {
+        struct pending {
+            std::size_t callee;
+            call_args args;
+            int depth;
+        };
+        std::vector<pending> work;
+        work.push_back({callee, args_of(e), 0});
+        while (!work.empty()) {
+            pending job = std::move(work.back());
+            work.pop_back();
+            if (!job.args.owned.empty()) job.args.positional = job.args.owned;
+            const global_name& gn = named(job.callee);
+            const allow_entry* entry = p_.find(gn.module, gn.name);
+            check_arg_values(e, gn, entry, job.args);
+            if (entry && entry->state_arg && *entry->state_arg < job.args.positional.size())
+                check_state_keys(e, job.args.positional[*entry->state_arg], qualified(gn.module, gn.name));
+            std::span<const invoked_arg> invokes;
+            if (entry && !entry->invokes.empty()) invokes = entry->invokes;
+            else
+                for (const instance_maker& m : kInstanceMakers)
+                    if (gn.module == m.module && gn.name == m.name) invokes = std::span(&m.how, 1);
+            for (const invoked_arg& inv : invokes) {
+                const auto& given = job.args.positional;
+                if (inv.arg >= given.size()) continue;  // the callable's default, not the stream's
+                value_ref target = given[inv.arg];
+                const std::string caller = qualified(gn.module, gn.name);
+                auto i = named_index(target);
+                if (!i) {
+                    if (is_symbolic(g_.kind(target)))
+                        add("call-of-computed-value", severity::critical,
+                            caller + " " + (inv.use == uses::call ? "calls" : "instantiates") + " its argument " +
+                                std::to_string(inv.arg) + ", " + describe(target) +
+                                ", a value made while loading rather than a named global; no policy can allow this",
+                            &e);
+                    continue;  // plain data: calling it raises TypeError
+                }
+                uses_[*i] |= inv.use;
+                if (inv.use == uses::instantiate && job.depth == 0) made_from_[e.result.index()] = target;
+                if (job.depth >= kMaxInvokeDepth) {
+                    add("call-of-computed-value", severity::high,
+                        "allowed callables hand each other arguments to call more than " +
+                            std::to_string(kMaxInvokeDepth) + " deep (" + caller + "); the chain is not followed further",
+                        &e);
+                    continue;
+                }
+                call_args sub;
+                sub.via = " (" + std::string(inv.use == uses::call ? "called" : "instantiated") + " by " + caller +
+                          ", its argument " + std::to_string(inv.arg) + ")";
+                if (inv.pass_arg) {
+                    if (*inv.pass_arg < given.size()) sub.owned.push_back(given[*inv.pass_arg]);
+                } else if (inv.rest_args) {
+                    if (*inv.rest_args < given.size()) sub.owned.assign(given.begin() + *inv.rest_args, given.end());
+                } else if (inv.star_args && *inv.star_args < given.size()) {
+                    value_ref star = given[*inv.star_args];
+                    value_kind sk = g_.kind(star);
+                    if (sk == value_kind::tuple || sk == value_kind::list) {
+                        auto it = g_.items(star);
+                        sub.owned.assign(it.begin(), it.end());
+                    } else if (is_symbolic(sk)) {
+                        sub.unknown = true;
+                    }
+                }
+                if (inv.star_kwargs && *inv.star_kwargs < given.size()) take_keywords(sub, given[*inv.star_kwargs]);
+                if (job.args.unknown) sub.unknown = true;
+                sub.positional = sub.owned;
+                work.push_back({*i, std::move(sub), job.depth + 1});
+            }
+        }
+    }
+    static constexpr int kMaxInvokeDepth = 32;
+
+    // An entry's bounds on arguments: max_int_arg, str_arg_pattern (what
+    // bytes(n) would make the loader allocate, what Fraction('1e999999999')
+    // compute), max_int_bytes (Fraction(a, b) runs a gcd quadratic in their
+    // size), max_iter_len; and for every call, lazy values (range) the
+    // callee would expand, bounded by max_iter_len or [limits]
+    // max_lazy_items. Keyword arguments are checked as positional ones.
+    void check_arg_values(const event& e, const global_name& gn, const allow_entry* entry, const call_args& a) {
+        const bool value_bounds = entry && (entry->max_int_arg || !entry->str_arg_pattern.empty());
+        if (a.unknown && entry &&
+            (value_bounds || entry->max_int_bytes || entry->max_iter_len)) {
+            argument_finding(e, gn, *entry, "the arguments", "values computed while loading, which cannot be checked before loading",
+                             "only arguments it can check (max_int_arg, max_int_bytes, str_arg_pattern, max_iter_len", a.via,
+                             "argument-not-allowed");
+        }
+        auto one = [&](value_ref v, const std::string& label) {
+            value_kind ak = g_.kind(v);
+            if (entry && (ak == value_kind::integer || ak == value_kind::big_integer)) {
+                if (entry->max_int_arg) {
+                    bool over = ak == value_kind::big_integer;
+                    std::string what;
+                    if (!over) {
+                        std::int64_t x = g_.as_int(v);
+                        std::uint64_t magnitude = x < 0 ? 0 - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
+                        over = magnitude > *entry->max_int_arg;
+                        what = std::to_string(x);
+                    } else {
+                        what = "an integer of " + std::to_string(g_.big_int_bytes(v).size()) + " bytes";
+                    }
+                    if (over)
+                        argument_finding(e, gn, *entry, label, what,
+                                         "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg",
+                                         a.via, "argument-not-allowed");
+                }
+                if (entry->max_int_bytes) {
+                    std::uint64_t size = ak == value_kind::big_integer ? g_.big_int_bytes(v).size() : 8;
+                    if (size > *entry->max_int_bytes)
+                        argument_finding(e, gn, *entry, label, "an integer of " + std::to_string(size) + " bytes",
+                                         "integer arguments of up to " + std::to_string(*entry->max_int_bytes) +
+                                             " bytes (max_int_bytes",
+                                         a.via, "call-cost-exceeded");
+                }
+            } else if (entry && ak == value_kind::str && !entry->str_arg_pattern.empty()) {
+                std::string_view text = g_.text(v);
+                if (!p_.accepts_str_arg(*entry, text))
+                    argument_finding(e, gn, *entry, label,
+                                     "'" + std::string(text.substr(0, 60)) + (text.size() > 60 ? "...'" : "'"),
+                                     "str arguments matching " + entry->str_arg_pattern + " (str_arg_pattern", a.via,
+                                     "argument-not-allowed");
+            } else if (value_bounds && is_symbolic(ak) && !lazy_length(v)) {
+                argument_finding(e, gn, *entry, label, describe(v) + ", which cannot be checked before loading",
+                                 "only arguments it can check (max_int_arg, str_arg_pattern", a.via, "argument-not-allowed");
+            }
+            // What the callee would iterate: the value itself, and lazy
+            // values among its items (OrderedDict([range(...)]) turns each
+            // item into a sequence, PySequence_Fast).
+            std::uint64_t bound = entry && entry->max_iter_len ? *entry->max_iter_len : lim_.max_lazy_items;
+            const char* bound_name = entry && entry->max_iter_len ? "max_iter_len" : "[limits] max_lazy_items";
+            std::optional<std::uint64_t> len = entry && entry->max_iter_len ? length_of(v) : lazy_length(v);
+            std::uint64_t inner = lazy_within(v);
+            if (inner > bound && (!len || *len <= bound)) len = inner;
+            const bool lazy = lazy_length(v) || inner > bound;
+            if (len && *len > bound)
+                argument_finding(e, gn, entry ? *entry : no_entry_, label,
+                                 std::string(lazy ? "a lazy builtins.range, or one among its items, of "
+                                                  : "an iterable of ") + items_text(*len),
+                                 "iterables of up to " + std::to_string(bound) + " items (" + bound_name, a.via,
+                                 "call-cost-exceeded");
+            consume_lazy(e, gn, std::max(lazy_length(v).value_or(0), inner));
+        };
+        for (std::size_t k = 0; k < a.positional.size(); ++k) one(a.positional[k], "argument " + std::to_string(k));
+        if (a.keywords) {
+            auto kv = g_.items(*a.keywords);
+            for (std::size_t k = 0; k + 1 < kv.size(); k += 2) {
+                std::string name = g_.kind(kv[k]) == value_kind::str ? std::string(g_.text(kv[k]).substr(0, 40)) : "?";
+                one(kv[k + 1], "keyword argument '" + name + "'");
+            }
+        }
+    }
+    void argument_finding(const event& e, const global_name& gn, const allow_entry& entry, const std::string& label,
+                          const std::string& what, const std::string& bound, const std::string& via, const char* rule) {
+        const bool cost = std::string_view(rule) == "call-cost-exceeded";
+        finding& f = add(rule, severity::medium,
+                         opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + via + " " + label + " = " +
+                             what + "; the policy '" + p_.name() + "' allows " + bound +
+                             (entry.origin.empty() ? std::string(")") : ", entry at " + entry.origin + ")") +
+                             (cost ? ": the loader would spend more than that bound" : ": loading would cost that much time or memory"),
+                         &e);
+        f.module = gn.module;
+        f.name = gn.name;
+    }
+    static std::string items_text(std::uint64_t n) {
+        return n == UINT64_MAX ? std::string("unbounded length (more than 2**64 items, or not computable)")
+                               : std::to_string(n) + " items";
+    }
+
+    // Lazy values: what builtins.range(...) returns, whose length costs
+    // nothing to describe and everything to expand. The only lazy producer
+    // any shipped policy allows. Its length as CPython computes it; a big
+    // or computed bound counts as unbounded.
+    std::optional<std::uint64_t> lazy_length(value_ref v) const {
+        if (g_.kind(v) != value_kind::reduce) return std::nullopt;
+        auto parts = g_.items(v);
+        if (parts.size() < 2) return std::nullopt;
+        auto i = named_index(parts[0]);
+        if (!i || named(*i).module != "builtins" || named(*i).name != "range") return std::nullopt;
+        if (g_.kind(parts[1]) != value_kind::tuple) return UINT64_MAX;
+        auto args = g_.items(parts[1]);
+        if (args.empty() || args.size() > 3) return 0;  // TypeError
+        __int128 n[3] = {0, 0, 1};
+        for (std::size_t k = 0; k < args.size(); ++k) {
+            value_kind ak = g_.kind(args[k]);
+            if (ak == value_kind::big_integer) return UINT64_MAX;
+            if (ak != value_kind::integer && ak != value_kind::boolean) return UINT64_MAX;
+            n[args.size() == 1 ? 1 : k] = g_.as_int(args[k]);
+        }
+        __int128 start = n[0], stop = n[1], step = n[2];
+        if (step == 0) return 0;  // ValueError
+        __int128 len = step > 0 ? (start < stop ? (stop - start - 1) / step + 1 : 0)
+                                : (start > stop ? (start - stop - 1) / (-step) + 1 : 0);
+        return len > static_cast<__int128>(UINT64_MAX - 1) ? UINT64_MAX : static_cast<std::uint64_t>(len);
+    }
+    // How many items a callee iterating `v` meets: a container's, a
+    // string's, a lazy value's; nothing for other computed values, whose
+    // producer's own bounds apply.
+    std::optional<std::uint64_t> length_of(value_ref v) const {
+        if (auto lazy = lazy_length(v)) return lazy;
+        switch (g_.kind(v)) {
+            case value_kind::list:
+            case value_kind::tuple:
+            case value_kind::set:
+            case value_kind::frozenset: return g_.items(v).size();
+            case value_kind::dict: return g_.items(v).size() / 2;
+            case value_kind::str:
+            case value_kind::bytes:
+            case value_kind::bytearray: return g_.text(v).size();
+            default: return std::nullopt;
+        }
+    }
+    // The longest lazy value among the items of a container (one level),
+    // cached per node: a list reused through the memo is walked once.
+    std::uint64_t lazy_within(value_ref v) {
+        value_kind k = g_.kind(v);
+        if (k != value_kind::list && k != value_kind::tuple && k != value_kind::dict && k != value_kind::set &&
+            k != value_kind::frozenset)
+            return 0;
+        auto [it, inserted] = lazy_within_.try_emplace(v.index(), 0);
+        if (!inserted) return it->second;
+        std::uint64_t most = 0;
+        for (value_ref item : g_.items(v))
+            if (item.is_compound()) most = std::max(most, lazy_length(item).value_or(0));
+        lazy_within_[v.index()] = most;
+        return most;
+    }
+    // Lazy items expanded over the whole pickle: the memo lets one small
+    // range be handed to a million calls.
+    void consume_lazy(const event& e, const global_name& gn, std::uint64_t n) {
+        if (n == 0 || lazy_total_reported_) return;
+        lazy_total_ = n > UINT64_MAX - lazy_total_ ? UINT64_MAX : lazy_total_ + n;
+        if (lazy_total_ <= lim_.max_lazy_items) return;
+        lazy_total_reported_ = true;
+        finding& f = add("call-cost-exceeded", severity::medium,
+                         opcode_name(e.opcode) + " brings the items the pickle's calls draw from lazy values (range) to " +
+                             items_text(lazy_total_) + " at " + qualified(gn.module, gn.name) +
+                             "; [limits] max_lazy_items allows " + std::to_string(lim_.max_lazy_items) +
+                             " in one pickle: the loader would spend more than that bound",
+                         &e);
+        f.module = gn.module;
+        f.name = gn.name;
+    }
+
+    // __setstate__ consumes its state: pandas' BlockManager tests
+    // "0.14.1" in state[3], numpy's ndarray converts its shape to a
+    // sequence. Lazy values in the state, its items and theirs are bounded
+    // as call arguments are (the class's max_iter_len, or max_lazy_items).
+    void check_state_cost(const event& e) {
+        value_ref state = e.operand;
+        std::uint64_t most = std::max(lazy_length(state).value_or(0), lazy_within(state));
+        value_kind sk = g_.kind(state);
+        if (sk == value_kind::tuple || sk == value_kind::list || sk == value_kind::dict)
+            for (value_ref item : g_.items(state)) most = std::max(most, lazy_within(item));
+        if (most == 0) return;
+        const allow_entry* entry = nullptr;
+        std::string whose = "the object";
+        value_ref t = e.target;
+        if (g_.kind(t) == value_kind::reduce || g_.kind(t) == value_kind::newobj) {
+            auto made = made_from_.find(t.index());
+            value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
+            if (auto o = named_index(origin)) {
+                entry = p_.find(named(*o).module, named(*o).name);
+                whose = "an object made by " + qualified(named(*o).module, named(*o).name);
+            }
+        }
+        std::uint64_t bound = entry && entry->max_iter_len ? *entry->max_iter_len : lim_.max_lazy_items;
+        if (most > bound)
+            add("call-cost-exceeded", severity::medium,
+                "BUILD gives " + whose + " state holding a lazy value (range) of " + items_text(most) +
+                    ", which its __setstate__ may iterate; the policy '" + p_.name() + "' allows " + std::to_string(bound) +
+                    (entry && entry->max_iter_len ? " (max_iter_len, entry at " + entry->origin + ")"
+                                                  : std::string(" ([limits] max_lazy_items)")) +
+                    ": the loader would spend more than that bound",
+                &e);
+    }
+
+    // State applied with setattr, key by key: BUILD's dict state (load_build
+    // in _pickle.c updates the instance __dict__), and what a callable such
+    // as torch's _rebuild_from_type_v2 applies (state_arg: its dict state
+    // and its slot state). A key naming the loader's own protocol
+    // (loader_hook_name) stores a value that the loader calls later.
+    void check_state_keys(const event& e, value_ref state, const std::string& by) {
+        value_ref dicts[2];
+        std::size_t count = 0;
+        const bool build = by == "BUILD";
+        if (g_.kind(state) == value_kind::dict) {
+            dicts[count++] = state;
+        } else if (g_.kind(state) == value_kind::tuple && g_.items(state).size() == 2) {
+            dicts[count++] = g_.items(state)[0];
+            if (!build) dicts[count++] = g_.items(state)[1];  // BUILD's slot state: dunder-slot-state
+        }
+        for (std::size_t d = 0; d < count; ++d) {
+            if (g_.kind(dicts[d]) != value_kind::dict) continue;
+            auto kv = g_.items(dicts[d]);
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+                if (g_.kind(kv[i]) != value_kind::str) continue;
+                std::string_view key = g_.text(kv[i]);
+                if (!loader_hook_name(key)) continue;
+                add("dunder-build-state", severity::critical,
+                    (build ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
+                        " sets the instance attribute '" + std::string(key) + "' to " + describe(kv[i + 1]) +
+                        " from state; the loader looks such names up on the instance (__setstate__ by the next "
+                        "BUILD, append/extend/add by APPENDS/ADDITEMS, the __reduce__ family when copied) and calls "
+                        "what is stored there with arguments the pickle chose, past every bound of the policy; no "
+                        "policy can allow this",
                     &e);
             }
-            return;
         }
     }
 
@@ -424,7 +739,7 @@ private:
             const global_name& gn = named(i);
             std::uint8_t needed = merged_uses[i];
             const allow_entry* entry = p_.find(gn.module, gn.name);
-            bool storage_only = !entry && needed == 0 && p_.allows_storage_type(qualified(gn.module, gn.name));
+            bool storage_only = !entry && (needed & ~uses::reference) == 0 && p_.allows_storage_type(qualified(gn.module, gn.name));
             bool allowed = storage_only || (entry && (needed & ~entry->uses) == 0) || consumed[i];
 
             global_report r;
@@ -542,6 +857,11 @@ private:
     int depth_;
     file_report& out_;
     std::vector<std::uint8_t> uses_;
+    limits lim_;
+    std::uint64_t lazy_total_ = 0;  // items drawn from lazy values by all calls so far
+    bool lazy_total_reported_ = false;
+    std::unordered_map<std::uint32_t, std::uint64_t> lazy_within_;  // container node -> longest lazy item
+    const allow_entry no_entry_{};  // bounds of a global no entry allows: none but the limits
     std::set<std::size_t> storage_types_;
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index

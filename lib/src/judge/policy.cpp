@@ -161,6 +161,7 @@ std::string describe_uses(std::uint8_t bits) {
     add(uses::append, "append");
     add(uses::setitem, "setitem");
     add(uses::additems, "additems");
+    add(uses::reference, "reference");
     return s.empty() ? "reference" : s;
 }
 
@@ -279,7 +280,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             std::string at = where(origin, item);
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
-                                          "str_arg_pattern", "note"});
+                                          "str_arg_pattern", "max_int_bytes", "max_iter_len", "invokes",
+                                          "state_arg", "note"});
                 !k.empty())
                 return usage_error(at, "unknown key '" + k + "' in [[allow]]");
             allow_entry e;
@@ -305,13 +307,62 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 if (!v || v->empty()) return usage_error(at, "`str_arg_pattern` must be a non-empty string (an RE2 pattern)");
                 e.str_arg_pattern = *v;
             }
+            auto count = [&](const char* key, std::optional<std::uint64_t>& out) -> result<void> {
+                if (const toml::node* m = t->get(key)) {
+                    auto n = m->value<std::int64_t>();
+                    if (!n || *n < 0) return usage_error(at, "`" + std::string(key) + "` must be a non-negative integer");
+                    out = static_cast<std::uint64_t>(*n);
+                }
+                return boost::outcome_v2::success();
+            };
+            if (auto r = count("max_int_bytes", e.max_int_bytes); !r) return r.error();
+            if (auto r = count("max_iter_len", e.max_iter_len); !r) return r.error();
+            std::optional<std::uint64_t> state_arg;
+            if (auto r = count("state_arg", state_arg); !r) return r.error();
+            if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
+            if (const toml::node* inv = t->get("invokes")) {
+                const toml::array* ia = inv->as_array();
+                if (!ia) return usage_error(at, "`invokes` must be an array of tables ({ arg = 0, use = \"call\", ... })");
+                for (const toml::node& item2 : *ia) {
+                    const toml::table* it = item2.as_table();
+                    if (!it) return usage_error(at, "each `invokes` item must be a table");
+                    if (auto k = unknown_key(*it, {"arg", "use", "pass_arg", "star_args", "star_kwargs", "rest_args"}); !k.empty())
+                        return usage_error(at, "unknown key '" + k + "' in `invokes` (expected arg, use, pass_arg, star_args, star_kwargs, rest_args)");
+                    invoked_arg ia2;
+                    auto index = [&](const char* key, std::optional<std::size_t>& out) -> result<void> {
+                        if (const toml::node* m = it->get(key)) {
+                            auto n = m->value<std::int64_t>();
+                            if (!n || *n < 0 || *n > 255)
+                                return usage_error(at, "`invokes` " + std::string(key) + " must be an argument position (0-255)");
+                            out = static_cast<std::size_t>(*n);
+                        }
+                        return boost::outcome_v2::success();
+                    };
+                    std::optional<std::size_t> arg;
+                    if (auto r = index("arg", arg); !r) return r.error();
+                    if (!arg) return usage_error(at, "each `invokes` item needs `arg`, the position of the argument called");
+                    ia2.arg = *arg;
+                    if (auto r = index("pass_arg", ia2.pass_arg); !r) return r.error();
+                    if (auto r = index("star_args", ia2.star_args); !r) return r.error();
+                    if (auto r = index("star_kwargs", ia2.star_kwargs); !r) return r.error();
+                    if (auto r = index("rest_args", ia2.rest_args); !r) return r.error();
+                    if (!!ia2.pass_arg + !!ia2.star_args + !!ia2.rest_args > 1)
+                        return usage_error(at, "`invokes`: give at most one of pass_arg, star_args and rest_args");
+                    std::string use = (*it)["use"].value_or(std::string{});
+                    if (use == "call") ia2.use = uses::call;
+                    else if (use == "new") ia2.use = uses::instantiate;
+                    else return usage_error(at, "`invokes` use must be \"call\" or \"new\"");
+                    e.invokes.push_back(ia2);
+                }
+            }
+            if (!t->get("uses")) e.uses = uses::reference;
             if (const toml::node* u = t->get("uses")) {
                 const toml::array* ua = u->as_array();
                 if (!ua) return usage_error(at, "`uses` must be an array of strings");
                 for (const toml::node& use : *ua) {
                     auto s = use.value<std::string>();
                     if (!s) return usage_error(at, "`uses` must be an array of strings");
-                    if (*s == "reference") continue;
+                    if (*s == "reference") e.uses |= uses::reference;
                     else if (*s == "call") e.uses |= uses::call;
                     else if (*s == "new") e.uses |= uses::instantiate;
                     else if (*s == "build") e.uses |= uses::build;
@@ -370,6 +421,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             else if (key == "max_container_items") lim.max_container_items = u;
             else if (key == "max_nodes") lim.max_nodes = u;
             else if (key == "max_decoded_bytes") lim.max_decoded_bytes = u;
+            else if (key == "max_hash_collisions") lim.max_hash_collisions = u;
+            else if (key == "max_lazy_items") lim.max_lazy_items = u;
             else return usage_error(at, "unknown limit '" + std::string(key) + "'");
         }
     }
@@ -395,6 +448,15 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 first.uses |= e.uses;
                 if (!e.max_int_arg) first.max_int_arg.reset();
                 else if (first.max_int_arg) first.max_int_arg = std::max(*first.max_int_arg, *e.max_int_arg);
+                auto widest = [](std::optional<std::uint64_t>& a, const std::optional<std::uint64_t>& b) {
+                    if (!b) a.reset();
+                    else if (a) a = std::max(*a, *b);
+                };
+                widest(first.max_int_bytes, e.max_int_bytes);
+                widest(first.max_iter_len, e.max_iter_len);
+                // What either entry says the callable calls, it calls.
+                first.invokes.insert(first.invokes.end(), e.invokes.begin(), e.invokes.end());
+                if (!first.state_arg) first.state_arg = e.state_arg;
                 if (e.str_arg_pattern.empty()) first.str_arg_pattern.clear();
                 else if (!first.str_arg_pattern.empty() && first.str_arg_pattern != e.str_arg_pattern)
                     first.str_arg_pattern = "(?:" + first.str_arg_pattern + ")|(?:" + e.str_arg_pattern + ")";

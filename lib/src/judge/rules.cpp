@@ -148,6 +148,25 @@ constexpr rule_info kRules[] = {
     {"container-without-pickle", "Container without a pickle",
      "No pickle was found in this archive. Nothing in it is unpickled by the loaders pickleguard stands in for; "
      "said so that an empty result is never silent."},
+    {"dunder-build-state", "State that stores code the loader calls later",
+     "BUILD's dict state (or the state a callable such as torch's _rebuild_from_type_v2 applies with setattr) sets "
+     "an instance attribute named like the loader's own protocol: a dunder such as __setstate__ or __reduce_ex__, "
+     "or append, extend, add. load_build in _pickle.c looks __setstate__ up on the instance, and APPENDS/ADDITEMS "
+     "look up append/extend/add there on objects that are not plain lists and sets, so the next opcode calls what "
+     "was stored, with arguments the pickle chose and none of the policy's bounds: bytes(2**36) or "
+     "Fraction('1e999999999') through an allowed OrderedDict. No policy can allow it."},
+    {"call-cost-exceeded", "Allowed call that would cost more than its bounds",
+     "A call the policy allows would consume more than the entry (or [limits]) permits: an iterable argument longer "
+     "than max_iter_len, a lazy value (range) that a constructor or __setstate__ expands beyond max_lazy_items "
+     "(set(range(10**12))), more lazy items over the whole pickle than max_lazy_items, or an integer of more than "
+     "max_int_bytes bytes handed to arithmetic (Fraction(a, b) runs a quadratic gcd). The finding names the call "
+     "and the bound. See docs/policies.md, the cost of allowed calls."},
+    {"hash-collisions", "Dict or set keys that collide in CPython's hash",
+     "The keys of the pickle's dicts and sets share CPython hash() values so often that building them costs more "
+     "comparisons than [limits] max_hash_collisions: 300,000 integers k * (2**61 - 1) all hash to 0, and inserting "
+     "them takes minutes. Only keys whose hash does not depend on PYTHONHASHSEED are counted (int, float, bool, "
+     "None, tuples and frozensets of them). No global is needed, so no allow-list can stop it; raise the limit only "
+     "for files you trust."},
 };
 // clang-format on
 

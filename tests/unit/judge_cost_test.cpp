@@ -1,0 +1,375 @@
+// Issue 13 §2 and §3: instance state that runs code, callables that call
+// their arguments, and the cost of allowed calls. One test per technique,
+// named after it, under the shipped policies the techniques got past. Every
+// pickle is built byte by byte; nothing is ever unpickled.
+#include "pickleguard/scan.hpp"
+
+#include "decode/value_equality.hpp"
+#include "pickle_bytes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace pickleguard {
+namespace {
+
+using testing::pb;
+
+class Cost : public ::testing::Test {
+protected:
+    file_report scan(std::string_view policy_name, const std::string& pickle) {
+        auto p = load_shipped_policy(policy_name);
+        EXPECT_TRUE(p) << policy_name;
+        pickle_ = pickle;
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
+    }
+    file_report scan_text(std::string_view policy_text, const std::string& pickle) {
+        auto p = parse_policy(policy_text, "test.toml");
+        EXPECT_TRUE(p) << (p ? "" : p.error().reason);
+        pickle_ = pickle;
+        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
+    }
+    static const finding* find(const file_report& r, std::string_view rule, std::string_view text = {}) {
+        for (const finding& f : r.findings)
+            if (f.rule == rule && f.message.find(text) != std::string::npos) return &f;
+        return nullptr;
+    }
+    static std::string rules(const file_report& r) {
+        std::string s;
+        for (const finding& f : r.findings) s += f.rule + ": " + f.message + "\n";
+        return s;
+    }
+    std::string pickle_;
+};
+
+// 2**36 as LONG1 (five bytes, little-endian).
+const std::string kTwoTo36 = pb(R"(\x8a\x05\x00\x00\x00\x00\x10)");
+// 10**12 as LONG1.
+const std::string kTenTo12 = pb(R"(\x8a\x06\x00\x10\xa5\xd4\xe8\x00)");
+
+// ---- §2: instance state that runs code ----------------------------------------
+
+// BUILD {'__setstate__': bytes} on an OrderedDict, then BUILD 2**36: the
+// second BUILD calls bytes(2**36) (load_build looks __setstate__ up on the
+// instance). bytes is an allowed reference, so only the state rule stops it.
+TEST_F(Cost, DunderKeyInBuildStateStoresSetstate) {
+    auto r = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x0c\x00\x00\x00__setstate__cbuiltins\nbytes\nsb)") +
+                                 kTwoTo36 + "b.");
+    ASSERT_NE(find(r, "dunder-build-state", "__setstate__"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+
+// The methods APPENDS and ADDITEMS look up on the instance: {'extend': bytes}.
+TEST_F(Cost, LoaderMethodNameInBuildStateShadowsExtend) {
+    auto r = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x06\x00\x00\x00extendcbuiltins\nbytes\nsb.)"));
+    ASSERT_NE(find(r, "dunder-build-state", "'extend'"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+
+// Ordinary attribute names in dict state stay clean (torch state_dicts: _metadata).
+TEST_F(Cost, OrdinaryKeysInBuildStateStayClean) {
+    auto r = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\t\x00\x00\x00_metadata}sb.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+}
+
+// _rebuild_from_type_v2 applies its state argument with setattr per key.
+TEST_F(Cost, DunderKeyInRebuildFromTypeV2State) {
+    auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nbytes\nctorch\nTensor\nK\x10\x85}X\x0c\x00\x00\x00__setstate__cbuiltins\nbytes\nstR.)"));
+    ASSERT_NE(find(r, "dunder-build-state", "__setstate__"), nullptr) << rules(r);
+}
+
+// ---- §3: allowed callables that call their arguments --------------------------
+
+// torch._tensor._rebuild_from_type_v2(func, Tensor, args, state) returns func(*args).
+TEST_F(Cost, RebuildFromTypeV2CallsItsFirstArgumentUnbounded) {
+    auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nbytes\nctorch\nTensor\n)") +
+                                 kTwoTo36 + pb(R"(\x85}tR.)"));
+    ASSERT_NE(find(r, "argument-not-allowed", "called by torch._tensor._rebuild_from_type_v2"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+TEST_F(Cost, RebuildFromTypeV2CallsItsFirstArgumentBounded) {
+    auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nbytes\nctorch\nTensor\nK\x10\x85}tR.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+}
+// A func only allowed for "new", or not for "call", is refused as called.
+TEST_F(Cost, RebuildFromTypeV2CallsOnlyCallables) {
+    auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nobject\nctorch\nTensor\n)}tR.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);  // object() is allowed to be called (copyreg)
+    auto r2 = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nint\nctorch\nTensor\n)}tR.)"));
+    ASSERT_NE(find(r2, "use-not-allowed", "builtins.int"), nullptr) << rules(r2);
+}
+
+// numpy's __randomstate_ctor(name, ctor) and __generator_ctor call ctor(name).
+TEST_F(Cost, RandomStateCtorCallsItsSecondArgumentUnbounded) {
+    for (const char* ctor : {"__randomstate_ctor", "__generator_ctor"}) {
+        auto r = scan("numpy", "\x80\x02" + std::string("cnumpy.random._pickle\n") + ctor + "\n" + kTwoTo36 +
+                                   pb(R"(cbuiltins\nbytes\n\x86R.)"));
+        ASSERT_NE(find(r, "argument-not-allowed", "called by numpy.random._pickle."), nullptr) << ctor << rules(r);
+        EXPECT_EQ(r.verdict, verdict::unsafe);
+    }
+}
+TEST_F(Cost, RandomStateCtorCallsItsSecondArgumentBounded) {
+    auto r = scan("numpy", pb(R"(\x80\x02cnumpy.random._pickle\n__randomstate_ctor\nX\x07\x00\x00\x00MT19937cnumpy.random._pickle\n__bit_generator_ctor\n\x86R.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+}
+
+// pandas' _new_Index(cls, d) runs cls.__new__(cls, **d): cls must be allowed
+// "new", and d's values are its keyword arguments.
+TEST_F(Cost, NewIndexInstantiatesItsFirstArgument) {
+    auto r = scan("pandas", pb(R"(\x80\x02cpandas.core.indexes.base\n_new_Index\ncbuiltins\nbytes\n}\x86R.)"));
+    ASSERT_NE(find(r, "use-not-allowed", "builtins.bytes"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+TEST_F(Cost, NewIndexKeywordArgumentsUnbounded) {
+    auto r = scan("pandas", pb(R"(\x80\x02cpandas.core.indexes.base\n_new_Index\ncpandas.core.indexes.base\nIndex\n}X\x04\x00\x00\x00datacbuiltins\nrange\n)") +
+                                kTenTo12 + pb(R"(\x85Rs\x86R.)"));
+    ASSERT_NE(find(r, "call-cost-exceeded", "keyword argument 'data'"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+TEST_F(Cost, NewIndexKeywordArgumentsBounded) {
+    auto r = scan("pandas", pb(R"(\x80\x02cpandas.core.indexes.base\n_new_Index\ncpandas.core.indexes.base\nIndex\n}X\x04\x00\x00\x00datacbuiltins\nrange\nK\x10\x85Rs\x86R.)"));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+}
+
+// sklearn's newObj(obj) runs obj.__new__(obj) on whatever class it is given.
+TEST_F(Cost, SklearnNewObjInstantiatesItsArgument) {
+    auto r = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncbuiltins\nbytes\n\x85R.)"));
+    ASSERT_NE(find(r, "use-not-allowed", "builtins.bytes"), nullptr) << rules(r);
+    auto ok = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncsklearn.neighbors._kd_tree\nKDTree\n\x85R.)"));
+    EXPECT_EQ(ok.verdict, verdict::safe) << rules(ok);
+}
+
+// An invoked value that was computed while loading cannot be judged.
+TEST_F(Cost, InvokedComputedValueIsRefused) {
+    auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nrange\nK\x01\x85Rctorch\nTensor\n)}tR.)"));
+    ASSERT_NE(find(r, "call-of-computed-value", "calls its argument 0"), nullptr) << rules(r);
+}
+
+// ---- reference is an explicit use -----------------------------------------------
+
+// bytearray is allowed to be called with bounds, not to be handed on as a
+// value: {'a': bytearray} under python.
+TEST_F(Cost, ReferenceIsAnExplicitUse) {
+    auto r = scan("python", pb(R"(\x80\x02}X\x01\x00\x00\x00acbuiltins\nbytearray\ns.)"));
+    ASSERT_NE(find(r, "use-not-allowed", "builtins.bytearray"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    // Called, it is fine.
+    auto called = scan("python", pb(R"(\x80\x02cbuiltins\nbytearray\nC\x02ab\x85R.)"));
+    EXPECT_EQ(called.verdict, verdict::safe) << rules(called);
+}
+TEST_F(Cost, EntryWithoutUsesAllowsOnlyReference) {
+    constexpr const char* kPolicy = R"(
+name = "t"
+[[allow]]
+module = "m"
+name = "f"
+)";
+    auto held = scan_text(kPolicy, pb(R"(\x80\x02]cm\nf\na.)"));
+    EXPECT_EQ(held.verdict, verdict::safe) << rules(held);
+    auto called = scan_text(kPolicy, pb(R"(\x80\x02cm\nf\n)R.)"));
+    EXPECT_EQ(called.verdict, verdict::unsafe) << rules(called);
+}
+
+// ---- lazy values expanded by allowed constructors --------------------------------
+
+// range(10**12) handed to each constructor the shipped policies allow.
+TEST_F(Cost, LazyValueExpandedByAllowedConstructors) {
+    for (const char* callee : {"builtins\nset", "builtins\nfrozenset", "collections\ndeque", "collections\nCounter",
+                               "collections\nOrderedDict", "builtins\nbytes", "builtins\nbytearray"}) {
+        auto r = scan("default", "\x80\x02" + std::string("c") + callee + "\n" + pb(R"(cbuiltins\nrange\n)") + kTenTo12 +
+                                     pb(R"(\x85R\x85R.)"));
+        ASSERT_NE(find(r, "call-cost-exceeded", "1000000000000 items"), nullptr) << callee << "\n" << rules(r);
+        EXPECT_EQ(r.verdict, verdict::unsafe);
+    }
+}
+// list, tuple and dict.fromkeys in a policy that allows calling them without bounds.
+TEST_F(Cost, LazyValueExpandedByUnboundedEntries) {
+    constexpr const char* kPolicy = R"(
+name = "t"
+[[allow]]
+module = "builtins"
+name_pattern = "^(list|tuple|range)$"
+uses = ["call"]
+[[allow]]
+module = "builtins"
+name = "dict.fromkeys"
+uses = ["call"]
+)";
+    for (const char* callee : {"builtins\nlist", "builtins\ntuple", "builtins\ndict.fromkeys"}) {
+        auto r = scan_text(kPolicy, "\x80\x04" + std::string("c") + callee + "\n" + pb(R"(cbuiltins\nrange\n)") +
+                                        kTenTo12 + pb(R"(\x85R\x85R.)"));
+        ASSERT_NE(find(r, "call-cost-exceeded", "max_lazy_items"), nullptr) << callee << "\n" << rules(r);
+    }
+    auto small = scan_text(kPolicy, pb(R"(\x80\x02cbuiltins\nlist\ncbuiltins\nrange\nK\x10\x85R\x85R.)"));
+    EXPECT_EQ(small.verdict, verdict::safe) << rules(small);
+}
+// OrderedDict([range(10**12)]) turns each item into a sequence (PySequence_Fast).
+TEST_F(Cost, LazyValueInsideAnIterableArgument) {
+    auto r = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n]cbuiltins\nrange\n)") + kTenTo12 +
+                                 pb(R"(\x85Ra\x85R.)"));
+    ASSERT_NE(find(r, "call-cost-exceeded"), nullptr) << rules(r);
+}
+// One range(2**20) reused through the memo by 32 calls of set(): 2**25 items in total.
+TEST_F(Cost, LazyValueReusedThroughTheMemo) {
+    std::string p = pb(R"(\x80\x02cbuiltins\nrange\nJ\x00\x00\x10\x00\x85R\x85q\x01)") + "0";
+    for (int i = 0; i < 32; ++i) p += pb(R"(cbuiltins\nset\nh\x01R0)");
+    p += "N.";
+    auto r = scan("default", p);
+    ASSERT_NE(find(r, "call-cost-exceeded", "in one pickle"), nullptr) << rules(r);
+    auto few = scan("default", pb(R"(\x80\x02cbuiltins\nset\ncbuiltins\nrange\nJ\x00\x00\x10\x00\x85R\x85R.)"));
+    EXPECT_EQ(few.verdict, verdict::safe) << rules(few);
+}
+// pandas' BaseBlockManager.__setstate__ tests "0.14.1" in state[3], which
+// iterates a range(2**62) item by item.
+TEST_F(Cost, LazyValueConsumedBySetstate) {
+    auto r = scan("pandas", pb(R"(\x80\x02cpandas.core.internals.managers\nSingleBlockManager\n)\x81(NNNcbuiltins\nrange\n\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x40\x85Rtb.)"));
+    ASSERT_NE(find(r, "call-cost-exceeded", "__setstate__"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+
+// ---- big integers handed to arithmetic --------------------------------------------
+
+std::string long4(std::size_t n) {
+    std::string s = "\x8b";
+    for (int k = 0; k < 4; ++k) s.push_back(static_cast<char>((n >> (8 * k)) & 0xff));
+    s += std::string(n - 1, '\x5a');
+    s.push_back('\x01');  // positive
+    return s;
+}
+TEST_F(Cost, BigIntegerFractionRunsAQuadraticGcd) {
+    auto r = scan("python", pb(R"(\x80\x02cfractions\nFraction\n)") + long4(5000) + long4(5001) + pb(R"(\x86R.)"));
+    ASSERT_NE(find(r, "call-cost-exceeded", "max_int_bytes"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    auto small = scan("python", pb(R"(\x80\x02cfractions\nFraction\nJ\xea\xff\xff\xffK\x07\x86R.)"));
+    EXPECT_EQ(small.verdict, verdict::safe) << rules(small);
+}
+
+// ---- hash flooding with pure data ---------------------------------------------------
+
+// 300,000 keys k * (2**61 - 1), which all hash to 0 in CPython, in SETITEMS
+// (or ADDITEMS) batches of 1000.
+std::string flood(bool set, bool colliding, std::size_t n = 300000) {
+    std::string p = "\x80\x04";
+    p += set ? "\x8f" : "}";
+    const unsigned __int128 modulus = (static_cast<unsigned __int128>(1) << 61) - 1;
+    for (std::size_t k = 1; k <= n; ++k) {
+        if ((k - 1) % 1000 == 0) p += "(";
+        unsigned __int128 v = colliding ? modulus * k : k;
+        std::string le;
+        while (v) {
+            le.push_back(static_cast<char>(v & 0xff));
+            v >>= 8;
+        }
+        if (le.empty() || (le.back() & 0x80)) le.push_back('\0');
+        p += "\x8a";
+        p.push_back(static_cast<char>(le.size()));
+        p += le;
+        if (!set) p += "N";
+        if (k % 1000 == 0 || k == n) p += set ? "\x90" : "u";
+    }
+    return p + ".";
+}
+TEST_F(Cost, HashFloodDict) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = scan("python", flood(false, true));
+    ASSERT_NE(find(r, "hash-collisions"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));  // we are not quadratic
+}
+TEST_F(Cost, HashFloodSet) {
+    auto r = scan("python", flood(true, true));
+    ASSERT_NE(find(r, "hash-collisions"), nullptr) << rules(r);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+}
+TEST_F(Cost, DictOfOrdinaryIntsStaysClean) {
+    auto r = scan("python", flood(false, false));
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+    auto s = scan("python", flood(true, false));
+    EXPECT_EQ(s.verdict, verdict::safe) << rules(s);
+}
+TEST_F(Cost, HashCollisionBoundIsConfigurable) {
+    auto p = parse_policy("name = \"t\"\n[limits]\nmax_hash_collisions = 100\n", "t.toml");
+    ASSERT_TRUE(p);
+    std::string pickle = flood(false, true, 40);  // 40*39/2 = 780 collisions (minus the first 16 uncounted)
+    auto r = scan_bytes(std::as_bytes(std::span(pickle.data(), pickle.size())), p.value(), {}, "t.pkl");
+    ASSERT_NE(find(r, "hash-collisions"), nullptr) << rules(r);
+    auto wide = parse_policy("name = \"t\"\n[limits]\nmax_hash_collisions = 100000\n", "t.toml");
+    auto r2 = scan_bytes(std::as_bytes(std::span(pickle.data(), pickle.size())), wide.value(), {}, "t.pkl");
+    EXPECT_EQ(find(r2, "hash-collisions"), nullptr) << rules(r2);
+}
+
+// ---- CPython's hash(), against /usr/bin/python3 ---------------------------------------
+
+// Python pickles a list of values (its own, benign data) and prints their
+// hash(); we decode the list and compare value_equality::python_hash.
+TEST(PythonHash, MatchesCPythonOnManyValues) {
+    const char* script = R"PY(
+import pickle, random, sys, math
+r = random.Random(13)
+M = 2**61 - 1
+vals = []
+ints = [0, 1, -1, -2, 2, M, -M, M - 1, M + 1, 2*M, -2*M, 2**62, -2**62, 2**63 - 1, -2**63, 2**64, 2**100, -2**100,
+        3**200, -(3**200), 10**50 + 7]
+ints += [r.randrange(-2**70, 2**70) for _ in range(400)] + [r.randrange(-10**4, 10**4) for _ in range(100)]
+ints += [k * M for k in range(-5, 6)] + [r.getrandbits(r.randrange(1, 900)) * r.choice([1, -1]) for _ in range(300)]
+floats = [0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e-300, 5e-324, float('inf'), float('-inf'), 2.0**61, 2.0**62, 1.5,
+          -2.5, 3.141592653589793, 1e16, 2.0**-1074]
+floats += [r.uniform(-1e6, 1e6) for _ in range(300)] + [r.random() * 10 ** r.randrange(-300, 300) for _ in range(300)]
+floats += [math.ldexp(r.random(), r.randrange(-1070, 1020)) for _ in range(200)]
+vals = ints + floats + [True, False]
+scal = ints[:60] + floats[:60] + [True, False]
+for _ in range(300):
+    vals.append(tuple(r.choice(scal) for _ in range(r.randrange(0, 6))))
+for _ in range(100):
+    vals.append(tuple(tuple(r.choice(scal) for _ in range(r.randrange(0, 3))) for _ in range(r.randrange(0, 4))))
+for _ in range(200):
+    vals.append(frozenset(r.choice(scal) for _ in range(r.randrange(0, 8))))
+for _ in range(50):
+    vals.append(frozenset([frozenset(r.choice(scal) for _ in range(3)), tuple(r.choice(scal) for _ in range(2))]))
+    vals.append((frozenset(r.choice(scal) for _ in range(4)), r.choice(scal)))
+sys.stdout.write(pickle.dumps(vals, protocol=4).hex() + "\n")
+sys.stdout.write(" ".join(str(hash(v) & (2**64 - 1)) for v in vals) + "\n")
+)PY";
+    const std::string path = ::testing::TempDir() + "python_hash_values.py";
+    {
+        std::ofstream f(path);
+        f << script;
+    }
+    std::string cmd = "/usr/bin/python3 " + path;
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+    ASSERT_TRUE(pipe);
+    std::string out;
+    char buf[65536];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
+    std::istringstream lines(out);
+    std::string hex, hashes;
+    ASSERT_TRUE(std::getline(lines, hex) && std::getline(lines, hashes)) << out;
+    std::string bytes;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    decoding d = decode(std::string_view(bytes));
+    ASSERT_TRUE(d.complete());
+    auto items = d.graph.items(*d.root);
+    std::istringstream hs(hashes);
+    value_equality eq(d.graph.impl());
+    std::size_t compared = 0;
+    for (value_ref v : items) {
+        std::uint64_t want = 0;
+        ASSERT_TRUE(hs >> want);
+        auto got = eq.python_hash(v);
+        ASSERT_TRUE(got) << "item " << compared;
+        EXPECT_EQ(*got, want) << "item " << compared << " kind " << to_string(d.graph.kind(v));
+        // The decoder's own index hashes these the same way (so CPython's collisions are its collisions).
+        EXPECT_EQ(eq.hash(v), want) << "item " << compared;
+        ++compared;
+    }
+    EXPECT_GT(compared, 2300u);
+    std::printf("compared %zu hashes with CPython\n", compared);
+}
+
+}  // namespace
+}  // namespace pickleguard
