@@ -310,21 +310,22 @@ class ReaderResult:
     value: Any = None           # the value built, when accepted
 
 
-_default_unraisablehook = sys.unraisablehook
+_default_excepthook = sys.excepthook
 
 
-def _quiet_unraisable(unraisable):
+def _quiet_excepthook(exc_type, exc, tb):
     # pickle.py's BYTEARRAY8 readinto leaves a memoryview export behind when
-    # a read fails, and CPython reports that on stderr when the bytearray is
-    # collected, whenever that is: expected here, and nothing else is hidden.
-    if isinstance(unraisable.exc_value, SystemError) and "exported buffers" in str(unraisable.exc_value):
+    # a read fails, and CPython prints a SystemError (PyErr_Print, through
+    # sys.excepthook) when that bytearray is collected, whenever that is:
+    # expected here, and nothing else is hidden.
+    if exc_type is SystemError and "exported buffers" in str(exc):
         return
-    _default_unraisablehook(unraisable)
+    _default_excepthook(exc_type, exc, tb)
 
 
 def _read_with(make, f) -> tuple[LoadResult, int | None, tuple]:
     TRACE.clear()
-    sys.unraisablehook = _quiet_unraisable
+    sys.excepthook = _quiet_excepthook
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
