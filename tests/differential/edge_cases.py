@@ -271,7 +271,8 @@ def _specs() -> list[_Spec]:
     add(S("MEMOIZE_empty_stack", P4 + b"\x94N."))
     add(S("MEMOIZE_after_mark", P4 + b"N(\x94."))
 
-    # ---- FRAME (the C unpickler only checks that the frame is present).
+    # ---- FRAME (pickle.loads only checks that the frame is present; file readers
+    # and pickle.py do not read on across its end: see frame_cases.py).
     add(S("FRAME_valid", P4 + frame(b"K\x01.")))
     add(S("FRAME_valid_then_outside", P4 + frame(b"K\x01") + b"."))
     add(S("FRAME_longer_than_file", P4 + b"\x95" + Q(100) + b"K\x01."))

@@ -12,6 +12,14 @@ Case sources (all deterministic for a given --seed and --count):
   corpus  --corpus DIR: every file in a fuzzing corpus (the differential
           fuzz target, run out of process): accept/reject always, and the
           value too when the stream names no global (no GLOBAL, REDUCE, ...)
+  frame   frame_cases.py: frames split at every offset, lengths off by
+          -9..+9, frames inside frames, frames past STOP, and the
+          FRAME/BINBYTES straddle of CPython issue 154848
+Every case also goes through the three readers victims use
+(stub_unpickler.three_readers): pickle.loads, pickle.load on the real file
+and on an io.BytesIO (_pickle.c reading a file), and the pure-Python
+pickle._Unpickler (joblib's). Where they disagree (accept/reject, value, or
+where a next pickle in the file would start), pickleguard must reject.
 For random and seed cases the expected value comes from the value we
 pickled; for edge cases and mutants, CPython's verdict comes from the C
 unpickler with every global stubbed out (stub_unpickler.py).  Mutants and
@@ -44,12 +52,13 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import edge_cases  # noqa: E402
+import frame_cases  # noqa: E402
 import gen_random  # noqa: E402
 import mutate  # noqa: E402
 import opscan  # noqa: E402
 import pgjson  # noqa: E402
 from cases import Case, safe_name  # noqa: E402
-from stub_unpickler import stub_load  # noqa: E402
+from stub_unpickler import disagreement, stub_load, three_readers  # noqa: E402
 
 BATCH_SIZE = 400
 BATCH_TIMEOUT = 120        # seconds for one pickleguard process on a batch
@@ -79,7 +88,7 @@ def seed_cases() -> list[Case]:
 
 
 def collect(args) -> tuple[list[Case], collections.Counter]:
-    wanted = set(args.only.split(",")) if args.only else {"seed", "random", "edge", "mutant"}
+    wanted = set(args.only.split(",")) if args.only else {"seed", "random", "edge", "mutant", "frame"}
     cases: list[Case] = []
     skipped: collections.Counter = collections.Counter()
     if "seed" in wanted:
@@ -95,6 +104,8 @@ def collect(args) -> tuple[list[Case], collections.Counter]:
         cases += muts
     if args.corpus:
         cases += corpus_cases(args.corpus, skipped)
+    if "frame" in wanted:
+        cases += frame_cases.build()
     return cases, skipped
 
 
@@ -134,6 +145,28 @@ def corpus_cases(dirs: list[str], skipped: collections.Counter) -> list[Case]:
                     skipped["corpus value not convertible"] += 1
             cases.append(case)
     return cases
+
+
+def readers_pass(cases: list[Case], paths: list[str]) -> tuple[list[tuple[str, str]], collections.Counter]:
+    """Runs every case through the three readers. Returns, per case, how they
+    disagree ("" when they agree), and counts. Frame cases take their expected
+    verdict (and, for pure data, value) from the readers when they agree."""
+    out: list[tuple[str, str]] = []
+    stats: collections.Counter = collections.Counter()
+    for case, path in zip(cases, paths):
+        results = three_readers(case.data, path, want_key=case.origin == "frame")
+        kind, what = disagreement(results)
+        out.append((kind, what))
+        stats[kind or "agree"] += 1
+        if kind:
+            stats[f"{kind}: {what.split(':')[0]} ({case.origin})"] += 1
+        if kind != "disagree" and case.origin == "frame":
+            loads = results["loads"]
+            case.expect_ok = loads.ok
+            case.cpython_reason = loads.reason
+            if loads.ok and loads.key is not None and not (opscan.scan(case.data).names & opscan.SYMBOLIC_OPS):
+                case.expect_value = loads.key
+    return out, stats
 
 
 # --- running pickleguard ------------------------------------------------------
@@ -412,11 +445,24 @@ def unhashable_element(doc) -> str | None:
     return None
 
 
-def compare(case: Case, out: Outcome) -> tuple[str, Mismatch | None]:
-    """Return ("pass"|"skip"|"fail", mismatch)."""
+def compare(case: Case, out: Outcome, readers: tuple[str, str] = ("", "")) -> tuple[str, Mismatch | None]:
+    """Return ("pass"|"skip"|"fail", mismatch). ``readers`` is how the three
+    readers relate on the case (stub_unpickler.disagreement)."""
+    kind, disagree = readers
     if out.problem:
         return "fail", Mismatch(case, "contract/crash", describe_expected(case), describe_got(out),
                                 group=reason_key(out.problem))
+    if kind == "disagree":
+        # What either reader would do decides: only a rejection is right.
+        if out.ok:
+            return "fail", Mismatch(case, "readers disagree, pickleguard accepts",
+                                    f"reject (readers disagree: {disagree})", describe_got(out),
+                                    group=reason_key(disagree.split(":")[0]))
+        return "pass", None
+    if kind == "prefix" and out.ok is False and "pickle.py" in str(out.error.get("reason", "")):
+        # A reader failed after a prefix of what loads did, so loads' reading
+        # would do; pickleguard may be stricter, but only saying why.
+        return "pass", None
     if out.ok is False:
         # The error must point into the input, at the opcode it names.
         off, op = out.error["offset"], out.error["opcode"]
@@ -530,6 +576,9 @@ def main() -> int:
         t1 = time.time()
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {pool.submit(run_batch, binary, [paths[i] for i in b], report): b for b in batches}
+            # Meanwhile, in this thread: the three readers on every case.
+            disagree, reader_stats = readers_pass(cases, paths)
+            t_readers = time.time() - t1
             for fut in concurrent.futures.as_completed(futures):
                 for i, out in zip(futures[fut], fut.result()):
                     outcomes[i] = out
@@ -540,8 +589,8 @@ def main() -> int:
     results = collections.Counter()
     by_origin = collections.defaultdict(collections.Counter)
     mismatches: list[Mismatch] = []
-    for case, out in zip(cases, outcomes):
-        verdict, mm = compare(case, out)
+    for case, out, dis in zip(cases, outcomes, disagree):
+        verdict, mm = compare(case, out, dis)
         results[verdict] += 1
         by_origin[case.origin][verdict] += 1
         if verdict == "skip":
@@ -569,7 +618,13 @@ def main() -> int:
     print(f"pickleguard: {binary}")
     print(f"seed {args.seed}, count {args.count}: {len(cases)} cases generated in {t_gen:.1f}s, "
           f"checked in {t_run:.1f}s ({len(batches)} batches)")
-    for origin in ("seed", "random", "edge", "mutant", "corpus"):
+    print(f"three readers (loads, file, BytesIO, pickle._Unpickler) on every case in {t_readers:.1f}s: "
+          f"{reader_stats['agree']} agree, {reader_stats['disagree']} disagree (pickleguard must reject), "
+          f"{reader_stats['prefix']} where a reader fails after a prefix of what loads did")
+    for why, n in sorted(reader_stats.items()):
+        if why not in ("agree", "disagree", "prefix"):
+            print(f"  {why}: {n}")
+    for origin in ("seed", "random", "edge", "mutant", "corpus", "frame"):
         if origin in by_origin:
             c = by_origin[origin]
             valued = sum(1 for case in cases if case.origin == origin and case.expect_value is not None)

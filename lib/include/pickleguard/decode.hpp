@@ -4,7 +4,10 @@
 // opcode of protocols 0–5 is read exactly as CPython's C unpickler
 // (`Modules/_pickle.c`, the one `pickle.loads` uses) reads it, but nothing is
 // imported or called. The result is the value graph, the root value when STOP
-// was reached, and the security-relevant events in stream order.
+// was reached, and the security-relevant events in stream order. Where
+// pickle.load on a file or the pure-Python pickle._Unpickler would read the
+// bytes differently (a read running past a FRAME's end, for one), the input
+// is malformed: docs/unpicklers.md lists the differences.
 //
 // Decoding never throws. When the input is malformed or a limit is reached,
 // `failure` says where and why, and everything decoded before it is kept:

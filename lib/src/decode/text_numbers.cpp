@@ -182,6 +182,11 @@ result<parsed_int> parse_int_line(std::string_view line, const limits& lim) {
         p.value = r.value;
         // "len == 3" counts the '\n': any 2-byte spelling of 0 or 1 is a bool.
         p.is_bool = line.size() == 3 && (r.value == 0 || r.value == 1);
+        // pickle.py's load_int takes only b"00\n" and b"01\n" for bools and
+        // reads "+1", " 1", "-0"... as ints: the two readers build values of
+        // different types, so the stream has no single reading.
+        if (p.is_bool && line != "00\n" && line != "01\n")
+            return bad("INT line is a bool for _pickle.c but an int for pickle.py (only 00 and 01 are bools to both)");
         return p;
     }
     auto m = py_long_from_string(s, 0, lim);
