@@ -26,7 +26,7 @@ namespace {
 static_assert(sizeof(finding) == 224, "finding changed: update wire.cpp");
 static_assert(sizeof(global_report) == 216, "global_report changed: update wire.cpp");
 static_assert(sizeof(file_report) == 160, "file_report changed: update wire.cpp");
-static_assert(sizeof(scan_outcome) == 208, "scan_outcome changed: update wire.cpp");
+static_assert(sizeof(scan_outcome) == 232, "scan_outcome changed: update wire.cpp");
 #endif
 
 constexpr std::uint8_t kLastVerdict = static_cast<std::uint8_t>(verdict::error);
