@@ -27,8 +27,9 @@ import pickles  # noqa: E402
 
 PICKLEGUARD = None
 
-# A global the shipped numpy policy allows and no test policy here does.
-NUMPY_GLOBAL = ("numpy.core.multiarray", "_reconstruct")
+# A global the shipped numpy policy allows as a reference (the pickles below only
+# reference globals) and no test policy here does.
+NUMPY_GLOBAL = ("numpy", "ndarray")  # allowed as a reference by the shipped numpy policy
 
 
 def references(*globals_):
@@ -94,7 +95,7 @@ class PolicyPathsTest(unittest.TestCase):
     def test_file_and_shipped_name(self):
         self.write("numpy.toml", policy_text("numpy", [("team", "A")]))
         # "python" is the shipped policy; ./numpy.toml the file.
-        self.assertEqual(self.verdict(references(("team", "A"), ("collections", "OrderedDict")),
+        self.assertEqual(self.verdict(references(("team", "A"), ("builtins", "frozenset")),
                                       "./numpy.toml", "python"), "safe")
         self.assertEqual(self.verdict(references(NUMPY_GLOBAL), "./numpy.toml", "python"), "unsafe")
         # And the shipped name alone still means the shipped policy.
@@ -144,7 +145,7 @@ class PolicyPathsTest(unittest.TestCase):
     def test_non_ascii_path(self):
         # The merged policy names each file in TOML text; a path in any script stays that path.
         self.write("équipe/numpy.toml", policy_text("numpy", [("team", "A")]))
-        self.assertEqual(self.verdict(references(("team", "A"), ("collections", "OrderedDict")),
+        self.assertEqual(self.verdict(references(("team", "A"), ("builtins", "frozenset")),
                                       "équipe/numpy.toml", "python"), "safe")
 
 

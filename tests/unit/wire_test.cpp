@@ -26,6 +26,7 @@ scan_outcome full_outcome() {
     r.verdict = verdict::unsafe;
     r.bytes = 0x0123456789abcdefULL;
     r.pickles = 7;
+    r.readings = {"tar", "pickle"};
     finding f;
     f.rule = "global-not-allowed";
     f.severity = severity::critical;
@@ -58,7 +59,8 @@ scan_outcome full_outcome() {
 
 // A small record whose layout the tests below patch by offset:
 //   0: skip flag (0) | 1: path u32 len 1, "a" | 6: format u32 len 6, "pickle"
-//   16: verdict u8 | 17: bytes u64 | 25: pickles u64 | 33: findings count u32 ...
+//   16: verdict u8 | 17: bytes u64 | 25: pickles u64 | 33: readings count u32 (0)
+//   37: findings count u32 ...
 scan_outcome small_outcome() {
     scan_outcome o;
     o.report.path = "a";
@@ -69,8 +71,8 @@ scan_outcome small_outcome() {
     return o;
 }
 constexpr std::size_t kVerdictAt = 16;
-constexpr std::size_t kFindingsCountAt = 33;
-constexpr std::size_t kFirstFindingAt = 37;  // its rule: u32 length 1, "r"; then severity at 42
+constexpr std::size_t kFindingsCountAt = 37;
+constexpr std::size_t kFirstFindingAt = 41;  // its rule: u32 length 1, "r"; then severity at 46
 
 void put_u32(std::string& s, std::size_t at, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));
@@ -85,6 +87,7 @@ TEST(Wire, RoundTripOfAFullySetOutcome) {
     ASSERT_TRUE(back) << back.error().reason;
     EXPECT_EQ(serialize(back.value()), wire);
     EXPECT_EQ(json_of(back.value()), json_of(o));
+    EXPECT_EQ(back.value().report.readings, o.report.readings);
     EXPECT_EQ(back.value().skip_reason, o.skip_reason);
     EXPECT_EQ(back.value().text, o.text);
     ASSERT_EQ(back.value().report.findings.size(), 2u);

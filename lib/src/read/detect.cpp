@@ -6,7 +6,7 @@
 #include "read/container_scan.hpp"
 #include "read/zip_reader.hpp"
 
-#include "decode/opcode_table.hpp"
+#include "pickleguard/opcodes.hpp"
 
 #include <algorithm>
 #include <cstring>

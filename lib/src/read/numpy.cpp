@@ -10,7 +10,7 @@
 // prod(shape) * itemsize raw bytes do. A header we cannot read is never
 // trusted: it is a finding, and a pickle after it is judged as numpy would
 // unpickle it.
-#include "decode/text_strings.hpp"
+#include "common/utf8.hpp"
 #include "read/container_scan.hpp"
 #include "read/npy_header.hpp"
 

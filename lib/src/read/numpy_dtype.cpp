@@ -1,7 +1,7 @@
 // numpy dtypes from header descriptors (see numpy_dtype.hpp).
 #include "read/numpy_dtype.hpp"
 
-#include "decode/text_strings.hpp"
+#include "common/utf8.hpp"
 
 #include <algorithm>
 #include <array>

@@ -9,7 +9,7 @@
 // line continuations, and newlines inside brackets.
 #include "read/py_literal.hpp"
 
-#include "decode/text_strings.hpp"
+#include "common/utf8.hpp"
 
 #include <limits>
 #include <optional>

@@ -2,7 +2,7 @@
 // and any other zip, after the reader's checks (zip_reader.hpp).
 #include "read/zip_reader.hpp"
 
-#include "decode/opcode_table.hpp"
+#include "pickleguard/opcodes.hpp"
 
 namespace pickleguard::read {
 namespace {
