@@ -60,6 +60,10 @@ struct file_report {
 
     // Recomputes the verdict from the findings (error stays error).
     void settle();
+
+    // A file that was not judged (unreadable, refused, its scanner failed):
+    // verdict error, and one high finding under `rule` says why.
+    static file_report error(const std::string& path, std::string rule, std::string message);
 };
 
 // Bounds for containers: archives and compressed streams are opened

@@ -322,6 +322,9 @@ private:
         node& n = g_.nodes[v.index()];
         if (held && (n.kind == value_kind::global || n.kind == value_kind::reduce)) n.flags |= node_flag::held;
     }
+    static constexpr bool is_computed_key(value_kind k) {
+        return k == value_kind::reduce || k == value_kind::newobj || k == value_kind::persid || k == value_kind::ext;
+    }
     // Adds to a dict (pairs) or set as CPython does: an equal key keeps its
     // place and takes the new value; an item equal to one present is dropped.
     bool insert_keyed(value_ref target, const value_ref* first, std::size_t count, bool pairs) {
@@ -336,6 +339,18 @@ private:
         for (std::size_t k = 0; k < count; k += stride) {
             value_ref key = first[k];
             std::size_t n = c.items.size();
+            if (key.is_compound() && is_computed_key(g_.nodes[key.index()].kind)) [[unlikely]] {
+                // A key made by a call (Decimal(k * (2**61 - 1)), a numpy
+                // scalar) has a hash we cannot compute: count the worst case,
+                // that CPython probes past every key already there.
+                out_.hash_collisions += n / stride;
+                if (out_.hash_collisions > lim_.max_hash_collisions) {
+                    c.depth = depth;
+                    out_.hash_collisions_offset = op_offset_;
+                    return limit("more possible CPython hash collisions among dict and set keys than "
+                                 "max_hash_collisions (keys computed while loading count as colliding)");
+                }
+            }
             std::size_t found = SIZE_MAX;
             std::uint64_t h = 0;
             // No index below kLinear keys: n never shrinks, so none can exist yet.

@@ -35,6 +35,18 @@ void file_report::settle() {
                   : verdict::safe;
 }
 
+file_report file_report::error(const std::string& path, std::string rule, std::string message) {
+    file_report r;
+    r.path = path;
+    r.verdict = verdict::error;
+    finding f;
+    f.rule = std::move(rule);
+    f.severity = severity::high;
+    f.message = std::move(message);
+    r.findings.push_back(std::move(f));
+    return r;
+}
+
 namespace {
 
 std::string opcode_name(std::uint8_t code) {
@@ -622,17 +634,28 @@ private:
         value_ref dicts[2];
         std::size_t count = 0;
         const bool build = by == "BUILD";
-        if (g_.kind(state) == value_kind::dict) {
+        if (g_.kind(state) == value_kind::dict || is_symbolic(g_.kind(state))) {
             dicts[count++] = state;
         } else if (g_.kind(state) == value_kind::tuple && g_.items(state).size() == 2) {
             dicts[count++] = g_.items(state)[0];
             if (!build) dicts[count++] = g_.items(state)[1];  // BUILD's slot state: dunder-slot-state
         }
         for (std::size_t d = 0; d < count; ++d) {
+            if (is_symbolic(g_.kind(dicts[d]))) {
+                // load_build takes any mapping (PyDict_Check: an OrderedDict
+                // made by an allowed call is one) and stores its items: keys
+                // we cannot see may be __setstate__.
+                computed_state(e, dicts[d], by, "dict state");
+                continue;
+            }
             if (g_.kind(dicts[d]) != value_kind::dict) continue;
             auto kv = g_.items(dicts[d]);
             for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-                if (g_.kind(kv[i]) != value_kind::str) continue;
+                if (g_.kind(kv[i]) != value_kind::str) {
+                    // A computed key may be a str subclass (numpy.str_('__setstate__')).
+                    if (is_symbolic(g_.kind(kv[i]))) computed_state(e, kv[i], by, "a key of the dict state");
+                    continue;
+                }
                 std::string_view key = g_.text(kv[i]);
                 if (!loader_hook_name(key)) continue;
                 add("dunder-build-state", severity::critical,
@@ -647,16 +670,33 @@ private:
         }
     }
 
+    // State whose keys are computed while loading (an OrderedDict([...])
+    // made by an allowed call, a numpy.str_ key): the names it sets cannot be
+    // checked against loader_hook_name, so it is judged as if it set one.
+    void computed_state(const event& e, value_ref what, const std::string& by, const char* part) {
+        add("dunder-build-state", severity::critical,
+            (by == "BUILD" ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
+                " applies " + part + " computed while loading (" + describe(what) +
+                "): the attribute names it sets are not known before the loader runs, and one named __setstate__ "
+                "(or append/extend/add) would be called by the loader with arguments the pickle chose; state whose "
+                "names cannot be read is never safe",
+            &e);
+    }
+
     // BUILD's (state, slotstate) form calls setattr for each slot key:
     // "__class__" there swaps the object's class, "__dict__" its namespace.
     void check_slot_state(const event& e) {
         value_ref state = e.operand;
         if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 2) return;
         value_ref slots = g_.items(state)[1];
+        if (is_symbolic(g_.kind(slots))) return computed_state(e, slots, "BUILD", "slot state");
         if (g_.kind(slots) != value_kind::dict) return;
         auto kv = g_.items(slots);
         for (std::size_t i = 0; i < kv.size(); i += 2) {
-            if (g_.kind(kv[i]) != value_kind::str) continue;
+            if (g_.kind(kv[i]) != value_kind::str) {
+                if (is_symbolic(g_.kind(kv[i]))) computed_state(e, kv[i], "BUILD", "a key of the slot state");
+                continue;
+            }
             std::string_view key = g_.text(kv[i]);
             if (key.size() >= 4 && key.starts_with("__") && key.ends_with("__"))
                 add("dunder-slot-state", severity::critical,

@@ -39,7 +39,7 @@ std::optional<std::int64_t> int_of(const value_graph& g, value_ref v) {
 // (when the class itself was called), then each BUILD's dict and slot state.
 struct wrapper_fields {
     std::optional<value_ref> shape, dtype, alignment;
-    bool unknown_state = false;  // a BUILD state that is not a plain dict (or pair of dicts)
+    bool unknown_state = false;  // fields we cannot follow: made by another callable, odd or computed state
 };
 
 class joblib_reader {
@@ -59,7 +59,9 @@ public:
         wrappers_seen_ = true;
         std::string where = " (NumpyArrayWrapper BUILD ending at offset " + std::to_string(offset) + ")";
         if (fields->unknown_state)
-            return unreadable("a BUILD state is not a dict or a (dict, slot dict) pair" + where, offset);
+            return unreadable("the wrapper is made by another callable, or a BUILD state is not a dict or a (dict, slot "
+                              "dict) pair of str keys (a key computed while loading may equal 'shape')" + where,
+                              offset);
         if (!fields->shape || !fields->dtype) return unreadable("its state has no shape or dtype" + where, offset);
         // joblib reads the array from unpickler.file_handle, the file itself. The
         // pure-Python unpickler has already read a whole frame into memory
@@ -130,6 +132,15 @@ private:
                 !is_global(g, g.items(items[1])[0], kModule, kName))
                 return std::nullopt;
         } else {
+            // Made some other way (an allowed callable that instantiates its
+            // argument, such as sklearn's newObj): joblib's isinstance test
+            // still sees a wrapper, but its fields are not ones we follow.
+            if (g.kind(items[1]) == value_kind::tuple)
+                for (value_ref a : g.items(items[1]))
+                    if (is_global(g, a, kModule, kName)) {
+                        f.unknown_state = true;
+                        return f;
+                    }
             return std::nullopt;
         }
         if (called_class && g.kind(items[1]) == value_kind::tuple) {
@@ -150,7 +161,13 @@ private:
                 if (g.kind(dict) != value_kind::dict) return false;
                 auto kv = g.items(dict);
                 for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-                    if (g.kind(kv[i]) != value_kind::str) continue;  // a non-str key is no attribute
+                    if (g.kind(kv[i]) != value_kind::str) {
+                        // A key computed while loading may be a str subclass
+                        // (numpy.str_('shape')) that CPython merges with a str
+                        // key: which write wins is then unknown.
+                        if (is_symbolic(g.kind(kv[i]))) return false;
+                        continue;  // a number or a tuple is no attribute
+                    }
                     std::string_view key = g.text(kv[i]);
                     if (key == "shape") f.shape = kv[i + 1];
                     else if (key == "dtype") f.dtype = kv[i + 1];

@@ -174,21 +174,8 @@ bool receive_job(int channel, job_header& h, std::string& path, int& fd) {
     return read_all(channel, path.data() + have, path.size() - have);
 }
 
-// An `error` report: the file was not judged, and the one finding says why.
-file_report error_report(const std::string& path, const char* rule, const std::string& message) {
-    file_report r;
-    r.path = path;
-    r.verdict = verdict::error;
-    finding f;
-    f.rule = rule;
-    f.severity = severity::high;
-    f.message = message;
-    r.findings.push_back(std::move(f));
-    return r;
-}
-
 file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
-    return error_report(job.path, "scanner-crashed",
+    return file_report::error(job.path, "scanner-crashed",
                         "the scanner process ran out of memory while reading this file (its limit is " +
                             std::to_string(options.memory_bytes >> 20) +
                             " MB plus the file's size, --max-memory); the file is not judged");
@@ -447,7 +434,7 @@ private:
     }
 
     file_report failure_report(std::size_t job, const std::string& message) const {
-        return error_report(jobs_[job].path, "scanner-crashed", message);
+        return file_report::error(jobs_[job].path, "scanner-crashed", message);
     }
 
     void finish(std::size_t job, scan_outcome o) {
@@ -574,7 +561,7 @@ private:
             }
             if (path != "-" && !S_ISREG(st.st_mode)) {
                 ::close(fd);
-                finish(j, {error_report(path, "not-a-regular-file", path + ": is " + special_file_kind(st.st_mode) +
+                finish(j, {file_report::error(path, "not-a-regular-file", path + ": is " + special_file_kind(st.st_mode) +
                                                        ", not a regular file"), {}});
                 continue;
             }
@@ -709,7 +696,7 @@ private:
 }  // namespace
 
 file_report unreadable_report(const std::string& path, const std::string& reason) {
-    return error_report(path, "unreadable-file", reason);
+    return file_report::error(path, "unreadable-file", reason);
 }
 
 unsigned available_cores() {
