@@ -87,7 +87,8 @@ struct scan_options {
 void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
                         const scan_options& options, const std::string& member, file_report& out);
 
-// A bare pickle (containers come later): decode, judge, settle.
+// A bare pickle, without looking for a container around it (scan_file,
+// container.hpp, does): decode, judge, settle.
 file_report scan_bytes(std::span<const std::byte> bytes, const policy& p, const scan_options& options,
                        const std::string& path, const knowledge_base& kb = shipped_knowledge_base());
 

@@ -124,6 +124,11 @@ public:
     std::int64_t ext_code(value_ref v) const;        // ext
     // Operations recorded on a symbolic node, or nullptr when there were none.
     const applied_ops* applied(value_ref v) const;
+    // True when the value was placed anywhere but the stack and the memo (a
+    // container, an argument tuple, state or items applied to an object, a
+    // persistent id), or is what an attribute fetch returned: a global the
+    // loader hands on as a value, not only calls.
+    bool held(value_ref v) const;
 
     std::size_t node_count() const;
     // Every global the stream named, in stream order.

@@ -49,6 +49,8 @@ value_kind value_graph::kind(value_ref v) const {
     return s_->nodes[v.index()].kind;
 }
 
+bool value_graph::held(value_ref v) const { return s_->nodes[v.index()].flags & node_flag::held; }
+
 bool value_graph::as_bool(value_ref v) const { return s_->nodes[v.index()].i != 0; }
 
 std::int64_t value_graph::as_int(value_ref v) const {

@@ -3,11 +3,8 @@
 // Rules that no policy can switch off are checked here in code; everything a
 // policy can allow is looked up in it. Checks run once per event or global,
 // never per opcode, so scanning costs about what decoding costs.
-#include "pickleguard/scan.hpp"
-
-#include "decode/graph_storage.hpp"
-#include "decode/opcode_table.hpp"
-#include "judge/stream.hpp"
+#include "pickleguard/judge.hpp"
+#include "pickleguard/opcodes.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -18,34 +15,6 @@
 #include <unordered_map>
 
 namespace pickleguard {
-
-const char* to_string(verdict v) noexcept {
-    switch (v) {
-        case verdict::safe: return "safe";
-        case verdict::unsafe: return "unsafe";
-        case verdict::error: return "error";
-    }
-    return "?";
-}
-
-void file_report::settle() {
-    if (verdict == verdict::error) return;
-    verdict = std::any_of(findings.begin(), findings.end(), [](const finding& f) { return f.violation; })
-                  ? verdict::unsafe
-                  : verdict::safe;
-}
-
-file_report file_report::error(const std::string& path, std::string rule, std::string message) {
-    file_report r;
-    r.path = path;
-    r.verdict = verdict::error;
-    finding f;
-    f.rule = std::move(rule);
-    f.severity = severity::high;
-    f.message = std::move(message);
-    r.findings.push_back(std::move(f));
-    return r;
-}
 
 namespace {
 
@@ -59,26 +28,6 @@ std::string qualified(std::string_view module, std::string_view name) {
     s.push_back('.');
     s.append(name);
     return s;
-}
-
-limits tighter(const limits& a, const limits& b) {
-    limits l;
-    l.max_input_bytes = std::min(a.max_input_bytes, b.max_input_bytes);
-    l.max_opcodes = std::min(a.max_opcodes, b.max_opcodes);
-    l.max_stack_depth = std::min(a.max_stack_depth, b.max_stack_depth);
-    l.max_mark_depth = std::min(a.max_mark_depth, b.max_mark_depth);
-    l.max_nesting_depth = std::min(a.max_nesting_depth, b.max_nesting_depth);
-    l.max_memo_entries = std::min(a.max_memo_entries, b.max_memo_entries);
-    l.max_memo_index = std::min(a.max_memo_index, b.max_memo_index);
-    l.max_container_items = std::min(a.max_container_items, b.max_container_items);
-    l.max_nodes = std::min(a.max_nodes, b.max_nodes);
-    l.max_decoded_bytes = std::min(a.max_decoded_bytes, b.max_decoded_bytes);
-    l.max_decimal_int_digits = std::min(a.max_decimal_int_digits, b.max_decimal_int_digits);
-    l.max_text_int_chars = std::min(a.max_text_int_chars, b.max_text_int_chars);
-    l.max_json_bytes = std::min(a.max_json_bytes, b.max_json_bytes);
-    l.max_hash_collisions = std::min(a.max_hash_collisions, b.max_hash_collisions);
-    l.max_lazy_items = std::min(a.max_lazy_items, b.max_lazy_items);
-    return l;
 }
 
 // Callables CPython's copyreg defines that instantiate a class passed as an
@@ -113,10 +62,9 @@ bool loader_hook_name(std::string_view key) {
 
 class judge {
 public:
-    judge(const decoding& d, std::span<const std::byte> input, const policy& p, const knowledge_base& kb,
-          const scan_options& opt, const std::string& member, int depth, file_report& out)
-        : d_(d), g_(d.graph), input_(input), p_(p), kb_(kb), opt_(opt), member_(member), depth_(depth), out_(out),
-          uses_(g_.globals().size(), 0), lim_(tighter(opt.decode.limit, p.limits())) {}
+    judge(const judge_input& in, file_report& out, const nested_pickle_sink& nested)
+        : d_(in.decoded), g_(in.decoded.graph), input_(in.bytes), p_(in.p), kb_(in.kb), member_(in.member),
+          out_(out), nested_(nested), uses_(g_.globals().size(), 0), lim_(in.limit) {}
 
     void run() {
         for (const event& e : d_.events) on_event(e);
@@ -182,7 +130,7 @@ private:
         gn.protocol = of.protocol;
         gn.dotted = true;
         fetched_names_.push_back(gn);
-        uses_.push_back(g_.impl().nodes[e.result.index()].flags & node_flag::held ? uses::reference : 0);
+        uses_.push_back(g_.held(e.result) ? uses::reference : 0);
         getattr_nodes_[getattr_index] = e.target;
         fetched_[e.result.index()] = g_.globals().size() + fetched_names_.size() - 1;
         add("attribute-of-global", severity::info,
@@ -201,7 +149,7 @@ private:
     bool consumed_getattr(std::size_t global_index) const {
         auto it = getattr_nodes_.find(global_index);
         if (it == getattr_nodes_.end() || uses_[global_index] != 0) return false;
-        return !(g_.impl().nodes[it->second.index()].flags & node_flag::held);
+        return !g_.held(it->second);
     }
     static bool is_identifier(std::string_view s) {
         if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
@@ -249,7 +197,7 @@ private:
                 // A global stored as a value (an argument, an item, state,
                 // the result) is handed to code that may call it: the
                 // "reference" use, which the policy must allow explicitly.
-                if (g_.impl().nodes[e.target.index()].flags & node_flag::held) uses_[global_index(e.target)] |= uses::reference;
+                if (g_.held(e.target)) uses_[global_index(e.target)] |= uses::reference;
                 return;
             case event_kind::buffer:
                 return;
@@ -732,7 +680,6 @@ private:
                         continue;
                 }
             }
-            storage_types_.insert(global_index(t[1]));
             return;
         }
         add("persistent-id-not-allowed", severity::high,
@@ -749,7 +696,6 @@ private:
         const global_name& gn = g_.global(e.target);
         const known_global* k = kb_.find(gn.module, gn.name);
         if (!k || k->category != "nested-loader") return;
-        if (depth_ >= opt_.max_nested_depth) return;
         if (g_.kind(e.operand) != value_kind::tuple) return;
         auto args = g_.items(e.operand);
         for (std::size_t i = 0; i < args.size(); ++i) {
@@ -758,7 +704,7 @@ private:
             std::string_view data = g_.text(args[i]);
             std::string inner = (member_.empty() ? std::string() : member_ + " > ") + "argument " + std::to_string(i) +
                                 " of " + qualified(gn.module, gn.name) + " at offset " + std::to_string(e.offset);
-            scan_stream(std::as_bytes(std::span(data.data(), data.size())), inner, depth_ + 1);
+            nested_(std::as_bytes(std::span(data.data(), data.size())), inner);
         }
     }
 
@@ -885,24 +831,20 @@ private:
         out_.findings.push_back(std::move(f));
     }
 
-    void scan_stream(std::span<const std::byte> bytes, const std::string& member, int depth);
-
     const decoding& d_;
     const value_graph& g_;
     std::span<const std::byte> input_;
     const policy& p_;
     const knowledge_base& kb_;
-    const scan_options& opt_;
     const std::string& member_;
-    int depth_;
     file_report& out_;
+    const nested_pickle_sink& nested_;
     std::vector<std::uint8_t> uses_;
     limits lim_;
     std::uint64_t lazy_total_ = 0;  // items drawn from lazy values by all calls so far
     bool lazy_total_reported_ = false;
     std::unordered_map<std::uint32_t, std::uint64_t> lazy_within_;  // container node -> longest lazy item
     const allow_entry no_entry_{};  // bounds of a global no entry allows: none but the limits
-    std::set<std::size_t> storage_types_;
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
     std::unordered_map<std::size_t, value_ref> getattr_nodes_;  // builtins.getattr global index -> its node
@@ -911,66 +853,11 @@ private:
     std::deque<std::string> fetched_text_;                     // their names (a deque: views stay valid)
 };
 
-void scan_streams(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                  const scan_options& options, const std::string& member, int depth, file_report& out,
-                  const std::function<void(const decoding&)>* first_stream = nullptr) {
-    decode_options dopt = options.decode;
-    dopt.limit = tighter(options.decode.limit, p.limits());
-    std::size_t offset = 0;
-    for (int index = 1;; ++index) {
-        std::string name = index == 1 ? member
-                                      : (member.empty() ? std::string() : member + " ") + "(pickle " +
-                                            std::to_string(index) + " at offset " + std::to_string(offset) + ")";
-        decoding d = decode(bytes, dopt, offset);
-        if (index > 1 && d.failure && d.events.empty()) {
-            // Not a pickle: pickle.load stops at the first STOP and never reads it.
-            return;
-        }
-        ++out.pickles;
-        judge j(d, bytes, p, kb, options, name, depth, out);
-        j.run();
-        if (index == 1 && first_stream) (*first_stream)(d);
-        if (d.failure || d.end >= bytes.size() || !options.scan_trailing_pickles) return;
-        finding f;
-        f.rule = "data-after-stop";
-        f.severity = severity::low;
-        f.violation = false;
-        f.member = member;
-        f.offset = d.end;
-        f.message = std::to_string(bytes.size() - d.end) + " bytes follow the STOP at offset " + std::to_string(d.end - 1) +
-                    ". pickle.load ignores them, but a reader that calls it again runs them: any pickle there is "
-                    "scanned too";
-        out.findings.push_back(std::move(f));
-        offset = d.end;
-    }
-}
-
-void judge::scan_stream(std::span<const std::byte> bytes, const std::string& member, int depth) {
-    scan_streams(bytes, p_, kb_, opt_, member, depth, out_);
-}
-
 }  // namespace
 
-void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                        const scan_options& options, const std::string& member, file_report& out) {
-    scan_streams(bytes, p, kb, options, member, 0, out);
-}
-
-void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                        const scan_options& options, const std::string& member, file_report& out,
-                        const std::function<void(const decoding&)>& first_stream) {
-    scan_streams(bytes, p, kb, options, member, 0, out, &first_stream);
-}
-
-file_report scan_bytes(std::span<const std::byte> bytes, const policy& p, const scan_options& options,
-                       const std::string& path, const knowledge_base& kb) {
-    file_report r;
-    r.path = path;
-    r.format = "pickle";
-    r.bytes = bytes.size();
-    scan_pickle_stream(bytes, p, kb, options, "", r);
-    r.settle();
-    return r;
+void judge_pickle(const judge_input& in, file_report& out, const nested_pickle_sink& nested) {
+    judge j(in, out, nested);
+    j.run();
 }
 
 }  // namespace pickleguard

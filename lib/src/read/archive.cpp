@@ -42,7 +42,7 @@ struct member_data {
 
 // Every member, read into memory against the file's budget. nullopt after a
 // finding when the archive is corrupt or too big.
-std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_view b, const std::string& member) {
+std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_view b, const std::string& member) {
     archive_ptr a = open_archive(b);
     if (!a) {
         ctx.add("container-corrupt", severity::high, "the archive cannot be opened; nothing in it was checked", member);
@@ -104,7 +104,7 @@ std::optional<std::vector<member_data>> read_members(scan_context& ctx, bytes_vi
     return out;
 }
 
-void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const std::string& member);
+void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const std::string& member);
 
 }  // namespace
 
@@ -120,12 +120,12 @@ bool is_torch_legacy_tar(bytes_view b) {
     return seen == 15;
 }
 
-void scan_archive(scan_context& ctx, bytes_view bytes, const std::string& format, const std::string& member,
+void read_archive(read_context& ctx, bytes_view bytes, format f, const std::string& member,
                   int depth) {
     container_tally outer = ctx.begin_container();
     auto members = read_members(ctx, bytes, member);
-    if (members && format == "pytorch-legacy-tar") {
-        scan_legacy_tar(ctx, *members, member);
+    if (members && f == format::pytorch_legacy_tar) {
+        read_legacy_tar(ctx, *members, member);
     } else if (members) {
         for (const member_data& m : *members) {
             std::string name = join_member(member, m.name);
@@ -134,20 +134,20 @@ void scan_archive(scan_context& ctx, bytes_view bytes, const std::string& format
                 ctx.inert.push_back(name);
                 continue;
             }
-            scan_any(ctx, view_of(m.bytes), name, depth + 1);
+            ctx.host.member(view_of(m.bytes), name, depth + 1);
         }
     }
-    ctx.end_container(std::move(outer), member, format + " archive");
+    ctx.end_container(std::move(outer), member, std::string(to_string(f)) + " archive");
 }
 
 namespace {
 
 // One pickle at `offset` of a member, judged; nullopt when pickle.load would
 // fail there (already reported).
-std::optional<decoding> next_pickle(scan_context& ctx, bytes_view b, std::size_t& offset, const std::string& name) {
+std::optional<decoding> next_pickle(read_context& ctx, bytes_view b, std::size_t& offset, const std::string& name) {
     decoding d = decode(b, ctx.options.decode, offset);
     std::size_t end = d.complete() ? static_cast<std::size_t>(d.end) : b.size();
-    scan_pickle_stream(b.subspan(offset, end - offset), ctx.p, ctx.kb, ctx.options, name, ctx.report);
+    ctx.host.pickle(b.subspan(offset, end - offset), name);
     if (!d.complete()) return std::nullopt;
     offset = end;
     return d;
@@ -170,7 +170,7 @@ std::uint64_t le(bytes_view b, std::size_t at, int n) {
 // per tensor an (key, storage id, type) pickle and ndim, 4 skipped bytes,
 // ndim sizes, ndim strides and an offset, all little-endian. 'pickle' and
 // 'sys_info' are one pickle each.
-void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const std::string& member) {
+void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const std::string& member) {
     for (member_data& m : members) {
         std::string name = join_member(member, m.name);
         bytes_view b = view_of(m.bytes);
@@ -179,11 +179,11 @@ void scan_legacy_tar(scan_context& ctx, std::vector<member_data>& members, const
             ctx.add("container-corrupt", severity::high, why + "; torch.load would fail here", name, offset);
         };
         if (m.name == "sys_info" || m.name == "pickle") {
-            scan_pickle_stream(b, ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            ctx.host.pickle(b, name);
             continue;
         }
         if (m.name != "storages" && m.name != "tensors") {
-            if (starts_like_pickle(b)) scan_pickle_stream(b, ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            if (starts_like_pickle(b)) ctx.host.pickle(b, name);
             continue;
         }
         auto count_pickle = next_pickle(ctx, b, offset, name + " (count)");

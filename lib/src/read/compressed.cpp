@@ -26,7 +26,7 @@ constexpr std::uint64_t kRatioFloor = 1 << 20;
 
 class sink {
 public:
-    sink(scan_context& ctx, std::uint64_t input_size, const std::string& member, const std::string& format)
+    sink(read_context& ctx, std::uint64_t input_size, const std::string& member, const std::string& format)
         : ctx_(ctx), in_(input_size), member_(member), format_(format) {}
 
     // Room for the next chunk; nullptr once a limit is hit (reported).
@@ -76,7 +76,7 @@ private:
                        "the file is trusted to be this large",
                  member_);
     }
-    scan_context& ctx_;
+    read_context& ctx_;
     std::uint64_t in_;
     const std::string& member_;
     std::string format_;
@@ -282,17 +282,17 @@ std::optional<std::vector<std::byte>> run_lz4(sink& out, bytes_view in) {
 
 }  // namespace
 
-std::optional<std::vector<std::byte>> decompress(scan_context& ctx, const std::string& format, bytes_view bytes,
+std::optional<std::vector<std::byte>> decompress(read_context& ctx, format f, bytes_view bytes,
                                                  const std::string& member) {
-    sink out(ctx, bytes.size(), member, format);
-    if (format == "gzip") return run_zlib(out, bytes, 15 + 16, true);
-    if (format == "zlib") return run_zlib(out, bytes, 15, false);
-    if (format == "bz2") return run_bz2(out, bytes);
-    if (format == "xz") return run_lzma(out, bytes, false);
-    if (format == "lzma") return run_lzma(out, bytes, true);
-    if (format == "zstd") return run_zstd(out, bytes);
-    if (format == "lz4") return run_lz4(out, bytes);
-    if (format == "joblib-zf") {
+    sink out(ctx, bytes.size(), member, std::string(to_string(f)));
+    if (f == format::gzip) return run_zlib(out, bytes, 15 + 16, true);
+    if (f == format::zlib) return run_zlib(out, bytes, 15, false);
+    if (f == format::bz2) return run_bz2(out, bytes);
+    if (f == format::xz) return run_lzma(out, bytes, false);
+    if (f == format::lzma) return run_lzma(out, bytes, true);
+    if (f == format::zstd) return run_zstd(out, bytes);
+    if (f == format::lz4) return run_lz4(out, bytes);
+    if (f == format::joblib_zf) {
         // joblib < 0.10 (numpy_pickle_compat.read_zfile): "ZF", the length in
         // hex padded to 19 characters (and one more space from Python 2), then zlib.
         constexpr std::size_t kHeader = 2 + 19;
@@ -304,11 +304,11 @@ std::optional<std::vector<std::byte>> decompress(scan_context& ctx, const std::s
         if (at < bytes.size() && bytes[at] == std::byte{' '}) ++at;
         return run_zlib(out, bytes.subspan(at), 15, false);
     }
-    out.corrupt("unknown compression " + format);
+    out.corrupt("unknown compression " + std::string(to_string(f)));
     return out.finish();
 }
 
-std::optional<std::vector<std::byte>> inflate_raw(scan_context& ctx, bytes_view bytes, std::uint64_t /*expected*/,
+std::optional<std::vector<std::byte>> inflate_raw(read_context& ctx, bytes_view bytes, std::uint64_t /*expected*/,
                                                   const std::string& member) {
     sink out(ctx, bytes.size(), member, "deflate");
     return run_zlib(out, bytes, -MAX_WBITS, false);

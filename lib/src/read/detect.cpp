@@ -24,11 +24,11 @@ bool starts_with(bytes_view b, std::string_view magic, std::size_t at = 0) {
 // letter fails on the first line.
 constexpr std::size_t kSniffWindow = 64 * 1024;
 
-std::string classify_zip(bytes_view b) {
+format classify_zip(bytes_view b) {
     auto z = parse_zip(b, 1'000'000);
-    if (!z) return "zip";
+    if (!z) return format::zip;
     const auto& entries = z.value().entries;
-    if (entries.empty()) return "zip";
+    if (entries.empty()) return format::zip;
     // As torch.load: PyTorchStreamReader takes the prefix from the first
     // record's folder, _is_torchscript_zip looks for 'constants.pkl' among
     // the records with that prefix cut (getAllRecords, an exact compare), and
@@ -39,15 +39,15 @@ std::string classify_zip(bytes_view b) {
             data_pkl |= torch_record_is(e.name, *root, "data.pkl");
             constants_pkl |= e.name == *root + "constants.pkl";
         }
-        if (constants_pkl) return "torchscript";
-        if (data_pkl) return "pytorch-zip";
+        if (constants_pkl) return format::torchscript;
+        if (data_pkl) return format::pytorch_zip;
     }
     // numpy.savez: every member an .npy (numpy.load reads members by magic).
     bool all_npy = std::all_of(entries.begin(), entries.end(), [&](const zip_entry& e) {
         auto head = peek_entry(b, e, 6);
         return starts_with(view_of(head), "\x93NUMPY");
     });
-    return all_npy ? "npz" : "zip";
+    return all_npy ? format::npz : format::zip;
 }
 
 }  // namespace
@@ -83,32 +83,31 @@ bool is_torch_legacy(bytes_view b) {
 
 bool is_torch_legacy_tar(bytes_view bytes);  // archive.cpp
 
-std::string detect_container(bytes_view b) {
+std::optional<format> detect_container(bytes_view b) {
     if (starts_with(b, "PK\x03\x04") || starts_with(b, std::string_view("PK\x05\x06", 4))) return classify_zip(b);
-    if (starts_with(b, "\x93NUMPY")) return "npy";
-    if (starts_with(b, "\x1f\x8b\x08")) return "gzip";
-    if (starts_with(b, "BZh") && b.size() > 3 && b[3] >= std::byte{'1'} && b[3] <= std::byte{'9'}) return "bz2";
-    if (starts_with(b, std::string_view("\xfd" "7zXZ\x00", 6))) return "xz";
-    if (starts_with(b, "\x28\xb5\x2f\xfd")) return "zstd";
-    if (starts_with(b, "\x04\x22\x4d\x18")) return "lz4";
-    if (starts_with(b, "7z\xbc\xaf\x27\x1c")) return "7z";
-    if (starts_with(b, "ustar", 257)) return is_torch_legacy_tar(b) ? "pytorch-legacy-tar" : "tar";
-    if (starts_with(b, "ZF0x")) return "joblib-zf";
+    if (starts_with(b, "\x93NUMPY")) return format::npy;
+    if (starts_with(b, "\x1f\x8b\x08")) return format::gzip;
+    if (starts_with(b, "BZh") && b.size() > 3 && b[3] >= std::byte{'1'} && b[3] <= std::byte{'9'}) return format::bz2;
+    if (starts_with(b, std::string_view("\xfd" "7zXZ\x00", 6))) return format::xz;
+    if (starts_with(b, "\x28\xb5\x2f\xfd")) return format::zstd;
+    if (starts_with(b, "\x04\x22\x4d\x18")) return format::lz4;
+    if (starts_with(b, "7z\xbc\xaf\x27\x1c")) return format::seven_z;
+    if (starts_with(b, "ustar", 257)) return is_torch_legacy_tar(b) ? format::pytorch_legacy_tar : format::tar;
+    if (starts_with(b, "ZF0x")) return format::joblib_zf;
     // LZMA "alone" (.lzma, joblib's compress='lzma'): properties byte 0x5d
     // (lc=3 lp=0 pb=2, what every encoder writes), then the dictionary size.
-    if (b.size() >= 13 && b[0] == std::byte{0x5d} && b[1] == std::byte{0} && b[2] == std::byte{0}) return "lzma";
+    if (b.size() >= 13 && b[0] == std::byte{0x5d} && b[1] == std::byte{0} && b[2] == std::byte{0}) return format::lzma;
     // zlib (joblib's compress='zlib'): deflate with a 32K window, header checksum.
     if (b.size() >= 2 && b[0] == std::byte{0x78} &&
         ((static_cast<unsigned>(b[0]) << 8) | static_cast<unsigned>(b[1])) % 31 == 0)
-        return "zlib";
-    return "";
+        return format::zlib;
+    return std::nullopt;
 }
 
-std::string detect(bytes_view b) {
-    std::string container = detect_container(b);
-    if (!container.empty()) return container;
-    if (starts_like_pickle(b)) return is_torch_legacy(b) ? "pytorch-legacy" : "pickle";
-    return "";
+std::optional<format> detect(bytes_view b) {
+    if (auto container = detect_container(b)) return container;
+    if (starts_like_pickle(b)) return is_torch_legacy(b) ? format::pytorch_legacy : format::pickle;
+    return std::nullopt;
 }
 
 bool pickle_reading_acts(bytes_view b) {
@@ -128,11 +127,11 @@ bool pickle_reading_acts(bytes_view b) {
     return false;
 }
 
-std::vector<std::string> detect_readings(bytes_view b) {
-    std::vector<std::string> out;
-    std::string container = detect_container(b);
-    if (container.empty()) {
-        if (std::string f = detect(b); !f.empty()) out.push_back(std::move(f));
+std::vector<format> detect_readings(bytes_view b) {
+    std::vector<format> out;
+    auto container = detect_container(b);
+    if (!container) {
+        if (auto f = detect(b)) out.push_back(*f);
         return out;
     }
     // A zip's "PK" is PERSID: pickle.load, joblib's and pandas' unpicklers
@@ -142,12 +141,12 @@ std::vector<std::string> detect_readings(bytes_view b) {
     // No loader runs a pickle from the front of a zip, and decoding one would
     // search a checkpoint for a newline.
     const bool zip_magic = starts_with(b, "PK");
-    out.push_back(std::move(container));
+    out.push_back(*container);
     if (zip_magic) return out;
     // The same bytes read from offset 0 by pickle.load, numpy.load's and
     // joblib.load's fallbacks, pandas.read_pickle, and torch.load when
     // Python's tarfile refuses what libarchive accepted: a second reading.
-    if (pickle_reading_acts(b)) out.push_back(is_torch_legacy(b) ? "pytorch-legacy" : "pickle");
+    if (pickle_reading_acts(b)) out.push_back(is_torch_legacy(b) ? format::pytorch_legacy : format::pickle);
     return out;
 }
 
@@ -155,7 +154,15 @@ std::vector<std::string> detect_readings(bytes_view b) {
 
 namespace pickleguard {
 
-std::string detect_format(std::span<const std::byte> bytes) { return read::detect(bytes); }
-std::vector<std::string> detect_readings(std::span<const std::byte> bytes) { return read::detect_readings(bytes); }
+std::string detect_format(std::span<const std::byte> bytes) {
+    auto f = read::detect(bytes);
+    return f ? std::string(to_string(*f)) : std::string();
+}
+
+std::vector<std::string> detect_readings(std::span<const std::byte> bytes) {
+    std::vector<std::string> out;
+    for (format f : read::detect_readings(bytes)) out.emplace_back(to_string(f));
+    return out;
+}
 
 }  // namespace pickleguard

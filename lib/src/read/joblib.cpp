@@ -11,15 +11,16 @@
 // after_build hook, so array bytes are never decoded as opcodes (no false
 // findings) and the nested pickles are judged with the same policy.
 //
-// A plain pickle has no NumpyArrayWrapper, so the hook never fires and this is
-// exactly scan_pickle_stream. A stream that has one is judged a second time
-// as plain pickle.load reads it (judge_as_plain_pickle).
+// A plain pickle has no NumpyArrayWrapper, so the hook never fires. A stream
+// that has one has a second reading, plain pickle.load's, which the scan
+// stage judges too.
 #include "pickleguard/opcodes.hpp"
 #include "read/container_scan.hpp"
 #include "read/numpy_dtype.hpp"
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 namespace pickleguard::read {
 namespace {
@@ -44,10 +45,8 @@ struct wrapper_fields {
 
 class joblib_reader {
 public:
-    joblib_reader(scan_context& ctx, bytes_view stream, const std::string& member)
-        : ctx_(ctx), stream_(stream), member_(member) {}
-
-    bool wrappers_seen() const { return wrappers_seen_; }
+    joblib_reader(read_context& ctx, bytes_view stream, const std::string& member, bool& seen)
+        : ctx_(ctx), stream_(stream), member_(member), wrappers_seen_(seen) {}
 
     std::uint64_t after_build(bytes_view input, const value_graph& g, value_ref node, std::uint64_t offset) {
         // Only the stream joblib.load reads; a nested pickle.loads argument is
@@ -96,9 +95,8 @@ public:
             decoding d = decode(input, ctx_.options.decode, static_cast<std::size_t>(offset));
             std::uint64_t end = std::max<std::uint64_t>(d.end, offset);
             walked_to_ = end;
-            scan_pickle_stream(input.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(end - offset)),
-                               ctx_.p, ctx_.kb, ctx_.options,
-                               join_member(member_, "object array at offset " + std::to_string(offset)), ctx_.report);
+            ctx_.host.pickle(input.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(end - offset)),
+                             join_member(member_, "object array at offset " + std::to_string(offset)));
             return end - offset;
         }
         std::uint64_t skip = 0;
@@ -290,57 +288,22 @@ private:
         return 0;
     }
 
-    scan_context& ctx_;
+    read_context& ctx_;
     bytes_view stream_;
-    const std::string& member_;
-    bool wrappers_seen_ = false;
+    std::string member_;
+    bool& wrappers_seen_;
     std::uint64_t walked_to_ = 0;  // frame_end_after's position in the stream
     std::uint64_t frame_end_ = 0;  // end of the last FRAME seen there
 };
 
-// The same stream as pickle.load reads it (pandas.read_pickle, a plain
-// pickle.load of a .pkl that joblib wrote): nothing is skipped, so the bytes
-// after each NumpyArrayWrapper are opcodes. A file can be benign under
-// joblib.load and run code under pickle.load (the differential fuzz target
-// found such streams), so whatever that reading resolves or calls beyond the
-// policy is a finding too. Its decode errors are not: real array bytes are
-// not opcodes, and pickle.load stops at them with an exception.
-void judge_as_plain_pickle(scan_context& ctx, bytes_view bytes, const std::string& member) {
-    file_report plain;
-    scan_pickle_stream(bytes, ctx.p, ctx.kb, ctx.options, member, plain);
-    file_report& out = ctx.report;
-    auto known = [&](const finding& f) {
-        for (const finding& g : out.findings)
-            if (g.rule == f.rule && g.member == f.member && g.offset == f.offset && g.module == f.module &&
-                g.name == f.name)
-                return true;
-        return false;
-    };
-    for (finding& f : plain.findings) {
-        if (!f.violation || f.rule == "malformed-pickle" || f.rule == "limit-exceeded" || f.rule == "data-after-stop" ||
-            known(f))
-            continue;
-        f.message = "if read with pickle.load rather than joblib.load (array bytes are then opcodes): " + f.message;
-        out.findings.push_back(std::move(f));
-    }
-    for (global_report& g : plain.globals) {
-        bool listed = std::any_of(out.globals.begin(), out.globals.end(), [&](const global_report& h) {
-            return h.member == g.member && h.module == g.module && h.name == g.name && h.raw_module == g.raw_module &&
-                   h.raw_name == g.raw_name;
-        });
-        if (!listed) out.globals.push_back(std::move(g));
-    }
-}
-
 }  // namespace
 
-void scan_pickle(scan_context& ctx, bytes_view bytes, const std::string& member) {
-    joblib_reader reader(ctx, bytes, member);
-    scan_options options = ctx.options;
-    options.decode.after_build = [&reader](bytes_view input, const value_graph& g, value_ref node,
-                                           std::uint64_t offset) { return reader.after_build(input, g, node, offset); };
-    scan_pickle_stream(bytes, ctx.p, ctx.kb, options, member, ctx.report);
-    if (reader.wrappers_seen()) judge_as_plain_pickle(ctx, bytes, member);
+std::function<std::uint64_t(bytes_view, const value_graph&, value_ref, std::uint64_t)>
+joblib_array_reader(read_context& ctx, bytes_view stream, const std::string& member, bool& seen) {
+    auto reader = std::make_shared<joblib_reader>(ctx, stream, member, seen);
+    return [reader](bytes_view input, const value_graph& g, value_ref node, std::uint64_t offset) {
+        return reader->after_build(input, g, node, offset);
+    };
 }
 
 }  // namespace pickleguard::read

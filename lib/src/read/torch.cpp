@@ -12,7 +12,6 @@
 // storage keys — then for each key an 8-byte little-endian element count and
 // that many elements. Every one of the five is a full pickle.load.
 #include "read/zip_reader.hpp"
-#include "judge/stream.hpp"
 
 #include <algorithm>
 #include <map>
@@ -130,7 +129,7 @@ bool is_source_text(bytes_view b) {
 
 }  // namespace
 
-void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
+void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
                     bool torchscript) {
     const std::string root = torch_root(z.entries).value_or("");
     const std::string folded_root = miniz_fold(root);
@@ -165,8 +164,8 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
             // The storages: each must name a record whose size is what torch
             // reads for it (numel elements of the class's size).
             std::vector<storage_ref> refs;
-            scan_pickle_stream(data->view, ctx.p, ctx.kb, ctx.options, name, ctx.report,
-                               [&refs](const decoding& d) { refs = storage_refs(d); });
+            const std::function<void(const decoding&)> keep_refs = [&refs](const decoding& d) { refs = storage_refs(d); };
+            ctx.host.pickle(data->view, name, &keep_refs);
             for (const storage_ref& r : refs) {
                 std::string record = root + std::string(pe.storage_dir) + r.key;
                 auto [rlo, rhi] = by_name.equal_range(miniz_fold(record));
@@ -215,7 +214,7 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
             std::find(std::begin(kMetadata), std::end(kMetadata), local) != std::end(kMetadata)) {
             auto head = peek_entry(file, e, 64);
             if (!pickle_reading_acts(view_of(head)) && !starts_like_pickle(view_of(head)) &&
-                detect_container(view_of(head)).empty()) {
+                !detect_container(view_of(head))) {
                 ctx.inert.push_back(name);
                 continue;
             }
@@ -229,14 +228,14 @@ void scan_torch_zip(scan_context& ctx, bytes_view file, const zip_archive& z, co
                 ctx.inert.push_back(name);
                 continue;
             }
-            scan_any(ctx, data->view, name, depth + 1);
+            ctx.host.member(data->view, name, depth + 1);
             continue;
         }
-        scan_zip_entry(ctx, file, e, name, depth);
+        read_zip_entry(ctx, file, e, name, depth);
     }
 }
 
-void scan_torch_legacy(scan_context& ctx, bytes_view b, const std::string& member) {
+void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& member) {
     static constexpr const char* kNames[] = {"magic number", "protocol version", "sys info", "object", "storage keys"};
     std::vector<decoding> parts;
     std::size_t offset = 0;
@@ -245,11 +244,10 @@ void scan_torch_legacy(scan_context& ctx, bytes_view b, const std::string& membe
         decoding d = decode(b, ctx.options.decode, offset);
         if (!d.complete()) {
             // pickle.load raises here, after running what came before.
-            scan_pickle_stream(b.subspan(offset), ctx.p, ctx.kb, ctx.options, name, ctx.report);
+            ctx.host.pickle(b.subspan(offset), name);
             return;
         }
-        scan_pickle_stream(b.subspan(offset, static_cast<std::size_t>(d.end) - offset), ctx.p, ctx.kb, ctx.options,
-                           name, ctx.report);
+        ctx.host.pickle(b.subspan(offset, static_cast<std::size_t>(d.end) - offset), name);
         offset = static_cast<std::size_t>(d.end);
         parts.push_back(std::move(d));
     }
@@ -307,7 +305,7 @@ void scan_torch_legacy(scan_context& ctx, bytes_view b, const std::string& membe
                 member, offset);
         bytes_view rest = b.subspan(offset);
         if (starts_like_pickle(rest))
-            scan_pickle_stream(rest, ctx.p, ctx.kb, ctx.options, join_member(member, "after the storages"), ctx.report);
+            ctx.host.pickle(rest, join_member(member, "after the storages"));
     }
 }
 

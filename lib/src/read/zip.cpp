@@ -262,7 +262,7 @@ std::vector<std::byte> peek_entry(bytes_view file, const zip_entry& e, std::size
     return out;
 }
 
-std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const zip_entry& e, const std::string& member) {
+std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member) {
     if (!e.data_offset) {  // already reported by parse_zip
         ctx.unread.push_back(member);
         return std::nullopt;
@@ -304,7 +304,7 @@ std::optional<entry_bytes> read_entry(scan_context& ctx, bytes_view file, const 
         // bzip2: CPython's zipfile reads it (numpy.load of an .npz, any
         // zipfile-based loader), PyTorch does not; the data is a whole .bz2
         // stream.
-        auto unpacked = decompress(ctx, "bz2", data, member);
+        auto unpacked = decompress(ctx, format::bz2, data, member);
         if (!unpacked) {
             ctx.unread.push_back(member);
             return std::nullopt;

@@ -28,12 +28,12 @@ bool may_unpickle(bytes_view head) {
 
 }  // namespace
 
-void scan_zip_entry(scan_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth) {
+void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth) {
     if (!e.name.empty() && e.name.back() == '/' && e.size == 0) return;  // a directory
     if (e.size > kReadWhole && (e.method == 0 || e.method == 8)) {
         auto head = peek_entry(file, e, kPeek);
         bytes_view h = view_of(head);
-        if (detect_container(h).empty() && !may_unpickle(h)) {
+        if (!detect_container(h) && !may_unpickle(h)) {
             ctx.add("member-not-scanned", severity::info,
                     "a " + std::to_string(e.size) + "-byte entry that starts like no pickle or container; not read",
                     member, std::nullopt, false);
@@ -43,10 +43,10 @@ void scan_zip_entry(scan_context& ctx, bytes_view file, const zip_entry& e, cons
     }
     auto data = read_entry(ctx, file, e, member);
     if (!data) return;
-    scan_any(ctx, data->view, member, depth + 1);
+    ctx.host.member(data->view, member, depth + 1);
 }
 
-void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int depth) {
+void read_zip(read_context& ctx, bytes_view file, const std::string& member, int depth) {
     const std::uint64_t room = ctx.options.containers.max_entries > ctx.entries
                                    ? ctx.options.containers.max_entries - ctx.entries
                                    : 0;
@@ -69,19 +69,23 @@ void scan_zip(scan_context& ctx, bytes_view file, const std::string& member, int
     if (z.start > 0) {
         bytes_view front = file.first(static_cast<std::size_t>(z.start));
         std::string name = join_member(member, "bytes before the archive");
-        if (detect(front).empty())
+        if (!detect(front))
             ctx.add("member-not-scanned", severity::info, "the leading bytes are no pickle or known container", name,
                     std::nullopt, false);
         else
-            scan_any(ctx, front, name, depth + 1);
+            ctx.host.member(front, name, depth + 1);
     }
-    std::string format = z.entries.empty() ? "zip" : ctx.detect_once(file.subspan(static_cast<std::size_t>(z.start)));
-    if (format == "pytorch-zip" || format == "torchscript") {
-        scan_torch_zip(ctx, file, z, member, depth, format == "torchscript");
+    format f = format::zip;
+    if (!z.entries.empty()) {
+        const auto& readings = ctx.readings_once(file.subspan(static_cast<std::size_t>(z.start)));
+        if (!readings.empty()) f = readings.front();
+    }
+    if (f == format::pytorch_zip || f == format::torchscript) {
+        read_torch_zip(ctx, file, z, member, depth, f == format::torchscript);
     } else {
-        for (const zip_entry& e : z.entries) scan_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+        for (const zip_entry& e : z.entries) read_zip_entry(ctx, file, e, join_member(member, e.name), depth);
     }
-    ctx.end_container(std::move(outer), member, format == "zip" ? "zip archive" : format + " archive");
+    ctx.end_container(std::move(outer), member, std::string(to_string(f)) + " archive");
 }
 
 }  // namespace pickleguard::read

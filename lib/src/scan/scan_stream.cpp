@@ -1,0 +1,93 @@
+// Pickle streams as pickle.load reads them: the first, then any pickle after
+// its STOP (a reader that calls pickle.load again runs it), and the bytes a
+// pickle hands to a nested loader. Each stream is decoded once and judged.
+#include "scan/scan_stream.hpp"
+
+#include "pickleguard/judge.hpp"
+
+#include <algorithm>
+
+namespace pickleguard::scan {
+namespace {
+
+// The stricter of two sets of limits: a policy may only tighten the scan's.
+limits tighter(const limits& a, const limits& b) {
+    limits l;
+    l.max_input_bytes = std::min(a.max_input_bytes, b.max_input_bytes);
+    l.max_opcodes = std::min(a.max_opcodes, b.max_opcodes);
+    l.max_stack_depth = std::min(a.max_stack_depth, b.max_stack_depth);
+    l.max_mark_depth = std::min(a.max_mark_depth, b.max_mark_depth);
+    l.max_nesting_depth = std::min(a.max_nesting_depth, b.max_nesting_depth);
+    l.max_memo_entries = std::min(a.max_memo_entries, b.max_memo_entries);
+    l.max_memo_index = std::min(a.max_memo_index, b.max_memo_index);
+    l.max_container_items = std::min(a.max_container_items, b.max_container_items);
+    l.max_nodes = std::min(a.max_nodes, b.max_nodes);
+    l.max_decoded_bytes = std::min(a.max_decoded_bytes, b.max_decoded_bytes);
+    l.max_decimal_int_digits = std::min(a.max_decimal_int_digits, b.max_decimal_int_digits);
+    l.max_text_int_chars = std::min(a.max_text_int_chars, b.max_text_int_chars);
+    l.max_json_bytes = std::min(a.max_json_bytes, b.max_json_bytes);
+    l.max_hash_collisions = std::min(a.max_hash_collisions, b.max_hash_collisions);
+    l.max_lazy_items = std::min(a.max_lazy_items, b.max_lazy_items);
+    return l;
+}
+
+}  // namespace
+
+void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const std::string& member, int depth,
+                  const std::function<void(const decoding&)>* first_stream) {
+    const scan_options& options = ctx.options;
+    file_report& out = ctx.report;
+    decode_options dopt = options.decode;
+    dopt.limit = tighter(options.decode.limit, ctx.p.limits());
+    const nested_pickle_sink nested = [&](std::span<const std::byte> inner, const std::string& name) {
+        if (depth < options.max_nested_depth) scan_streams(ctx, inner, name, depth + 1, nullptr);
+    };
+    std::size_t offset = 0;
+    for (int index = 1;; ++index) {
+        std::string name = index == 1 ? member
+                                      : (member.empty() ? std::string() : member + " ") + "(pickle " +
+                                            std::to_string(index) + " at offset " + std::to_string(offset) + ")";
+        decoding d = decode(bytes, dopt, offset);
+        if (index > 1 && d.failure && d.events.empty()) {
+            // Not a pickle: pickle.load stops at the first STOP and never reads it.
+            return;
+        }
+        ++out.pickles;
+        judge_pickle({d, bytes, ctx.p, ctx.kb, dopt.limit, name}, out, nested);
+        if (index == 1 && first_stream) (*first_stream)(d);
+        if (d.failure || d.end >= bytes.size() || !options.scan_trailing_pickles) return;
+        finding f;
+        f.rule = "data-after-stop";
+        f.severity = severity::low;
+        f.violation = false;
+        f.member = member;
+        f.offset = d.end;
+        f.message = std::to_string(bytes.size() - d.end) + " bytes follow the STOP at offset " + std::to_string(d.end - 1) +
+                    ". pickle.load ignores them, but a reader that calls it again runs them: any pickle there is "
+                    "scanned too";
+        out.findings.push_back(std::move(f));
+        offset = d.end;
+    }
+}
+
+}  // namespace pickleguard::scan
+
+namespace pickleguard {
+
+void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
+                        const scan_options& options, const std::string& member, file_report& out) {
+    scan::scan_streams({p, kb, options, out}, bytes, member, 0, nullptr);
+}
+
+file_report scan_bytes(std::span<const std::byte> bytes, const policy& p, const scan_options& options,
+                       const std::string& path, const knowledge_base& kb) {
+    file_report r;
+    r.path = path;
+    r.format = "pickle";
+    r.bytes = bytes.size();
+    scan_pickle_stream(bytes, p, kb, options, "", r);
+    r.settle();
+    return r;
+}
+
+}  // namespace pickleguard
