@@ -208,7 +208,7 @@ def scan(data_or_path, policy="default", *, containers=True, sandbox=True, timeo
     str or os.PathLike path, memory-mapped) and returns its Report.
 
     With containers=True, files are opened by their content (torch zips,
-    numpy, joblib, archives) when this build of pickleguard reads them.
+    numpy, joblib, archives).
     With sandbox=True (the default) the scan runs in a sandboxed worker
     process, given `timeout` seconds (0: none) and `max_memory_mb` of address
     space beyond this process's own (0: no limit); see the module's doc."""

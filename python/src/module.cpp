@@ -75,11 +75,7 @@ std::string report_of(const pg::file_report& r, const pg::policy& p) {
 
 pg::file_report scan_span(std::span<const std::byte> bytes, const pg::policy& p, const std::string& path,
                           bool containers) {
-#ifdef PICKLEGUARD_HAVE_SCAN_FILE
     if (containers) return pg::scan_file(bytes, p, {}, path);
-#else
-    (void)containers;
-#endif
     return pg::scan_bytes(bytes, p, {}, path);
 }
 
@@ -160,11 +156,8 @@ private:
 PYBIND11_MODULE(_pickleguard, m) {
     m.doc() = "pickleguard's C++ core: policies and scans (use the pickleguard package, not this module)";
     m.attr("__version__") = pg::version();
-#ifdef PICKLEGUARD_HAVE_SCAN_FILE
+    // Every build has scan_file; pickleguard._scan_torch still asks.
     m.attr("has_scan_file") = true;
-#else
-    m.attr("has_scan_file") = false;
-#endif
 
     py::class_<pg::policy, policy_ptr>(m, "Policy")
         .def_static("shipped", [](const std::string& name) { return take(pg::load_shipped_policy(name)); })

@@ -12,7 +12,6 @@ byte by byte; nothing is ever unpickled.
     filesystem_test.py --pickleguard build/tools/pickleguard
 """
 
-import argparse
 import json
 import os
 import pickle
@@ -26,6 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import cli_common  # noqa: E402
 import pickles  # noqa: E402
 
 PICKLEGUARD = None
@@ -283,14 +283,5 @@ class FileSystemTest(unittest.TestCase):
         self.assertIn("no path", r.stderr)
 
 
-def main():
-    global PICKLEGUARD
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args, rest = ap.parse_known_args()
-    PICKLEGUARD = os.path.abspath(args.pickleguard)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    cli_common.main(sys.modules[__name__])

@@ -11,7 +11,6 @@ ever unpickled.
     infer_explain_test.py --pickleguard build/tools/pickleguard
 """
 
-import argparse
 import collections
 import datetime
 import decimal
@@ -19,10 +18,9 @@ import os
 import pickle
 import subprocess
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli_common  # noqa: E402
 import pickles  # noqa: E402
 
 PICKLEGUARD = None
@@ -32,20 +30,7 @@ def run(*args, stdin=None):
     return subprocess.run([PICKLEGUARD, *args], capture_output=True, text=True, input=stdin, timeout=120)
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.dir = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
-    def write(self, name, data: bytes) -> str:
-        path = os.path.join(self.dir, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        return path
-
+class Base(cli_common.TempDirTest):
     def infer(self, *files, extra=(), expect=0):
         out = os.path.join(self.dir, "inferred.toml")
         if os.path.exists(out):
@@ -245,14 +230,5 @@ class SkipUnknownTest(Base):
         self.assertEqual(run("scan", "--skip-unknown", text, bad).returncode, 1)
 
 
-def main():
-    global PICKLEGUARD
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args, rest = ap.parse_known_args()
-    PICKLEGUARD = os.path.abspath(args.pickleguard)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    cli_common.main(sys.modules[__name__])

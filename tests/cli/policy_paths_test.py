@@ -13,16 +13,14 @@ references in a tuple; nothing is ever unpickled) and reads the verdict.
     policy_paths_test.py --pickleguard build/tools/pickleguard
 """
 
-import argparse
 import json
 import os
 import subprocess
 import sys
-import tempfile
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import cli_common  # noqa: E402
 import pickles  # noqa: E402
 
 PICKLEGUARD = None
@@ -44,21 +42,7 @@ def policy_text(name, allowed, include=()):
     return out
 
 
-class PolicyPathsTest(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.dir = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
-    def write(self, rel, data):
-        path = os.path.join(self.dir, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-        return path
-
+class PolicyPathsTest(cli_common.TempDirTest):
     def verdict(self, pickle_bytes, *policies):
         """The verdict of one pickle under --policy ... as given, run from self.dir."""
         target = self.write("in/x.pkl", pickle_bytes)
@@ -149,14 +133,5 @@ class PolicyPathsTest(unittest.TestCase):
                                       "équipe/numpy.toml", "python"), "safe")
 
 
-def main():
-    global PICKLEGUARD
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args, rest = ap.parse_known_args()
-    PICKLEGUARD = os.path.abspath(args.pickleguard)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    cli_common.main(sys.modules[__name__])

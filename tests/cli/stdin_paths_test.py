@@ -7,7 +7,6 @@ documents.
     stdin_paths_test.py --pickleguard build/tools/pickleguard
 """
 
-import argparse
 import json
 import os
 import pickle
@@ -19,6 +18,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "worker"))
+import cli_common  # noqa: E402
 import pickles  # noqa: E402
 import scan_worker  # noqa: E402
 
@@ -105,14 +105,5 @@ class StdinPathsTest(unittest.TestCase):
                          ["safe " + self.paths["ok.pkl"], "unsafe " + self.paths["bad.pkl"]])
 
 
-def main():
-    global PICKLEGUARD
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args, rest = ap.parse_known_args()
-    PICKLEGUARD = os.path.abspath(args.pickleguard)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    cli_common.main(sys.modules[__name__])

@@ -3,55 +3,32 @@
 // tests/containers/make_containers.py from byte-built pickles; nothing is
 // ever unpickled. zstd and lz4 streams and 7z archives are made here with the
 // libraries.
-#include "pickleguard/container.hpp"
+#include "container_fixture.hpp"
 
-#include "pickle_bytes.hpp"
-
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <lz4frame.h>
 #include <zstd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <utility>
 #include <vector>
 
 namespace pickleguard {
 namespace {
 
+using testing::kEvil;
 using testing::pb;
 
-const std::string kEvil = pb(R"(\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.)");
-
-class Container : public ::testing::Test {
+class Container : public testing::FileScan {
 protected:
-    static std::string input(const std::string& name) {
-        std::ifstream f(std::string(PICKLEGUARD_CONTAINERS_DIR) + "/" + name, std::ios::binary);
-        EXPECT_TRUE(f.good()) << name;
-        return {std::istreambuf_iterator<char>(f), {}};
-    }
+    static std::string input(const std::string& name) { return testing::read_input(PICKLEGUARD_CONTAINERS_DIR, name); }
     file_report scan(const std::string& name, const std::string& policy_name = "pytorch", scan_options options = {}) {
         return scan_data(input(name), policy_name, options);
-    }
-    file_report scan_data(std::string data, const std::string& policy_name = "pytorch", scan_options options = {}) {
-        data_ = std::move(data);
-        policy p = load_shipped_policy(policy_name).value();
-        return scan_file(std::as_bytes(std::span(data_.data(), data_.size())), p, options, "input");
-    }
-    static const finding* find(const file_report& r, std::string_view rule, std::string_view member = "*") {
-        auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) {
-            return f.rule == rule && (member == "*" || f.member == member);
-        });
-        return it == r.findings.end() ? nullptr : &*it;
     }
     static bool has_violation_other_than(const file_report& r, std::string_view rule) {
         return std::any_of(r.findings.begin(), r.findings.end(),
                            [&](const finding& f) { return f.violation && f.rule != rule; });
     }
-    std::string data_;
 };
 
 // ---- PyTorch zip ---------------------------------------------------------------
@@ -337,28 +314,9 @@ TEST_F(Container, GzipInsideTar) {
     EXPECT_NE(find(r, "global-not-allowed", "model/evil.pkl.gz > gzip"), nullptr);
 }
 
-// A 7z archive, written here with libarchive (Python's standard library has
-// no 7z writer): each member is read and scanned like a tar's.
-std::string seven_zip(const std::vector<std::pair<std::string, std::string>>& members) {
-    std::vector<char> buf(1 << 20);
-    std::size_t used = 0;
-    archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format_7zip(a), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
-    for (const auto& [name, data] : members) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, name.c_str());
-        archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-        EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
-        archive_entry_free(e);
-    }
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return std::string(buf.data(), used);
-}
+// A 7z archive (written with libarchive): each member is read and scanned
+// like a tar's.
+using testing::seven_zip;
 
 TEST_F(Container, PayloadIn7zArchive) {
     const std::string benign = pb(R"(\x80\x04]\x94(K\x01K\x02e.)");

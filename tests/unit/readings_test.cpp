@@ -5,16 +5,14 @@
 // loaders' own reading code that the malicious ones reach their payload.
 // The 7z inputs are made here with libarchive, and checked against
 // libarchive's own extractor.
-#include "pickleguard/container.hpp"
 #include "pickleguard/report.hpp"
 
-#include "pickle_bytes.hpp"
+#include "container_fixture.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -25,30 +23,14 @@
 namespace pickleguard {
 namespace {
 
+using testing::kEvil;
 using testing::pb;
 
-const std::string kEvil = pb(R"(\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.)");
-
-class Readings : public ::testing::Test {
+class Readings : public testing::FileScan {
 protected:
-    static std::string input(const std::string& name) {
-        std::ifstream f(std::string(PICKLEGUARD_READINGS_DIR) + "/" + name, std::ios::binary);
-        EXPECT_TRUE(f.good()) << name;
-        return {std::istreambuf_iterator<char>(f), {}};
-    }
+    static std::string input(const std::string& name) { return testing::read_input(PICKLEGUARD_READINGS_DIR, name); }
     file_report scan(const std::string& name, const std::string& policy_name = "pytorch") {
         return scan_data(input(name), policy_name);
-    }
-    file_report scan_data(std::string data, const std::string& policy_name = "pytorch") {
-        data_ = std::move(data);
-        policy p = load_shipped_policy(policy_name).value();
-        return scan_file(std::as_bytes(std::span(data_.data(), data_.size())), p, {}, "input");
-    }
-    static const finding* find(const file_report& r, std::string_view rule, std::string_view member = "*") {
-        auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) {
-            return f.rule == rule && (member == "*" || f.member == member);
-        });
-        return it == r.findings.end() ? nullptr : &*it;
     }
     static bool global_found(const file_report& r, std::string_view member) {
         const finding* f = find(r, "global-not-allowed", member);
@@ -153,23 +135,7 @@ void put_le(std::string& s, std::size_t at, std::uint64_t v, int n) {
 // libarchive reports file type 0 for it. Written by libarchive (stored,
 // plain header), then the attribute word patched and both CRCs redone.
 std::string seven_zip_without_type_bits(const std::string& data) {
-    std::vector<char> buf(1 << 16);
-    std::size_t used = 0;
-    archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format_7zip(a), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_set_options(a, "compression=store"), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, "model.pkl");
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
-    archive_entry_free(e);
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    std::string s(buf.data(), used);
+    std::string s = testing::seven_zip({{"model.pkl", data}}, "compression=store");
     // kAttributes (0x15), 6 bytes: all defined, not external, one UInt32.
     std::size_t at = s.rfind(std::string("\x15\x06\x01\x00", 4));
     EXPECT_NE(at, std::string::npos);

@@ -1,90 +1,21 @@
-// Policies and the knowledge base: TOML in, lookup tables out.
+// Policies: TOML in, lookup tables out (the knowledge base, read the same
+// way, is in knowledge_base.cpp).
 //
 // Files are validated strictly: an unknown key, a misspelt use or a pattern
 // RE2 cannot compile is an error naming the file and line, because a typo in
 // an allow-list must never quietly change what it allows.
-#define TOML_EXCEPTIONS 0
-#define TOML_HEADER_ONLY 1
-#include <toml++/toml.h>
-
-#include "pickleguard/policy.hpp"
+#include "judge/policy_toml.hpp"
 
 #include "judge/embedded_data.hpp"
 
-#include <re2/re2.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <sstream>
-#include <unordered_map>
 
 namespace pickleguard {
 namespace {
-
-error usage_error(const std::string& where, const std::string& what) {
-    error e;
-    e.kind = error_kind::usage;
-    e.reason = where + ": " + what;
-    return e;
-}
-
-// A pattern of a policy or the knowledge base, compiled by RE2 (linear
-// time); a bad one is an error naming where it is and which key holds it.
-result<std::unique_ptr<RE2>> compile_pattern(const std::string& pattern, const std::string& at, const char* key) {
-    RE2::Options opt;
-    opt.set_log_errors(false);
-    auto re = std::make_unique<RE2>(pattern, opt);
-    if (!re->ok()) return usage_error(at, std::string("bad ") + key + ": " + re->error());
-    return re;
-}
-
-std::string where(const std::string& origin, const toml::node& n) {
-    auto line = n.source().begin.line;
-    return line ? origin + ":" + std::to_string(line) : origin;
-}
-
-// Exact entries are found by one key per (module, name): module, NUL, name.
-// Lookups build it on the stack when short and pass it to `f` as a view: the
-// judge asks once per call in the pickle (10,000 REDUCEs in a checkpoint of
-// 10,000 tensors), so lookups must not allocate.
-template <class F>
-auto with_key(std::string_view module, std::string_view name, F&& f) {
-    char buf[256];
-    std::string heap;
-    const std::size_t n = module.size() + 1 + name.size();
-    char* out = buf;
-    if (n > sizeof buf) {
-        heap.resize(n);
-        out = heap.data();
-    }
-    std::memcpy(out, module.data(), module.size());
-    out[module.size()] = '\0';
-    std::memcpy(out + module.size() + 1, name.data(), name.size());
-    return f(std::string_view(out, n));
-}
-
-std::string key_of(std::string_view module, std::string_view name) {
-    return with_key(module, name, [](std::string_view k) { return std::string(k); });
-}
-
-struct key_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
-};
-using exact_index = std::unordered_map<std::string, std::size_t, key_hash, std::equal_to<>>;
-
-// Rejects keys a table may not have, so typos surface.
-std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed) {
-    for (auto&& [k, v] : t) {
-        if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) return std::string(k.str());
-    }
-    return {};
-}
 
 // toml++ 3.3 (Debian 12) has undefined behaviour when it tests some
 // non-ASCII characters outside strings for whitespace (upstream issue 190,
@@ -142,6 +73,63 @@ std::size_t line_of_unsupported_code_point(std::string_view t) {
     }
     return 0;
 }
+
+}  // namespace
+
+namespace policy_toml {
+
+error usage_error(const std::string& where, const std::string& what) {
+    error e;
+    e.kind = error_kind::usage;
+    e.reason = where + ": " + what;
+    return e;
+}
+
+// A pattern of a policy or the knowledge base, compiled by RE2 (linear
+// time); a bad one is an error naming where it is and which key holds it.
+result<std::unique_ptr<RE2>> compile_pattern(const std::string& pattern, const std::string& at, const char* key) {
+    RE2::Options opt;
+    opt.set_log_errors(false);
+    auto re = std::make_unique<RE2>(pattern, opt);
+    if (!re->ok()) return usage_error(at, std::string("bad ") + key + ": " + re->error());
+    return re;
+}
+
+std::string where(const std::string& origin, const toml::node& n) {
+    auto line = n.source().begin.line;
+    return line ? origin + ":" + std::to_string(line) : origin;
+}
+
+// Rejects keys a table may not have, so typos surface.
+std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed) {
+    for (auto&& [k, v] : t) {
+        if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) return std::string(k.str());
+    }
+    return {};
+}
+
+// TOML text to a table, after the checks toml++ 3.3 needs (above); one
+// path for policies and the knowledge base.
+result<toml::parse_result> parse_toml(std::string_view text, const std::string& origin) {
+    if (std::size_t line = line_of_unsupported_code_point(text))
+        return usage_error(origin + ":" + std::to_string(line),
+                           "character not supported in policy files (U+00A1-U+0499, U+2C5E-U+3057, U+FB26-U+FEFE: "
+                           "the TOML parser mishandles them)");
+    if (std::size_t line = non_ascii_outside_strings(text))
+        return usage_error(origin + ":" + std::to_string(line), "non-ASCII character outside a string or comment");
+    toml::parse_result parsed = toml::parse(text, origin);
+    if (!parsed) {
+        const auto& err = parsed.error();
+        return usage_error(origin + ":" + std::to_string(err.source().begin.line), std::string(err.description()));
+    }
+    return parsed;
+}
+
+}  // namespace policy_toml
+
+using namespace policy_toml;
+
+namespace {
 
 struct pattern_entry {
     std::unique_ptr<RE2> module, name;  // null when exact
@@ -210,23 +198,6 @@ std::string read_file(const std::string& path, bool& ok) {
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
-}
-
-// TOML text to a table, after the checks toml++ 3.3 needs (above); one
-// path for policies and the knowledge base.
-result<toml::parse_result> parse_toml(std::string_view text, const std::string& origin) {
-    if (std::size_t line = line_of_unsupported_code_point(text))
-        return usage_error(origin + ":" + std::to_string(line),
-                           "character not supported in policy files (U+00A1-U+0499, U+2C5E-U+3057, U+FB26-U+FEFE: "
-                           "the TOML parser mishandles them)");
-    if (std::size_t line = non_ascii_outside_strings(text))
-        return usage_error(origin + ":" + std::to_string(line), "non-ASCII character outside a string or comment");
-    toml::parse_result parsed = toml::parse(text, origin);
-    if (!parsed) {
-        const auto& err = parsed.error();
-        return usage_error(origin + ":" + std::to_string(err.source().begin.line), std::string(err.description()));
-    }
-    return parsed;
 }
 
 struct policy_source {
@@ -525,129 +496,6 @@ result<policy> load_policy(const std::string& name_or_path) {
     if (!ok) return usage_error(name_or_path, "cannot read policy file");
     std::string dir = name_or_path.find('/') == std::string::npos ? "." : name_or_path.substr(0, name_or_path.rfind('/'));
     return parse_policy(text, name_or_path, dir);
-}
-
-// ---- knowledge base ----------------------------------------------------------
-
-const char* to_string(severity s) noexcept {
-    switch (s) {
-        case severity::info: return "info";
-        case severity::low: return "low";
-        case severity::medium: return "medium";
-        case severity::high: return "high";
-        case severity::critical: return "critical";
-    }
-    return "?";
-}
-
-result<severity> parse_severity(std::string_view s) {
-    for (severity v : {severity::info, severity::low, severity::medium, severity::high, severity::critical})
-        if (s == to_string(v)) return v;
-    return usage_error("severity '" + std::string(s) + "'", "expected info, low, medium, high or critical");
-}
-
-struct knowledge_base::impl {
-    std::vector<known_global> entries;
-    exact_index exact;
-    std::vector<std::pair<std::unique_ptr<RE2>, std::size_t>> patterns;
-    // Positions in `patterns`, by module: most names looked up match no entry,
-    // and trying all ~90 patterns for each was the judge's largest cost.
-    std::unordered_map<std::string, std::vector<std::size_t>, key_hash, std::equal_to<>> patterns_by_module;
-
-    // The shipped base is parsed on first use, not at startup: it costs more
-    // than decoding a typical file (~250 entries, ~90 RE2 patterns) and only
-    // files that name a global need it.
-    std::string_view lazy_text;
-    std::once_flag lazy_once;
-    std::atomic<bool> ready{false};  // call_once costs a call per lookup; this, a load
-    void ensure() {
-        if (lazy_text.empty() || ready.load(std::memory_order_acquire)) return;
-        std::call_once(lazy_once, [this] {
-            auto parsed = parse_knowledge_base(lazy_text, "policies/knowledge/dangerous.toml");
-            // The shipped file is checked by the tests; an empty base only loses explanations.
-            if (parsed) {
-                impl& from = *parsed.value().impl_;
-                entries = std::move(from.entries);
-                exact = std::move(from.exact);
-                patterns = std::move(from.patterns);
-                patterns_by_module = std::move(from.patterns_by_module);
-            }
-            ready.store(true, std::memory_order_release);
-        });
-    }
-};
-
-knowledge_base::knowledge_base() : impl_(std::make_unique<impl>()) {}
-knowledge_base::~knowledge_base() = default;
-knowledge_base::knowledge_base(knowledge_base&&) noexcept = default;
-knowledge_base& knowledge_base::operator=(knowledge_base&&) noexcept = default;
-
-std::size_t knowledge_base::size() const {
-    impl_->ensure();
-    return impl_->entries.size();
-}
-
-const known_global* knowledge_base::find(std::string_view module, std::string_view name) const {
-    impl_->ensure();
-    auto it = with_key(module, name, [&](std::string_view k) { return impl_->exact.find(k); });
-    if (it != impl_->exact.end()) return &impl_->entries[it->second];
-    auto by_module = impl_->patterns_by_module.find(module);
-    if (by_module == impl_->patterns_by_module.end()) return nullptr;
-    for (std::size_t pi : by_module->second) {
-        const auto& [re, idx] = impl_->patterns[pi];
-        if (RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *re)) return &impl_->entries[idx];
-    }
-    return nullptr;
-}
-
-result<knowledge_base> parse_knowledge_base(std::string_view text, const std::string& origin) {
-    auto parsed = parse_toml(text, origin);
-    if (!parsed) return parsed.error();
-    knowledge_base kb;
-    const toml::array* arr = parsed.value().table()["global"].as_array();
-    if (!arr) return usage_error(origin, "expected [[global]] entries");
-    for (const toml::node& item : *arr) {
-        const toml::table* t = item.as_table();
-        std::string at = where(origin, item);
-        if (!t) return usage_error(at, "each [[global]] must be a table");
-        if (auto k = unknown_key(*t, {"module", "name", "name_pattern", "severity", "category", "reason", "reference"});
-            !k.empty())
-            return usage_error(at, "unknown key '" + k + "' in [[global]]");
-        known_global g;
-        auto module = (*t)["module"].value<std::string>();
-        auto name = (*t)["name"].value<std::string>();
-        auto pattern = (*t)["name_pattern"].value<std::string>();
-        if (!module || (!!name == !!pattern)) return usage_error(at, "needs `module` and one of `name`, `name_pattern`");
-        g.module = *module;
-        g.name = name ? *name : *pattern;
-        g.name_is_pattern = !!pattern;
-        auto sev = parse_severity((*t)["severity"].value_or(std::string{}));
-        if (!sev) return usage_error(at, sev.error().reason);
-        g.severity = sev.value();
-        g.category = (*t)["category"].value_or(std::string{});
-        g.reason = (*t)["reason"].value_or(std::string{});
-        g.reference = (*t)["reference"].value_or(std::string{});
-        std::size_t idx = kb.impl_->entries.size();
-        if (g.name_is_pattern) {
-            auto re = compile_pattern(g.name, at, "name_pattern");
-            if (!re) return re.error();
-            kb.impl_->patterns_by_module[g.module].push_back(kb.impl_->patterns.size());
-            kb.impl_->patterns.emplace_back(std::move(re).value(), idx);
-        } else {
-            kb.impl_->exact.try_emplace(key_of(g.module, g.name), idx);
-        }
-        kb.impl_->entries.push_back(std::move(g));
-    }
-    return kb;
-}
-
-const knowledge_base& shipped_knowledge_base() {
-    static const knowledge_base kb = [] {
-        knowledge_base lazy;
-        lazy.impl_->lazy_text = embedded_knowledge_base();
-        return lazy;
-    }();
-    return kb;
 }
 
 // ---- where policies come from: names and paths (issue 13 §4) ---------------
