@@ -14,6 +14,7 @@
 #include "pickleguard/input.hpp"
 #include "pickleguard/policy.hpp"
 #include "pickleguard/report.hpp"
+#include "pickleguard/report_schema.hpp"
 #include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
 #include "pickleguard/version.hpp"
@@ -28,6 +29,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +68,48 @@ py::dict entry_dict(const pg::allow_entry& e) {
     d["note"] = e.note;
     d["origin"] = e.origin;
     return d;
+}
+
+// The report's tables (pickleguard/report_schema.hpp), which the Python
+// layer builds its Report from: {"tables": {struct: [(field, kind, item)]},
+// "enumerations": {enum: [values in order]}}; `item` is what a list holds
+// ("text", or a struct's table name) and None for other kinds.
+template <class T>
+py::list schema_rows() {
+    py::list rows;
+    pg::schema::for_each_field<T>([&](const auto& row) {
+        using Row = std::decay_t<decltype(row)>;
+        py::object item = py::none();
+        if constexpr (Row::kind_value == pg::schema::kind::list) {
+            using Item = typename Row::member_type::value_type;
+            if constexpr (std::is_same_v<Item, std::string>) item = py::str("text");
+            else item = py::str(std::string(pg::schema::table<Item>::name));
+        }
+        rows.append(py::make_tuple(std::string(row.name), std::string(pg::schema::to_string(Row::kind_value)), item));
+    });
+    return rows;
+}
+
+template <class E>
+py::list enumeration_values() {
+    py::list values;
+    for (unsigned v = 0; v <= static_cast<unsigned>(pg::schema::last_value(E{})); ++v)
+        values.append(pg::to_string(static_cast<E>(v)));
+    return values;
+}
+
+py::dict report_schema() {
+    py::dict tables;
+    tables[py::str(std::string(pg::schema::table<pg::file_report>::name))] = schema_rows<pg::file_report>();
+    tables[py::str(std::string(pg::schema::table<pg::finding>::name))] = schema_rows<pg::finding>();
+    tables[py::str(std::string(pg::schema::table<pg::global_report>::name))] = schema_rows<pg::global_report>();
+    py::dict enums;
+    enums["verdict"] = enumeration_values<pg::verdict>();
+    enums["severity"] = enumeration_values<pg::severity>();
+    py::dict out;
+    out["tables"] = tables;
+    out["enumerations"] = enums;
+    return out;
 }
 
 // The JSON report of one file, as `pickleguard scan --format json` writes it.
@@ -160,6 +204,7 @@ private:
 PYBIND11_MODULE(_pickleguard, m) {
     m.doc() = "pickleguard's C++ core: policies and scans (use the pickleguard package, not this module)";
     m.attr("__version__") = pg::version();
+    m.attr("report_schema") = report_schema();
 #ifdef PICKLEGUARD_HAVE_SCAN_FILE
     m.attr("has_scan_file") = true;
 #else
