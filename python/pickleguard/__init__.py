@@ -169,11 +169,11 @@ def _file_field(name):
     return property(lambda self: self._file[name], doc=f"The file report's {name!r} (docs/report-format.md).")
 
 
-for _name, _kind, _item in REPORT_SCHEMA["tables"]["file_report"]:
+for _name, *_ in REPORT_SCHEMA["tables"]["file_report"]:
     if _name in Report.__dict__:
         raise ImportError(f"pickleguard: report field {_name!r} collides with Report.{_name}")
     setattr(Report, _name, _file_field(_name))
-del _name, _kind, _item
+del _name, _
 
 
 class UnsafePickleError(pickle.UnpicklingError):

@@ -71,9 +71,10 @@ py::dict entry_dict(const pg::allow_entry& e) {
 }
 
 // The report's tables (pickleguard/report_schema.hpp), which the Python
-// layer builds its Report from: {"tables": {struct: [(field, kind, item)]},
-// "enumerations": {enum: [values in order]}}; `item` is what a list holds
-// ("text", or a struct's table name) and None for other kinds.
+// layer builds its Report from: {"tables": {struct: [(field, kind, item,
+// size)]}, "enumerations": {enum: [values in order]}}. `item` is what a list
+// holds ("text", or a struct's table name), `size` the bytes of a number,
+// flag or enumeration (as the wire writes it); both are None otherwise.
 template <class T>
 py::list schema_rows() {
     py::list rows;
@@ -85,7 +86,11 @@ py::list schema_rows() {
             if constexpr (std::is_same_v<Item, std::string>) item = py::str("text");
             else item = py::str(std::string(pg::schema::table<Item>::name));
         }
-        rows.append(py::make_tuple(std::string(row.name), std::string(pg::schema::to_string(Row::kind_value)), item));
+        py::object size = py::none();
+        if constexpr (std::is_integral_v<typename Row::member_type> || std::is_enum_v<typename Row::member_type>)
+            size = py::int_(sizeof(typename Row::member_type));
+        rows.append(
+            py::make_tuple(std::string(row.name), std::string(pg::schema::to_string(Row::kind_value)), item, size));
     });
     return rows;
 }

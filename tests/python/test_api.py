@@ -188,13 +188,15 @@ def test_report_schema_matches_the_json_report_key_for_key():
     tables = pickleguard.REPORT_SCHEMA["tables"]
     report = _unsafe_report()
     assert report.findings and report.globals
-    assert list(report._file) == [name for name, _, _ in tables["file_report"]]
+    assert list(report._file) == [name for name, *_ in tables["file_report"]]
     for finding in report.findings:
-        assert list(finding) == [name for name, _, _ in tables["finding"]]
+        assert list(finding) == [name for name, *_ in tables["finding"]]
     for glob in report.globals:
-        assert list(glob) == [name for name, _, _ in tables["global_report"]]
-    kinds = {name: kind for name, kind, _ in tables["finding"]}
+        assert list(glob) == [name for name, *_ in tables["global_report"]]
+    kinds = {name: kind for name, kind, *_ in tables["finding"]}
     assert kinds["offset"] == "optional_number" and kinds["member"] == "text_or_null"
+    sizes = {name: size for name, _, _, size in tables["global_report"]}
+    assert (sizes["protocol"], sizes["offset"], sizes["allowed"], sizes["module"]) == (1, 8, 1, None)
     enums = pickleguard.REPORT_SCHEMA["enumerations"]
     assert report.verdict in enums["verdict"]
     assert all(f["severity"] in enums["severity"] for f in report.findings)
@@ -202,7 +204,7 @@ def test_report_schema_matches_the_json_report_key_for_key():
 
 def test_report_has_an_attribute_per_file_report_field():
     report = _unsafe_report()
-    for name, _, _ in pickleguard.REPORT_SCHEMA["tables"]["file_report"]:
+    for name, *_ in pickleguard.REPORT_SCHEMA["tables"]["file_report"]:
         assert getattr(report, name) == report._file[name], name
     assert report.readings == ["pickle"] and report.pickles == 1
 
@@ -216,7 +218,7 @@ def test_every_report_key_the_package_reads_is_in_the_schema():
     import ast
 
     tables = pickleguard.REPORT_SCHEMA["tables"]
-    known = {name for rows in tables.values() for name, _, _ in rows}
+    known = {name for rows in tables.values() for name, *_ in rows}
     known |= set(_unsafe_report().document)
     known |= set(pickleguard.Policy.shipped("default").entries[0])
     known |= set(pickleguard.REPORT_SCHEMA) | set(tables)

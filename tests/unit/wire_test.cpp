@@ -11,6 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <type_traits>
 
 namespace pickleguard::sandbox {
@@ -214,6 +217,25 @@ TEST(Wire, EveryRowOfTheReportSchemaReachesTheWire) {
     changed_each(o.report, "file_report");
     changed_each(o.report.findings[0], "finding");
     changed_each(o.report.globals[0], "global_report");
+}
+
+TEST(Wire, FuzzSeedsAreWellFormedRecords) {
+    // fuzz/make_wire_seeds.py writes them from the report schema the Python
+    // module exports; a seed the parser rejects would only cost the fuzzer
+    // coverage, silently (they had been stale since readings were added).
+    const std::filesystem::path dir = PICKLEGUARD_SOURCE_DIR "/fuzz/corpus/wire_fuzzer";
+    int seeds = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("seed", 0) != 0) continue;  // what the fuzzer found may be malformed on purpose
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        auto back = deserialize(bytes.str());
+        EXPECT_TRUE(back) << name << ": " << (back ? "" : back.error().reason);
+        ++seeds;
+    }
+    EXPECT_GE(seeds, 3);
 }
 
 TEST(Wire, RoundTripOfAnEmptyOutcome) {
