@@ -46,6 +46,7 @@ enum class kind : std::uint8_t {
 
 inline constexpr std::array<std::string_view, 8> kind_names = {
     "text", "text_or_null", "number", "optional_number", "flag", "uses", "enumeration", "list"};
+static_assert(kind_names.size() == static_cast<std::size_t>(kind::list) + 1, "a kind without a name");
 constexpr std::string_view to_string(kind k) noexcept { return kind_names[static_cast<std::size_t>(k)]; }
 
 // The last value of each enumeration a report holds: what a reader of
