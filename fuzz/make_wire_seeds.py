@@ -3,43 +3,60 @@
 built from real JSON reports.
 
     pickleguard scan --format json tests/fixtures > report.json
-    fuzz/make_wire_seeds.py report.json fuzz/corpus/wire_fuzzer
+    PYTHONPATH=build/python fuzz/make_wire_seeds.py report.json fuzz/corpus/wire_fuzzer
 
-Writes the wire form by hand, field by field in the order of wire.cpp's
-`fields` lists; the fuzzer rejects nothing it accepts, so a seed that no
-longer parses only costs coverage (wire_fuzzer -runs=0 on the folder shows it).
+The report's fields are written in the order and with the kinds of the
+report schema (pickleguard/report_schema.hpp), which the built Python
+module exports; only scan_outcome's own fields (skip reason first, text
+last) are spelled here, as in wire.cpp's outcome_fields. The fuzzer rejects
+nothing it accepts, so a seed that no longer parses only costs coverage
+(wire_fuzzer -runs=0 on the folder shows it).
 """
 import json
 import os
 import struct
 import sys
 
-VERDICTS = ["safe", "unsafe", "error"]
-SEVERITIES = ["info", "low", "medium", "high", "critical"]
+from pickleguard import REPORT_SCHEMA
+
+TABLES = REPORT_SCHEMA["tables"]
+ENUMS = REPORT_SCHEMA["enumerations"]
+# The bits behind the report's words (pickleguard::uses in policy.hpp).
 USES = {"call": 1, "new": 2, "build": 4, "append": 8, "setitem": 16, "additems": 32}
+WIDTHS = {1: "<B", 8: "<Q"}
 
 
 def s(v):
-    b = (v or "").encode()
+    b = (v or "").encode("utf-8", "surrogateescape")
     return struct.pack("<I", len(b)) + b
+
+
+def value(name, kind, item, size, v):
+    if kind in ("text", "text_or_null"):
+        return s(v)
+    if kind == "number":
+        return struct.pack(WIDTHS[size], v)
+    if kind == "optional_number":
+        return b"\0" if v is None else b"\1" + struct.pack("<Q", v)
+    if kind == "flag":
+        return bytes([1 if v else 0])
+    if kind == "uses":
+        return bytes([sum(USES.get(w.strip(), 0) for w in (v or "").split(","))])
+    if kind == "enumeration":
+        return bytes([ENUMS[name].index(v)])
+    if kind == "list":
+        items = [s(x) if item == "text" else struct_record(item, x) for x in v]
+        return struct.pack("<I", len(items)) + b"".join(items)
+    raise ValueError(f"report schema kind {kind!r} of {name!r} is unknown here")
+
+
+def struct_record(table, obj):
+    return b"".join(value(name, kind, item, size, obj.get(name)) for name, kind, item, size in TABLES[table])
 
 
 def record(f, skip=None, text=""):
     out = b"\1" + s(skip) if skip is not None else b"\0"
-    out += s(f["path"]) + s(f["format"]) + bytes([VERDICTS.index(f["verdict"])])
-    out += struct.pack("<QQ", f["bytes"], f["pickles"])
-    out += struct.pack("<I", len(f["findings"]))
-    for x in f["findings"]:
-        out += s(x["rule"]) + bytes([SEVERITIES.index(x["severity"])]) + s(x["message"]) + s(x["member"])
-        out += b"\0" if x["offset"] is None else b"\1" + struct.pack("<Q", x["offset"])
-        out += s(x["opcode"]) + s(x["module"]) + s(x["name"]) + bytes([1 if x["violation"] else 0])
-    out += struct.pack("<I", len(f["globals"]))
-    for g in f["globals"]:
-        uses = sum(USES.get(w.strip(), 0) for w in (g["uses"] or "").split(","))
-        out += s(g["module"]) + s(g["name"]) + s(g["raw_module"]) + s(g["raw_name"]) + s(g["member"])
-        out += bytes([1 if g["allowed"] else 0, uses]) + struct.pack("<Q", g["offset"])
-        out += s(g["opcode"]) + bytes([g["protocol"]])
-    return out + s(text)
+    return out + struct_record("file_report", f) + s(text)
 
 
 def main():
@@ -52,7 +69,7 @@ def main():
         key = (f["verdict"], bool(f["findings"]), bool(f["globals"]), any(x["member"] for x in f["findings"]))
         picked.setdefault(key, f)
     seeds = [record(f) for f in picked.values()]
-    seeds.append(record({"path": "a", "format": "", "verdict": "safe", "bytes": 0, "pickles": 0,
+    seeds.append(record({"path": "a", "format": "", "readings": [], "verdict": "safe", "bytes": 0, "pickles": 0,
                          "findings": [], "globals": []}, skip="not a pickle container"))
     seeds.append(record(next(iter(picked.values())), text="explain output\n"))
     for i, seed in enumerate(seeds):

@@ -39,6 +39,7 @@ from . import _pickleguard as _native
 
 __all__ = [
     "Policy",
+    "REPORT_SCHEMA",
     "Report",
     "UnsafePickleError",
     "load",
@@ -132,20 +133,17 @@ def _policy(policy):
 class Report:
     """One file's scan: the same content as `pickleguard scan --format json`.
 
-    `verdict` is "safe", "unsafe" or "error"; `findings` and `globals` are
-    lists of dicts with the fields of docs/report-format.md.
+    It has one attribute per field of a file's report (path, format,
+    readings, verdict, bytes, pickles, findings, globals: the table
+    `_pickleguard.report_schema` holds, which also drives the C++ JSON
+    writer). `verdict` is "safe", "unsafe" or "error"; `findings` and
+    `globals` are lists of dicts with the fields of docs/report-format.md.
     """
 
     def __init__(self, document):
         self.document = document
         self._file = document["files"][0]
 
-    path = property(lambda self: self._file["path"])
-    format = property(lambda self: self._file["format"])
-    verdict = property(lambda self: self._file["verdict"])
-    findings = property(lambda self: self._file["findings"])
-    globals = property(lambda self: self._file["globals"])
-    bytes = property(lambda self: self._file["bytes"])
     policy = property(lambda self: self.document["policy"])
 
     @property
@@ -161,6 +159,21 @@ class Report:
 
     def __repr__(self):
         return f"<pickleguard.Report {self.verdict} {self.path!r}: {len(self.violations)} violations>"
+
+
+# The report's fields, from the one table in C++ (pickleguard/report_schema.hpp).
+REPORT_SCHEMA = _native.report_schema
+
+
+def _file_field(name):
+    return property(lambda self: self._file[name], doc=f"The file report's {name!r} (docs/report-format.md).")
+
+
+for _name, *_ in REPORT_SCHEMA["tables"]["file_report"]:
+    if _name in Report.__dict__:
+        raise ImportError(f"pickleguard: report field {_name!r} collides with Report.{_name}")
+    setattr(Report, _name, _file_field(_name))
+del _name, _
 
 
 class UnsafePickleError(pickle.UnpicklingError):

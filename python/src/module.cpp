@@ -14,6 +14,7 @@
 #include "pickleguard/input.hpp"
 #include "pickleguard/policy.hpp"
 #include "pickleguard/report.hpp"
+#include "pickleguard/report_schema.hpp"
 #include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
 #include "pickleguard/version.hpp"
@@ -28,6 +29,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +68,53 @@ py::dict entry_dict(const pg::allow_entry& e) {
     d["note"] = e.note;
     d["origin"] = e.origin;
     return d;
+}
+
+// The report's tables (pickleguard/report_schema.hpp), which the Python
+// layer builds its Report from: {"tables": {struct: [(field, kind, item,
+// size)]}, "enumerations": {enum: [values in order]}}. `item` is what a list
+// holds ("text", or a struct's table name), `size` the bytes of a number,
+// flag or enumeration (as the wire writes it); both are None otherwise.
+template <class T>
+py::list schema_rows() {
+    py::list rows;
+    pg::schema::for_each_field<T>([&](const auto& row) {
+        using Row = std::decay_t<decltype(row)>;
+        py::object item = py::none();
+        if constexpr (Row::kind_value == pg::schema::kind::list) {
+            using Item = typename Row::member_type::value_type;
+            if constexpr (std::is_same_v<Item, std::string>) item = py::str("text");
+            else item = py::str(std::string(pg::schema::table<Item>::name));
+        }
+        py::object size = py::none();
+        if constexpr (std::is_integral_v<typename Row::member_type> || std::is_enum_v<typename Row::member_type>)
+            size = py::int_(sizeof(typename Row::member_type));
+        rows.append(
+            py::make_tuple(std::string(row.name), std::string(pg::schema::to_string(Row::kind_value)), item, size));
+    });
+    return rows;
+}
+
+template <class E>
+py::list enumeration_values() {
+    py::list values;
+    for (unsigned v = 0; v <= static_cast<unsigned>(pg::schema::last_value(E{})); ++v)
+        values.append(pg::to_string(static_cast<E>(v)));
+    return values;
+}
+
+py::dict report_schema() {
+    py::dict tables;
+    tables[py::str(std::string(pg::schema::table<pg::file_report>::name))] = schema_rows<pg::file_report>();
+    tables[py::str(std::string(pg::schema::table<pg::finding>::name))] = schema_rows<pg::finding>();
+    tables[py::str(std::string(pg::schema::table<pg::global_report>::name))] = schema_rows<pg::global_report>();
+    py::dict enums;
+    enums["verdict"] = enumeration_values<pg::verdict>();
+    enums["severity"] = enumeration_values<pg::severity>();
+    py::dict out;
+    out["tables"] = tables;
+    out["enumerations"] = enums;
+    return out;
 }
 
 // The JSON report of one file, as `pickleguard scan --format json` writes it.
@@ -157,6 +206,7 @@ PYBIND11_MODULE(_pickleguard, m) {
     m.doc() = "pickleguard's C++ core: policies and scans (use the pickleguard package, not this module)";
     m.attr("__version__") = pg::version();
     // Every build has scan_file; pickleguard._scan_torch still asks.
+    m.attr("report_schema") = report_schema();
     m.attr("has_scan_file") = true;
 
     py::class_<pg::policy, policy_ptr>(m, "Policy")

@@ -172,3 +172,63 @@ def test_example_attacks_are_refused():
         with pytest.raises(pickleguard.UnsafePickleError):
             pickleguard.load(path)
     assert set(sys.modules) - modules == set()
+
+
+# ---- the report schema: one table in C++ (pickleguard/report_schema.hpp) ------
+
+
+def _unsafe_report():
+    # GLOBAL os system, then STOP: never unpickled, only scanned.
+    return pickleguard.scan(b"cos\nsystem\n.", sandbox=False)
+
+
+def test_report_schema_matches_the_json_report_key_for_key():
+    # The writer walks the same table in C++; this is the Python side of the
+    # agreement: every key, in order, and no key the table does not list.
+    tables = pickleguard.REPORT_SCHEMA["tables"]
+    report = _unsafe_report()
+    assert report.findings and report.globals
+    assert list(report._file) == [name for name, *_ in tables["file_report"]]
+    for finding in report.findings:
+        assert list(finding) == [name for name, *_ in tables["finding"]]
+    for glob in report.globals:
+        assert list(glob) == [name for name, *_ in tables["global_report"]]
+    kinds = {name: kind for name, kind, *_ in tables["finding"]}
+    assert kinds["offset"] == "optional_number" and kinds["member"] == "text_or_null"
+    sizes = {name: size for name, _, _, size in tables["global_report"]}
+    assert (sizes["protocol"], sizes["offset"], sizes["allowed"], sizes["module"]) == (1, 8, 1, None)
+    enums = pickleguard.REPORT_SCHEMA["enumerations"]
+    assert report.verdict in enums["verdict"]
+    assert all(f["severity"] in enums["severity"] for f in report.findings)
+
+
+def test_report_has_an_attribute_per_file_report_field():
+    report = _unsafe_report()
+    for name, *_ in pickleguard.REPORT_SCHEMA["tables"]["file_report"]:
+        assert getattr(report, name) == report._file[name], name
+    assert report.readings == ["pickle"] and report.pickles == 1
+
+
+def test_every_report_key_the_package_reads_is_in_the_schema():
+    # The Python layer reads findings and globals by key (g["raw_module"]);
+    # a field renamed or removed in the C++ table must not leave a key here
+    # that no report has. Every constant subscript in the package must name
+    # a report field, a key of the report document, or a key of a policy
+    # entry (Policy.entries, the only other dicts it reads).
+    import ast
+
+    tables = pickleguard.REPORT_SCHEMA["tables"]
+    known = {name for rows in tables.values() for name, *_ in rows}
+    known |= set(_unsafe_report().document)
+    known |= set(pickleguard.Policy.shipped("default").entries[0])
+    known |= set(pickleguard.REPORT_SCHEMA) | set(tables)
+    source = pathlib.Path(pickleguard.__file__).read_text()
+    read = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            read.add(node.slice.value)
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            read.add(node.args[0].value)
+    assert {"raw_module", "violation", "protocol", "format"} <= read  # the walk sees the package's reads
+    assert read <= known, f"keys no report, document or policy entry has: {sorted(read - known)}"

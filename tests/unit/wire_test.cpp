@@ -6,10 +6,15 @@
 #include "sandbox/wire.hpp"
 
 #include "pickleguard/report.hpp"
+#include "pickleguard/report_schema.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <type_traits>
 
 namespace pickleguard::sandbox {
 namespace {
@@ -57,20 +62,23 @@ scan_outcome full_outcome() {
     return o;
 }
 
-// A small record whose layout the tests below patch by offset:
+// A small record whose layout the tests below patch by offset (the report's
+// fields in the order of report_schema.hpp's tables):
 //   0: skip flag (0) | 1: path u32 len 1, "a" | 6: format u32 len 6, "pickle"
-//   16: verdict u8 | 17: bytes u64 | 25: pickles u64 | 33: readings count u32 (0)
+//   16: readings count u32 (0) | 20: verdict u8 | 21: bytes u64 | 29: pickles u64
 //   37: findings count u32 ...
 scan_outcome small_outcome() {
     scan_outcome o;
     o.report.path = "a";
     o.report.format = "pickle";
+    o.report.verdict = verdict::error;  // 2: tells the verdict's byte from the zeros around it
     finding f;
     f.rule = "r";
     o.report.findings.push_back(f);
     return o;
 }
-constexpr std::size_t kVerdictAt = 16;
+constexpr std::size_t kReadingsCountAt = 16;
+constexpr std::size_t kVerdictAt = 20;
 constexpr std::size_t kFindingsCountAt = 37;
 constexpr std::size_t kFirstFindingAt = 41;  // its rule: u32 length 1, "r"; then severity at 46
 
@@ -96,6 +104,140 @@ TEST(Wire, RoundTripOfAFullySetOutcome) {
     EXPECT_EQ(back.value().report.globals[0].offset, 0xfedcba9876543210ULL);
 }
 
+// ---- every row of report_schema.hpp, filled and compared through its table ----
+//
+// A member added to a struct without a row fails to compile (the schema
+// header counts members); these tests make sure that every row the table
+// has crosses the wire and comes back into the same member.
+
+template <class T>
+void fill(T& s, int& n);
+
+// A value unlike the member's default and unlike every other member's.
+template <schema::kind K, class M>
+void fill_member(M& m, std::string_view name, int& n) {
+    using schema::kind;
+    ++n;
+    if constexpr (K == kind::text || K == kind::text_or_null) m = std::string(name) + " #" + std::to_string(n);
+    else if constexpr (K == kind::number && sizeof(M) == 1) m = static_cast<M>(0x80 + n);
+    else if constexpr (K == kind::number) m = 0x0102030405060700ULL + static_cast<std::uint64_t>(n);
+    else if constexpr (K == kind::optional_number) m = 0xa000000000000000ULL + static_cast<std::uint64_t>(n);
+    else if constexpr (K == kind::flag) m = !m;
+    else if constexpr (K == kind::uses) m = static_cast<std::uint8_t>(0x40 | (n & 0x3f));
+    else if constexpr (K == kind::enumeration) m = m == schema::last_value(M{}) ? M{} : schema::last_value(M{});
+    else {
+        static_assert(K == kind::list);
+        m.resize(2);
+        for (auto& item : m) {
+            if constexpr (std::is_same_v<typename M::value_type, std::string>) item = std::string(name) + " item #" + std::to_string(++n);
+            else fill(item, n);
+        }
+    }
+}
+
+template <class T>
+void fill(T& s, int& n) {
+    schema::for_each_field<T>([&](const auto& row) {
+        fill_member<std::decay_t<decltype(row)>::kind_value>(s.*row.member, row.name, n);
+    });
+}
+
+// Every row of `a` and `b` equal, lists item by item; `where` names the path.
+template <class T>
+void expect_same(const T& a, const T& b, const std::string& where) {
+    schema::for_each_field<T>([&](const auto& row) {
+        using Row = std::decay_t<decltype(row)>;
+        const std::string at = where + "." + std::string(row.name);
+        const auto& x = a.*row.member;
+        const auto& y = b.*row.member;
+        if constexpr (Row::kind_value == schema::kind::list) {
+            ASSERT_EQ(x.size(), y.size()) << at;
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                if constexpr (std::is_same_v<typename Row::member_type::value_type, std::string>)
+                    EXPECT_EQ(x[i], y[i]) << at << "[" << i << "]";
+                else
+                    expect_same(x[i], y[i], at + "[" + std::to_string(i) + "]");
+            }
+        } else {
+            EXPECT_TRUE(x == y) << at;
+        }
+    });
+}
+
+// Every row differs from the default, so the comparison above would see a
+// row that the reader skips or reads into another member.
+template <class T>
+void expect_all_set(const T& s, const std::string& where) {
+    const T defaults{};
+    schema::for_each_field<T>([&](const auto& row) {
+        using Row = std::decay_t<decltype(row)>;
+        const std::string at = where + "." + std::string(row.name);
+        if constexpr (Row::kind_value != schema::kind::list) {
+            EXPECT_FALSE(s.*row.member == defaults.*row.member) << at << " was left at its default";
+        } else {
+            EXPECT_FALSE((s.*row.member).empty()) << at << " was left empty";
+            if constexpr (!std::is_same_v<typename Row::member_type::value_type, std::string>)
+                for (const auto& item : s.*row.member) expect_all_set(item, at + "[]");
+        }
+    });
+}
+
+TEST(Wire, RoundTripOfEveryRowOfTheReportSchema) {
+    scan_outcome o;
+    int n = 0;
+    fill(o.report, n);
+    o.skip_reason = "skip";
+    o.text = "text";
+    expect_all_set(o.report, "file_report");
+    std::string wire = serialize(o);
+    auto back = deserialize(wire);
+    ASSERT_TRUE(back) << back.error().reason;
+    expect_same(o.report, back.value().report, "file_report");
+    EXPECT_EQ(back.value().skip_reason, o.skip_reason);
+    EXPECT_EQ(back.value().text, o.text);
+    EXPECT_EQ(serialize(back.value()), wire);
+}
+
+TEST(Wire, EveryRowOfTheReportSchemaReachesTheWire) {
+    // Changing any one row's value changes the record: no row is left out of
+    // what the worker sends.
+    scan_outcome o;
+    int n = 0;
+    fill(o.report, n);
+    const std::string wire = serialize(o);
+    auto changed_each = [&](auto& s, const std::string& where) {
+        using T = std::decay_t<decltype(s)>;
+        schema::for_each_field<T>([&](const auto& row) {
+            auto saved = s.*row.member;
+            s.*row.member = T{}.*row.member;  // the default, which fill never leaves
+            EXPECT_NE(serialize(o), wire) << where << "." << row.name;
+            s.*row.member = saved;
+        });
+    };
+    changed_each(o.report, "file_report");
+    changed_each(o.report.findings[0], "finding");
+    changed_each(o.report.globals[0], "global_report");
+}
+
+TEST(Wire, FuzzSeedsAreWellFormedRecords) {
+    // fuzz/make_wire_seeds.py writes them from the report schema the Python
+    // module exports; a seed the parser rejects would only cost the fuzzer
+    // coverage, silently (they had been stale since readings were added).
+    const std::filesystem::path dir = PICKLEGUARD_SOURCE_DIR "/fuzz/corpus/wire_fuzzer";
+    int seeds = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("seed", 0) != 0) continue;  // what the fuzzer found may be malformed on purpose
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        auto back = deserialize(bytes.str());
+        EXPECT_TRUE(back) << name << ": " << (back ? "" : back.error().reason);
+        ++seeds;
+    }
+    EXPECT_GE(seeds, 3);
+}
+
 TEST(Wire, RoundTripOfAnEmptyOutcome) {
     scan_outcome o;
     auto back = deserialize(serialize(o));
@@ -106,7 +248,9 @@ TEST(Wire, RoundTripOfAnEmptyOutcome) {
 
 TEST(Wire, SmallRecordLayoutIsWhatTheTestsPatch) {
     std::string wire = serialize(small_outcome());
-    EXPECT_EQ(static_cast<unsigned char>(wire[kVerdictAt]), 0u);
+    EXPECT_EQ(wire.substr(kReadingsCountAt, 4), std::string(4, '\0'));
+    EXPECT_EQ(static_cast<unsigned char>(wire[kVerdictAt]), 2u);
+    EXPECT_EQ(static_cast<unsigned char>(wire[kVerdictAt + 1]), 0u);  // bytes: 0
     EXPECT_EQ(static_cast<unsigned char>(wire[kFindingsCountAt]), 1u);
     EXPECT_EQ(static_cast<unsigned char>(wire[kFirstFindingAt]), 1u);
     EXPECT_EQ(wire[kFirstFindingAt + 4], 'r');
@@ -162,7 +306,7 @@ TEST(Wire, VerdictOutOfRangeIsRejected) {
     auto back = deserialize(wire);
     ASSERT_FALSE(back);
     EXPECT_EQ(back.error().offset, kVerdictAt);
-    wire[kVerdictAt] = 2;
+    wire[kVerdictAt] = 0;
     EXPECT_TRUE(deserialize(wire));
 }
 

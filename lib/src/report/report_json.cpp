@@ -2,12 +2,15 @@
 // (findings, not values), so a DOM is the simple, well-tested way.
 #include "pickleguard/report.hpp"
 
+#include "pickleguard/report_schema.hpp"
 #include "pickleguard/rules.hpp"
 #include "pickleguard/version.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <string>
+#include <type_traits>
 
 namespace pickleguard {
 namespace {
@@ -50,32 +53,44 @@ std::string utf8_safe(std::string_view s) {
     return out;
 }
 
-json finding_json(const finding& f) {
-    json j;
-    j["rule"] = utf8_safe(f.rule);
-    j["severity"] = to_string(f.severity);
-    j["message"] = utf8_safe(f.message);
-    j["member"] = f.member.empty() ? json(nullptr) : json(utf8_safe(f.member));
-    j["offset"] = f.offset ? json(*f.offset) : json(nullptr);
-    j["opcode"] = f.opcode.empty() ? json(nullptr) : json(utf8_safe(f.opcode));
-    j["module"] = f.module.empty() ? json(nullptr) : json(utf8_safe(f.module));
-    j["name"] = f.name.empty() ? json(nullptr) : json(utf8_safe(f.name));
-    j["violation"] = f.violation;
+template <class T>
+json object_json(const T& s);
+
+// One member as JSON, by the kind its row in report_schema.hpp gives it.
+template <schema::kind K, class Member>
+json member_json(const Member& v) {
+    using schema::kind;
+    if constexpr (K == kind::text) return utf8_safe(v);
+    else if constexpr (K == kind::text_or_null) return v.empty() ? json(nullptr) : json(utf8_safe(v));
+    else if constexpr (K == kind::number || K == kind::flag) return v;
+    else if constexpr (K == kind::optional_number) return v ? json(*v) : json(nullptr);
+    else if constexpr (K == kind::uses) return describe_uses(v);
+    else if constexpr (K == kind::enumeration) return to_string(v);
+    else {
+        static_assert(K == kind::list);
+        json items = json::array();
+        for (const auto& item : v) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(item)>, std::string>) items.push_back(utf8_safe(item));
+            else items.push_back(object_json(item));
+        }
+        return items;
+    }
+}
+
+// A report struct as a JSON object: its table's rows, in order.
+template <class T>
+json object_json(const T& s) {
+    json j = json::object();
+    schema::for_each_field<T>([&](const auto& row) {
+        j[std::string(row.name)] = member_json<std::decay_t<decltype(row)>::kind_value>(s.*row.member);
+    });
     return j;
 }
 
-json global_json(const global_report& g) {
-    json j;
-    j["module"] = utf8_safe(g.module);
-    j["name"] = utf8_safe(g.name);
-    j["raw_module"] = utf8_safe(g.raw_module);
-    j["raw_name"] = utf8_safe(g.raw_name);
-    j["member"] = g.member.empty() ? json(nullptr) : json(utf8_safe(g.member));
-    j["allowed"] = g.allowed;
-    j["uses"] = describe_uses(g.uses);
-    j["offset"] = g.offset;
-    j["opcode"] = utf8_safe(g.opcode);
-    j["protocol"] = g.protocol;
+json file_json(const file_report& f) {
+    json j = object_json(f);
+    // Every reading judged; a report without them (an older worker) had one.
+    if (f.readings.empty() && !f.format.empty()) j["readings"].push_back(utf8_safe(f.format));
     return j;
 }
 
@@ -102,25 +117,7 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
     doc["version"] = version();
     doc["policy"] = utf8_safe(policy_name);
     json arr = json::array();
-    for (const file_report& f : files) {
-        json jf;
-        jf["path"] = utf8_safe(f.path);
-        jf["format"] = utf8_safe(f.format);
-        // Every reading judged; a report without them (an older worker) had one.
-        jf["readings"] = json::array();
-        if (f.readings.empty() && !f.format.empty()) jf["readings"].push_back(utf8_safe(f.format));
-        for (const std::string& x : f.readings) jf["readings"].push_back(utf8_safe(x));
-        jf["verdict"] = to_string(f.verdict);
-        jf["bytes"] = f.bytes;
-        jf["pickles"] = f.pickles;
-        json fs = json::array();
-        for (const finding& x : f.findings) fs.push_back(finding_json(x));
-        jf["findings"] = std::move(fs);
-        json gs = json::array();
-        for (const global_report& g : f.globals) gs.push_back(global_json(g));
-        jf["globals"] = std::move(gs);
-        arr.push_back(std::move(jf));
-    }
+    for (const file_report& f : files) arr.push_back(file_json(f));
     doc["files"] = std::move(arr);
     json sk = json::array();
     for (const skipped_file& s : skipped) sk.push_back(json{{"path", utf8_safe(s.path)}, {"reason", utf8_safe(s.reason)}});

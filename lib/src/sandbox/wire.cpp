@@ -6,10 +6,13 @@
 // build of pickleguard (parent and workers are the same executable, forked),
 // so it carries no version and is never stored.
 //
-// Each struct's fields are listed once, in the `fields` functions below:
+// The report's fields are listed once, in pickleguard/report_schema.hpp (the
+// JSON writer walks the same tables), in the order of the JSON report:
 // writing, reading and the smallest size of a list item are all derived from
-// that one list, so the two directions cannot disagree.
+// them, so the two directions cannot disagree.
 #include "wire.hpp"
+
+#include "pickleguard/report_schema.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -18,70 +21,52 @@
 namespace pickleguard::sandbox {
 namespace {
 
-// A field added to these structs must be added to its `fields` list too; the
-// sizes catch it on the platform CI builds (other ABIs lay the structs out
-// differently), and wire_test's round trip of a fully set report catches a
-// field that is written but not read.
-#if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(finding) == 224, "finding changed: update wire.cpp");
-static_assert(sizeof(global_report) == 216, "global_report changed: update wire.cpp");
-static_assert(sizeof(file_report) == 160, "file_report changed: update wire.cpp");
-static_assert(sizeof(scan_outcome) == 232, "scan_outcome changed: update wire.cpp");
-#endif
+// The report's structs are written and read by walking their tables in
+// pickleguard/report_schema.hpp (which fails to compile when a struct has a
+// member without a row); scan_outcome, which only the wire carries, is
+// listed in outcome_fields below, and counted here.
+static_assert(schema::aggregate_member_count<scan_outcome>() == 3, "scan_outcome changed: update outcome_fields");
 
-constexpr std::uint8_t kLastVerdict = static_cast<std::uint8_t>(verdict::error);
-constexpr std::uint8_t kLastSeverity = static_cast<std::uint8_t>(severity::critical);
+// ---- the field lists, in wire order ------------------------------------------------
 
-// ---- the field lists: one per struct, in wire order -----------------------------
-
-template <class Io, class Finding>
-    requires std::is_same_v<std::remove_const_t<Finding>, finding>
-void fields(Io& io, Finding& f) {
-    io.str(f.rule);
-    io.enumerator(f.severity, kLastSeverity);
-    io.str(f.message);
-    io.str(f.member);
-    io.optional_u64(f.offset);
-    io.str(f.opcode);
-    io.str(f.module);
-    io.str(f.name);
-    io.flag(f.violation);
+// One member, by the kind its row gives it. Numbers keep their width.
+template <schema::kind K, class Io, class Member>
+void member(Io& io, Member& m) {
+    using schema::kind;
+    using M = std::remove_const_t<Member>;
+    if constexpr (K == kind::text || K == kind::text_or_null) io.str(m);
+    else if constexpr (K == kind::number && sizeof(M) == 1) io.u8(m);
+    else if constexpr (K == kind::number) io.u64(m);
+    else if constexpr (K == kind::optional_number) io.optional_u64(m);
+    else if constexpr (K == kind::flag) io.flag(m);
+    else if constexpr (K == kind::uses) io.u8(m);
+    else if constexpr (K == kind::enumeration) io.enumerator(m, static_cast<std::uint8_t>(schema::last_value(M{})));
+    else {
+        static_assert(K == kind::list);
+        io.list(m);
+    }
 }
 
-template <class Io, class Global>
-    requires std::is_same_v<std::remove_const_t<Global>, global_report>
-void fields(Io& io, Global& g) {
-    io.str(g.module);
-    io.str(g.name);
-    io.str(g.raw_module);
-    io.str(g.raw_name);
-    io.str(g.member);
-    io.flag(g.allowed);
-    io.u8(g.uses);
-    io.u64(g.offset);
-    io.str(g.opcode);
-    io.u8(g.protocol);
-}
-
-// A list of strings (a file's readings): each item is just the string.
+// A list item that is a string (a file's readings): just the string.
 template <class Io, class Str>
     requires std::is_same_v<std::remove_const_t<Str>, std::string>
 void fields(Io& io, Str& s) {
     io.str(s);
 }
 
+// A report struct: its table's rows, in order.
+template <class Io, class Struct>
+    requires(!std::is_same_v<std::remove_const_t<Struct>, std::string>)
+void fields(Io& io, Struct& s) {
+    schema::for_each_field<std::remove_const_t<Struct>>([&](const auto& row) {
+        member<std::decay_t<decltype(row)>::kind_value>(io, s.*row.member);
+    });
+}
+
 template <class Io, class Outcome>
 void outcome_fields(Io& io, Outcome& o) {
-    auto& r = o.report;
     io.optional_str(o.skip_reason);
-    io.str(r.path);
-    io.str(r.format);
-    io.enumerator(r.verdict, kLastVerdict);
-    io.u64(r.bytes);
-    io.u64(r.pickles);
-    io.list(r.readings);
-    io.list(r.findings);
-    io.list(r.globals);
+    fields(io, o.report);
     io.str(o.text);
 }
 

@@ -1,0 +1,97 @@
+// The JSON report's bytes (lib/src/report/report_json.cpp), which programs
+// parse and docs/report-format.md promises: fields are only ever added.
+// report_json_golden.json was written by the JSON writer as it was before the
+// writer walked report_schema.hpp's tables; this test keeps every byte of it
+// (key order, nulls for empty optional fields, [format] for a report without
+// readings, U+FFFD for bytes that are not UTF-8) whatever the writer becomes.
+#include "pickleguard/report.hpp"
+#include "pickleguard/version.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace pickleguard {
+namespace {
+
+// Hand-set, not filled from the schema: the golden must not depend on the
+// tables it checks.
+std::vector<file_report> golden_cases() {
+    std::vector<file_report> out;
+    file_report r;
+    r.path = "dir/model.pt";
+    r.format = "pytorch-zip";
+    r.readings = {"pytorch-zip", "pickle"};
+    r.verdict = verdict::unsafe;
+    r.bytes = 0x0123456789abcdefULL;
+    r.pickles = 7;
+    finding f;
+    f.rule = "global-not-allowed";
+    f.severity = severity::critical;
+    f.message = "os.system is not allowed";
+    f.member = "archive/data.pkl";
+    f.offset = 42;
+    f.opcode = "STACK_GLOBAL";
+    f.module = "os";
+    f.name = "system";
+    f.violation = true;
+    r.findings.push_back(f);
+    finding bare;  // every optional part empty: nulls in JSON
+    bare.rule = "data-after-stop";
+    bare.severity = severity::info;
+    bare.message = "m";
+    bare.violation = false;
+    r.findings.push_back(bare);
+    global_report g;
+    g.module = "builtins";
+    g.name = "getattr";
+    g.raw_module = "__builtin__";
+    g.raw_name = "getattr";
+    g.member = "archive/data.pkl";
+    g.allowed = true;
+    g.uses = uses::call | uses::build;
+    g.offset = 0xfedcba9876543210ULL;
+    g.opcode = "GLOBAL";
+    g.protocol = 2;
+    r.globals.push_back(g);
+    global_report empty_global;  // empty strings stay strings, member null
+    r.globals.push_back(empty_global);
+    out.push_back(r);
+    file_report older;  // no readings: JSON has [format]
+    older.path = "a.pkl";
+    older.format = "pickle";
+    out.push_back(older);
+    file_report none;  // no readings and no format
+    none.path = "b";
+    none.verdict = verdict::error;
+    out.push_back(none);
+    file_report bad;  // bytes that are not UTF-8
+    bad.path = "\xff";
+    bad.format = "\xc3";
+    bad.readings = {"\xed\xa0\x80"};
+    finding fb;
+    fb.rule = fb.message = fb.member = fb.opcode = fb.module = fb.name = "\xc0\xaf";
+    bad.findings.push_back(fb);
+    out.push_back(bad);
+    return out;
+}
+
+std::string golden() {
+    std::ifstream in(PICKLEGUARD_SOURCE_DIR "/tests/unit/report_json_golden.json", std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    std::string text = s.str();
+    // The one line that is not the writer's: this build's version.
+    if (auto at = text.find("@VERSION@"); at != std::string::npos) text.replace(at, 9, version());
+    return text;
+}
+
+TEST(ReportJson, EveryFieldKeepsItsBytes) {
+    std::string expected = golden();
+    ASSERT_FALSE(expected.empty()) << "tests/unit/report_json_golden.json is missing";
+    EXPECT_EQ(report_json(golden_cases(), {{"s", "not a pickle container"}}, "default"), expected);
+}
+
+}  // namespace
+}  // namespace pickleguard
