@@ -69,8 +69,8 @@ void add_limit_options(CLI::App* cmd, limits& lim) {
                    li->set(lim, n);
                }
            },
-           "Set any limit, as a policy's [limits] does: NAME=VALUE, a positive integer (repeatable; a value above "
-           "a 32-bit limit's range means its largest). NAME is one of " +
+           "Set any limit by its [limits] name to a positive integer, as a policy does (repeatable; wins over the "
+           "limit's own option; above a 32-bit limit's range means its largest). NAME: " +
                limit_names() + " (docs/policies.md, Limits)")
         ->type_name("NAME=VALUE")
         ->expected(1)
