@@ -39,6 +39,9 @@ struct worker_args {
     }
 };
 void add_worker_options(CLI::App* cmd, worker_args& args);
+// --max-opcodes and the other limits' own options, and --limit NAME=VALUE
+// for any limit (main.cpp).
+void add_limit_options(CLI::App* cmd, limits& lim);
 
 struct scan_args : worker_args {
     std::vector<std::string> paths;

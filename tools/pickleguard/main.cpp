@@ -13,6 +13,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <malloc.h>
 #include <string>
@@ -28,6 +30,52 @@ void add_worker_options(CLI::App* cmd, worker_args& args) {
     cmd->add_flag("!--no-sandbox", args.sandbox,
                   "Read files in this process, without the seccomp sandbox, the process limits and the timeout "
                   "(for systems without seccomp)");
+}
+
+// The limit options, from the limits table (pickleguard/limits.hpp): each
+// limit with an option of its own gets it, typed as its member is (so CLI11
+// refuses a value its type cannot hold, as it always has), and `--limit
+// NAME=VALUE` sets any limit by its [limits] name, as a policy would. CLI11
+// runs option callbacks in the order options are added, so a `--limit` for
+// a limit that also has its own option wins over it.
+void add_limit_options(CLI::App* cmd, limits& lim) {
+    for (const limit_info& li : all_limits()) {
+        if (li.option.empty()) continue;
+        std::string help = std::string(li.doc) + " (" + std::string(li.name) + "; default " +
+                           limit_value_text(li.default_value()) + ")";
+        help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
+        if (li.wide) cmd->add_option(std::string(li.option), lim.*li.wide, help);
+        else cmd->add_option(std::string(li.option), lim.*li.narrow, help);
+    }
+    cmd->add_option_function<std::vector<std::string>>(
+           "--limit",
+           [&lim](const std::vector<std::string>& settings) {
+               for (const std::string& s : settings) {
+                   std::string_view text = s;
+                   std::size_t eq = text.find('=');
+                   if (eq == std::string_view::npos)
+                       throw CLI::ValidationError("--limit", "'" + s + "' is not NAME=VALUE");
+                   std::string_view name = text.substr(0, eq);
+                   const limit_info* li = find_limit(name);
+                   if (!li)
+                       throw CLI::ValidationError("--limit", "unknown limit '" + std::string(name) + "' (expected " +
+                                                                 limit_names() + ")");
+                   std::string_view value = text.substr(eq + 1);
+                   std::uint64_t n = 0;
+                   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+                   if (ec != std::errc{} || end != value.data() + value.size() || n == 0)
+                       throw CLI::ValidationError("--limit", "limit '" + std::string(name) +
+                                                                 "' must be a positive integer");
+                   li->set(lim, n);
+               }
+           },
+           "Set any limit by its [limits] name to a positive integer, as a policy does (repeatable; wins over the "
+           "limit's own option; above a 32-bit limit's range means its largest). NAME: " +
+               limit_names() + " (docs/policies.md, Limits)")
+        ->type_name("NAME=VALUE")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 }  // namespace pickleguard::cli
@@ -136,13 +184,7 @@ int main(int argc, char** argv) {
 
     pickleguard::decode_options options;
     auto add_limits = [&](CLI::App* cmd) {
-        cmd->add_option("--max-opcodes", options.limit.max_opcodes, "Stop after this many opcodes");
-        cmd->add_option("--max-stack", options.limit.max_stack_depth, "Largest stack depth");
-        cmd->add_option("--max-marks", options.limit.max_mark_depth, "Most MARKs open at once");
-        cmd->add_option("--max-depth", options.limit.max_nesting_depth, "Deepest nesting of containers");
-        cmd->add_option("--max-memo-index", options.limit.max_memo_index, "Largest memo index");
-        cmd->add_option("--max-memo-entries", options.limit.max_memo_entries, "Most memo entries");
-        cmd->add_option("--max-json-bytes", options.limit.max_json_bytes, "Largest JSON output");
+        pickleguard::cli::add_limit_options(cmd, options.limit);
         cmd->add_flag("--allow-buffers", options.allow_out_of_band_buffers,
                       "Accept NEXT_BUFFER (out-of-band buffers) as symbolic values");
     };

@@ -5,9 +5,28 @@
 // exception or an allocation failure), and everything decoded before it is
 // kept. Memory stays proportional to what the pickle really stores: a memo
 // index near 2^32 costs one entry, not a 2^32-slot array as in CPython.
+//
+// Each limit is described once, in `limit_table` below: its name (the key
+// of a policy's [limits] table and of `pickleguard ... --limit NAME=VALUE`),
+// its own command-line option if it has one, the member it sets and a line
+// of documentation. The policy parser, the command line, `tighter` and the
+// limits table of docs/policies.md and the README all come from it
+// (tests/unit/limits_test.cpp checks that every member is in it and that the
+// docs match it).
+//
+//     pickleguard::limits l;
+//     if (const pickleguard::limit_info* li = pickleguard::find_limit("max_opcodes"))
+//         li->set(l, 1'000'000);
+//     for (const pickleguard::limit_info& li : pickleguard::all_limits())
+//         print(li.name, li.get(l), li.default_value(), li.doc);
+//     pickleguard::limits both = pickleguard::tighter(cli_limits, policy_limits);
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 
 namespace pickleguard {
 
@@ -40,5 +59,73 @@ struct limits {
     // the entry sets max_iter_len: set(range(10**12)) builds 10**12 items.
     std::uint64_t max_lazy_items = std::uint64_t{1} << 24;
 };
+
+// One limit: a member of `limits`, 32 or 64 bits wide.
+struct limit_info {
+    std::string_view name;    // [limits] key and `--limit NAME=VALUE`; the member's name
+    std::string_view option;  // its own command-line option ("--max-opcodes"), or empty
+    std::uint64_t limits::*wide = nullptr;    // exactly one of wide and narrow is set
+    std::uint32_t limits::*narrow = nullptr;
+    std::string_view doc;     // what it bounds, one line (docs tables and --help)
+
+    constexpr limit_info(std::string_view n, std::string_view opt, std::uint64_t limits::*m, std::string_view d)
+        : name(n), option(opt), wide(m), doc(d) {}
+    constexpr limit_info(std::string_view n, std::string_view opt, std::uint32_t limits::*m, std::string_view d)
+        : name(n), option(opt), narrow(m), doc(d) {}
+
+    constexpr std::uint64_t get(const limits& l) const { return wide ? l.*wide : l.*narrow; }
+    // A value wider than a 32-bit limit saturates at its largest, as a
+    // policy's [limits] always has: "at most 2^40 MARKs" means "no bound
+    // tighter than the type's".
+    constexpr void set(limits& l, std::uint64_t v) const {
+        if (wide) l.*wide = v;
+        else l.*narrow = v > 0xffff'ffffu ? 0xffff'ffffu : static_cast<std::uint32_t>(v);
+    }
+    constexpr std::uint64_t default_value() const { return get(limits{}); }
+    constexpr std::uint64_t max_value() const { return wide ? ~std::uint64_t{0} : 0xffff'ffffu; }
+};
+
+// In the order of the members of `limits`.
+inline constexpr limit_info limit_table[] = {
+    {"max_input_bytes", "", &limits::max_input_bytes, "input size in bytes (mapped, not copied)"},
+    {"max_opcodes", "--max-opcodes", &limits::max_opcodes, "opcodes executed"},
+    {"max_stack_depth", "--max-stack", &limits::max_stack_depth, "items on the stack at once"},
+    {"max_mark_depth", "--max-marks", &limits::max_mark_depth, "MARKs open at once"},
+    {"max_nesting_depth", "--max-depth", &limits::max_nesting_depth, "containers inside containers"},
+    {"max_memo_entries", "--max-memo-entries", &limits::max_memo_entries, "memo entries"},
+    {"max_memo_index", "--max-memo-index", &limits::max_memo_index, "largest memo index"},
+    {"max_container_items", "", &limits::max_container_items, "items in one container"},
+    {"max_nodes", "", &limits::max_nodes, "values created in total"},
+    {"max_decoded_bytes", "", &limits::max_decoded_bytes, "str and bytes lengths, summed"},
+    {"max_decimal_int_digits", "", &limits::max_decimal_int_digits,
+     "digits of a decimal text integer (CPython's default limit, CVE-2020-10735)"},
+    {"max_text_int_chars", "", &limits::max_text_int_chars, "characters of a hex, octal or binary text integer"},
+    {"max_json_bytes", "--max-json-bytes", &limits::max_json_bytes, "bytes of JSON that decode writes"},
+    {"max_hash_collisions", "", &limits::max_hash_collisions,
+     "CPython hash collisions among the keys of one dict or set (rule hash-collisions)"},
+    {"max_lazy_items", "", &limits::max_lazy_items,
+     "items allowed calls draw from lazy values such as range, per call and per pickle"},
+};
+
+constexpr std::span<const limit_info> all_limits() { return limit_table; }
+// nullptr for a name that is not a limit.
+const limit_info* find_limit(std::string_view name);
+// "max_input_bytes, max_opcodes, ...": every name, for error messages and help.
+std::string limit_names();
+// A limit's value as the docs write it: 2^N for powers of two from 1024 on,
+// else decimal with thousands separators (100,000).
+std::string limit_value_text(std::uint64_t v);
+
+// The element-wise minimum: what a scan uses when both the command line and
+// a policy set limits.
+//
+// It is a template only while lib/src/judge/judge.cpp keeps its private
+// `tighter(const limits&, const limits&)`, which a plain function here would
+// make ambiguous there (argument-dependent lookup finds both); the
+// non-template wins overload resolution. When that copy goes, make this
+// `limits tighter(const limits& a, const limits& b);`.
+template <std::same_as<limits> L>
+L tighter(const L& a, const L& b);
+extern template limits tighter<limits>(const limits&, const limits&);
 
 }  // namespace pickleguard

@@ -379,22 +379,10 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             auto n = v.value<std::int64_t>();
             std::string at = where(origin, v);
             if (!n || *n <= 0) return usage_error(at, "limit '" + std::string(k.str()) + "' must be a positive integer");
-            auto u = static_cast<std::uint64_t>(*n);
-            auto u32 = static_cast<std::uint32_t>(std::min<std::uint64_t>(u, 0xffffffffu));
-            std::string_view key = k.str();
-            if (key == "max_input_bytes") lim.max_input_bytes = u;
-            else if (key == "max_opcodes") lim.max_opcodes = u;
-            else if (key == "max_stack_depth") lim.max_stack_depth = u32;
-            else if (key == "max_mark_depth") lim.max_mark_depth = u32;
-            else if (key == "max_nesting_depth") lim.max_nesting_depth = u32;
-            else if (key == "max_memo_entries") lim.max_memo_entries = u;
-            else if (key == "max_memo_index") lim.max_memo_index = u;
-            else if (key == "max_container_items") lim.max_container_items = u;
-            else if (key == "max_nodes") lim.max_nodes = u;
-            else if (key == "max_decoded_bytes") lim.max_decoded_bytes = u;
-            else if (key == "max_hash_collisions") lim.max_hash_collisions = u;
-            else if (key == "max_lazy_items") lim.max_lazy_items = u;
-            else return usage_error(at, "unknown limit '" + std::string(key) + "'");
+            const limit_info* li = find_limit(k.str());
+            if (!li)
+                return usage_error(at, "unknown limit '" + std::string(k.str()) + "' (expected " + limit_names() + ")");
+            li->set(lim, static_cast<std::uint64_t>(*n));
         }
     }
     return boost::outcome_v2::success();
