@@ -87,9 +87,12 @@ DENY_MODULES = {
 # Callables that call what they are given (refused when handed an argument
 # or a value stored on the instance), and the operator/functools ones that
 # call or reach anything.
-HIGHER_ORDER = {"map", "filter", "sorted", "min", "max", "iter", "reduce", "starmap", "accumulate", "groupby",
-                "filterfalse", "takewhile", "dropwhile", "partial", "cmp_to_key", "call", "methodcaller",
-                "attrgetter", "apply"}
+# Callee name -> the positional argument it calls (None: only keywords, below).
+HIGHER_ORDER = {"map": 0, "filter": 0, "reduce": 0, "starmap": 0, "filterfalse": 0, "takewhile": 0,
+                "dropwhile": 0, "partial": 0, "cmp_to_key": 0, "call": 0, "apply": 0, "iter": 0, "accumulate": 1,
+                "groupby": 1, "sorted": None, "min": None, "max": None, "nsmallest": None, "nlargest": None,
+                "merge": None}
+CALLED_KEYWORDS = {"key", "func", "function", "callback", "initial_func"}
 DENY_ATTRS = {"__globals__", "__builtins__", "__code__", "__subclasses__", "__closure__", "f_globals", "f_locals",
               "f_back", "gi_frame", "cr_frame", "tb_frame", "__loader__", "__import__"}
 
@@ -179,14 +182,28 @@ class Scanner:
             calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
         return calls
 
-    def scan_construction(self, cls, why, depth):
-        """What calling a class runs: metaclass __call__, __new__, __init__."""
+    def scan_construction(self, cls, why, depth, noargs=False):
+        """What calling a class runs: metaclass __call__, __new__, __init__.
+
+        noargs: the call collections.defaultdict makes of a stored class, with
+        no arguments, so that every parameter is its default (see _scan_code)."""
         calls = set()
         for attr, where in (("__call__", type(cls)), ("__new__", cls), ("__init__", cls)):
             owner, fn = owner_of(where, attr)
             if owner is None or owner is object or owner is type:
                 continue
             if attr == "__call__" and where is type(cls) and owner is type:
+                continue
+            if noargs and isinstance(fn, types.FunctionType):
+                if attr == "__new__" and is_namedtuple_new(owner, fn):
+                    continue
+                if owner.__module__ in TRUSTED_MIXINS:
+                    continue
+                if depth > MAX_DEPTH:
+                    raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
+                # Not memoized: the pruned reading differs from the full one.
+                calls |= self._scan_code(fn, fn.__code__, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                         owner, noargs=True)
                 continue
             calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
         return calls
@@ -227,7 +244,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -253,7 +270,21 @@ class Scanner:
                                                                    ast.ClassDef)) and n is not node}
         g = getattr(fn, "__globals__", {})
         calls = set()
-        for n in ast.walk(node):
+        nodes = ast.walk(node)
+        if noargs:
+            # Called without arguments, a parameter whose default is None and
+            # that the body never rebinds is None: `if p is not None:` and
+            # `if p:` bodies cannot run, nor `if p is None:` else branches.
+            defaults = list(a.defaults)
+            positional = a.posonlyargs + a.args
+            none_params = {p.arg for p, d in zip(positional[len(positional) - len(defaults):], defaults)
+                           if isinstance(d, ast.Constant) and d.value is None}
+            none_params |= {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults)
+                            if isinstance(d, ast.Constant) and d.value is None}
+            rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            rebound |= {n.arg for n in ast.walk(node) if isinstance(n, ast.arg) and n is not None} - set(params)
+            nodes = pruned_walk(node, none_params - rebound)
+        for n in nodes:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 raise Refused(f"{why}: imports (line {n.lineno} of its source)")
             if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
@@ -277,7 +308,11 @@ class Scanner:
         f = call.func
         callee = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
         if callee in HIGHER_ORDER:
-            for a in list(call.args) + [k.value for k in call.keywords]:
+            pos = HIGHER_ORDER[callee]
+            if callee == "iter" and len(call.args) < 2:
+                pos = None  # iter(x) iterates; iter(f, sentinel) calls f
+            handed = [call.args[pos]] if pos is not None and len(call.args) > pos else []
+            for a in handed + [k.value for k in call.keywords if k.arg in CALLED_KEYWORDS]:
                 a = a.value if isinstance(a, ast.Starred) else a
                 if isinstance(a, ast.Name) and a.id in params and a.id != first:
                     raise Refused(f"{why}: hands its argument {a.id} to {callee}, which may call it")
@@ -395,6 +430,35 @@ class Scanner:
         return {(mod, name)}
 
 
+def is_none_test(test, names):
+    """True / False when `test` is known for parameters that are None; None when unknown."""
+    if isinstance(test, ast.Name) and test.id in names:
+        return False
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name) \
+            and test.left.id in names and isinstance(test.comparators[0], ast.Constant) \
+            and test.comparators[0].value is None:
+        if isinstance(test.ops[0], ast.IsNot):
+            return False
+        if isinstance(test.ops[0], ast.Is):
+            return True
+    return None
+
+
+def pruned_walk(node, none_names):
+    """ast.walk without the branches of `if` that cannot run (is_none_test)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, ast.If) and none_names:
+            known = is_none_test(n.test, none_names)
+            if known is not None:
+                todo.append(n.test)
+                todo.extend(n.body if known else n.orelse)
+                continue
+        todo.extend(ast.iter_child_nodes(n))
+
+
 def reduction(cls, scanner):
     """The uses loading a pickled instance needs, and why; raises Refused."""
     if cls in copyreg.dispatch_table:
@@ -509,14 +573,15 @@ def analyse_class(cls, scanner):
     method("__eq__", "a dict key or set item runs")
     # A class as a stored value: collections.defaultdict may call it without arguments.
     try:
-        calls.update(scanner.scan_construction(cls, f"{q}: calling the class runs", 0))
+        calls.update(scanner.scan_construction(cls, f"{q}: calling the class without arguments runs", 0,
+                                               noargs=True))
         uses.append("reference")
     except Refused:
         pass
     checked = ", ".join(dict.fromkeys(ran)) if ran else "nothing beyond object's and builtins' code"
     note = f"{how}. Scanned: {checked}."
     if "reference" in uses:
-        note += " Reference: calling it runs only scanned code."
+        note += " Reference: calling it without arguments (collections.defaultdict) runs only scanned code."
     return uses, note, calls
 
 
