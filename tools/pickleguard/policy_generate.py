@@ -153,7 +153,7 @@ class Scanner:
         mod = getattr(obj, "__module__", None) or ""
         return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
 
-    def scan_callable(self, fn, why, depth, cls=None):
+    def scan_callable(self, fn, why, depth, cls=None, noargs=False):
         """Returns the set of external callees; raises Refused with a path."""
         if isinstance(fn, (staticmethod, classmethod)):
             fn = fn.__func__
@@ -176,7 +176,10 @@ class Scanner:
             raise Refused(f"{why} is not a function ({type(fn).__name__}): cannot read what it runs")
         if depth > MAX_DEPTH:
             raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
-        calls = self.scan_code(fn, code, why, depth, cls)
+        if noargs:  # not memoized: the pruned reading differs from the full one
+            calls = self._scan_code(fn, code, why, depth, cls, noargs=True)
+        else:
+            calls = self.scan_code(fn, code, why, depth, cls)
         wrapped = getattr(fn, "__wrapped__", None)
         if wrapped is not None:
             calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
@@ -208,14 +211,14 @@ class Scanner:
             calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
         return calls
 
-    def scan_method(self, owner, attr, fn, why, depth):
+    def scan_method(self, owner, attr, fn, why, depth, noargs=False):
         if attr == "__new__" and is_namedtuple_new(owner, fn):
             return set()
         if owner.__module__ in TRUSTED_MIXINS:
             return set()
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return set()
-        return self.scan_callable(fn, why, depth, cls=owner)
+        return self.scan_callable(fn, why, depth, cls=owner, noargs=noargs)
 
     def scan_code(self, fn, code, why, depth, cls):
         # Keyed by code and class: `self.m()` resolves against the class. The
@@ -283,7 +286,11 @@ class Scanner:
                             if isinstance(d, ast.Constant) and d.value is None}
             rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
             rebound |= {n.arg for n in ast.walk(node) if isinstance(n, ast.arg) and n is not None} - set(params)
-            nodes = pruned_walk(node, none_params - rebound)
+            none_params -= rebound
+            nodes = pruned_walk(node, none_params)
+        else:
+            none_params = set()
+        ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         for n in nodes:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 raise Refused(f"{why}: imports (line {n.lineno} of its source)")
@@ -292,7 +299,7 @@ class Scanner:
             if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
-                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested)
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx)
         return calls
 
     def resolve_global(self, name, g):
@@ -304,8 +311,18 @@ class Scanner:
             return True, b[name]
         return False, None
 
-    def scan_call(self, call, why, depth, cls, g, params, first, nested):
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None)):
         f = call.func
+        # A call that hands on only parameters known to be None (and an empty
+        # **kwargs) in a no-argument reading: the callee is read the same way.
+        none_params, empty_kwarg = ctx
+        rest = call.args[1:] if call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == first \
+            else call.args
+        pass_noargs = bool(none_params or empty_kwarg) and \
+            all(isinstance(x, ast.Name) and x.id in none_params for x in rest) and \
+            all((k.arg is None and isinstance(k.value, ast.Name) and k.value.id == empty_kwarg) or
+                (k.arg is not None and isinstance(k.value, ast.Name) and k.value.id in none_params)
+                for k in call.keywords)
         callee = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
         if callee in HIGHER_ORDER:
             pos = HIGHER_ORDER[callee]
@@ -352,14 +369,15 @@ class Scanner:
                         if k is object:
                             return set()
                         return self.scan_method(k, f.attr, vars(k)[f.attr], f"{why} -> {k.__qualname__}.{f.attr}",
-                                                depth + 1)
+                                                depth + 1, noargs=pass_noargs)
                 return set()
             if isinstance(v, ast.Name) and v.id == first and cls is not None:
-                return self.scan_self_method(cls, f.attr, why, depth)
+                return self.scan_self_method(cls, f.attr, why, depth, noargs=pass_noargs)
             if isinstance(v, ast.Name) and v.id not in params and v.id not in nested:
                 found, obj = self.resolve_global(v.id, g)
                 if found and (isinstance(obj, types.ModuleType) or isinstance(obj, type)):
-                    return self.scan_attr_of(obj, f.attr, f"{why} -> {v.id}.{f.attr}", depth)
+                    return self.scan_attr_of(obj, f.attr, f"{why} -> {v.id}.{f.attr}", depth,
+                                             noargs=pass_noargs and isinstance(obj, type))
             # A dotted module path: os.path.join(...)
             chain = []
             x = f
@@ -378,7 +396,7 @@ class Scanner:
             return set()
         raise Refused(f"{why}: calls a computed value ({ast.unparse(f)[:60]})")
 
-    def scan_self_method(self, cls, attr, why, depth):
+    def scan_self_method(self, cls, attr, why, depth, noargs=False):
         try:
             static = inspect.getattr_static(cls, attr)
         except AttributeError:
@@ -388,9 +406,10 @@ class Scanner:
             owner = type(cls)
         if isinstance(static, property):
             raise Refused(f"{why}: calls self.{attr}, a property's value")
-        return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
+        return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                noargs=noargs)
 
-    def scan_attr_of(self, obj, attr, why, depth):
+    def scan_attr_of(self, obj, attr, why, depth, noargs=False):
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
             if top in DENY_MODULES:
@@ -413,7 +432,7 @@ class Scanner:
             if mod.split(".")[0] in DENY_MODULES:
                 raise Refused(f"{why}: calls into {mod}")
             return {(mod, f"{owner.__qualname__}.{attr}")}
-        return self.scan_method(owner, attr, static, why, depth + 1)
+        return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
 
     def scan_target(self, obj, why, depth, default=None):
         """A named global the code calls."""
@@ -430,9 +449,20 @@ class Scanner:
         return {(mod, name)}
 
 
+NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
+
+
 def is_none_test(test, names):
     """True / False when `test` is known for parameters that are None; None when unknown."""
     if isinstance(test, ast.Name) and test.id in names:
+        return False
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
+            any(is_none_test(v, names) is False for v in test.values):
+        return False
+    # isinstance(None, dict) and the like, for built-in types None is not.
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance" \
+            and len(test.args) == 2 and isinstance(test.args[0], ast.Name) and test.args[0].id in names \
+            and isinstance(test.args[1], ast.Name) and test.args[1].id in NOT_NONE_TYPES:
         return False
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name) \
             and test.left.id in names and isinstance(test.comparators[0], ast.Constant) \
