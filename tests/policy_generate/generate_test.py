@@ -27,6 +27,7 @@ REFUSED = {
     "CallsStoredCallable": "calls self.hook, a value stored on the instance",
     "ImportsInInit": "imports",
     "OpensInDel": "calls open",
+    "CompilesWhenCalled": "calls exec",
     "apply_fn": "calls its argument func",
     "sort_by": "hands its argument key to sorted",
 }

@@ -29,7 +29,8 @@ What unpickling runs, as CPython 3.11 does it:
     natively to a call of the class (known table below).
   * a reducer in copyreg.dispatch_table: refused (not analysed).
   * always: __del__ (runs when the loaded object is freed), __hash__ and
-    __eq__ (run when the object is a dict key or set member while loading).
+    __eq__ (run when the object is a dict key or set member while loading),
+    __call__ (an instance stored where the library expects a callable).
 
 Every such method is read with inspect.getsource and scanned (ast); the
 methods and same-library functions it calls on `self`, `super()`, classes and
@@ -598,6 +599,9 @@ def analyse_class(cls, scanner):
         method("extend", "APPENDS runs")
     if "setitem" in uses:
         method("__setitem__", "SETITEMS runs")
+    # An instance can be stored wherever the library expects a callable (a
+    # weight function, a factory); calling it must not run unscanned code.
+    method("__call__", "calling an instance runs")
     method("__del__", "freeing it runs")
     method("__hash__", "a dict key or set item runs")
     method("__eq__", "a dict key or set item runs")

@@ -54,6 +54,14 @@ class OpensInDel:
         open(self.path, "w").close()
 
 
+class CompilesWhenCalled:
+    """Loads harmlessly, but an instance stored where a callable is expected
+    runs exec on its state: refused (__call__ is scanned)."""
+
+    def __call__(self, *args):
+        exec(self.source)
+
+
 def double(x):
     """A pure function: allowed as a reference."""
     return 2 * x
