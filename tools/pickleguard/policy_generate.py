@@ -556,7 +556,7 @@ def analyse_class(cls, scanner):
 
     def method(attr, why):
         owner, fn = owner_of(cls, attr)
-        if owner is None or owner is object:
+        if owner is None or owner is object or fn is None:  # __hash__ = None: unhashable
             return
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return
@@ -604,7 +604,10 @@ def analyse_class(cls, scanner):
     method("__call__", "calling an instance runs")
     method("__del__", "freeing it runs")
     method("__hash__", "a dict key or set item runs")
-    method("__eq__", "a dict key or set item runs")
+    # Insertion hashes first: an unhashable class (__hash__ = None) never
+    # reaches __eq__ as a key; its __eq__ is not what loading runs.
+    if owner_of(cls, "__hash__")[1] is not None:
+        method("__eq__", "a dict key or set item runs")
     # A class as a stored value: collections.defaultdict may call it without arguments.
     try:
         calls.update(scanner.scan_construction(cls, f"{q}: calling the class without arguments runs", 0,
