@@ -87,6 +87,20 @@ struct infer_args {
 CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args);
 int run_policy_infer(const infer_args& args);
 
+// `policy generate` (policy_generate.cpp; the inspector it runs is
+// policy_generate.py, compiled in).
+struct generate_args {
+    std::vector<std::string> libraries;
+    std::string output;                 // file, or stdout
+    std::string name;                   // default: the output file's stem, or the first library
+    std::string python = "/usr/bin/python3";
+    std::vector<std::string> paths;     // put first on the inspector's sys.path
+    std::vector<std::string> includes;  // default: python
+    bool explain = false;               // list refusals on standard error
+};
+CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args);
+int run_policy_generate(const generate_args& args);
+
 // `explain` (explain_command.cpp).
 struct explain_args : worker_args {
     std::vector<std::string> paths;

@@ -244,7 +244,7 @@ int main(int argc, char** argv) {
     add_worker_options(scan, scan_args);
     add_limits(scan);
 
-    CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies; infer one from trusted files");
+    CLI::App* policy_cmd = app.add_subcommand("policy", "List and show the shipped policies; infer one from trusted files, or generate one from a library");
     policy_cmd->require_subcommand(1);
     CLI::App* policy_list = policy_cmd->add_subcommand("list", "List the shipped policies");
     std::string policy_name;
@@ -253,6 +253,8 @@ int main(int argc, char** argv) {
     pickleguard::cli::infer_args infer_args;
     CLI::App* policy_infer = pickleguard::cli::add_policy_infer_command(*policy_cmd, infer_args);
     add_limits(policy_infer);
+    pickleguard::cli::generate_args generate_args;
+    CLI::App* policy_generate = pickleguard::cli::add_policy_generate_command(*policy_cmd, generate_args);
 
     pickleguard::cli::explain_args explain_args;
     CLI::App* explain = pickleguard::cli::add_explain_command(app, explain_args);
@@ -282,6 +284,7 @@ int main(int argc, char** argv) {
         infer_args.decode = options;
         return pickleguard::cli::run_policy_infer(infer_args);
     }
+    if (policy_generate->parsed()) return pickleguard::cli::run_policy_generate(generate_args);
     if (explain->parsed()) {
         explain_args.decode = options;
         return pickleguard::cli::run_explain(explain_args);

@@ -1,0 +1,77 @@
+"""A fake library for tests/policy_generate/generate_test.py: one class of
+each kind the generator must tell apart. Never imported by a pickle."""
+
+
+class SafePoint:
+    """Default reduction, plain __init__: allowed new + build (+ reference)."""
+
+    def __init__(self, x=0, y=0):
+        self.x = x
+        self.y = y
+
+
+class SafeWithSetstate:
+    """A __setstate__ that only stores: allowed."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._check()
+
+    def _check(self):
+        return len(self.__dict__)
+
+
+class EvalState:
+    """A __setstate__ that evaluates its state: refused."""
+
+    def __setstate__(self, state):
+        self.value = eval(state["expr"])
+
+
+class CallsStoredCallable:
+    """A __setstate__ that calls a value it was given: refused."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.hook()
+
+
+class ImportsInInit:
+    """Reduces to a call of the class, whose __init__ imports: refused."""
+
+    def __init__(self, name):
+        import importlib
+        self.mod = importlib.import_module(name)
+
+    def __reduce__(self):
+        return (type(self), (self.mod.__name__,))
+
+
+class OpensInDel:
+    """__del__ runs when the loaded object is freed: refused (open)."""
+
+    def __del__(self):
+        open(self.path, "w").close()
+
+
+class CompilesWhenCalled:
+    """Loads harmlessly, but an instance stored where a callable is expected
+    runs exec on its state: refused (__call__ is scanned)."""
+
+    def __call__(self, *args):
+        exec(self.source)
+
+
+def double(x):
+    """A pure function: allowed as a reference."""
+    return 2 * x
+
+
+def apply_fn(func, x):
+    """A callable taking a callable: refused."""
+    return func(x)
+
+
+def sort_by(items, key):
+    """Hands its argument to sorted, which calls it: refused."""
+    return sorted(items, key=key)

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""`pickleguard policy generate` on the fake library beside this script.
+
+    generate_test.py --pickleguard build/tools/pickleguard
+
+Checks, by name, what the generator allows (and with which uses) and what it
+refuses (and why), that every entry carries a note, that the output parses
+as a policy (`policy show` of the written file is not needed: generate
+parses it before writing), and that two runs give the same bytes.
+"""
+import argparse
+import pathlib
+import subprocess
+import sys
+import tempfile
+import tomllib
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+ALLOWED = {
+    "SafePoint": {"reference", "new", "build"},
+    "SafeWithSetstate": {"reference", "new", "build"},
+    "double": {"reference"},
+}
+REFUSED = {
+    "EvalState": "calls eval",
+    "CallsStoredCallable": "calls self.hook, a value stored on the instance",
+    "ImportsInInit": "imports",
+    "OpensInDel": "calls open",
+    "CompilesWhenCalled": "calls exec",
+    "apply_fn": "calls its argument func",
+    "sort_by": "hands its argument key to sorted",
+}
+
+
+def generate(pickleguard, out):
+    r = subprocess.run([pickleguard, "policy", "generate", "fakelib", "--path", str(HERE), "--name", "fakelib",
+                        "-o", str(out),
+                        "--explain"], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"policy generate failed ({r.returncode}): {r.stderr}")
+    return out.read_bytes(), r.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pickleguard", required=True)
+    args = ap.parse_args()
+    errors = []
+    with tempfile.TemporaryDirectory() as tmp:
+        first, explain = generate(args.pickleguard, pathlib.Path(tmp) / "fakelib.toml")
+        second, _ = generate(args.pickleguard, pathlib.Path(tmp) / "again.toml")
+    if first != second:
+        errors.append("two runs wrote different policies")
+    pol = tomllib.loads(first.decode())
+    entries = {e["name"]: e for e in pol.get("allow", []) if e["module"] == "fakelib"}
+    for name, uses in ALLOWED.items():
+        if name not in entries:
+            errors.append(f"{name} not allowed")
+        elif set(entries[name]["uses"]) != uses:
+            errors.append(f"{name}: uses {entries[name]['uses']}, expected {sorted(uses)}")
+    for name, e in entries.items():
+        if not e.get("note"):
+            errors.append(f"{name}: no note")
+    text = first.decode()
+    for name, reason in REFUSED.items():
+        if name in entries:
+            errors.append(f"{name} allowed, must be refused ({reason})")
+        line = next((l for l in text.splitlines() if l.startswith(f"# fakelib.{name}: ")), None)
+        if line is None or reason not in line:
+            errors.append(f"{name}: no refusal comment saying {reason!r} (got {line!r})")
+        if f"refused fakelib.{name}: " not in explain:
+            errors.append(f"{name}: not listed by --explain")
+    extra = set(entries) - set(ALLOWED)
+    if extra:
+        errors.append(f"allowed but not expected: {sorted(extra)}")
+    for e in errors:
+        print("FAIL:", e)
+    print(f"{len(entries)} allowed, {len(REFUSED)} refusals checked, {len(errors)} errors")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+// `pickleguard policy generate`: the allow-list for a library's picklable
+// classes and functions, derived from the library's code rather than from
+// files (docs/policies.md, "Generated policies").
+//
+// The analysis runs in Python, on the library and never on a pickle: the
+// inspector (policy_generate.py, compiled into this binary) imports the
+// library, reads the code unpickling would run for each class (its reduction,
+// __new__, __setstate__, setters, __del__, ...) and prints candidates and
+// refusals as JSON. This side adds what only pickleguard knows: every
+// candidate, and every callee outside the library that its loading code
+// calls, is looked up in the knowledge base, and refused when it is named
+// there. The policy text is parsed before it is written, as `infer` does.
+#include "commands.hpp"
+
+#include "pickleguard/policy.hpp"
+#include "pickleguard/version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace pickleguard::cli {
+
+std::string_view policy_generate_inspector();  // policy_generate_script.cpp, generated from the .py
+
+namespace {
+
+// TOML basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(ch);
+        } else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out + "\"";
+}
+
+// Comment text: one line, ASCII (policy files are ASCII outside strings).
+std::string comment_safe(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c >= 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
+// Runs the inspector and returns what it printed on standard output. Its
+// standard error (the library's own messages) goes to ours.
+result<std::string> run_inspector(const generate_args& args) {
+    std::string script(policy_generate_inspector());
+    std::vector<std::string> argv_s = {args.python, "-B", "-c", script};
+    for (const std::string& p : args.paths) {
+        argv_s.push_back("--path");
+        argv_s.push_back(std::filesystem::absolute(p).string());
+    }
+    for (const std::string& lib : args.libraries) argv_s.push_back(lib);
+    std::vector<char*> argv;
+    for (std::string& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    auto fail = [](std::string what) {
+        return error{error_kind::io, error::no_offset, error::no_opcode, std::move(what)};
+    };
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return fail("cannot create a pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, args.python.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+        ::close(out[0]);
+        return fail("cannot run " + args.python + ": " + std::strerror(rc));
+    }
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail(args.python + " (the inspector) failed" +
+                    (WIFEXITED(status) ? " with status " + std::to_string(WEXITSTATUS(status)) : std::string(" (killed)")));
+    return text;
+}
+
+struct candidate {
+    std::string module, name, kind, note;
+    std::vector<std::string> uses;
+    std::vector<std::pair<std::string, std::string>> calls;
+};
+
+struct refusal {
+    std::string module, name, reason;
+};
+
+// Knowledge-base entries at or above this severity are refused, as names and
+// as callees: medium is "reads files, changes interpreter state, denial of
+// service", which a loading path must not do either.
+constexpr severity kRefuseFrom = severity::medium;
+
+const known_global* dangerous(const knowledge_base& kb, const std::string& module, const std::string& name) {
+    const known_global* k = kb.find(module, name);
+    if (!k) {
+        // A dotted name is walked by find_class: its last part on the path before it.
+        std::size_t dot = name.rfind('.');
+        if (dot != std::string::npos) k = kb.find(module + "." + name.substr(0, dot), name.substr(dot + 1));
+    }
+    return k && k->severity >= kRefuseFrom ? k : nullptr;
+}
+
+std::string kb_reason(const known_global& k) {
+    std::string r = k.reason;
+    while (!r.empty() && (r.back() == '.' || r.back() == ' ')) r.pop_back();
+    return std::string(to_string(k.severity)) + ", " + k.category + ": " + r;
+}
+
+}  // namespace
+
+CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args) {
+    CLI::App* cmd = policy_cmd.add_subcommand(
+        "generate",
+        "Write the allow-list for installed libraries' classes and functions, from their code (imports the "
+        "libraries, never a pickle; run it where they are trusted)");
+    cmd->add_option("libraries", args.libraries, "Top-level packages to inspect (import names: networkx, scipy)")
+        ->required();
+    cmd->add_option("--output,-o", args.output, "Write the policy to this file (default: standard output)");
+    cmd->add_option("--name", args.name, "The policy's name (default: the output file's stem, or the first library)");
+    cmd->add_option("--python", args.python, "The Python interpreter that has the libraries (default: /usr/bin/python3)");
+    cmd->add_option("--path", args.paths, "Put this directory first on the inspector's sys.path; repeat for several")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--include", args.includes,
+                    "Include this shipped policy (default: python); repeat for several")
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_flag("--explain", args.explain, "Also list every refused class and function, with the reason, on standard error");
+    return cmd;
+}
+
+int run_policy_generate(const generate_args& args) {
+    std::string name = args.name;
+    if (name.empty()) name = args.output.empty() ? args.libraries.front() : std::filesystem::path(args.output).stem().string();
+    std::vector<std::string> includes = args.includes.empty() ? std::vector<std::string>{"python"} : args.includes;
+
+    auto printed = run_inspector(args);
+    if (!printed) {
+        std::fprintf(stderr, "pickleguard: policy generate: %s\n", printed.error().reason.c_str());
+        return kExitError;
+    }
+    nlohmann::json doc = nlohmann::json::parse(printed.value(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || doc.value("inspector", 0) != 1) {
+        std::fprintf(stderr, "pickleguard: policy generate: the inspector's output is not what this version reads\n");
+        return kExitError;
+    }
+
+    std::string versions;
+    for (const auto& lib : doc["libraries"]) {
+        if (lib.contains("error")) {
+            std::fprintf(stderr, "pickleguard: policy generate: %s\n", lib["error"].get<std::string>().c_str());
+            return kExitError;
+        }
+        versions += (versions.empty() ? "" : ", ") + lib["name"].get<std::string>() + " " +
+                    lib["version"].get<std::string>();
+    }
+
+    const knowledge_base& kb = shipped_knowledge_base();
+    std::vector<candidate> allowed;
+    std::vector<refusal> refused;
+    for (const auto& r : doc["refused"]) refused.push_back({r["module"], r["name"], r["reason"]});
+    for (const auto& e : doc["entries"]) {
+        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}};
+        for (const auto& call : e["calls"]) c.calls.emplace_back(call[0].get<std::string>(), call[1].get<std::string>());
+        if (const known_global* k = dangerous(kb, c.module, c.name)) {
+            refused.push_back({c.module, c.name, "the knowledge base names it (" + kb_reason(*k) + ")"});
+            continue;
+        }
+        std::string why;
+        for (const auto& [m, n] : c.calls)
+            if (const known_global* k = dangerous(kb, m, n)) {
+                why = "loading it calls " + m + "." + n + ", which the knowledge base names (" + kb_reason(*k) + ")";
+                break;
+            }
+        if (!why.empty()) {
+            refused.push_back({c.module, c.name, why});
+            continue;
+        }
+        allowed.push_back(std::move(c));
+    }
+    auto by_name = [](const auto& a, const auto& b) { return std::tie(a.module, a.name) < std::tie(b.module, b.name); };
+    std::sort(allowed.begin(), allowed.end(), by_name);
+    std::sort(refused.begin(), refused.end(), by_name);
+
+    std::string out;
+    out += "# GENERATED by `pickleguard policy generate` (pickleguard " + std::string(version()) + ") from " +
+           comment_safe(versions) + ", Python " + comment_safe(doc["python"].get<std::string>()) + ".\n";
+    for (const auto& lib : doc["libraries"])
+        out += "# " + comment_safe(lib["name"].get<std::string>()) + ": " + std::to_string(lib["modules"].get<int>()) +
+               " modules inspected, " + std::to_string(lib["skipped"].size()) + " skipped (tests, failed imports).\n";
+    out += "# " + std::to_string(allowed.size()) + " entries allowed, " + std::to_string(refused.size()) +
+           " classes and functions refused (listed at the end with the reason).\n"
+           "# Each entry was derived from the code unpickling runs for it (docs/policies.md, \"Generated\n"
+           "# policies\"); review it before trusting it: every allowed global is code a pickle can run.\n\n";
+    out += "name = " + toml_string(name) + "\n";
+    out += "description = " + toml_string("Generated by pickleguard policy generate from " + versions) + "\n";
+    out += "include = [";
+    for (std::size_t i = 0; i < includes.size(); ++i) out += (i ? ", " : "") + toml_string(includes[i]);
+    out += "]\n";
+
+    static constexpr std::string_view kOrder[] = {"reference", "call", "new", "build", "append", "setitem", "additems"};
+    for (const candidate& c : allowed) {
+        out += "\n[[allow]]\nmodule = " + toml_string(c.module) + "\nname = " + toml_string(c.name) + "\nuses = [";
+        bool first = true;
+        for (std::string_view u : kOrder)
+            if (std::find(c.uses.begin(), c.uses.end(), u) != c.uses.end()) {
+                out += (first ? "" : ", ") + toml_string(u);
+                first = false;
+            }
+        out += "]\nnote = " + toml_string(c.note) + "\n";
+    }
+    if (!refused.empty()) {
+        out += "\n# --- refused -------------------------------------------------------------------\n";
+        for (const refusal& r : refused)
+            out += "# " + comment_safe(r.module + "." + r.name) + ": " + comment_safe(r.reason) + "\n";
+    }
+
+    std::string check_dir = args.output.empty() ? "." : std::filesystem::path(args.output).parent_path().string();
+    auto parsed = parse_policy(out, "generated policy", check_dir.empty() ? "." : check_dir);
+    if (!parsed) {
+        std::fprintf(stderr, "pickleguard: policy generate: the generated policy does not parse (%s); nothing was written\n",
+                     parsed.error().reason.c_str());
+        return kExitError;
+    }
+
+    if (args.explain)
+        for (const refusal& r : refused)
+            std::fprintf(stderr, "refused %s.%s: %s\n", comment_safe(r.module).c_str(), comment_safe(r.name).c_str(),
+                         comment_safe(r.reason).c_str());
+
+    FILE* sink = stdout;
+    if (!args.output.empty()) {
+        sink = std::fopen(args.output.c_str(), "wb");
+        if (!sink) {
+            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
+            return kExitError;
+        }
+    }
+    std::fwrite(out.data(), 1, out.size(), sink);
+    if (sink != stdout && std::fclose(sink) != 0) {
+        std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
+        return kExitError;
+    }
+    std::fprintf(stderr, "pickleguard: policy generate: %zu entr%s allowed, %zu refused (%s)%s%s\n", allowed.size(),
+                 allowed.size() == 1 ? "y" : "ies", refused.size(), versions.c_str(), args.output.empty() ? "" : " -> ",
+                 args.output.c_str());
+    return kExitOk;
+}
+
+}  // namespace pickleguard::cli

@@ -1,0 +1,710 @@
+"""The inspector of `pickleguard policy generate` (tools/pickleguard/policy_generate.cpp).
+
+    python3 -B -c <this file> [--path DIR]... LIBRARY...
+
+Runs in a trusted environment with the LIBRARY installed. It imports the
+library and its submodules (never a pickle), and for every class and
+function defined there decides, from the code that unpickling would run,
+which `uses` a policy entry needs, or refuses it. It prints one JSON
+document on standard output; whatever the library prints goes to standard
+error. The C++ side checks every candidate and every external callee against
+the knowledge base, writes the TOML and checks that it parses.
+
+What unpickling runs, as CPython 3.11 does it:
+  * object.__reduce_ex__ (protocol >= 2: copyreg.__newobj__, so NEWOBJ
+    <class> then BUILD <state>, APPENDS for list subclasses, SETITEMS for dict
+    subclasses; protocols 0 and 1: copyreg._reconstructor, which the shipped
+    python policy allows with `invokes`, instantiating the class) -> uses
+    "new", "build". NEWOBJ runs the class's __new__ with arguments the pickle
+    chooses; BUILD runs __setstate__ if any (`load_build` looks it up on the
+    instance, so __getattr__ runs when it is missing), else updates __dict__
+    and setattr()s slot state, which runs __setattr__ and data-descriptor
+    setters (properties) for keys the pickle chooses.
+  * a custom __reduce__/__reduce_ex__ returning (type(self) | self.__class__ |
+    <the class>, args[, state[, listitems[, dictitems]]]) -> "call" (the
+    metaclass __call__, __new__ and __init__ run with the pickle's arguments),
+    plus "build", "append", "setitem" as the tuple has those items. Any other
+    reduction is refused: the generator cannot name what it calls.
+  * set / frozenset / exceptions / OrderedDict / deque / defaultdict reduce
+    natively to a call of the class (known table below).
+  * a reducer in copyreg.dispatch_table: refused (not analysed).
+  * always: __del__ (runs when the loaded object is freed), __hash__ and
+    __eq__ (run when the object is a dict key or set member while loading),
+    __call__ (an instance stored where the library expects a callable).
+
+Every such method is read with inspect.getsource and scanned (ast); the
+methods and same-library functions it calls on `self`, `super()`, classes and
+module globals are followed and scanned in turn. Refused: import statements;
+eval, exec, compile, open, __import__, globals, locals, vars, breakpoint,
+input; getattr/setattr/delattr with a computed name; calls of an argument,
+of a value stored on the instance, of a local or computed value; calls into
+modules that reach the system (os, sys, subprocess, io, pickle, ...); access
+to __globals__, __builtins__, __code__, __subclasses__ and frame attributes;
+native code of the library (no source to read); a call chain deeper than
+MAX_DEPTH. Calls into other packages are not followed: they are listed in
+"calls", and the C++ side refuses the entry when the knowledge base names
+one of them. Method calls on other values (`state.items()`, `self._adj.get`)
+are not followed: they dispatch on the type of a value the pickle made,
+which the policy judges on its own.
+
+A module-level function gets "reference" (a stored value) when its own code
+(the wrapper too, when decorated) passes the same scan: in particular it may
+not call its arguments (policy docs: "What a reference may be").
+"""
+
+import ast
+import builtins
+import copyreg
+import importlib
+import inspect
+import io
+import json
+import os
+import pkgutil
+import sys
+import textwrap
+import types
+import warnings
+
+MAX_DEPTH = 8
+
+# Calls refused by name (builtins).
+DENY_BUILTINS = {
+    "eval": "evaluates code", "exec": "executes code", "compile": "compiles code", "open": "opens files",
+    "__import__": "imports", "globals": "reaches module globals", "locals": "reaches frame locals",
+    "vars": "reaches an object's namespace", "breakpoint": "starts a debugger", "input": "reads the terminal",
+    "exit": "exits", "quit": "exits", "help": "starts pydoc", "memoryview": "exposes raw memory",
+}
+DYNAMIC_ATTR = {"getattr", "setattr", "delattr"}
+
+# Modules whose functions reach the system or load code (top-level package names).
+DENY_MODULES = {
+    "os", "posix", "nt", "sys", "subprocess", "shutil", "socket", "pickle", "_pickle", "marshal", "importlib",
+    "builtins", "ctypes", "io", "_io", "pathlib", "tempfile", "runpy", "code", "codeop", "shelve", "dbm",
+    "urllib", "http", "ftplib", "smtplib", "telnetlib", "webbrowser", "pty", "signal", "multiprocessing",
+    "threading", "_thread", "asyncio", "inspect", "types", "gc", "imp", "pkgutil", "zipimport", "site", "pydoc",
+    "glob", "fileinput", "dill", "cloudpickle", "joblib", "runpy", "timeit", "pdb",
+}
+# Callables that call what they are given (refused when handed an argument
+# or a value stored on the instance), and the operator/functools ones that
+# call or reach anything.
+# Callee name -> the positional argument it calls (None: only keywords, below).
+HIGHER_ORDER = {"map": 0, "filter": 0, "reduce": 0, "starmap": 0, "filterfalse": 0, "takewhile": 0,
+                "dropwhile": 0, "partial": 0, "cmp_to_key": 0, "call": 0, "apply": 0, "iter": 0, "accumulate": 1,
+                "groupby": 1, "sorted": None, "min": None, "max": None, "nsmallest": None, "nlargest": None,
+                "merge": None}
+CALLED_KEYWORDS = {"key", "func", "function", "callback", "initial_func"}
+DENY_ATTRS = {"__globals__", "__builtins__", "__code__", "__subclasses__", "__closure__", "f_globals", "f_locals",
+              "f_back", "gi_frame", "cr_frame", "tb_frame", "__loader__", "__import__"}
+
+# Reductions implemented in C by built-in and standard-library types, as
+# their __reduce__ in CPython's Objects/ and Modules/ return them.
+NATIVE_REDUCE = {
+    "set": ("call", "build"),                # set_reduce: (type(s), (list(s),), __dict__)
+    "frozenset": ("call", "build"),
+    "BaseException": ("call", "build"),      # BaseException_reduce: (type(e), e.args[, e.__dict__])
+    "OrderedDict": ("call", "build", "setitem"),  # odict_reduce: (cls, (), state, None, items)
+    "deque": ("call", "build", "append"),    # deque___reduce__
+    "defaultdict": ("call", "setitem"),      # defdict_reduce: (cls, (factory,), None, None, items)
+}
+# The abstract base classes' mixin methods (Mapping.__eq__, Set.__eq__, ...):
+# frozen into the interpreter, so without source; they only call the
+# instance's own methods, which the scan of its class covers when they run
+# while loading.
+TRUSTED_MIXINS = {"_collections_abc", "collections.abc"}
+NATIVE_OWNERS_OK = {"builtins", "collections", "_collections", "abc", "_abc", "enum", "typing"}
+
+
+def native_ok(owner):
+    return owner.__module__ in NATIVE_OWNERS_OK
+
+
+def is_namedtuple_new(owner, fn):
+    """collections.namedtuple's __new__, compiled from a string: tuple.__new__(cls, (fields...))."""
+    fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+    g = getattr(fn, "__globals__", {})
+    return issubclass(owner, tuple) and hasattr(owner, "_fields") and \
+        str(g.get("__name__", "")).startswith("namedtuple_") and g.get("_tuple_new") is tuple.__new__
+
+
+class Refused(Exception):
+    pass
+
+
+def owner_of(cls, attr):
+    for k in cls.__mro__:
+        if attr in vars(k):
+            return k, vars(k)[attr]
+    return None, None
+
+
+def describe(obj):
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
+
+
+class Scanner:
+    """Scans functions for what loading may not run; follows what they call."""
+
+    def __init__(self, libraries):
+        self.libraries = libraries
+        self.memo = {}  # code object -> (refusal tail or None, calls); None entry while in progress
+        self.cycles = 0  # times an in-progress scan was met (its clean result is then not kept)
+
+    def in_library(self, obj):
+        mod = getattr(obj, "__module__", None) or ""
+        return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
+
+    def scan_callable(self, fn, why, depth, cls=None, noargs=False):
+        """Returns the set of external callees; raises Refused with a path."""
+        if isinstance(fn, (staticmethod, classmethod)):
+            fn = fn.__func__
+        if fn is None:
+            return set()  # __hash__ = None: unhashable, nothing runs
+        if isinstance(fn, property):
+            raise Refused(f"{why} is a property (its value is called)")
+        if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
+                           types.MethodWrapperType, types.ClassMethodDescriptorType)):
+            owner = getattr(fn, "__objclass__", None) or getattr(fn, "__self__", None)
+            if owner is not None and isinstance(owner, type) and native_ok(owner):
+                return set()
+            if owner is not None and isinstance(owner, types.ModuleType) and owner.__name__ in NATIVE_OWNERS_OK:
+                return set()
+            raise Refused(f"{why} is native code ({describe(fn)}): no source to read")
+        if isinstance(fn, type):
+            return self.scan_construction(fn, why, depth)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            raise Refused(f"{why} is not a function ({type(fn).__name__}): cannot read what it runs")
+        if depth > MAX_DEPTH:
+            raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
+        if noargs:  # not memoized: the pruned reading differs from the full one
+            calls = self._scan_code(fn, code, why, depth, cls, noargs=True)
+        else:
+            calls = self.scan_code(fn, code, why, depth, cls)
+        wrapped = getattr(fn, "__wrapped__", None)
+        if wrapped is not None:
+            calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
+        return calls
+
+    def scan_construction(self, cls, why, depth, noargs=False):
+        """What calling a class runs: metaclass __call__, __new__, __init__.
+
+        noargs: the call collections.defaultdict makes of a stored class, with
+        no arguments, so that every parameter is its default (see _scan_code)."""
+        calls = set()
+        for attr, where in (("__call__", type(cls)), ("__new__", cls), ("__init__", cls)):
+            owner, fn = owner_of(where, attr)
+            if owner is None or owner is object or owner is type:
+                continue
+            if attr == "__call__" and where is type(cls) and owner is type:
+                continue
+            if noargs and isinstance(fn, types.FunctionType):
+                if attr == "__new__" and is_namedtuple_new(owner, fn):
+                    continue
+                if owner.__module__ in TRUSTED_MIXINS:
+                    continue
+                if depth > MAX_DEPTH:
+                    raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
+                # Not memoized: the pruned reading differs from the full one.
+                calls |= self._scan_code(fn, fn.__code__, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                         owner, noargs=True)
+                continue
+            calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
+        return calls
+
+    def scan_method(self, owner, attr, fn, why, depth, noargs=False):
+        if attr == "__new__" and is_namedtuple_new(owner, fn):
+            return set()
+        if owner.__module__ in TRUSTED_MIXINS:
+            return set()
+        if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
+            return set()
+        return self.scan_callable(fn, why, depth, cls=owner, noargs=noargs)
+
+    def scan_code(self, fn, code, why, depth, cls):
+        # Keyed by code and class: `self.m()` resolves against the class. The
+        # same code object serves many functions (decorator wrappers), so a
+        # refusal is kept without the path that led to it.
+        key = (code, cls)
+        if key in self.memo:
+            if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
+                self.cycles += 1
+                return set()
+            refusal, calls = self.memo[key]
+            if refusal is not None:
+                raise Refused(f"{why}{refusal}")
+            return set(calls)
+        self.memo[key] = None
+        before = self.cycles
+        try:
+            calls = self._scan_code(fn, code, why, depth, cls)
+        except Refused as r:
+            text = str(r)
+            self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set())
+            raise
+        if self.cycles == before:
+            self.memo[key] = (None, set(calls))
+        else:
+            del self.memo[key]  # clean only given a scan still in progress: not kept
+        return calls
+
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False):
+        try:
+            src = inspect.getsource(code)
+        except (OSError, TypeError):
+            raise Refused(f"{why}: no source ({code.co_filename}:{code.co_firstlineno})")
+        try:
+            tree = ast.parse(textwrap.dedent(src))
+        except SyntaxError:
+            # A lambda or decorator line that does not parse alone.
+            raise Refused(f"{why}: source does not parse alone ({code.co_filename}:{code.co_firstlineno})")
+        node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                  ast.Lambda))), None)
+        if node is None:
+            raise Refused(f"{why}: no function in its source")
+        a = node.args
+        params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+        if a.vararg:
+            params.append(a.vararg.arg)
+        if a.kwarg:
+            params.append(a.kwarg.arg)
+        first = params[0] if params and cls is not None and not isinstance(
+            inspect.getattr_static(cls, fn.__name__, None), staticmethod) else None
+        nested = {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                   ast.ClassDef)) and n is not node}
+        g = getattr(fn, "__globals__", {})
+        calls = set()
+        nodes = ast.walk(node)
+        if noargs:
+            # Called without arguments, a parameter whose default is None and
+            # that the body never rebinds is None: `if p is not None:` and
+            # `if p:` bodies cannot run, nor `if p is None:` else branches.
+            defaults = list(a.defaults)
+            positional = a.posonlyargs + a.args
+            none_params = {p.arg for p, d in zip(positional[len(positional) - len(defaults):], defaults)
+                           if isinstance(d, ast.Constant) and d.value is None}
+            none_params |= {p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults)
+                            if isinstance(d, ast.Constant) and d.value is None}
+            rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            rebound |= {n.arg for n in ast.walk(node) if isinstance(n, ast.arg) and n is not None} - set(params)
+            none_params -= rebound
+            nodes = pruned_walk(node, none_params)
+        else:
+            none_params = set()
+        ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
+        for n in nodes:
+            if isinstance(n, (ast.Import, ast.ImportFrom)):
+                raise Refused(f"{why}: imports (line {n.lineno} of its source)")
+            if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
+                raise Refused(f"{why}: reaches .{n.attr}")
+            if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
+                raise Refused(f"{why}: reaches {n.id}")
+            if isinstance(n, ast.Call):
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx)
+        return calls
+
+    def resolve_global(self, name, g):
+        if name in g:
+            return True, g[name]
+        b = g.get("__builtins__", builtins)
+        b = b if isinstance(b, dict) else vars(b)
+        if name in b:
+            return True, b[name]
+        return False, None
+
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None)):
+        f = call.func
+        # A call that hands on only parameters known to be None (and an empty
+        # **kwargs) in a no-argument reading: the callee is read the same way.
+        none_params, empty_kwarg = ctx
+        rest = call.args[1:] if call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == first \
+            else call.args
+        pass_noargs = bool(none_params or empty_kwarg) and \
+            all(isinstance(x, ast.Name) and x.id in none_params for x in rest) and \
+            all((k.arg is None and isinstance(k.value, ast.Name) and k.value.id == empty_kwarg) or
+                (k.arg is not None and isinstance(k.value, ast.Name) and k.value.id in none_params)
+                for k in call.keywords)
+        callee = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        if callee in HIGHER_ORDER:
+            pos = HIGHER_ORDER[callee]
+            if callee == "iter" and len(call.args) < 2:
+                pos = None  # iter(x) iterates; iter(f, sentinel) calls f
+            handed = [call.args[pos]] if pos is not None and len(call.args) > pos else []
+            for a in handed + [k.value for k in call.keywords if k.arg in CALLED_KEYWORDS]:
+                a = a.value if isinstance(a, ast.Starred) else a
+                if isinstance(a, ast.Name) and a.id in params and a.id != first:
+                    raise Refused(f"{why}: hands its argument {a.id} to {callee}, which may call it")
+                if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == first \
+                        and cls is not None and not callable(inspect.getattr_static(cls, a.attr, None)):
+                    raise Refused(f"{why}: hands self.{a.attr}, a stored value, to {callee}, which may call it")
+        if isinstance(f, ast.Name):
+            n = f.id
+            if n in DENY_BUILTINS and n not in g:
+                raise Refused(f"{why}: calls {n} ({DENY_BUILTINS[n]})")
+            if n in DYNAMIC_ATTR and n not in g:
+                if len(call.args) < 2 or not isinstance(call.args[1], ast.Constant):
+                    raise Refused(f"{why}: calls {n} with a computed attribute name")
+                return set()
+            if n == first:
+                if cls is None:
+                    raise Refused(f"{why}: calls its argument {n}")
+                owner, m = owner_of(cls, "__call__")
+                if owner is None or owner is object:
+                    raise Refused(f"{why}: calls {n}, which has no __call__")
+                return self.scan_method(owner, "__call__", m, f"{why} -> {owner.__qualname__}.__call__", depth + 1)
+            if n in params:
+                raise Refused(f"{why}: calls its argument {n} (a callable taking a callable)")
+            if n in nested:
+                return set()
+            found, obj = self.resolve_global(n, g)
+            if not found:
+                raise Refused(f"{why}: calls {n}, a local or computed value")
+            return self.scan_target(obj, f"{why} -> {n}", depth)
+        if isinstance(f, ast.Attribute):
+            v = f.value
+            # super().m(...)
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
+                mro = cls.__mro__
+                for k in mro[1:]:
+                    if f.attr in vars(k):
+                        if k is object:
+                            return set()
+                        return self.scan_method(k, f.attr, vars(k)[f.attr], f"{why} -> {k.__qualname__}.{f.attr}",
+                                                depth + 1, noargs=pass_noargs)
+                return set()
+            if isinstance(v, ast.Name) and v.id == first and cls is not None:
+                return self.scan_self_method(cls, f.attr, why, depth, noargs=pass_noargs)
+            if isinstance(v, ast.Name) and v.id not in params and v.id not in nested:
+                found, obj = self.resolve_global(v.id, g)
+                if found and (isinstance(obj, types.ModuleType) or isinstance(obj, type)):
+                    return self.scan_attr_of(obj, f.attr, f"{why} -> {v.id}.{f.attr}", depth,
+                                             noargs=pass_noargs and isinstance(obj, type))
+            # A dotted module path: os.path.join(...)
+            chain = []
+            x = f
+            while isinstance(x, ast.Attribute):
+                chain.append(x.attr)
+                x = x.value
+            if isinstance(x, ast.Name) and x.id not in params and x.id != first:
+                found, obj = self.resolve_global(x.id, g)
+                if found and isinstance(obj, types.ModuleType):
+                    for part in reversed(chain[1:]):
+                        obj = getattr(obj, part, None)
+                        if not isinstance(obj, types.ModuleType):
+                            return set()
+                    return self.scan_attr_of(obj, chain[0], f"{why} -> {x.id}.{'.'.join(reversed(chain))}", depth)
+            # A method of another value: dispatches on a type the pickle made (judged by the policy).
+            return set()
+        raise Refused(f"{why}: calls a computed value ({ast.unparse(f)[:60]})")
+
+    def scan_self_method(self, cls, attr, why, depth, noargs=False):
+        try:
+            static = inspect.getattr_static(cls, attr)
+        except AttributeError:
+            raise Refused(f"{why}: calls self.{attr}, a value stored on the instance")
+        owner, _ = owner_of(cls, attr)
+        if owner is None:
+            owner = type(cls)
+        if isinstance(static, property):
+            raise Refused(f"{why}: calls self.{attr}, a property's value")
+        return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                noargs=noargs)
+
+    def scan_attr_of(self, obj, attr, why, depth, noargs=False):
+        if isinstance(obj, types.ModuleType):
+            top = obj.__name__.split(".")[0]
+            if top in DENY_MODULES:
+                raise Refused(f"{why}: calls into {obj.__name__}")
+            target = getattr(obj, attr, None)
+            if target is None:
+                raise Refused(f"{why}: {obj.__name__} has no {attr}")
+            return self.scan_target(target, why, depth, default=(obj.__name__, attr))
+        try:
+            static = inspect.getattr_static(obj, attr)
+        except AttributeError:
+            raise Refused(f"{why}: not found on {describe(obj)}")
+        owner, _ = owner_of(obj, attr)
+        if owner is None:
+            owner = obj
+        if not self.in_library(owner):
+            mod = getattr(owner, "__module__", "") or ""
+            if mod == "builtins":
+                return set()  # a built-in type's method: dict.fromkeys, object.__new__
+            if mod.split(".")[0] in DENY_MODULES:
+                raise Refused(f"{why}: calls into {mod}")
+            return {(mod, f"{owner.__qualname__}.{attr}")}
+        return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
+
+    def scan_target(self, obj, why, depth, default=None):
+        """A named global the code calls."""
+        if self.in_library(obj):
+            return self.scan_callable(obj, why, depth + 1)
+        mod = getattr(obj, "__module__", None) or (default[0] if default else "")
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or (default[1] if default else "?")
+        if mod.split(".")[0] in DENY_MODULES and mod != "builtins":
+            raise Refused(f"{why}: calls into {mod}")
+        if mod == "builtins":
+            if name in DENY_BUILTINS:
+                raise Refused(f"{why}: calls {name} ({DENY_BUILTINS[name]})")
+            return set()
+        return {(mod, name)}
+
+
+NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
+
+
+def is_none_test(test, names):
+    """True / False when `test` is known for parameters that are None; None when unknown."""
+    if isinstance(test, ast.Name) and test.id in names:
+        return False
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
+            any(is_none_test(v, names) is False for v in test.values):
+        return False
+    # isinstance(None, dict) and the like, for built-in types None is not.
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance" \
+            and len(test.args) == 2 and isinstance(test.args[0], ast.Name) and test.args[0].id in names \
+            and isinstance(test.args[1], ast.Name) and test.args[1].id in NOT_NONE_TYPES:
+        return False
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name) \
+            and test.left.id in names and isinstance(test.comparators[0], ast.Constant) \
+            and test.comparators[0].value is None:
+        if isinstance(test.ops[0], ast.IsNot):
+            return False
+        if isinstance(test.ops[0], ast.Is):
+            return True
+    return None
+
+
+def pruned_walk(node, none_names):
+    """ast.walk without the branches of `if` that cannot run (is_none_test)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if isinstance(n, ast.If) and none_names:
+            known = is_none_test(n.test, none_names)
+            if known is not None:
+                todo.append(n.test)
+                todo.extend(n.body if known else n.orelse)
+                continue
+        todo.extend(ast.iter_child_nodes(n))
+
+
+def reduction(cls, scanner):
+    """The uses loading a pickled instance needs, and why; raises Refused."""
+    if cls in copyreg.dispatch_table:
+        raise Refused("reduced by a copyreg.dispatch_table function (not analysed)")
+    rex_owner, rex = owner_of(cls, "__reduce_ex__")
+    red_owner, red = owner_of(cls, "__reduce__")
+    if rex_owner is object and red_owner is object:
+        uses = ["new", "build"]
+        how = "default reduction (object.__reduce_ex__): NEWOBJ, then BUILD with its state"
+        if issubclass(cls, list):
+            uses.append("append")
+            how += ", APPENDS its items"
+        if issubclass(cls, dict):
+            uses.append("setitem")
+            how += ", SETITEMS its items"
+        return uses, how
+    # The nearer of the two decides (object.__reduce_ex__ calls __reduce__ when overridden).
+    mro = cls.__mro__
+    use_owner, fn, attr = (rex_owner, rex, "__reduce_ex__") if mro.index(rex_owner) < mro.index(red_owner) \
+        else (red_owner, red, "__reduce__")
+    if not isinstance(fn, types.FunctionType):
+        for k in (use_owner.__name__,):
+            if k in NATIVE_REDUCE and native_ok(use_owner):
+                return list(NATIVE_REDUCE[k]), f"{use_owner.__qualname__}.{attr} (native): calls the class"
+        raise Refused(f"{use_owner.__qualname__}.{attr} is native code: cannot tell what it returns")
+    try:
+        src = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(src)
+    except (OSError, TypeError, SyntaxError):
+        raise Refused(f"{use_owner.__qualname__}.{attr}: no source")
+    fdef = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    self_name = fdef.args.args[0].arg if fdef.args.args else "self"
+    uses = set()
+    returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return)]
+    if not returns:
+        raise Refused(f"{use_owner.__qualname__}.{attr} returns nothing the generator can read")
+    for r in returns:
+        v = r.value
+        if not isinstance(v, ast.Tuple) or len(v.elts) < 2:
+            raise Refused(f"{use_owner.__qualname__}.{attr} returns {ast.unparse(v)[:60] if v else 'None'}: "
+                          "not a (callable, args, ...) tuple the generator can read")
+        c = v.elts[0]
+        is_cls = (isinstance(c, ast.Attribute) and c.attr == "__class__" and isinstance(c.value, ast.Name)
+                  and c.value.id == self_name) or \
+                 (isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "type"
+                  and len(c.args) == 1 and isinstance(c.args[0], ast.Name) and c.args[0].id == self_name) or \
+                 (isinstance(c, ast.Name) and fn.__globals__.get(c.id) is cls)
+        if not is_cls:
+            raise Refused(f"{use_owner.__qualname__}.{attr} reduces to {ast.unparse(c)[:60]}, not the class")
+        uses.add("call")
+        extra = v.elts[2:]
+        for use, e in zip(("build", "append", "setitem"), extra):
+            if not (isinstance(e, ast.Constant) and e.value is None):
+                uses.add(use)
+    order = ["call", "build", "append", "setitem"]
+    return [u for u in order if u in uses], f"{use_owner.__qualname__}.{attr} returns a call of the class"
+
+
+def analyse_class(cls, scanner):
+    uses, how = reduction(cls, scanner)
+    calls = set()
+    ran = []
+    q = cls.__qualname__
+
+    def method(attr, why):
+        owner, fn = owner_of(cls, attr)
+        if owner is None or owner is object or fn is None:  # __hash__ = None: unhashable
+            return
+        if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
+            return
+        calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0))
+        ran.append(f"{owner.__qualname__}.{attr}")
+
+    if "new" in uses:
+        method("__new__", "NEWOBJ runs")
+        if any(issubclass(cls, b) for b in (bytes, bytearray)):
+            raise Refused(f"{q}: a bytes subclass: NEWOBJ(cls, n) allocates n bytes (not bounded here)")
+    if "call" in uses:
+        calls.update(scanner.scan_construction(cls, f"{q}: REDUCE calls the class", 0))
+        ran.append("the class's construction")
+    if "build" in uses:
+        owner, fn = owner_of(cls, "__setstate__")
+        if owner is not None and owner is not object:
+            method("__setstate__", "BUILD runs")
+        else:
+            method("__getattr__", "BUILD looks up __setstate__, so runs")
+            method("__setattr__", "BUILD slot state runs")
+            # setattr() of slot state runs data descriptors' setters for keys the pickle chooses.
+            for k in cls.__mro__:
+                if k is object:
+                    continue
+                for attr, d in sorted(vars(k).items()):
+                    if isinstance(d, property):
+                        if d.fset is not None:
+                            calls.update(scanner.scan_callable(
+                                d.fset, f"{q}: BUILD slot state runs the setter of {k.__qualname__}.{attr}", 0, k))
+                            ran.append(f"{k.__qualname__}.{attr} setter")
+                    elif hasattr(type(d), "__set__") and not isinstance(
+                            d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                        setter = inspect.getattr_static(type(d), "__set__")
+                        calls.update(scanner.scan_callable(
+                            setter, f"{q}: BUILD slot state runs {type(d).__qualname__}.__set__ ({attr})", 0,
+                            type(d)))
+                        ran.append(f"{type(d).__qualname__}.__set__")
+    if "append" in uses:
+        method("append", "APPENDS runs")
+        method("extend", "APPENDS runs")
+    if "setitem" in uses:
+        method("__setitem__", "SETITEMS runs")
+    # An instance can be stored wherever the library expects a callable (a
+    # weight function, a factory); calling it must not run unscanned code.
+    method("__call__", "calling an instance runs")
+    method("__del__", "freeing it runs")
+    method("__hash__", "a dict key or set item runs")
+    # Insertion hashes first: an unhashable class (__hash__ = None) never
+    # reaches __eq__ as a key; its __eq__ is not what loading runs.
+    if owner_of(cls, "__hash__")[1] is not None:
+        method("__eq__", "a dict key or set item runs")
+    # A class as a stored value: collections.defaultdict may call it without arguments.
+    try:
+        calls.update(scanner.scan_construction(cls, f"{q}: calling the class without arguments runs", 0,
+                                               noargs=True))
+        uses.append("reference")
+    except Refused:
+        pass
+    checked = ", ".join(dict.fromkeys(ran)) if ran else "nothing beyond object's and builtins' code"
+    note = f"{how}. Scanned: {checked}."
+    if "reference" in uses:
+        note += " Reference: calling it without arguments (collections.defaultdict) runs only scanned code."
+    return uses, note, calls
+
+
+def analyse_function(fn, scanner):
+    calls = scanner.scan_callable(fn, f"{fn.__qualname__}", 0)
+    return ["reference"], "Function stored as a value (pickled by name); its code calls none of its arguments " \
+                          "and passes the scan.", calls
+
+
+def skip_module(name):
+    parts = name.split(".")
+    return any(p in ("tests", "test", "testing", "conftest", "__main__") or p.startswith("test_") for p in parts)
+
+
+def main(argv):
+    libs, paths = [], []
+    it = iter(argv)
+    for a in it:
+        if a == "--path":
+            paths.append(next(it))
+        else:
+            libs.append(a)
+    # -c puts the working directory first on sys.path; the library comes from
+    # the interpreter's own path, PYTHONPATH and --path only.
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]
+    for p in reversed(paths):
+        sys.path.insert(0, p)
+    out = sys.stdout
+    sys.stdout = sys.stderr  # the library's prints must not mix with the JSON
+    warnings.simplefilter("ignore")
+    scanner = Scanner(libs)
+    doc = {"inspector": 1, "python": sys.version.split()[0], "libraries": [], "entries": [], "refused": []}
+    seen = set()
+    for lib in libs:
+        info = {"name": lib, "version": None, "modules": 0, "skipped": []}
+        doc["libraries"].append(info)
+        try:
+            pkg = importlib.import_module(lib)
+        except Exception as e:
+            info["error"] = f"cannot import {lib}: {type(e).__name__}: {e}"
+            continue
+        info["version"] = str(getattr(pkg, "__version__", None) or "unknown")
+        names = [lib]
+        if hasattr(pkg, "__path__"):
+            names += [m.name for m in pkgutil.walk_packages(pkg.__path__, lib + ".", onerror=lambda n: None)]
+        for modname in sorted(set(names)):
+            if skip_module(modname):
+                info["skipped"].append([modname, "test module"])
+                continue
+            try:
+                mod = importlib.import_module(modname)
+            except BaseException as e:  # noqa: B036 -- an optional dependency missing, SystemExit in a script
+                info["skipped"].append([modname, f"import failed: {type(e).__name__}"])
+                continue
+            info["modules"] += 1
+            for attr, obj in sorted(vars(mod).items()):
+                if not (isinstance(obj, type) or isinstance(obj, types.FunctionType)):
+                    continue
+                if getattr(obj, "__module__", None) != modname or getattr(obj, "__qualname__", None) != attr:
+                    continue  # re-exported, or not reachable under its own name
+                if attr.startswith("__") and attr.endswith("__"):
+                    continue  # module hooks (__getattr__, __dir__): never a pickled value
+                key = (modname, attr)
+                if key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    if isinstance(obj, type):
+                        uses, note, calls = analyse_class(obj, scanner)
+                    else:
+                        uses, note, calls = analyse_function(obj, scanner)
+                except Refused as r:
+                    doc["refused"].append({"module": modname, "name": attr, "reason": str(r)})
+                    continue
+                except RecursionError:
+                    doc["refused"].append({"module": modname, "name": attr, "reason": "analysis recursed too deep"})
+                    continue
+                doc["entries"].append({"module": modname, "name": attr, "kind": "class" if isinstance(obj, type)
+                                       else "function", "uses": uses, "note": note,
+                                       "calls": sorted([list(c) for c in calls])})
+    out.write(json.dumps(doc, sort_keys=True))
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__" or __name__ == "builtins":
+    sys.exit(main(sys.argv[1:]))
