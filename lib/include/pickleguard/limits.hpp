@@ -118,14 +118,6 @@ std::string limit_value_text(std::uint64_t v);
 
 // The element-wise minimum: what a scan uses when both the command line and
 // a policy set limits.
-//
-// It is a template only while lib/src/judge/judge.cpp keeps its private
-// `tighter(const limits&, const limits&)`, which a plain function here would
-// make ambiguous there (argument-dependent lookup finds both); the
-// non-template wins overload resolution. When that copy goes, make this
-// `limits tighter(const limits& a, const limits& b);`.
-template <std::same_as<limits> L>
-L tighter(const L& a, const L& b);
-extern template limits tighter<limits>(const limits&, const limits&);
+limits tighter(const limits& a, const limits& b);
 
 }  // namespace pickleguard

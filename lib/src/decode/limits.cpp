@@ -33,12 +33,10 @@ std::string limit_value_text(std::uint64_t v) {
     return s;
 }
 
-template <std::same_as<limits> L>
-L tighter(const L& a, const L& b) {
-    L l;
+limits tighter(const limits& a, const limits& b) {
+    limits l;
     for (const limit_info& li : all_limits()) li.set(l, std::min(li.get(a), li.get(b)));
     return l;
 }
-template limits tighter<limits>(const limits&, const limits&);
 
 }  // namespace pickleguard

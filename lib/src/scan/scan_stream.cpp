@@ -4,34 +4,11 @@
 #include "scan/scan_stream.hpp"
 
 #include "pickleguard/judge.hpp"
+#include "pickleguard/limits.hpp"
 
 #include <algorithm>
 
 namespace pickleguard::scan {
-namespace {
-
-// The stricter of two sets of limits: a policy may only tighten the scan's.
-limits tighter(const limits& a, const limits& b) {
-    limits l;
-    l.max_input_bytes = std::min(a.max_input_bytes, b.max_input_bytes);
-    l.max_opcodes = std::min(a.max_opcodes, b.max_opcodes);
-    l.max_stack_depth = std::min(a.max_stack_depth, b.max_stack_depth);
-    l.max_mark_depth = std::min(a.max_mark_depth, b.max_mark_depth);
-    l.max_nesting_depth = std::min(a.max_nesting_depth, b.max_nesting_depth);
-    l.max_memo_entries = std::min(a.max_memo_entries, b.max_memo_entries);
-    l.max_memo_index = std::min(a.max_memo_index, b.max_memo_index);
-    l.max_container_items = std::min(a.max_container_items, b.max_container_items);
-    l.max_nodes = std::min(a.max_nodes, b.max_nodes);
-    l.max_decoded_bytes = std::min(a.max_decoded_bytes, b.max_decoded_bytes);
-    l.max_decimal_int_digits = std::min(a.max_decimal_int_digits, b.max_decimal_int_digits);
-    l.max_text_int_chars = std::min(a.max_text_int_chars, b.max_text_int_chars);
-    l.max_json_bytes = std::min(a.max_json_bytes, b.max_json_bytes);
-    l.max_hash_collisions = std::min(a.max_hash_collisions, b.max_hash_collisions);
-    l.max_lazy_items = std::min(a.max_lazy_items, b.max_lazy_items);
-    return l;
-}
-
-}  // namespace
 
 void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const std::string& member, int depth,
                   const std::function<void(const decoding&)>* first_stream) {
