@@ -455,9 +455,15 @@ private:
                 for (const instance_maker& m : kInstanceMakers)
                     if (gn.module == m.module && gn.name == m.name) invokes = std::span(&m.how, 1);
             // invokes name arguments by position; a keyword can bind the
-            // same parameter (partial(F, func=os.system)), and which one it
-            // binds is the callee's code, not data we have.
-            if (!invokes.empty() && job.args.keywords && !g_.items(*job.args.keywords).empty())
+            // same parameter when it is not given by position
+            // (partial(F, func=x)), and which keyword binds it is the
+            // callee's code, not data we have. (One given by position too is
+            // a TypeError, "got multiple values".)
+            const bool keyword_may_bind =
+                job.args.keywords && !g_.items(*job.args.keywords).empty() &&
+                std::any_of(invokes.begin(), invokes.end(),
+                            [&](const invoked_arg& inv) { return inv.arg >= job.args.positional.size(); });
+            if (keyword_may_bind)
                 add("call-of-computed-value", severity::critical,
                     opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + job.args.via +
                         " keyword arguments, and it calls or instantiates arguments it is given (invokes, by "
