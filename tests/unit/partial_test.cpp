@@ -250,5 +250,27 @@ TEST_F(Partial, PartialKeywordsBesidePositionalInvokedArgumentPass) {
     EXPECT_EQ(find(r, "call-of-computed-value"), nullptr) << rules(r);
 }
 
+// partial(pickle.loads, b'...')(): the bytes are a pickle the call loads,
+// judged as the nested pickle of a direct pickle.loads call is.
+TEST_F(Partial, PartialOfNestedLoaderScansTheBytes) {
+    constexpr const char* kLoads = R"(
+name = "t"
+[[allow]]
+module = "functools"
+name = "partial"
+uses = ["call", "build"]
+[[allow]]
+module = "pickle"
+name = "loads"
+uses = ["call", "reference"]
+)";
+    const std::string inner = pb(R"(cos\nsystem\nX\x02\x00\x00\x00id\x85R.)");
+    auto r = scan(kPartial + pb(R"(cpickle\nloads\nC)") + std::string(1, static_cast<char>(inner.size())) + inner +
+                      pb(R"(\x86R)R.)"),
+                  kLoads);
+    EXPECT_EQ(r.verdict, verdict::unsafe);
+    EXPECT_NE(find(r, "global-not-allowed", "os.system"), nullptr) << rules(r);
+}
+
 }  // namespace
 }  // namespace pickleguard

@@ -396,7 +396,9 @@ private:
                 " with the bound and the given arguments",
             &e, false)
             .module = gn.module;
+        std::vector<value_ref> given = a.owned;
         check_call(e, pc.func, std::move(a));
+        scan_nested(e, gn, given);  // partial(pickle.loads, b'...')(): the bytes are a pickle too
     }
 
     // ---- calls: what the callee is given, and what it calls in turn --------
@@ -842,11 +844,13 @@ private:
     // Bytes handed to a nested loader (pickle.loads and friends) are a pickle
     // too: judge them, and report what they hold under this one.
     void scan_nested(const event& e) {
-        const global_name& gn = g_.global(e.target);
+        if (g_.kind(e.operand) != value_kind::tuple) return;
+        scan_nested(e, g_.global(e.target), g_.items(e.operand));
+    }
+    // The same for a call made through a partial, with the combined arguments.
+    void scan_nested(const event& e, const global_name& gn, std::span<const value_ref> args) {
         const known_global* k = kb_.find(gn.module, gn.name);
         if (!k || k->category != "nested-loader") return;
-        if (g_.kind(e.operand) != value_kind::tuple) return;
-        auto args = g_.items(e.operand);
         for (std::size_t i = 0; i < args.size(); ++i) {
             value_kind ak = g_.kind(args[i]);
             if (ak != value_kind::bytes && ak != value_kind::bytearray) continue;
