@@ -207,8 +207,12 @@ private:
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
-                    check_call(e, *i);
+                    check_call(e, *i, args_of(e));
                     if (e.kind == event_kind::call && is_global(e.target)) scan_nested(e);
+                    if (is_partial(*i)) make_partial(e);
+                } else if (auto p = partials_.find(e.target.index());
+                           e.kind == event_kind::call && p != partials_.end()) {
+                    call_partial(e, p->second);
                 } else {
                     auto& f = add("call-of-computed-value", severity::critical,
                                   opcode_name(e.opcode) + " " + verb + " " + describe(e.target) +
@@ -246,6 +250,7 @@ private:
                         opcode_name(e.opcode) + " modifies " + describe(t) + "; no policy can allow this", &e);
                 }
                 if (e.kind == event_kind::build) {
+                    build_partial(t, e.operand);
                     check_slot_state(e);
                     check_state_keys(e, e.operand, "BUILD");
                     check_state_cost(e);
@@ -263,6 +268,137 @@ private:
                     &e);
                 return;
         }
+    }
+
+    // ---- functools.partial: a computed callable that is exact ---------------
+    //
+    // partial(F, *args) returns an object whose call is F(*args, *more,
+    // **kw) (partial_call in _functoolsmodule.c). Where F is a named global,
+    // the call of that object is judged as the call of F it is: F's entry,
+    // its bounds and invokes apply to the combined arguments. Only when the
+    // policy has an entry for functools.partial (so reports under the
+    // shipped policies, which have none, are unchanged), and only for a
+    // partial nothing else can reach or change:
+    //  - made by a call of functools.partial whose first argument is a named
+    //    global (a partial of a partial is refused: the inner one would sit in
+    //    an argument tuple, where the decoder cannot tell it from an escape);
+    //  - never held (node_flag::held: in a container, an argument, state, or
+    //    returned by load): an allowed callable handed it, or the code that
+    //    called pickle.load, could call it with arguments we never see;
+    //  - at most one BUILD, whose state is (func, args, kwds, dict) as
+    //    partial_setstate takes it, func the same named global (setstate
+    //    replaces func, args and keywords), args a tuple, kwds a dict of plain
+    //    values or None, dict None or empty (a __dict__ of its own could hold
+    //    '__setstate__', which the next BUILD would call); no APPEND, SETITEM
+    //    or ADDITEMS (they look up methods on the instance).
+    // Anything else made by functools.partial is a call-of-computed-value.
+    struct partial_call {
+        std::size_t func;                // named global index
+        std::vector<value_ref> args;     // bound positional arguments
+        std::optional<value_ref> keywords;  // bound keyword arguments (a dict)
+    };
+    bool is_partial(std::size_t i) const {
+        const global_name& gn = named(i);
+        return gn.module == "functools" && gn.name == "partial" && p_.find("functools", "partial");
+    }
+    bool same_global(std::size_t a, std::size_t b) const {
+        return named(a).module == named(b).module && named(a).name == named(b).name;
+    }
+    // Why a partial is not exact, or empty when it is.
+    std::string inexact_partial(const event& e, std::optional<std::size_t>& func) const {
+        if (g_.kind(e.result) != value_kind::reduce) return "it is made by " + opcode_name(e.opcode) + ", not by a call";
+        if (g_.kind(e.operand) != value_kind::tuple || g_.items(e.operand).empty())
+            return "its arguments are computed while loading";
+        value_ref f = g_.items(e.operand)[0];
+        func = named_index(f);
+        if (!func) return "the callable it binds, " + describe(f) + ", is not a named global";
+        if (g_.held(e.result))
+            return "the partial itself is put in a container, an argument or state, or returned, where code other "
+                   "than the stream's own calls could call it with arguments that cannot be checked";
+        const applied_ops* ops = g_.applied(e.result);
+        if (!ops) return {};
+        if (!ops->appended.empty() || !ops->setitems.empty() || !ops->added.empty())
+            return "APPEND, SETITEM or ADDITEMS are applied to it";
+        if (ops->states.size() > 1) return "BUILD is applied to it more than once";
+        if (ops->states.empty()) return {};
+        value_ref st = ops->states[0];
+        if (g_.kind(st) != value_kind::tuple || g_.items(st).size() != 4)
+            return "its BUILD state is not a (func, args, kwds, dict) tuple";
+        auto parts = g_.items(st);
+        auto sf = named_index(parts[0]);
+        if (!sf || !same_global(*sf, *func))
+            return "its BUILD state replaces the callable with " + describe(parts[0]) +
+                   " (partial.__setstate__ sets func from the state)";
+        if (g_.kind(parts[1]) != value_kind::tuple) return "its BUILD state's args are not a tuple";
+        if (g_.kind(parts[2]) != value_kind::none && !plain_keywords(parts[2]))
+            return "its BUILD state's keywords are not a dict of plain values";
+        if (g_.kind(parts[3]) != value_kind::none && !(g_.kind(parts[3]) == value_kind::dict && g_.items(parts[3]).empty()))
+            return "its BUILD state gives it a __dict__ of its own";
+        return {};
+    }
+    // A dict of str keys and scalar values: the graph holds a dict as it was
+    // at the end of the stream, and a later SETITEM on a shared dict can
+    // replace a value after the call was made. A scalar replaced is still
+    // a scalar, whose bounds are then unknown (call_partial); containers and
+    // computed values could have held anything at the time of the call.
+    bool plain_keywords(value_ref kw) const {
+        if (g_.kind(kw) != value_kind::dict) return false;
+        auto kv = g_.items(kw);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+            if (g_.kind(kv[i]) != value_kind::str || kv[i + 1].is_compound()) return false;
+        return true;
+    }
+    void make_partial(const event& e) {
+        std::optional<std::size_t> func;
+        std::string why = inexact_partial(e, func);
+        if (!why.empty()) {
+            add("call-of-computed-value", severity::critical,
+                opcode_name(e.opcode) + " calls functools.partial, and the object it makes is not one whose calls can "
+                    "be read before loading: " + why + "; no policy can allow this",
+                &e);
+            return;
+        }
+        partial_call pc;
+        pc.func = *func;
+        auto args = g_.items(e.operand);
+        pc.args.assign(args.begin() + 1, args.end());
+        partials_[e.result.index()] = std::move(pc);
+    }
+    // BUILD on an exact partial: partial_setstate replaces args and keywords
+    // (func is the same global, inexact_partial checked).
+    void build_partial(value_ref target, value_ref state) {
+        auto it = partials_.find(target.index());
+        if (it == partials_.end()) return;
+        auto parts = g_.items(state);
+        auto args = g_.items(parts[1]);
+        it->second.args.assign(args.begin(), args.end());
+        it->second.keywords.reset();
+        if (g_.kind(parts[2]) == value_kind::dict) it->second.keywords = parts[2];
+    }
+    void call_partial(const event& e, const partial_call& pc) {
+        const global_name& gn = named(pc.func);
+        uses_[pc.func] |= uses::call;
+        call_args a;
+        a.owned = pc.args;
+        call_args more = args_of(e);
+        if (more.unknown) a.unknown = true;
+        a.owned.insert(a.owned.end(), more.positional.begin(), more.positional.end());
+        a.positional = a.owned;
+        a.keywords = pc.keywords;
+        a.via = " (called through functools.partial)";
+        const allow_entry* entry = p_.find(gn.module, gn.name);
+        if (a.keywords && !g_.items(*a.keywords).empty() && entry &&
+            (entry->max_int_arg || !entry->str_arg_pattern.empty() || entry->max_int_bytes || entry->max_iter_len))
+            a.unknown = true;  // a keyword's value may be replaced after the call (plain_keywords)
+        add("exact-partial", severity::info,
+            opcode_name(e.opcode) + " calls a functools.partial of " + qualified(gn.module, gn.name) +
+                " made from constants and named globals: judged as the call of " + qualified(gn.module, gn.name) +
+                " with the bound and the given arguments",
+            &e, false)
+            .module = gn.module;
+        std::vector<value_ref> given = a.owned;
+        check_call(e, pc.func, std::move(a));
+        scan_nested(e, gn, given);  // partial(pickle.loads, b'...')(): the bytes are a pickle too
     }
 
     // ---- calls: what the callee is given, and what it calls in turn --------
@@ -298,14 +434,14 @@ private:
     // its entry says it makes itself with the arguments it was given
     // (invokes): those are judged exactly as if the stream had made them.
     // A worklist, not recursion: the chain follows the input.
-    void check_call(const event& e, std::size_t callee) {
+    void check_call(const event& e, std::size_t callee, call_args first) {
         struct pending {
             std::size_t callee;
             call_args args;
             int depth;
         };
         std::vector<pending> work;
-        work.push_back({callee, args_of(e), 0});
+        work.push_back({callee, std::move(first), 0});
         while (!work.empty()) {
             pending job = std::move(work.back());
             work.pop_back();
@@ -320,6 +456,21 @@ private:
             else
                 for (const instance_maker& m : kInstanceMakers)
                     if (gn.module == m.module && gn.name == m.name) invokes = std::span(&m.how, 1);
+            // invokes name arguments by position; a keyword can bind the
+            // same parameter when it is not given by position
+            // (partial(F, func=x)), and which keyword binds it is the
+            // callee's code, not data we have. (One given by position too is
+            // a TypeError, "got multiple values".)
+            const bool keyword_may_bind =
+                job.args.keywords && !g_.items(*job.args.keywords).empty() &&
+                std::any_of(invokes.begin(), invokes.end(),
+                            [&](const invoked_arg& inv) { return inv.arg >= job.args.positional.size(); });
+            if (keyword_may_bind)
+                add("call-of-computed-value", severity::critical,
+                    opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + job.args.via +
+                        " keyword arguments, and it calls or instantiates arguments it is given (invokes, by "
+                        "position): a keyword may bind the parameter it calls, which cannot be checked",
+                    &e);
             for (const invoked_arg& inv : invokes) {
                 const auto& given = job.args.positional;
                 if (inv.arg >= given.size()) continue;  // the callable's default, not the stream's
@@ -693,11 +844,13 @@ private:
     // Bytes handed to a nested loader (pickle.loads and friends) are a pickle
     // too: judge them, and report what they hold under this one.
     void scan_nested(const event& e) {
-        const global_name& gn = g_.global(e.target);
+        if (g_.kind(e.operand) != value_kind::tuple) return;
+        scan_nested(e, g_.global(e.target), g_.items(e.operand));
+    }
+    // The same for a call made through a partial, with the combined arguments.
+    void scan_nested(const event& e, const global_name& gn, std::span<const value_ref> args) {
         const known_global* k = kb_.find(gn.module, gn.name);
         if (!k || k->category != "nested-loader") return;
-        if (g_.kind(e.operand) != value_kind::tuple) return;
-        auto args = g_.items(e.operand);
         for (std::size_t i = 0; i < args.size(); ++i) {
             value_kind ak = g_.kind(args[i]);
             if (ak != value_kind::bytes && ak != value_kind::bytearray) continue;
@@ -845,6 +998,7 @@ private:
     bool lazy_total_reported_ = false;
     std::unordered_map<std::uint32_t, std::uint64_t> lazy_within_;  // container node -> longest lazy item
     const allow_entry no_entry_{};  // bounds of a global no entry allows: none but the limits
+    std::unordered_map<std::uint32_t, partial_call> partials_;  // exact partial node -> the call it makes
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
     std::unordered_map<std::size_t, value_ref> getattr_nodes_;  // builtins.getattr global index -> its node

@@ -55,6 +55,12 @@ constexpr rule_info kRules[] = {
      "entry, unless the pickle also puts it anywhere an allowed callable could be handed it (a container, an "
      "argument, state, the value returned). Any other getattr call stays a call of builtins.getattr, and calling "
      "its result a call of a computed value."},
+    {"exact-partial", "Call of a functools.partial judged as the call it makes",
+     "A functools.partial(F, *args) whose F is a named global, whose arguments were read from the stream, and which "
+     "nothing else can reach or change (never put in a container, an argument or state, never returned, at most one "
+     "BUILD with partial.__setstate__'s (func, args, kwds, dict) keeping the same F) makes, when called, the call "
+     "F(*args, *more, **kwds): it is judged as that call, so F's policy entry and bounds apply. Only under a policy "
+     "with an entry for functools.partial; any other partial is a call-of-computed-value."},
     {"data-after-stop", "Bytes after the end of the pickle",
      "pickle.load stops at STOP and ignores the rest, but readers that call it again run what follows. A pickle "
      "there is scanned too."},
