@@ -21,8 +21,9 @@ from pickleguard import REPORT_SCHEMA
 
 TABLES = REPORT_SCHEMA["tables"]
 ENUMS = REPORT_SCHEMA["enumerations"]
-# The bits behind the report's words (pickleguard::uses in policy.hpp).
-USES = {"call": 1, "new": 2, "build": 4, "append": 8, "setitem": 16, "additems": 32}
+# The bits behind the report's words (pickleguard::use_words in policy.hpp).
+# "reference" is how a report spells no bits, so it adds none here.
+USES = {w: b for w, b in REPORT_SCHEMA["uses"].items() if w != "reference"}
 WIDTHS = {1: "<B", 8: "<Q"}
 
 

@@ -33,7 +33,6 @@ import json
 import os
 import pickle
 import sys
-import zipfile
 
 from . import _pickleguard as _native
 
@@ -413,25 +412,6 @@ def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=T
 _TORCH_FORMATS = {"pytorch-zip", "pytorch-legacy", "pytorch-legacy-tar"}
 
 
-def _scan_torch(data, policy, path, box):
-    """A checkpoint's scan: the C++ container reader when this build has one
-    (scan_file), else the zip's data.pkl alone, as torch finds it."""
-    if _native.has_scan_file:
-        return _scan_buffer(data, policy, path, True, box)
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        report = _scan_buffer(data, policy, path, False, box)
-        report._file["format"] = "pytorch-legacy"
-        return report
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = archive.namelist()
-        members = [n for n in names if n.endswith("/data.pkl")]
-        if len(members) != 1 or any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-            raise UnsafePickleError(f"{path}: not a torch.save checkpoint (TorchScript, or not one data.pkl)")
-        report = _scan_buffer(archive.read(members[0]), policy, f"{path}:{members[0]}", False, box)
-    report._file["format"] = "pytorch-zip"
-    return report
-
-
 def torch_load(file, policy="pytorch", map_location=None, *, sandbox=True, timeout=_TIMEOUT,
                max_memory_mb=_MAX_MEMORY_MB):
     """Scans a torch.save checkpoint (path or binary file), then loads the
@@ -447,7 +427,9 @@ def torch_load(file, policy="pytorch", map_location=None, *, sandbox=True, timeo
     else:
         path = getattr(file, "name", "<file>")
         data = file.read()
-    report = _scan_torch(data, p, str(path), _Sandbox(sandbox, timeout, max_memory_mb))
+    # The container reader opens the checkpoint as torch.load does (every
+    # pickle of a zip, a legacy stream or tar), not data.pkl alone.
+    report = _scan_buffer(data, p, str(path), True, _Sandbox(sandbox, timeout, max_memory_mb))
     _require_safe(report)
     # torch.load hands TorchScript zips to torch.jit.load before it looks at
     # weights_only (torch 1.13): only checkpoint formats go on to torch.

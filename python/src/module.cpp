@@ -49,12 +49,8 @@ policy_ptr take(pg::result<pg::policy> r) {
 
 py::list uses_list(std::uint8_t bits) {
     py::list out;
-    static constexpr std::pair<std::uint8_t, const char*> names[] = {
-        {pg::uses::call, "call"},       {pg::uses::instantiate, "new"}, {pg::uses::build, "build"},
-        {pg::uses::append, "append"},   {pg::uses::setitem, "setitem"}, {pg::uses::additems, "additems"},
-    };
-    for (auto [bit, name] : names)
-        if (bits & bit) out.append(name);
+    for (const pg::use_word& u : pg::use_words)
+        if (u.bit != pg::uses::reference && (bits & u.bit)) out.append(std::string(u.word));
     return out;
 }
 
@@ -111,9 +107,12 @@ py::dict report_schema() {
     py::dict enums;
     enums["verdict"] = enumeration_values<pg::verdict>();
     enums["severity"] = enumeration_values<pg::severity>();
+    py::dict uses;  // the bits behind a report's `uses` words (pickleguard::use_words)
+    for (const pg::use_word& u : pg::use_words) uses[py::str(std::string(u.word))] = u.bit;
     py::dict out;
     out["tables"] = tables;
     out["enumerations"] = enums;
+    out["uses"] = uses;
     return out;
 }
 
@@ -205,9 +204,7 @@ private:
 PYBIND11_MODULE(_pickleguard, m) {
     m.doc() = "pickleguard's C++ core: policies and scans (use the pickleguard package, not this module)";
     m.attr("__version__") = pg::version();
-    // Every build has scan_file; pickleguard._scan_torch still asks.
     m.attr("report_schema") = report_schema();
-    m.attr("has_scan_file") = true;
 
     py::class_<pg::policy, policy_ptr>(m, "Policy")
         .def_static("shipped", [](const std::string& name) { return take(pg::load_shipped_policy(name)); })

@@ -230,5 +230,5 @@ def test_every_report_key_the_package_reads_is_in_the_schema():
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
                 and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             read.add(node.args[0].value)
-    assert {"raw_module", "violation", "protocol", "format"} <= read  # the walk sees the package's reads
+    assert {"raw_module", "violation", "protocol", "files"} <= read  # the walk sees the package's reads
     assert read <= known, f"keys no report, document or policy entry has: {sorted(read - known)}"

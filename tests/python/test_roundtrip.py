@@ -192,26 +192,3 @@ def test_numpy_pickle_is_not_a_checkpoint(tmp_path):
     path.write_bytes(pickle.dumps(np.arange(3), protocol=2))
     with pytest.raises(pickleguard.UnsafePickleError):
         pickleguard.torch_load(path, policy="default")
-
-
-def test_zip_fallback_without_container_support(tmp_path, monkeypatch, marker):
-    # Builds of the library without scan_file scan the checkpoint's data.pkl alone.
-    torch, state = _state_dict()
-    monkeypatch.setattr(pickleguard._native, "has_scan_file", False)
-    good = tmp_path / "good.pt"
-    torch.save(state, good)
-    got = pickleguard.torch_load(good)
-    assert all(torch.equal(got[k], v) for k, v in state.items())
-    poisoned = tmp_path / "poisoned.pt"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(poisoned, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename.endswith("/data.pkl"):
-                data = malicious_payloads(marker)["builtins_eval_p2"]
-            dst.writestr(info, data)
-    with pytest.raises(pickleguard.UnsafePickleError):
-        pickleguard.torch_load(poisoned)
-    scripted = tmp_path / "scripted.pt"
-    torch.jit.script(torch.nn.Linear(2, 2)).save(str(scripted))
-    with pytest.raises(pickleguard.UnsafePickleError):
-        pickleguard.torch_load(scripted)

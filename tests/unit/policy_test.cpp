@@ -48,6 +48,23 @@ TEST(PolicyFile, UnknownUsesAreErrors) {
     EXPECT_NE(p.error().reason.find("unknown use 'cal'"), std::string::npos);
 }
 
+// Each word of the one use table parses to its bit and is reported back
+// with the same word: the policy and the report cannot spell a use two ways.
+TEST(PolicyFile, EveryUseWordParsesToItsBitAndDescribesBack) {
+    for (const use_word& u : use_words) {
+        std::string text = "name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"" +
+                           std::string(u.word) + "\"]\n";
+        auto p = parse_policy(text, "x.toml");
+        ASSERT_TRUE(p) << p.error().reason;
+        const allow_entry* e = p.value().find("a", "b");
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(e->uses, u.bit) << u.word;
+        EXPECT_EQ(describe_uses(u.bit), u.word);
+    }
+    EXPECT_EQ(describe_uses(uses::call | uses::build | uses::reference), "call, build, reference");
+    EXPECT_EQ(use_bit("instantiate"), 0) << "the policy word is \"new\"";
+}
+
 TEST(PolicyFile, BadPatternsAreErrors) {
     auto p = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname_pattern = \"(\"\n", "x.toml");
     ASSERT_FALSE(p);

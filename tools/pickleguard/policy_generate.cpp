@@ -250,15 +250,18 @@ int run_policy_generate(const generate_args& args) {
     for (std::size_t i = 0; i < includes.size(); ++i) out += (i ? ", " : "") + toml_string(includes[i]);
     out += "]\n";
 
-    static constexpr std::string_view kOrder[] = {"reference", "call", "new", "build", "append", "setitem", "additems"};
     for (const candidate& c : allowed) {
         out += "\n[[allow]]\nmodule = " + toml_string(c.module) + "\nname = " + toml_string(c.name) + "\nuses = [";
         bool first = true;
-        for (std::string_view u : kOrder)
-            if (std::find(c.uses.begin(), c.uses.end(), u) != c.uses.end()) {
-                out += (first ? "" : ", ") + toml_string(u);
-                first = false;
-            }
+        auto add = [&](std::string_view u) {
+            if (std::find(c.uses.begin(), c.uses.end(), u) == c.uses.end()) return;
+            out += (first ? "" : ", ") + toml_string(u);
+            first = false;
+        };
+        // Generated files list "reference" first, then the report's order.
+        add("reference");
+        for (const use_word& u : use_words)
+            if (u.bit != uses::reference) add(u.word);
         out += "]\nnote = " + toml_string(c.note) + "\n";
     }
     if (!refused.empty()) {

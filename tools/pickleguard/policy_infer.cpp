@@ -100,16 +100,8 @@ std::string comment_safe(std::string_view s) {
 
 std::string uses_array(std::uint8_t bits) {
     std::string s = "[";
-    auto add = [&](std::uint8_t bit, const char* word) {
-        if (bits & bit) s += (s.size() > 1 ? ", \"" : "\"") + std::string(word) + "\"";
-    };
-    add(uses::call, "call");
-    add(uses::instantiate, "new");
-    add(uses::build, "build");
-    add(uses::append, "append");
-    add(uses::setitem, "setitem");
-    add(uses::additems, "additems");
-    add(uses::reference, "reference");
+    for (const use_word& u : use_words)
+        if (bits & u.bit) s += (s.size() > 1 ? ", \"" : "\"") + std::string(u.word) + "\"";
     return s + "]";
 }
 

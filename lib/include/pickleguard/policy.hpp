@@ -45,6 +45,7 @@
 #include "pickleguard/error.hpp"
 #include "pickleguard/limits.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,7 +65,47 @@ inline constexpr std::uint8_t setitem = 16;
 inline constexpr std::uint8_t additems = 32;
 }  // namespace uses
 
-// "call, build" for a set of use bits.
+// The word a policy and a report spell each use with, in the order reports
+// list them ("reference" last). This is the one list: the policy parser, the
+// report writers, `policy infer`/`generate`, the Python package
+// (`_pickleguard.report_schema["uses"]`) and the wire seeds read it.
+struct use_word {
+    std::uint8_t bit;
+    std::string_view word;
+};
+inline constexpr std::array<use_word, 7> use_words{{
+    {uses::call, "call"},
+    {uses::instantiate, "new"},
+    {uses::build, "build"},
+    {uses::append, "append"},
+    {uses::setitem, "setitem"},
+    {uses::additems, "additems"},
+    {uses::reference, "reference"},
+}};
+
+namespace detail {
+constexpr bool use_words_cover_each_bit_once() {
+    std::uint8_t all = 0;
+    for (const use_word& u : use_words) {
+        if (u.bit == 0 || (u.bit & (u.bit - 1)) != 0 || (all & u.bit)) return false;
+        all |= u.bit;
+        for (const use_word& v : use_words)
+            if (&u != &v && u.word == v.word) return false;
+    }
+    return all == (uses::call | uses::instantiate | uses::build | uses::append | uses::setitem | uses::additems |
+                   uses::reference);
+}
+}  // namespace detail
+static_assert(detail::use_words_cover_each_bit_once(), "use_words: one distinct word for each bit of pickleguard::uses");
+
+// The bit `word` names; 0 for a word that is not a use.
+constexpr std::uint8_t use_bit(std::string_view word) noexcept {
+    for (const use_word& u : use_words)
+        if (u.word == word) return u.bit;
+    return 0;
+}
+
+// "call, build" for a set of use bits ("reference" for none).
 std::string describe_uses(std::uint8_t bits);
 
 // One argument an allowed callable calls or instantiates itself, and what it

@@ -136,20 +136,21 @@ struct pattern_entry {
     std::size_t entry;                  // index into entries
 };
 
+// "reference, call, new, ...": the words a policy may write, as the error
+// for an unknown one lists them (the default first).
+std::string expected_uses() {
+    std::string s = "reference";
+    for (const use_word& u : use_words)
+        if (u.bit != uses::reference) s += ", " + std::string(u.word);
+    return s;
+}
+
 }  // namespace
 
 std::string describe_uses(std::uint8_t bits) {
     std::string s;
-    auto add = [&](std::uint8_t bit, const char* word) {
-        if (bits & bit) s += (s.empty() ? "" : ", ") + std::string(word);
-    };
-    add(uses::call, "call");
-    add(uses::instantiate, "new");
-    add(uses::build, "build");
-    add(uses::append, "append");
-    add(uses::setitem, "setitem");
-    add(uses::additems, "additems");
-    add(uses::reference, "reference");
+    for (const use_word& u : use_words)
+        if (bits & u.bit) s += (s.empty() ? "" : ", ") + std::string(u.word);
     return s.empty() ? "reference" : s;
 }
 
@@ -319,10 +320,9 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                     if (auto r = index("rest_args", ia2.rest_args); !r) return r.error();
                     if (!!ia2.pass_arg + !!ia2.star_args + !!ia2.rest_args > 1)
                         return usage_error(at, "`invokes`: give at most one of pass_arg, star_args and rest_args");
-                    std::string use = (*it)["use"].value_or(std::string{});
-                    if (use == "call") ia2.use = uses::call;
-                    else if (use == "new") ia2.use = uses::instantiate;
-                    else return usage_error(at, "`invokes` use must be \"call\" or \"new\"");
+                    ia2.use = use_bit((*it)["use"].value_or(std::string{}));
+                    if (ia2.use != uses::call && ia2.use != uses::instantiate)
+                        return usage_error(at, "`invokes` use must be \"call\" or \"new\"");
                     e.invokes.push_back(ia2);
                 }
             }
@@ -333,16 +333,9 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 for (const toml::node& use : *ua) {
                     auto s = use.value<std::string>();
                     if (!s) return usage_error(at, "`uses` must be an array of strings");
-                    if (*s == "reference") e.uses |= uses::reference;
-                    else if (*s == "call") e.uses |= uses::call;
-                    else if (*s == "new") e.uses |= uses::instantiate;
-                    else if (*s == "build") e.uses |= uses::build;
-                    else if (*s == "append") e.uses |= uses::append;
-                    else if (*s == "setitem") e.uses |= uses::setitem;
-                    else if (*s == "additems") e.uses |= uses::additems;
+                    if (std::uint8_t bit = use_bit(*s)) e.uses |= bit;
                     else
-                        return usage_error(at, "unknown use '" + *s +
-                                                   "' (expected reference, call, new, build, append, setitem, additems)");
+                        return usage_error(at, "unknown use '" + *s + "' (expected " + expected_uses() + ")");
                 }
             }
             entries.push_back(std::move(e));
