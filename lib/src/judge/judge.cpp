@@ -160,16 +160,9 @@ private:
     }
 
     finding& add(std::string rule, severity sev, std::string message, const event* e = nullptr, bool violation = true) {
-        finding f;
-        f.rule = std::move(rule);
-        f.severity = sev;
-        f.message = std::move(message);
-        f.member = member_;
-        f.violation = violation;
-        if (e) {
-            f.offset = e->offset;
-            f.opcode = opcode_name(e->opcode);
-        }
+        finding f = make_finding(std::move(rule), sev, std::move(message), member_,
+                                 e ? std::optional<std::uint64_t>(e->offset) : std::nullopt, violation);
+        if (e) f.opcode = opcode_name(e->opcode);
         out_.findings.push_back(std::move(f));
         return out_.findings.back();
     }

@@ -43,14 +43,7 @@ std::string join_member(const std::string& outer, const std::string& inner) {
 
 void read_context::add(std::string rule, severity sev, std::string message, const std::string& member,
                        std::optional<std::uint64_t> offset, bool violation) {
-    finding f;
-    f.rule = std::move(rule);
-    f.severity = sev;
-    f.message = std::move(message);
-    f.member = member;
-    f.offset = offset;
-    f.violation = violation;
-    findings.push_back(std::move(f));
+    findings.push_back(make_finding(std::move(rule), sev, std::move(message), member, offset, violation));
 }
 
 bool read_context::count_entry(const std::string& member) {
