@@ -30,7 +30,8 @@ constexpr std::string_view kConstants[] = {
 
 bool kebab_case(std::string_view id) {
     if (id.empty() || id.front() == '-' || id.back() == '-' || id.find("--") != std::string_view::npos) return false;
-    return std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    return std::all_of(id.begin(), id.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 TEST(RulesCatalogue, EveryConstantIsOneRow) {
@@ -87,13 +88,18 @@ TEST(RulesCatalogue, EveryRuleTheTestInputsEmitIsInTheCatalogue) {
             }
         }
     }
-    for (const auto& [rule, where] : unknown) ADD_FAILURE() << "rule " << rule << " (" << where << ") is not in the catalogue";
+    for (const auto& [rule, where] : unknown)
+        ADD_FAILURE() << "rule " << rule << " (" << where << ") is not in the catalogue";
     // The inputs reach most of the catalogue; a drop says the test lost its inputs.
     EXPECT_GE(emitted.size(), 30u);
 }
 
 std::string rules_doc() {
-    std::string s = "# Finding rules\n\nEach finding names one of these rules. Identifiers are stable.\n";
+    std::string s =
+        "# Finding rules\n\n<!-- written by tests/unit/rules_test.cpp from PICKLEGUARD_RULES in "
+        "lib/include/pickleguard/rules.hpp; PICKLEGUARD_UPDATE_DOCS=1 build/tests/unit_tests "
+        "--gtest_filter='RulesDoc.*' rewrites it -->\n\nEach finding names one of these rules. Identifiers are "
+        "stable.\n";
     for (const rule_info& r : all_rules())
         s += "\n## " + std::string(r.id) + "\n\n**" + std::string(r.title) + ".** " + std::string(r.help) + "\n";
     return s;
