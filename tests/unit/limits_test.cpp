@@ -174,8 +174,8 @@ constexpr std::string_view kBegin =
     "PICKLEGUARD_UPDATE_DOCS=1 build/tests/unit_tests --gtest_filter='LimitsDoc.*' rewrites it -->\n";
 constexpr std::string_view kEnd = "<!-- end of limits table -->\n";
 
-// Like docs/gen_rules_doc.py for the rules, but the table's defaults are C++
-// expressions, so the test that checks the docs also writes them.
+// The table's defaults are C++ expressions, so the test that checks the docs
+// also writes them (RulesDoc does the same for docs/rules.md).
 TEST(LimitsDoc, DocsShowTheLimitsTable) {
     const bool update = std::getenv("PICKLEGUARD_UPDATE_DOCS") != nullptr;
     const std::string table = limits_doc_table();

@@ -16,6 +16,7 @@
 #include "pickleguard/input.hpp"
 #include "pickleguard/sandbox.hpp"
 #include "pickleguard/version.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -123,7 +124,7 @@ std::string where(const finding& f) {
 
 // Rules a policy entry can satisfy; every other violation no policy can allow.
 bool allowable(const finding& f) {
-    return f.rule == "global-not-allowed" || f.rule == "use-not-allowed" || f.rule == "persistent-id-not-allowed";
+    return f.rule == rule::global_not_allowed || f.rule == rule::use_not_allowed || f.rule == rule::persistent_id_not_allowed;
 }
 
 bool function_pickler(std::string_view module) {
@@ -217,7 +218,7 @@ std::size_t pid_findings(const std::vector<file_report>& reports) {
     std::size_t n = 0;
     for (const file_report& r : reports)
         for (const finding& f : r.findings)
-            if (f.rule == "persistent-id-not-allowed") ++n;
+            if (f.rule == rule::persistent_id_not_allowed) ++n;
     return n;
 }
 
@@ -321,7 +322,7 @@ int run_policy_infer(const infer_args& args) {
         bool has_pid = false;
         for (const finding& f : r.findings) {
             if (!f.violation) continue;
-            if (f.rule == "persistent-id-not-allowed") has_pid = true;
+            if (f.rule == rule::persistent_id_not_allowed) has_pid = true;
             if (allowable(f)) continue;
             blocking.push_back(comment_safe(r.path + where(f) + ": " + f.rule + ": " + f.message));
         }
@@ -371,7 +372,7 @@ int run_policy_infer(const infer_args& args) {
                          "allow; nothing was written:\n");
             for (std::size_t i : pid_files)
                 for (const finding& f : reports[i].findings)
-                    if (f.rule == "persistent-id-not-allowed")
+                    if (f.rule == rule::persistent_id_not_allowed)
                         std::fprintf(stderr, "  %s\n", comment_safe(reports[i].path + where(f)).c_str());
             return kExitFound;
         }
@@ -444,7 +445,7 @@ int run_policy_infer(const infer_args& args) {
             std::size_t shown = 0;
             for (std::size_t i : pid_files)
                 for (const finding& f : reports[i].findings)
-                    if (f.rule == "persistent-id-not-allowed" && shown++ < kOriginsShown)
+                    if (f.rule == rule::persistent_id_not_allowed && shown++ < kOriginsShown)
                         out += "#   " + comment_safe(reports[i].path + where(f)) + "\n";
             out += "storage_types = [";
             for (std::size_t i = 0; i < storage_types.size(); ++i) out += (i ? ", " : "") + toml_string(storage_types[i]);

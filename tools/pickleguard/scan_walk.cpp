@@ -12,6 +12,7 @@
 #include "scan_walk.hpp"
 
 #include "pickleguard/input.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -147,7 +148,7 @@ private:
             errno = err;
         }
         if (fd < 0) {
-            out_.errors.push_back(file_report::error(d.path, "unreadable-directory",
+            out_.errors.push_back(file_report::error(d.path, rule::unreadable_directory,
                                            d.path + ": cannot list the directory: " + std::strerror(errno) +
                                                "; nothing in it was checked"));
             return;
@@ -178,7 +179,7 @@ private:
         if (!dir) {
             int err = errno;
             ::close(fd);
-            out_.errors.push_back(file_report::error(d.path, "unreadable-directory",
+            out_.errors.push_back(file_report::error(d.path, rule::unreadable_directory,
                                            d.path + ": cannot list the directory: " + std::strerror(err)));
             return;
         }
@@ -190,7 +191,7 @@ private:
             errno = 0;
         }
         if (errno != 0)
-            out_.errors.push_back(file_report::error(d.path, "unreadable-directory",
+            out_.errors.push_back(file_report::error(d.path, rule::unreadable_directory,
                                            d.path + ": error while listing the directory: " + std::strerror(errno) +
                                                "; some of it was not checked"));
         std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.name < b.name; });
@@ -208,7 +209,7 @@ private:
                 if (::fstatat(::dirfd(dir), e.name.c_str(), &est, AT_SYMLINK_NOFOLLOW) != 0) {
                     if (errno != ENOENT)  // gone since readdir: nothing to read
                         out_.errors.push_back(
-                            file_report::error(printed, "unreadable-file", printed + ": " + std::strerror(errno)));
+                            file_report::error(printed, rule::unreadable_file, printed + ": " + std::strerror(errno)));
                     continue;
                 }
                 mode = est.st_mode;
@@ -227,7 +228,7 @@ private:
                                 out_.skipped.push_back(
                                     {printed, std::string("symbolic link that leads nowhere: ") + std::strerror(err)});
                         } else {
-                            out_.errors.push_back(file_report::error(printed, "unreadable-file",
+                            out_.errors.push_back(file_report::error(printed, rule::unreadable_file,
                                                            printed + ": cannot follow the link: " + std::strerror(err)));
                         }
                         continue;
@@ -322,14 +323,14 @@ walk_result walk_paths(const std::vector<std::string>& paths, const walk_options
         struct stat st {};
         if (::stat(p.c_str(), &st) != 0) {
             int err = errno;
-            out.errors.push_back(file_report::error(p, "unreadable-file",
+            out.errors.push_back(file_report::error(p, rule::unreadable_file,
                                           p + ": " + std::strerror(err) +
                                               (err == ENOENT ? "" : "; it cannot be looked at, so it was not checked")));
             continue;
         }
         if (S_ISDIR(st.st_mode)) w.walk(p);
         else if (S_ISREG(st.st_mode)) out.files.push_back({p, true});
-        else out.errors.push_back(file_report::error(p, "not-a-regular-file", p + ": " + refused_message(st.st_mode)));
+        else out.errors.push_back(file_report::error(p, rule::not_a_regular_file, p + ": " + refused_message(st.st_mode)));
     }
     return out;
 }

@@ -37,6 +37,11 @@ struct finding {
     bool violation = true;    // breaks the policy: the file is unsafe
 };
 
+// A finding as every stage builds one (`rule` a pickleguard::rule constant);
+// the stage adds what only it knows, such as the opcode.
+finding make_finding(std::string rule, pickleguard::severity sev, std::string message, std::string member = {},
+                     std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
+
 struct global_report {
     std::string module, name;          // as CPython's find_class resolves them
     std::string raw_module, raw_name;  // as the stream spells them

@@ -5,6 +5,7 @@
 // never per opcode, so scanning costs about what decoding costs.
 #include "pickleguard/judge.hpp"
 #include "pickleguard/opcodes.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -71,7 +72,7 @@ public:
         judge_globals();
         if (d_.hash_collisions > lim_.max_hash_collisions) {
             event at{event_kind::global, 0, d_.hash_collisions_offset.value_or(d_.start), {}, {}, {}};
-            finding& f = add("hash-collisions", severity::medium,
+            finding& f = add(rule::hash_collisions, severity::medium,
                              "the keys of the pickle's dicts and sets collide in CPython's hash() " +
                                  std::to_string(d_.hash_collisions) + " times (keys probed past others with the "
                                  "same hash), over [limits] max_hash_collisions = " +
@@ -133,7 +134,7 @@ private:
         uses_.push_back(g_.held(e.result) ? uses::reference : 0);
         getattr_nodes_[getattr_index] = e.target;
         fetched_[e.result.index()] = g_.globals().size() + fetched_names_.size() - 1;
-        add("attribute-of-global", severity::info,
+        add(rule::attribute_of_global, severity::info,
             opcode_name(e.opcode) + " calls builtins.getattr(" + qualified(of.module, of.name) + ", '" +
                 std::string(attr) + "'): judged as " + qualified(gn.module, gn.name) +
                 ", the attribute it fetches, as find_class would resolve that dotted name",
@@ -159,16 +160,9 @@ private:
     }
 
     finding& add(std::string rule, severity sev, std::string message, const event* e = nullptr, bool violation = true) {
-        finding f;
-        f.rule = std::move(rule);
-        f.severity = sev;
-        f.message = std::move(message);
-        f.member = member_;
-        f.violation = violation;
-        if (e) {
-            f.offset = e->offset;
-            f.opcode = opcode_name(e->opcode);
-        }
+        finding f = make_finding(std::move(rule), sev, std::move(message), member_,
+                                 e ? std::optional<std::uint64_t>(e->offset) : std::nullopt, violation);
+        if (e) f.opcode = opcode_name(e->opcode);
         out_.findings.push_back(std::move(f));
         return out_.findings.back();
     }
@@ -214,7 +208,7 @@ private:
                            e.kind == event_kind::call && p != partials_.end()) {
                     call_partial(e, p->second);
                 } else {
-                    auto& f = add("call-of-computed-value", severity::critical,
+                    auto& f = add(rule::call_of_computed_value, severity::critical,
                                   opcode_name(e.opcode) + " " + verb + " " + describe(e.target) +
                                       ", a value made while loading rather than a named global; no policy can allow this "
                                       "(it is how getattr/attrgetter chains reach arbitrary methods)",
@@ -234,7 +228,7 @@ private:
                 value_ref t = e.target;
                 value_kind k = g_.kind(t);
                 if (k == value_kind::global || named_index(t)) {
-                    add("mutation-of-global", severity::critical,
+                    add(rule::mutation_of_global, severity::critical,
                         opcode_name(e.opcode) + " modifies the global " + describe(t) +
                             " itself (a module, class or function), changing it for the whole process; no policy can allow this",
                         &e);
@@ -243,10 +237,10 @@ private:
                     value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
                     if (auto o = named_index(origin)) uses_[*o] |= bit;
                     else
-                        add("mutation-of-computed-value", severity::high,
+                        add(rule::mutation_of_computed_value, severity::high,
                             opcode_name(e.opcode) + " modifies " + describe(t) + ", whose class is not a named global", &e);
                 } else {
-                    add("mutation-of-computed-value", severity::high,
+                    add(rule::mutation_of_computed_value, severity::high,
                         opcode_name(e.opcode) + " modifies " + describe(t) + "; no policy can allow this", &e);
                 }
                 if (e.kind == event_kind::build) {
@@ -261,7 +255,7 @@ private:
                 check_persistent_id(e);
                 return;
             case event_kind::extension:
-                add("extension-code", severity::critical,
+                add(rule::extension_code, severity::critical,
                     opcode_name(e.opcode) + " loads extension code " + std::to_string(g_.ext_code(e.target)) +
                         " from copyreg's registry, which the pickle itself can fill (copyreg.add_extension) and whose "
                         "cache bypasses find_class; no policy can allow this",
@@ -352,7 +346,7 @@ private:
         std::optional<std::size_t> func;
         std::string why = inexact_partial(e, func);
         if (!why.empty()) {
-            add("call-of-computed-value", severity::critical,
+            add(rule::call_of_computed_value, severity::critical,
                 opcode_name(e.opcode) + " calls functools.partial, and the object it makes is not one whose calls can "
                     "be read before loading: " + why + "; no policy can allow this",
                 &e);
@@ -390,7 +384,7 @@ private:
         if (a.keywords && !g_.items(*a.keywords).empty() && entry &&
             (entry->max_int_arg || !entry->str_arg_pattern.empty() || entry->max_int_bytes || entry->max_iter_len))
             a.unknown = true;  // a keyword's value may be replaced after the call (plain_keywords)
-        add("exact-partial", severity::info,
+        add(rule::exact_partial, severity::info,
             opcode_name(e.opcode) + " calls a functools.partial of " + qualified(gn.module, gn.name) +
                 " made from constants and named globals: judged as the call of " + qualified(gn.module, gn.name) +
                 " with the bound and the given arguments",
@@ -466,7 +460,7 @@ private:
                 std::any_of(invokes.begin(), invokes.end(),
                             [&](const invoked_arg& inv) { return inv.arg >= job.args.positional.size(); });
             if (keyword_may_bind)
-                add("call-of-computed-value", severity::critical,
+                add(rule::call_of_computed_value, severity::critical,
                     opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + job.args.via +
                         " keyword arguments, and it calls or instantiates arguments it is given (invokes, by "
                         "position): a keyword may bind the parameter it calls, which cannot be checked",
@@ -479,7 +473,7 @@ private:
                 auto i = named_index(target);
                 if (!i) {
                     if (is_symbolic(g_.kind(target)))
-                        add("call-of-computed-value", severity::critical,
+                        add(rule::call_of_computed_value, severity::critical,
                             caller + " " + (inv.use == uses::call ? "calls" : "instantiates") + " its argument " +
                                 std::to_string(inv.arg) + ", " + describe(target) +
                                 ", a value made while loading rather than a named global; no policy can allow this",
@@ -489,7 +483,7 @@ private:
                 uses_[*i] |= inv.use;
                 if (inv.use == uses::instantiate && job.depth == 0) made_from_[e.result.index()] = target;
                 if (job.depth >= kMaxInvokeDepth) {
-                    add("call-of-computed-value", severity::high,
+                    add(rule::call_of_computed_value, severity::high,
                         "allowed callables hand each other arguments to call more than " +
                             std::to_string(kMaxInvokeDepth) + " deep (" + caller + "); the chain is not followed further",
                         &e);
@@ -533,7 +527,7 @@ private:
             (value_bounds || entry->max_int_bytes || entry->max_iter_len)) {
             argument_finding(e, gn, *entry, "the arguments", "values computed while loading, which cannot be checked before loading",
                              "only arguments it can check (max_int_arg, max_int_bytes, str_arg_pattern, max_iter_len", a.via,
-                             "argument-not-allowed");
+                             rule::argument_not_allowed);
         }
         auto one = [&](value_ref v, const std::string& label) {
             value_kind ak = g_.kind(v);
@@ -552,7 +546,7 @@ private:
                     if (over)
                         argument_finding(e, gn, *entry, label, what,
                                          "integer arguments up to " + std::to_string(*entry->max_int_arg) + " (max_int_arg",
-                                         a.via, "argument-not-allowed");
+                                         a.via, rule::argument_not_allowed);
                 }
                 if (entry->max_int_bytes) {
                     std::uint64_t size = ak == value_kind::big_integer ? g_.big_int_bytes(v).size() : 8;
@@ -560,7 +554,7 @@ private:
                         argument_finding(e, gn, *entry, label, "an integer of " + std::to_string(size) + " bytes",
                                          "integer arguments of up to " + std::to_string(*entry->max_int_bytes) +
                                              " bytes (max_int_bytes",
-                                         a.via, "call-cost-exceeded");
+                                         a.via, rule::call_cost_exceeded);
                 }
             } else if (entry && ak == value_kind::str && !entry->str_arg_pattern.empty()) {
                 std::string_view text = g_.text(v);
@@ -568,10 +562,10 @@ private:
                     argument_finding(e, gn, *entry, label,
                                      "'" + std::string(text.substr(0, 60)) + (text.size() > 60 ? "...'" : "'"),
                                      "str arguments matching " + entry->str_arg_pattern + " (str_arg_pattern", a.via,
-                                     "argument-not-allowed");
+                                     rule::argument_not_allowed);
             } else if (value_bounds && is_symbolic(ak) && !lazy_length(v)) {
                 argument_finding(e, gn, *entry, label, describe(v) + ", which cannot be checked before loading",
-                                 "only arguments it can check (max_int_arg, str_arg_pattern", a.via, "argument-not-allowed");
+                                 "only arguments it can check (max_int_arg, str_arg_pattern", a.via, rule::argument_not_allowed);
             }
             // What the callee would iterate: the value itself, and lazy
             // values among its items (OrderedDict([range(...)]) turns each
@@ -587,7 +581,7 @@ private:
                                  std::string(lazy ? "a lazy builtins.range, or one among its items, of "
                                                   : "an iterable of ") + items_text(*len),
                                  "iterables of up to " + std::to_string(bound) + " items (" + bound_name, a.via,
-                                 "call-cost-exceeded");
+                                 rule::call_cost_exceeded);
             consume_lazy(e, gn, std::max(lazy_length(v).value_or(0), inner));
         };
         for (std::size_t k = 0; k < a.positional.size(); ++k) one(a.positional[k], "argument " + std::to_string(k));
@@ -601,7 +595,7 @@ private:
     }
     void argument_finding(const event& e, const global_name& gn, const allow_entry& entry, const std::string& label,
                           const std::string& what, const std::string& bound, const std::string& via, const char* rule) {
-        const bool cost = std::string_view(rule) == "call-cost-exceeded";
+        const bool cost = std::string_view(rule) == rule::call_cost_exceeded;
         finding& f = add(rule, severity::medium,
                          opcode_name(e.opcode) + " gives " + qualified(gn.module, gn.name) + via + " " + label + " = " +
                              what + "; the policy '" + p_.name() + "' allows " + bound +
@@ -681,7 +675,7 @@ private:
         lazy_total_ = n > UINT64_MAX - lazy_total_ ? UINT64_MAX : lazy_total_ + n;
         if (lazy_total_ <= lim_.max_lazy_items) return;
         lazy_total_reported_ = true;
-        finding& f = add("call-cost-exceeded", severity::medium,
+        finding& f = add(rule::call_cost_exceeded, severity::medium,
                          opcode_name(e.opcode) + " brings the items the pickle's calls draw from lazy values (range) to " +
                              items_text(lazy_total_) + " at " + qualified(gn.module, gn.name) +
                              "; [limits] max_lazy_items allows " + std::to_string(lim_.max_lazy_items) +
@@ -715,7 +709,7 @@ private:
         }
         std::uint64_t bound = entry && entry->max_iter_len ? *entry->max_iter_len : lim_.max_lazy_items;
         if (most > bound)
-            add("call-cost-exceeded", severity::medium,
+            add(rule::call_cost_exceeded, severity::medium,
                 "BUILD gives " + whose + " state holding a lazy value (range) of " + items_text(most) +
                     ", which its __setstate__ may iterate; the policy '" + p_.name() + "' allows " + std::to_string(bound) +
                     (entry && entry->max_iter_len ? " (max_iter_len, entry at " + entry->origin + ")"
@@ -757,7 +751,7 @@ private:
                 }
                 std::string_view key = g_.text(kv[i]);
                 if (!loader_hook_name(key)) continue;
-                add("dunder-build-state", severity::critical,
+                add(rule::dunder_build_state, severity::critical,
                     (build ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
                         " sets the instance attribute '" + std::string(key) + "' to " + describe(kv[i + 1]) +
                         " from state; the loader looks such names up on the instance (__setstate__ by the next "
@@ -773,7 +767,7 @@ private:
     // made by an allowed call, a numpy.str_ key): the names it sets cannot be
     // checked against loader_hook_name, so it is judged as if it set one.
     void computed_state(const event& e, value_ref what, const std::string& by, const char* part) {
-        add("dunder-build-state", severity::critical,
+        add(rule::dunder_build_state, severity::critical,
             (by == "BUILD" ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
                 " applies " + part + " computed while loading (" + describe(what) +
                 "): the attribute names it sets are not known before the loader runs, and one named __setstate__ "
@@ -798,7 +792,7 @@ private:
             }
             std::string_view key = g_.text(kv[i]);
             if (key.size() >= 4 && key.starts_with("__") && key.ends_with("__"))
-                add("dunder-slot-state", severity::critical,
+                add(rule::dunder_slot_state, severity::critical,
                     "BUILD sets the attribute '" + std::string(key) + "' through slot state (setattr), which can "
                     "replace the object's class or internals; no policy can allow this",
                     &e);
@@ -833,7 +827,7 @@ private:
             }
             return;
         }
-        add("persistent-id-not-allowed", severity::high,
+        add(rule::persistent_id_not_allowed, severity::high,
             opcode_name(e.opcode) + " asks the loader's persistent_load for an object the policy '" + p_.name() +
                 "' does not describe" +
                 (p_.persistent_ids().empty() ? std::string(" (it allows no persistent ids)")
@@ -898,7 +892,7 @@ private:
             std::string q = qualified(gn.module, gn.name);
             std::string spelled = qualified(gn.raw_module, gn.raw_name);
             if (gn.remapped)
-                add("fix-imports-remap", severity::info,
+                add(rule::fix_imports_remap, severity::info,
                     "'" + spelled + "' is loaded as " + q + ": below protocol 3 CPython's find_class renames Python 2 "
                     "names (fix_imports); protocol in force: " + std::to_string(gn.protocol),
                     &at, false)
@@ -917,7 +911,7 @@ private:
                 // An attribute fetched with getattr has its own finding (attribute-of-global).
                 const bool named_by_stream = i < g_.globals().size();
                 if (named_by_stream) {
-                    auto& f = add("dotted-name", severity::medium,
+                    auto& f = add(rule::dotted_name, severity::medium,
                                   "'" + std::string(gn.name) + "' in module " + std::string(gn.module) +
                                       " is an attribute path: from protocol 4 find_class walks it attribute by "
                                       "attribute, so it can reach objects other modules import" + via,
@@ -934,7 +928,7 @@ private:
             std::string why = k ? " — " + std::string(to_string(k->severity)) + ", " + k->category + ": " + reason + via
                                     : " — not a known gadget, but loading any class or function outside the policy can run "
                                       "its code";
-                f = &add("global-not-allowed", k ? k->severity : severity::high,
+                f = &add(rule::global_not_allowed, k ? k->severity : severity::high,
                          q + " is not allowed by policy '" + p_.name() + "'" + why +
                              (needed ? " (the pickle would " + describe_uses(needed) + " it)" : std::string()) +
                              ". If you trust the code that wrote this file, allow it in a policy file: [[allow]] module = \"" +
@@ -944,7 +938,7 @@ private:
                          &at);
             } else {
                 std::uint8_t missing = needed & ~entry->uses;
-                f = &add("use-not-allowed", k ? std::max(k->severity, severity::high) : severity::high,
+                f = &add(rule::use_not_allowed, k ? std::max(k->severity, severity::high) : severity::high,
                          q + " is allowed by policy '" + p_.name() + "' only to " + describe_uses(entry->uses) +
                              ", but the pickle would " + describe_uses(missing) + " it (entry at " + entry->origin +
                              "). Add the use to that entry if it is intended.",
@@ -969,13 +963,13 @@ private:
         f.offset = e.offset == error::no_offset ? std::nullopt : std::optional<std::uint64_t>(e.offset);
         if (e.opcode != error::no_opcode) f.opcode = opcode_name(static_cast<std::uint8_t>(e.opcode));
         if (e.kind == error_kind::limit) {
-            f.rule = "limit-exceeded";
+            f.rule = rule::limit_exceeded;
             f.severity = severity::medium;
             f.message = "decoding stopped at a resource limit (" + reason +
                         "); the rest of the file was not checked, so it cannot be called safe. Raise the limit in the "
                         "policy's [limits] if the file is trusted to be this large";
         } else {
-            f.rule = "malformed-pickle";
+            f.rule = rule::malformed_pickle;
             f.severity = severity::high;
             f.message = "the pickle could not be fully decoded: " + reason +
                         ". CPython would have run everything before this point (any findings above); a file that "

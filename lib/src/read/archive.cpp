@@ -2,6 +2,7 @@
 // sys_info, pickle, storages and tensors (torch < 0.4, still read by
 // torch.load's legacy_load).
 #include "pickleguard/container.hpp"
+#include "pickleguard/rules.hpp"
 #include "read/container_scan.hpp"
 
 #include <archive.h>
@@ -45,7 +46,7 @@ struct member_data {
 std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_view b, const std::string& member) {
     archive_ptr a = open_archive(b);
     if (!a) {
-        ctx.add("container-corrupt", severity::high, "the archive cannot be opened; nothing in it was checked", member);
+        ctx.add(rule::container_corrupt, severity::high, "the archive cannot be opened; nothing in it was checked", member);
         return std::nullopt;
     }
     std::vector<member_data> out;
@@ -54,7 +55,7 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
         int rc = archive_read_next_header(a.get(), &entry);
         if (rc == ARCHIVE_EOF) break;
         if (rc < ARCHIVE_WARN) {
-            ctx.add("container-corrupt", severity::high,
+            ctx.add(rule::container_corrupt, severity::high,
                     std::string("the archive cannot be read on (") + error_text(a.get()) +
                         "); the rest was not checked",
                     member);
@@ -80,7 +81,7 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
                 la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
                 if (n == 0) break;
                 if (n < 0) {
-                    ctx.add("container-corrupt", severity::high,
+                    ctx.add(rule::container_corrupt, severity::high,
                             std::string("a member cannot be read (") + error_text(a.get()) + ")",
                             join_member(member, m.name));
                     ctx.unread.push_back(join_member(member, m.name));
@@ -88,7 +89,7 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
                 }
                 ctx.decompressed += static_cast<std::uint64_t>(n);
                 if (ctx.decompressed > ctx.options.containers.max_decompressed_bytes) {
-                    ctx.add("decompression-bomb", severity::high,
+                    ctx.add(rule::decompression_bomb, severity::high,
                             "the archive's members add up to more than " +
                                 std::to_string(ctx.options.containers.max_decompressed_bytes) +
                                 " bytes (container_limits::max_decompressed_bytes); the rest was not checked",
@@ -176,7 +177,7 @@ void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const
         bytes_view b = view_of(m.bytes);
         std::size_t offset = 0;
         auto bad = [&](const std::string& why) {
-            ctx.add("container-corrupt", severity::high, why + "; torch.load would fail here", name, offset);
+            ctx.add(rule::container_corrupt, severity::high, why + "; torch.load would fail here", name, offset);
         };
         if (m.name == "sys_info" || m.name == "pickle") {
             ctx.host.pickle(b, name);
@@ -244,7 +245,7 @@ void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const
         if (!ok) continue;
         if (m.name == "storages" && !next_pickle(ctx, b, offset, name + " (views)")) continue;
         if (offset < b.size())
-            ctx.add("trailing-data", severity::high,
+            ctx.add(rule::trailing_data, severity::high,
                     std::to_string(b.size() - offset) + " bytes follow what torch.load reads from this member", name,
                     offset);
     }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard::read {
 namespace {
@@ -57,7 +58,7 @@ public:
     void corrupt(const std::string& why) {
         if (stopped_) return;
         stopped_ = true;
-        ctx_.add("container-corrupt", severity::high,
+        ctx_.add(rule::container_corrupt, severity::high,
                  "the " + format_ + " stream cannot be decompressed (" + why +
                      "); its content was not checked, and a loader reading it would fail or read less",
                  member_);
@@ -71,7 +72,7 @@ public:
 private:
     void bomb(const std::string& why) {
         stopped_ = true;
-        ctx_.add("decompression-bomb", severity::high,
+        ctx_.add(rule::decompression_bomb, severity::high,
                  why + "; decompression stopped there and the rest was not checked. Raise the container limits if "
                        "the file is trusted to be this large",
                  member_);

@@ -15,6 +15,7 @@
 // that has one has a second reading, plain pickle.load's, which the scan
 // stage judges too.
 #include "pickleguard/opcodes.hpp"
+#include "pickleguard/rules.hpp"
 #include "read/container_scan.hpp"
 #include "read/numpy_dtype.hpp"
 
@@ -68,7 +69,7 @@ public:
         // the array bytes come from the frame's end, and the rest of the frame is
         // unpickled after them. joblib.dump ends the frame at the BUILD.
         if (auto frame_end = frame_end_after(input, offset); frame_end && *frame_end > offset) {
-            ctx_.add("joblib-array-in-frame", severity::high,
+            ctx_.add(rule::joblib_array_in_frame, severity::high,
                      "joblib.load reads this array's bytes from the end of the frame at offset " +
                          std::to_string(*frame_end) + ", not after the BUILD, and unpickles the rest of the frame "
                          "afterwards; pickleguard does not follow that order" + where,
@@ -281,7 +282,7 @@ private:
     }
 
     std::uint64_t unreadable(const std::string& why, std::uint64_t offset) {
-        ctx_.add("joblib-array-unreadable", severity::high,
+        ctx_.add(rule::joblib_array_unreadable, severity::high,
                  "joblib.load reads raw array bytes after this NumpyArrayWrapper, but how many cannot be told: " + why +
                      ". The rest of the stream was read as pickle opcodes",
                  member_, offset);

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <limits>
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard::read {
 namespace {
@@ -118,12 +119,12 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
             after = 12 + (static_cast<std::size_t>(b[8]) | static_cast<std::size_t>(b[9]) << 8 |
                           static_cast<std::size_t>(b[10]) << 16 | static_cast<std::size_t>(b[11]) << 24);
         if (e.kind == error_kind::unsupported) {
-            ctx.add("npy-header-unreadable", severity::high,
+            ctx.add(rule::npy_header_unreadable, severity::high,
                     "the .npy header holds something pickleguard does not follow (" + e.reason +
                         "); numpy.load may accept it and, if its dtype holds objects, unpickle what follows",
                     member, e.offset == error::no_offset ? std::nullopt : std::optional<std::uint64_t>(e.offset));
         } else {
-            ctx.add("container-corrupt", severity::high,
+            ctx.add(rule::container_corrupt, severity::high,
                     "not a valid .npy file (" + e.reason + "); numpy.load would refuse it", member,
                     e.offset == error::no_offset ? std::nullopt : std::optional<std::uint64_t>(e.offset));
         }
@@ -134,7 +135,7 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
         return;
     }
     auto corrupt = [&](const std::string& why) {
-        ctx.add("container-corrupt", severity::high, "not a valid .npy file (" + why + "); numpy.load would refuse it",
+        ctx.add(rule::container_corrupt, severity::high, "not a valid .npy file (" + why + "); numpy.load would refuse it",
                 member);
     };
     const npy_header& h = header.value();
@@ -160,12 +161,12 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
         return corrupt("array size overflows");
     std::uint64_t expected = count * itemsize;
     if (data.size() < expected) {
-        ctx.add("npy-size-mismatch", severity::high,
+        ctx.add(rule::npy_size_mismatch, severity::high,
                 "the header describes " + std::to_string(expected) + " bytes of array data but only " +
                     std::to_string(data.size()) + " follow; numpy.load would fail",
                 member, data_at);
     } else if (data.size() > expected) {
-        ctx.add("npy-size-mismatch", severity::medium,
+        ctx.add(rule::npy_size_mismatch, severity::medium,
                 std::to_string(data.size() - expected) + " bytes follow the array data that numpy.load never reads; "
                 "bytes no loader accounts for are where payloads hide. A pickle there is scanned too",
                 member, data_at + expected);

@@ -2,6 +2,7 @@
 // of members it could not read, and the routing of a format to its reader.
 #include "read/container_scan.hpp"
 #include "read/zip_reader.hpp"
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard {
 
@@ -42,20 +43,13 @@ std::string join_member(const std::string& outer, const std::string& inner) {
 
 void read_context::add(std::string rule, severity sev, std::string message, const std::string& member,
                        std::optional<std::uint64_t> offset, bool violation) {
-    finding f;
-    f.rule = std::move(rule);
-    f.severity = sev;
-    f.message = std::move(message);
-    f.member = member;
-    f.offset = offset;
-    f.violation = violation;
-    findings.push_back(std::move(f));
+    findings.push_back(make_finding(std::move(rule), sev, std::move(message), member, offset, violation));
 }
 
 bool read_context::count_entry(const std::string& member) {
     if (++entries <= options.containers.max_entries) return true;
     if (entries == options.containers.max_entries + 1)
-        add("container-limit", severity::high,
+        add(rule::container_limit, severity::high,
             "more than " + std::to_string(options.containers.max_entries) +
                 " archive members in this file (container_limits::max_entries); the rest were not checked",
             member);
@@ -93,17 +87,17 @@ container_tally read_context::begin_container() {
 void read_context::end_container(container_tally outer, const std::string& member, std::string_view kind) {
     const std::string where = member.empty() ? "the file" : "'" + member + "'";
     if (!unread.empty())
-        add("member-not-read", severity::high,
+        add(rule::member_not_read, severity::high,
             std::to_string(unread.size()) + " member(s) of " + where + " that a loader could unpickle were not read: " +
                 listed(unread) + ". Their content was not checked, so the file cannot be called safe",
             member);
     if (!inert.empty())
-        add("members-skipped", severity::low,
+        add(rule::members_skipped, severity::low,
             std::to_string(inert.size()) + " member(s) of " + where + " were not scanned, since no loader unpickles " +
                 "them (text, tensor data, not a regular file): " + listed(inert),
             member, std::nullopt, false);
     if (host.pickles() == outer.pickles)
-        add("container-without-pickle", severity::low,
+        add(rule::container_without_pickle, severity::low,
             std::string("no pickle was found in this ") + std::string(kind) +
                 ": nothing in it is unpickled by the loaders pickleguard stands in for (or nothing could be read)",
             member, std::nullopt, false);

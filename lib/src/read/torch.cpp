@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard::read {
 namespace {
@@ -134,7 +135,7 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
     const std::string root = torch_root(z.entries).value_or("");
     const std::string folded_root = miniz_fold(root);
     if (torchscript)
-        ctx.add("torchscript-archive", severity::medium,
+        ctx.add(rule::torchscript_archive, severity::medium,
                 "a TorchScript archive (it holds constants.pkl): torch.load hands it to torch.jit.load, which runs the "
                 "TorchScript code in " + root + "code/. The pickles were scanned; the code was not",
                 member);
@@ -170,7 +171,7 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
                 std::string record = root + std::string(pe.storage_dir) + r.key;
                 auto [rlo, rhi] = by_name.equal_range(miniz_fold(record));
                 if (rlo == rhi) {
-                    ctx.add("torch-storage-mismatch", severity::high,
+                    ctx.add(rule::torch_storage_mismatch, severity::high,
                             "the storage with key '" + r.key + "' has no record " + record +
                                 ": torch.load fails here, or a loader finds the bytes somewhere else",
                             name, r.offset);
@@ -181,14 +182,14 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
                 bool known = size_of(r, want);
                 for (auto rit = rlo; rit != rhi; ++rit) {
                     if (!known) {
-                        ctx.add("torch-storage-mismatch", severity::high,
+                        ctx.add(rule::torch_storage_mismatch, severity::high,
                                 "the storage '" + r.key + "' has class " + r.storage_class +
                                     " or an element count whose byte size cannot be told, so its record cannot be checked",
                                 name, r.offset);
                         break;
                     }
                     if (rit->second->size != want)
-                        ctx.add("torch-storage-mismatch", severity::high,
+                        ctx.add(rule::torch_storage_mismatch, severity::high,
                                 "the record " + record + " holds " + std::to_string(rit->second->size) +
                                     " bytes but its persistent id asks for " + std::to_string(*r.numel) + " x " +
                                     std::to_string(torch_element_size(r.storage_class)) + " = " + std::to_string(want) +
@@ -259,32 +260,32 @@ void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& membe
     const value_graph& g = keys.graph;
     std::string raw = join_member(member, "storages");
     if (g.kind(*keys.root) != value_kind::list) {
-        ctx.add("container-corrupt", severity::high, "the fifth pickle is not the list of storage keys torch expects",
+        ctx.add(rule::container_corrupt, severity::high, "the fifth pickle is not the list of storage keys torch expects",
                 raw, offset);
         return;
     }
     for (value_ref k : g.items(*keys.root)) {
         if (g.kind(k) != value_kind::str) {
-            ctx.add("container-corrupt", severity::high, "a storage key is not a str", raw, offset);
+            ctx.add(rule::container_corrupt, severity::high, "a storage key is not a str", raw, offset);
             return;
         }
         std::string key(g.text(k));
         auto it = by_key.find(key);
         std::uint64_t bytes = 0;
         if (it == by_key.end() || !size_of(it->second, bytes)) {
-            ctx.add("torch-storage-mismatch", severity::high,
+            ctx.add(rule::torch_storage_mismatch, severity::high,
                     "the storage key '" + key + "' names no storage of known element size in the object pickle; torch "
                     "cannot tell how many bytes follow, so the rest of the file was not checked",
                     raw, offset);
             return;
         }
         if (b.size() - offset < 8) {
-            ctx.add("torch-storage-mismatch", severity::high, "the file ends before storage '" + key + "'", raw, offset);
+            ctx.add(rule::torch_storage_mismatch, severity::high, "the file ends before storage '" + key + "'", raw, offset);
             return;
         }
         std::uint64_t count = read_le8(b, offset);
         if (count != *it->second.numel) {
-            ctx.add("torch-storage-mismatch", severity::high,
+            ctx.add(rule::torch_storage_mismatch, severity::high,
                     "storage '" + key + "' holds " + std::to_string(count) + " elements but its persistent id says " +
                         std::to_string(*it->second.numel) + " (torch refuses the size mismatch)",
                     raw, offset);
@@ -292,14 +293,14 @@ void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& membe
         }
         offset += 8;
         if (bytes > b.size() - offset) {
-            ctx.add("torch-storage-mismatch", severity::high,
+            ctx.add(rule::torch_storage_mismatch, severity::high,
                     "the file ends inside storage '" + key + "' (" + std::to_string(bytes) + " bytes expected)", raw, offset);
             return;
         }
         offset += static_cast<std::size_t>(bytes);
     }
     if (offset < b.size()) {
-        ctx.add("trailing-data", severity::high,
+        ctx.add(rule::trailing_data, severity::high,
                 std::to_string(b.size() - offset) + " bytes follow the last storage; torch.load never reads them, so "
                 "they are there for some other reader. A pickle there is scanned too",
                 member, offset);

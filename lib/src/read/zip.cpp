@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_set>
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard::read {
 namespace {
@@ -97,7 +98,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         if (e64_at + kEnd64Size > b.size() || le(b, e64_at, 4) != kEnd64Sig)
             return corrupt(end - kLocatorSize, "zip64 locator without a zip64 end record before it");
         if (e64 != e64_at)
-            issue("zip-data-before-archive", severity::high,
+            issue(rule::zip_data_before_archive, severity::high,
                   "the zip64 locator points at offset " + std::to_string(e64) + " but the zip64 end record is at " +
                       std::to_string(e64_at) + ": CPython uses the record before the locator, other readers the offset");
         z.zip64 = true;
@@ -106,7 +107,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         std::uint64_t count64 = le(b, e64_at + 32, 8), size64 = le(b, e64_at + 40, 8), offset64 = le(b, e64_at + 48, 8);
         if ((count != 0xffff && count != count64) || (dir_size != 0xffffffffu && dir_size != size64) ||
             (dir_offset != 0xffffffffu && dir_offset != offset64))
-            issue("zip-zip64", severity::high,
+            issue(rule::zip_zip64, severity::high,
                   "the zip64 end record and the classic end record describe different central directories: readers "
                   "with and without zip64 support list different entries");
         count = count64;
@@ -123,7 +124,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
     z.start = dir_end - dir_size - dir_offset;
     z.directory_offset = dir_offset + z.start;
     if (z.start > 0)
-        issue("zip-data-before-archive", severity::high,
+        issue(rule::zip_data_before_archive, severity::high,
               std::to_string(z.start) + " bytes precede the archive: CPython's zipfile shifts every offset past them, "
               "PyTorch's reader (miniz) does not, so the two read different bytes; the leading bytes are scanned too");
     if (count > max_entries)
@@ -158,14 +159,14 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         if (z.entries.size() >= max_entries)
             return corrupt(at, "more than " + std::to_string(max_entries) + " entries in the central directory");
         if (!names.insert(e.name).second)
-            issue("zip-duplicate-name", severity::high,
+            issue(rule::zip_duplicate_name, severity::high,
                   "the name '" + e.name + "' appears more than once: CPython's zipfile opens the last one, miniz "
                   "(PyTorch) may open another; every copy is scanned",
                   e.name);
         z.entries.push_back(std::move(e));
     }
     if (z.entries.size() != count)
-        issue("zip-size-mismatch", severity::high,
+        issue(rule::zip_size_mismatch, severity::high,
               "the end record counts " + std::to_string(count) + " entries but the central directory holds " +
                   std::to_string(z.entries.size()) + ": CPython reads the directory by size, miniz by count");
 
@@ -175,7 +176,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
     for (zip_entry& e : z.entries) {
         if (e.header_offset > b.size() || b.size() - e.header_offset < kLocalSize ||
             le(b, e.header_offset, 4) != kLocalSig) {
-            issue("container-corrupt", severity::high,
+            issue(rule::container_corrupt, severity::high,
                   "no local header at offset " + std::to_string(e.header_offset) + " (CPython: 'Bad magic number for "
                   "file header'); the entry cannot be read",
                   e.name);
@@ -184,12 +185,12 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         std::size_t h = static_cast<std::size_t>(e.header_offset);
         std::size_t name_len = le(b, h + 26, 2), extra_len = le(b, h + 28, 2);
         if (h + kLocalSize + name_len + extra_len > b.size()) {
-            issue("container-corrupt", severity::high, "local header runs past the end of the file", e.name);
+            issue(rule::container_corrupt, severity::high, "local header runs past the end of the file", e.name);
             continue;
         }
         std::string_view local_name(reinterpret_cast<const char*>(b.data() + h + kLocalSize), name_len);
         if (local_name != e.name)
-            issue("zip-name-mismatch", severity::high,
+            issue(rule::zip_name_mismatch, severity::high,
                   "the local header names '" + std::string(local_name) + "' but the central directory '" + e.name +
                       "': CPython refuses the entry, PyTorch (miniz) reads it by the directory name, and streaming "
                       "readers by the local one",
@@ -197,7 +198,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         std::uint16_t local_flags = static_cast<std::uint16_t>(le(b, h + 6, 2));
         std::uint16_t local_method = static_cast<std::uint16_t>(le(b, h + 8, 2));
         if (local_method != e.method)
-            issue("zip-size-mismatch", severity::high,
+            issue(rule::zip_size_mismatch, severity::high,
                   "the local header says compression method " + std::to_string(local_method) + ", the directory " +
                       std::to_string(e.method) + ": readers that trust either decode different bytes",
                   e.name);
@@ -208,7 +209,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
             if (lcsize == 0xffffffffu || lsize == 0xffffffffu)
                 apply_zip64_extra(b.subspan(h + kLocalSize + name_len, extra_len), &lsize, &lcsize, nullptr);
             if (lcrc != e.crc || lcsize != e.compressed_size || lsize != e.size)
-                issue("zip-size-mismatch", severity::high,
+                issue(rule::zip_size_mismatch, severity::high,
                       "the local header's CRC or sizes (" + std::to_string(lcsize) + " -> " + std::to_string(lsize) +
                           ") differ from the central directory's (" + std::to_string(e.compressed_size) + " -> " +
                           std::to_string(e.size) + "): streaming readers and zipfile/miniz read different lengths",
@@ -216,7 +217,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
         }
         e.data_offset = h + kLocalSize + name_len + extra_len;
         if (e.compressed_size > z.directory_offset || e.data_offset > z.directory_offset - e.compressed_size) {
-            issue("zip-size-mismatch", severity::high,
+            issue(rule::zip_size_mismatch, severity::high,
                   "the entry's " + std::to_string(e.compressed_size) + " bytes at offset " + std::to_string(e.data_offset) +
                       " run into the central directory or past the end of the file",
                   e.name);
@@ -232,7 +233,7 @@ result<zip_archive> parse_zip(bytes_view b, std::uint64_t max_entries) {
     for (std::size_t i = 1; i < by_offset.size(); ++i) {
         const zip_entry& prev = *by_offset[i - 1];
         if (prev.data_offset + prev.compressed_size > by_offset[i]->header_offset)
-            issue("zip-overlapping-entries", severity::high,
+            issue(rule::zip_overlapping_entries, severity::high,
                   "the data of '" + prev.name + "' overlaps the entry '" + by_offset[i]->name +
                       "' (entries sharing bytes: a zip-bomb technique, and one name's data read as another's)",
                   prev.name);
@@ -272,12 +273,12 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
         // reader passes the bytes through) gets whatever is stored, so the
         // bytes are decoded as if in clear; real ciphertext then fails to
         // decode, which is a finding too.
-        ctx.add("zip-encrypted", severity::high,
+        ctx.add(rule::zip_encrypted, severity::high,
                 "the entry is flagged encrypted (flag bit 0): CPython asks for a password, readers that ignore the "
                 "flag read the stored bytes, which were decoded as if in clear",
                 member);
     if (e.method != 0 && e.method != 8 && e.method != 12) {
-        ctx.add("zip-unsupported-compression", severity::high,
+        ctx.add(rule::zip_unsupported_compression, severity::high,
                 "compression method " + std::to_string(e.method) +
                     " is not stored (0), deflate (8) or bzip2 (12); CPython's zipfile may still read it (lzma, 14), "
                     "so the content, which was not checked, may be unpickled",
@@ -294,7 +295,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
     if (e.method == 0) {
         out.view = data;
         if (e.size != e.compressed_size) {
-            ctx.add("zip-size-mismatch", severity::high,
+            ctx.add(rule::zip_size_mismatch, severity::high,
                     "a stored entry claims " + std::to_string(e.size) + " bytes but holds " +
                         std::to_string(e.compressed_size) + "; the shorter reading was scanned",
                     member);
@@ -311,7 +312,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
         }
         out.owned = std::move(*unpacked);
         out.view = view_of(out.owned);
-        ctx.add("zip-unsupported-compression", severity::low,
+        ctx.add(rule::zip_unsupported_compression, severity::low,
                 "bzip2 (method 12): CPython's zipfile reads it, PyTorch cannot; the entry was decompressed and scanned",
                 member, std::nullopt, false);
     } else {
@@ -323,7 +324,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
         out.owned = std::move(*inflated);
         out.view = view_of(out.owned);
         if (out.owned.size() != e.size)
-            ctx.add("zip-size-mismatch", severity::high,
+            ctx.add(rule::zip_size_mismatch, severity::high,
                     "the entry inflates to " + std::to_string(out.owned.size()) + " bytes but the directory says " +
                         std::to_string(e.size) + " (CPython raises; miniz reads the declared size)",
                     member);
@@ -335,7 +336,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
         crc = crc32(crc, reinterpret_cast<const Bytef*>(out.view.data() + i), static_cast<uInt>(n));
     }
     if (crc != e.crc)
-        ctx.add("zip-crc-mismatch", severity::high,
+        ctx.add(rule::zip_crc_mismatch, severity::high,
                 "the content's CRC-32 does not match the directory's: CPython's zipfile refuses it, PyTorch reads it "
                 "anyway, so the file was altered after it was written",
                 member);

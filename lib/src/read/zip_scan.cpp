@@ -3,6 +3,7 @@
 #include "read/zip_reader.hpp"
 
 #include "pickleguard/opcodes.hpp"
+#include "pickleguard/rules.hpp"
 
 namespace pickleguard::read {
 namespace {
@@ -34,7 +35,7 @@ void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, cons
         auto head = peek_entry(file, e, kPeek);
         bytes_view h = view_of(head);
         if (!detect_container(h) && !may_unpickle(h)) {
-            ctx.add("member-not-scanned", severity::info,
+            ctx.add(rule::member_not_scanned, severity::info,
                     "a " + std::to_string(e.size) + "-byte entry that starts like no pickle or container; not read",
                     member, std::nullopt, false);
             ctx.inert.push_back(member);
@@ -52,7 +53,7 @@ void read_zip(read_context& ctx, bytes_view file, const std::string& member, int
                                    : 0;
     auto parsed = parse_zip(file, room);
     if (!parsed) {
-        ctx.add("container-corrupt", severity::high,
+        ctx.add(rule::container_corrupt, severity::high,
                 "the zip archive cannot be read (" + parsed.error().reason +
                     "); its entries were not checked, and loaders would disagree about it",
                 member, parsed.error().offset == error::no_offset ? std::nullopt
@@ -70,7 +71,7 @@ void read_zip(read_context& ctx, bytes_view file, const std::string& member, int
         bytes_view front = file.first(static_cast<std::size_t>(z.start));
         std::string name = join_member(member, "bytes before the archive");
         if (!detect(front))
-            ctx.add("member-not-scanned", severity::info, "the leading bytes are no pickle or known container", name,
+            ctx.add(rule::member_not_scanned, severity::info, "the leading bytes are no pickle or known container", name,
                     std::nullopt, false);
         else
             ctx.host.member(front, name, depth + 1);

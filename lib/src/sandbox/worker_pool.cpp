@@ -23,6 +23,7 @@
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/sandbox.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -175,7 +176,7 @@ bool receive_job(int channel, job_header& h, std::string& path, int& fd) {
 }
 
 file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
-    return file_report::error(job.path, "scanner-crashed",
+    return file_report::error(job.path, rule::scanner_crashed,
                         "the scanner process ran out of memory while reading this file (its limit is " +
                             std::to_string(options.memory_bytes >> 20) +
                             " MB plus the file's size, --max-memory); the file is not judged");
@@ -413,7 +414,7 @@ public:
                     file_report r = failure_report(j, std::string("the scan of this file took longer than ") + secs +
                                                           " s (--timeout); the scanner process was stopped and "
                                                           "the file is not judged");
-                    r.findings.back().rule = "scan-timeout";
+                    r.findings.back().rule = rule::scan_timeout;
                     finish(j, {std::move(r), {}});
                 }
             }
@@ -434,7 +435,7 @@ private:
     }
 
     file_report failure_report(std::size_t job, const std::string& message) const {
-        return file_report::error(jobs_[job].path, "scanner-crashed", message);
+        return file_report::error(jobs_[job].path, rule::scanner_crashed, message);
     }
 
     void finish(std::size_t job, scan_outcome o) {
@@ -561,7 +562,7 @@ private:
             }
             if (path != "-" && !S_ISREG(st.st_mode)) {
                 ::close(fd);
-                finish(j, {file_report::error(path, "not-a-regular-file", path + ": is " + special_file_kind(st.st_mode) +
+                finish(j, {file_report::error(path, rule::not_a_regular_file, path + ": is " + special_file_kind(st.st_mode) +
                                                        ", not a regular file"), {}});
                 continue;
             }
@@ -696,7 +697,7 @@ private:
 }  // namespace
 
 file_report unreadable_report(const std::string& path, const std::string& reason) {
-    return file_report::error(path, "unreadable-file", reason);
+    return file_report::error(path, rule::unreadable_file, reason);
 }
 
 unsigned available_cores() {

@@ -21,15 +21,23 @@ void file_report::settle() {
                   : verdict::safe;
 }
 
+finding make_finding(std::string rule, pickleguard::severity sev, std::string message, std::string member,
+                     std::optional<std::uint64_t> offset, bool violation) {
+    finding f;
+    f.rule = std::move(rule);
+    f.severity = sev;
+    f.message = std::move(message);
+    f.member = std::move(member);
+    f.offset = offset;
+    f.violation = violation;
+    return f;
+}
+
 file_report file_report::error(const std::string& path, std::string rule, std::string message) {
     file_report r;
     r.path = path;
     r.verdict = verdict::error;
-    finding f;
-    f.rule = std::move(rule);
-    f.severity = severity::high;
-    f.message = std::move(message);
-    r.findings.push_back(std::move(f));
+    r.findings.push_back(make_finding(std::move(rule), severity::high, std::move(message)));
     return r;
 }
 

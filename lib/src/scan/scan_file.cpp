@@ -7,6 +7,7 @@
 
 #include "pickleguard/container.hpp"
 #include "pickleguard/read.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <algorithm>
 
@@ -27,7 +28,7 @@ public:
     void member(read::bytes_view bytes, const std::string& name, int depth) override {
         const scan_options& options = streams_.options;
         if (depth > options.containers.max_depth) {
-            ctx_.add("container-limit", severity::high,
+            ctx_.add(rule::container_limit, severity::high,
                      "containers nested deeper than " + std::to_string(options.containers.max_depth) +
                          " (container_limits::max_depth); this member was not opened",
                      name);
@@ -37,7 +38,7 @@ public:
         if (readings.size() > 1) {
             std::string names;
             for (format r : readings) names += (names.empty() ? "" : " and ") + std::string(to_string(r));
-            ctx_.add("polyglot", severity::high,
+            ctx_.add(rule::polyglot, severity::high,
                      "the bytes are a " + names + " at once: pickle.load, numpy.load, joblib.load and pandas.read_pickle "
                      "read the pickle from offset 0, torch.load does too when Python's tarfile refuses the archive, and "
                      "archive readers read the container. Every reading was judged",
@@ -52,13 +53,13 @@ public:
         }
         if (readings.empty()) {
             if (depth == 0) {
-                ctx_.add("unknown-format", severity::high,
+                ctx_.add(rule::unknown_format, severity::high,
                          "not a pickle or a container pickleguard knows (pickle, PyTorch, numpy, joblib, zip, tar, 7z, "
                          "gzip, bz2, xz, lzma, zstd, lz4); nothing was checked",
                          name);
                 report_.verdict = verdict::error;
             } else {
-                ctx_.add("member-not-scanned", severity::info,
+                ctx_.add(rule::member_not_scanned, severity::info,
                          "not a pickle or a known container, so nothing in it is loaded as a pickle; not scanned", name,
                          std::nullopt, false);
                 ctx_.inert.push_back(name);
@@ -118,8 +119,8 @@ private:
             });
         };
         for (finding& f : plain.findings) {
-            if (!f.violation || f.rule == "malformed-pickle" || f.rule == "limit-exceeded" ||
-                f.rule == "data-after-stop" || known(f))
+            if (!f.violation || f.rule == rule::malformed_pickle || f.rule == rule::limit_exceeded ||
+                f.rule == rule::data_after_stop || known(f))
                 continue;
             f.message = "if read with pickle.load rather than joblib.load (array bytes are then opcodes): " + f.message;
             out.findings.push_back(std::move(f));

@@ -5,6 +5,7 @@
 
 #include "pickleguard/judge.hpp"
 #include "pickleguard/limits.hpp"
+#include "pickleguard/rules.hpp"
 
 #include <algorithm>
 
@@ -34,7 +35,7 @@ void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, c
         if (index == 1 && first_stream) (*first_stream)(d);
         if (d.failure || d.end >= bytes.size() || !options.scan_trailing_pickles) return;
         finding f;
-        f.rule = "data-after-stop";
+        f.rule = rule::data_after_stop;
         f.severity = severity::low;
         f.violation = false;
         f.member = member;
