@@ -239,19 +239,7 @@ int run_policy_generate(const generate_args& args) {
             std::fprintf(stderr, "refused %s.%s: %s\n", comment_safe_ascii(r.module).c_str(),
                          comment_safe_ascii(r.name).c_str(), comment_safe_ascii(r.reason).c_str());
 
-    FILE* sink = stdout;
-    if (!args.output.empty()) {
-        sink = std::fopen(args.output.c_str(), "wb");
-        if (!sink) {
-            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-            return kExitError;
-        }
-    }
-    std::fwrite(out.data(), 1, out.size(), sink);
-    if (sink != stdout && std::fclose(sink) != 0) {
-        std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-        return kExitError;
-    }
+    if (!write_output(args.output, out)) return kExitError;
     std::fprintf(stderr, "pickleguard: policy generate: %zu entr%s allowed, %zu refused (%s)%s%s\n", allowed.size(),
                  allowed.size() == 1 ? "y" : "ies", refused.size(), versions.c_str(), args.output.empty() ? "" : " -> ",
                  args.output.c_str());

@@ -460,19 +460,7 @@ int run_policy_infer(const infer_args& args) {
         return kExitError;
     }
 
-    FILE* sink = stdout;
-    if (!args.output.empty()) {
-        sink = std::fopen(args.output.c_str(), "wb");
-        if (!sink) {
-            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-            return kExitError;
-        }
-    }
-    std::fwrite(out.data(), 1, out.size(), sink);
-    if (sink != stdout && std::fclose(sink) != 0) {
-        std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-        return kExitError;
-    }
+    if (!write_output(args.output, out)) return kExitError;
     std::fprintf(stderr, "pickleguard: policy infer: %zu entr%s%s%s from %zu file%s%s%s\n", needed.size(),
                  needed.size() == 1 ? "y" : "ies", shapes.empty() ? "" : ", persistent ids: ",
                  shapes.empty() ? "" : std::to_string(storage_types.size()).append(" storage types").c_str(),
