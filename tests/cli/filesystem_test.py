@@ -282,6 +282,22 @@ class FileSystemTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("no path", r.stderr)
 
+    # ---- output files ------------------------------------------------
+
+    def test_output_file_that_cannot_be_written_is_an_error(self):
+        # /dev/full opens and takes buffered writes; the failure shows only
+        # when the file is closed. A report that did not reach --output must
+        # not pass as a clean scan (scan used to ignore fclose and exit 0).
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        for args in (("scan", "d"), ("scan", "--format", "json", "d"), ("policy", "infer", "d/a.pkl")):
+            r = self.run_scan(*args, "-o", "/dev/full")
+            self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+            self.assertIn("cannot write /dev/full", r.stderr, args)
+        r = self.run_scan("scan", "d", "-o", os.path.join(self.root, "no-such-dir", "report.txt"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("cannot write", r.stderr)
+
 
 if __name__ == "__main__":
     cli_common.main(sys.modules[__name__])

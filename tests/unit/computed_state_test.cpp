@@ -4,9 +4,7 @@
 // fixes as a reader of our source would), built byte by byte; each input was
 // also run through _pickle.c and pickle._Unpickler with a recording
 // find_class (never a real load), which reached the payload named.
-#include "pickleguard/container.hpp"
-#include "pickleguard/scan.hpp"
-
+#include "judge_fixture.hpp"
 #include "pickle_bytes.hpp"
 
 #include <gtest/gtest.h>
@@ -16,25 +14,10 @@ namespace {
 
 using testing::pb;
 
-class ComputedState : public ::testing::Test {
+// Read as `pickleguard scan` reads a file: the format is recognised first.
+class ComputedState : public testing::JudgeTest {
 protected:
-    file_report scan(std::string_view policy_name, const std::string& pickle) {
-        auto p = load_shipped_policy(policy_name);
-        EXPECT_TRUE(p) << policy_name;
-        pickle_ = pickle;
-        return scan_file(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
-    }
-    static bool has(const file_report& r, std::string_view rule, std::string_view text = {}) {
-        for (const finding& f : r.findings)
-            if (f.rule == rule && f.message.find(text) != std::string::npos) return true;
-        return false;
-    }
-    static std::string rules(const file_report& r) {
-        std::string s;
-        for (const finding& f : r.findings) s += f.rule + ": " + f.message + "\n";
-        return s;
-    }
-    std::string pickle_;
+    ComputedState() : JudgeTest(read_as::file) {}
 };
 
 // 2**36 as LONG1, then BUILD: the second BUILD calls what the first stored

@@ -5,6 +5,7 @@
 #include "pickleguard/scan.hpp"
 
 #include "decode/value_equality.hpp"
+#include "judge_fixture.hpp"
 #include "pickle_bytes.hpp"
 
 #include <gtest/gtest.h>
@@ -20,32 +21,7 @@ namespace {
 
 using testing::pb;
 
-class Cost : public ::testing::Test {
-protected:
-    file_report scan(std::string_view policy_name, const std::string& pickle) {
-        auto p = load_shipped_policy(policy_name);
-        EXPECT_TRUE(p) << policy_name;
-        pickle_ = pickle;
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
-    }
-    file_report scan_text(std::string_view policy_text, const std::string& pickle) {
-        auto p = parse_policy(policy_text, "test.toml");
-        EXPECT_TRUE(p) << (p ? "" : p.error().reason);
-        pickle_ = pickle;
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
-    }
-    static const finding* find(const file_report& r, std::string_view rule, std::string_view text = {}) {
-        for (const finding& f : r.findings)
-            if (f.rule == rule && f.message.find(text) != std::string::npos) return &f;
-        return nullptr;
-    }
-    static std::string rules(const file_report& r) {
-        std::string s;
-        for (const finding& f : r.findings) s += f.rule + ": " + f.message + "\n";
-        return s;
-    }
-    std::string pickle_;
-};
+class Cost : public testing::JudgeTest {};
 
 // 2**36 as LONG1 (five bytes, little-endian).
 const std::string kTwoTo36 = pb(R"(\x8a\x05\x00\x00\x00\x00\x10)");
@@ -296,10 +272,10 @@ TEST_F(Cost, HashCollisionBoundIsConfigurable) {
     auto p = parse_policy("name = \"t\"\n[limits]\nmax_hash_collisions = 100\n", "t.toml");
     ASSERT_TRUE(p);
     std::string pickle = flood(false, true, 40);  // 40*39/2 = 780 collisions (minus the first 16 uncounted)
-    auto r = scan_bytes(std::as_bytes(std::span(pickle.data(), pickle.size())), p.value(), {}, "t.pkl");
+    auto r = scan_under(p.value(), pickle);
     ASSERT_NE(find(r, "hash-collisions"), nullptr) << rules(r);
     auto wide = parse_policy("name = \"t\"\n[limits]\nmax_hash_collisions = 100000\n", "t.toml");
-    auto r2 = scan_bytes(std::as_bytes(std::span(pickle.data(), pickle.size())), wide.value(), {}, "t.pkl");
+    auto r2 = scan_under(wide.value(), pickle);
     EXPECT_EQ(find(r2, "hash-collisions"), nullptr) << rules(r2);
 }
 

@@ -4,6 +4,7 @@
 // each pickle built byte by byte; nothing is ever unpickled.
 #include "pickleguard/scan.hpp"
 
+#include "judge_fixture.hpp"
 #include "pickle_bytes.hpp"
 
 #include <gtest/gtest.h>
@@ -45,25 +46,12 @@ name = "k"
 uses = ["call"]
 )";
 
-class Partial : public ::testing::Test {
+class Partial : public testing::JudgeTest {
 protected:
+    // Under kPolicy, unless the test writes its own.
     file_report scan(const std::string& pickle, const char* policy_text = kPolicy) {
-        auto p = parse_policy(policy_text, "test.toml");
-        EXPECT_TRUE(p) << (p ? "" : p.error().reason);
-        pickle_ = pickle;
-        return scan_bytes(std::as_bytes(std::span(pickle_.data(), pickle_.size())), p.value(), {}, "test.pkl");
+        return scan_text(policy_text, pickle);
     }
-    static const finding* find(const file_report& r, std::string_view rule, std::string_view text = {}) {
-        for (const finding& f : r.findings)
-            if (f.rule == rule && f.message.find(text) != std::string::npos) return &f;
-        return nullptr;
-    }
-    static std::string rules(const file_report& r) {
-        std::string s;
-        for (const finding& f : r.findings) s += f.rule + ": " + f.message + "\n";
-        return s;
-    }
-    std::string pickle_;
 };
 
 const std::string kPartial = pb(R"(\x80\x02cfunctools\npartial\n)");

@@ -7,6 +7,8 @@
 #include "pickleguard/report.hpp"
 #include "pickleguard/version.hpp"
 
+#include "report_samples.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -15,8 +17,8 @@
 namespace pickleguard {
 namespace {
 
-// Hand-set, not filled from the schema: the golden must not depend on the
-// tables it checks.
+// Hand-set, not filled from the schema (report_samples.hpp too): the golden
+// must not depend on the tables it checks.
 std::vector<file_report> golden_cases() {
     std::vector<file_report> out;
     file_report r;
@@ -26,15 +28,7 @@ std::vector<file_report> golden_cases() {
     r.verdict = verdict::unsafe;
     r.bytes = 0x0123456789abcdefULL;
     r.pickles = 7;
-    finding f;
-    f.rule = "global-not-allowed";
-    f.severity = severity::critical;
-    f.message = "os.system is not allowed";
-    f.member = "archive/data.pkl";
-    f.offset = 42;
-    f.opcode = "STACK_GLOBAL";
-    f.module = "os";
-    f.name = "system";
+    finding f = testing::full_finding();
     f.violation = true;
     r.findings.push_back(f);
     finding bare;  // every optional part empty: nulls in JSON
@@ -43,18 +37,7 @@ std::vector<file_report> golden_cases() {
     bare.message = "m";
     bare.violation = false;
     r.findings.push_back(bare);
-    global_report g;
-    g.module = "builtins";
-    g.name = "getattr";
-    g.raw_module = "__builtin__";
-    g.raw_name = "getattr";
-    g.member = "archive/data.pkl";
-    g.allowed = true;
-    g.uses = uses::call | uses::build;
-    g.offset = 0xfedcba9876543210ULL;
-    g.opcode = "GLOBAL";
-    g.protocol = 2;
-    r.globals.push_back(g);
+    r.globals.push_back(testing::full_global());
     global_report empty_global;  // empty strings stay strings, member null
     r.globals.push_back(empty_global);
     out.push_back(r);

@@ -8,6 +8,8 @@
 #include "pickleguard/report.hpp"
 #include "pickleguard/report_schema.hpp"
 
+#include "report_samples.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -32,33 +34,13 @@ scan_outcome full_outcome() {
     r.bytes = 0x0123456789abcdefULL;
     r.pickles = 7;
     r.readings = {"tar", "pickle"};
-    finding f;
-    f.rule = "global-not-allowed";
-    f.severity = severity::critical;
-    f.message = "os.system is not allowed";
-    f.member = "archive/data.pkl";
-    f.offset = 42;
-    f.opcode = "STACK_GLOBAL";
-    f.module = "os";
-    f.name = "system";
-    f.violation = false;
+    finding f = testing::full_finding();
     r.findings.push_back(f);
     f.offset.reset();
     f.severity = severity::info;
     f.violation = true;
     r.findings.push_back(f);
-    global_report g;
-    g.module = "builtins";
-    g.name = "getattr";
-    g.raw_module = "__builtin__";
-    g.raw_name = "getattr";
-    g.member = "archive/data.pkl";
-    g.allowed = true;
-    g.uses = 0x2a;
-    g.offset = 0xfedcba9876543210ULL;
-    g.opcode = "GLOBAL";
-    g.protocol = 2;
-    r.globals.push_back(g);
+    r.globals.push_back(testing::full_global());
     return o;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace CLI {
@@ -118,5 +119,11 @@ int run_explain(const explain_args& args);
 // the file it is, never replaced by a shipped policy of the same name);
 // `name` receives how reports name it: the options as given, joined by '+'.
 result<policy> load_policy_options(const std::vector<std::string>& policies, std::string& name);
+
+// Writes a subcommand's output to the file --output names, or to standard
+// output when it names none (output_file.cpp). The file is created or
+// truncated only once the text is complete; false when it cannot be written
+// (opened, written or closed), said on standard error.
+bool write_output(const std::string& path, std::string_view text);
 
 }  // namespace pickleguard::cli

@@ -138,6 +138,18 @@ def owner_of(cls, attr):
     return None, None
 
 
+def static_attr(obj, attr, refusal, default_owner):
+    """obj.attr as inspect.getattr_static finds it (running no descriptor), and
+    the class of obj's MRO whose __dict__ holds it, else default_owner.
+    Refused(refusal()) when there is no such attribute."""
+    try:
+        static = inspect.getattr_static(obj, attr)
+    except AttributeError:
+        raise Refused(refusal())
+    owner, _ = owner_of(obj, attr)
+    return static, default_owner if owner is None else owner
+
+
 def describe(obj):
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
 
@@ -398,13 +410,8 @@ class Scanner:
         raise Refused(f"{why}: calls a computed value ({ast.unparse(f)[:60]})")
 
     def scan_self_method(self, cls, attr, why, depth, noargs=False):
-        try:
-            static = inspect.getattr_static(cls, attr)
-        except AttributeError:
-            raise Refused(f"{why}: calls self.{attr}, a value stored on the instance")
-        owner, _ = owner_of(cls, attr)
-        if owner is None:
-            owner = type(cls)
+        static, owner = static_attr(cls, attr, lambda: f"{why}: calls self.{attr}, a value stored on the instance",
+                                    type(cls))
         if isinstance(static, property):
             raise Refused(f"{why}: calls self.{attr}, a property's value")
         return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
@@ -419,13 +426,7 @@ class Scanner:
             if target is None:
                 raise Refused(f"{why}: {obj.__name__} has no {attr}")
             return self.scan_target(target, why, depth, default=(obj.__name__, attr))
-        try:
-            static = inspect.getattr_static(obj, attr)
-        except AttributeError:
-            raise Refused(f"{why}: not found on {describe(obj)}")
-        owner, _ = owner_of(obj, attr)
-        if owner is None:
-            owner = obj
+        static, owner = static_attr(obj, attr, lambda: f"{why}: not found on {describe(obj)}", obj)
         if not self.in_library(owner):
             mod = getattr(owner, "__module__", "") or ""
             if mod == "builtins":

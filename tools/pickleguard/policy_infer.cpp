@@ -12,6 +12,7 @@
 // too, unless --allow-dangerous is given. The policy written is checked by
 // scanning the files with it before it is printed.
 #include "commands.hpp"
+#include "policy_write.hpp"
 
 #include "pickleguard/input.hpp"
 #include "pickleguard/sandbox.hpp"
@@ -24,7 +25,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -62,42 +62,6 @@ struct input_file {
     std::string path;
     std::string scan_path;
 };
-
-// TOML basic string: quotes, backslashes and control characters escaped.
-std::string toml_string(std::string_view s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(ch);
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out.push_back(ch);
-        }
-    }
-    return out + "\"";
-}
-
-// Text for a comment line: names come from the files, and a newline in one
-// must not end the comment and start a TOML table.
-std::string comment_safe(std::string_view s) {
-    std::string out;
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out.push_back(ch);
-        }
-    }
-    return out;
-}
 
 std::string uses_array(std::uint8_t bits) {
     std::string s = "[";
@@ -226,9 +190,7 @@ std::string probe_text(const std::string& base, const std::vector<std::string>& 
                        const std::vector<std::string>& types) {
     std::string text = base;
     for (const std::string& shape : shapes) {
-        text += "[[persistent_id]]\nshape = " + toml_string(shape) + "\nstorage_types = [";
-        for (std::size_t i = 0; i < types.size(); ++i) text += (i ? ", " : "") + toml_string(types[i]);
-        text += "]\n";
+        text += "[[persistent_id]]\nshape = " + toml_string(shape) + "\nstorage_types = " + toml_array(types) + "\n";
     }
     return text;
 }
@@ -256,8 +218,7 @@ CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args) {
 }
 
 int run_policy_infer(const infer_args& args) {
-    std::string name = args.name;
-    if (name.empty()) name = args.output.empty() ? "inferred" : std::filesystem::path(args.output).stem().string();
+    std::string name = policy_name(args.name, args.output, "inferred");
 
     std::vector<input_file> files;
     std::optional<stdin_copy> stdin_file;
@@ -291,9 +252,7 @@ int run_policy_infer(const infer_args& args) {
         files.push_back({path, stdin_file->path()});
     }
 
-    std::string base = "name = " + toml_string(name + "-probe") + "\ninclude = [";
-    for (std::size_t i = 0; i < args.includes.size(); ++i) base += (i ? ", " : "") + toml_string(args.includes[i]);
-    base += "]\n";
+    std::string base = "name = " + toml_string(name + "-probe") + "\ninclude = " + toml_array(args.includes) + "\n";
     auto base_policy = parse_policy(base, "--include", ".");
     if (!base_policy) {
         std::fprintf(stderr, "pickleguard: %s\n", base_policy.error().reason.c_str());
@@ -433,9 +392,7 @@ int run_policy_infer(const infer_args& args) {
                        (files.size() == 1 ? "" : "s") +
                        (dangerous.empty() ? std::string() : "; allows DANGEROUS globals (--allow-dangerous)")) +
            "\n";
-    out += "include = [";
-    for (std::size_t i = 0; i < args.includes.size(); ++i) out += (i ? ", " : "") + toml_string(args.includes[i]);
-    out += "]\n";
+    out += "include = " + toml_array(args.includes) + "\n";
 
     if (!shapes.empty()) {
         out += "\n# --- persistent ids: PyTorch storages ---------------------------------------\n";
@@ -447,9 +404,7 @@ int run_policy_infer(const infer_args& args) {
                 for (const finding& f : reports[i].findings)
                     if (f.rule == rule::persistent_id_not_allowed && shown++ < kOriginsShown)
                         out += "#   " + comment_safe(reports[i].path + where(f)) + "\n";
-            out += "storage_types = [";
-            for (std::size_t i = 0; i < storage_types.size(); ++i) out += (i ? ", " : "") + toml_string(storage_types[i]);
-            out += "]\n";
+            out += "storage_types = " + toml_array(storage_types) + "\n";
         }
     }
 
@@ -478,8 +433,7 @@ int run_policy_infer(const infer_args& args) {
 
     // The policy must pass the files it was made from; if it does not, the
     // inference is wrong and nothing is written.
-    std::string check_dir = args.output.empty() ? "." : std::filesystem::path(args.output).parent_path().string();
-    auto written = parse_policy(out, "inferred policy", check_dir.empty() ? "." : check_dir);
+    auto written = parse_policy(out, "inferred policy", policy_dir(args.output));
     if (!written) {
         std::fprintf(stderr, "pickleguard: policy infer: the inferred policy does not parse (%s); nothing was written\n",
                      written.error().reason.c_str());
@@ -499,19 +453,7 @@ int run_policy_infer(const infer_args& args) {
         return kExitError;
     }
 
-    FILE* sink = stdout;
-    if (!args.output.empty()) {
-        sink = std::fopen(args.output.c_str(), "wb");
-        if (!sink) {
-            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-            return kExitError;
-        }
-    }
-    std::fwrite(out.data(), 1, out.size(), sink);
-    if (sink != stdout && std::fclose(sink) != 0) {
-        std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-        return kExitError;
-    }
+    if (!write_output(args.output, out)) return kExitError;
     std::fprintf(stderr, "pickleguard: policy infer: %zu entr%s%s%s from %zu file%s%s%s\n", needed.size(),
                  needed.size() == 1 ? "y" : "ies", shapes.empty() ? "" : ", persistent ids: ",
                  shapes.empty() ? "" : std::to_string(storage_types.size()).append(" storage types").c_str(),

@@ -77,19 +77,11 @@ int run_scan(const scan_args& args) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     std::string text;
-    FILE* out = stdout;
-    if (!args.output.empty()) {
-        out = std::fopen(args.output.c_str(), "wb");
-        if (!out) {
-            std::fprintf(stderr, "pickleguard: cannot write %s\n", args.output.c_str());
-            return kExitError;
-        }
-    }
+    bool colour = args.output.empty() && colour_on(stdout);
     if (args.format == "json") text = report_json(reports, skipped, policy_name);
     else if (args.format == "sarif") text = report_sarif(reports, policy_name);
-    else text = report_text(reports, skipped, {out == stdout && colour_on(stdout), args.quiet, args.verbose, seconds});
-    std::fwrite(text.data(), 1, text.size(), out);
-    if (out != stdout) std::fclose(out);
+    else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds});
+    if (!write_output(args.output, text)) return kExitError;
 
     report_summary sum = summarize(reports, skipped);
     if (sum.files == 0) {

@@ -467,6 +467,22 @@ private:
         }
         return g_.applied[c.applied];
     }
+    // APPEND(S), SETITEM(S) or ADDITEMS on a value made by a call: the loader
+    // calls the value's own method (extend, __setitem__, add), so the items
+    // are recorded in `list` for the judge, held by that call.
+    void apply_to_symbolic(value_ref target, std::vector<value_ref> applied_ops::*list, event_kind kind,
+                           const value_ref* first, std::size_t count) {
+        std::vector<value_ref>& items = applied_on(target).*list;
+        items.insert(items.end(), first, first + count);
+        mark_held(first, count);
+        note(kind, target, target);
+    }
+    // A bytearray's new contents, kept in the graph's storage.
+    void set_bytes(value_ref target, std::string bytes) {
+        std::string_view kept = g_.keep(std::move(bytes));
+        at(target).p = kept.data();
+        at(target).len = kept.size();
+    }
     void note(event_kind kind, value_ref target, value_ref result, value_ref operand = {}) {
         out_.events.push_back(event{kind, op_, op_offset_, target, result, operand});
     }
@@ -954,19 +970,13 @@ bool machine::do_append(std::size_t x) {
                 if (!b) return false;
                 grown.push_back(static_cast<char>(*b));
             }
-            std::string_view kept = g_.keep(std::move(grown));
-            at(target).p = kept.data();
-            at(target).len = kept.size();
+            set_bytes(target, std::move(grown));
             break;
         }
-        default: {
+        default:
             if (!symbolic(target))
                 return malformed(std::string("'") + type_name(target) + "' object has no attribute 'append'");
-            applied_ops& ops = applied_on(target);
-            ops.appended.insert(ops.appended.end(), first, first + count);
-            mark_held(first, count);
-            note(event_kind::append, target, target);
-        }
+            apply_to_symbolic(target, &applied_ops::appended, event_kind::append, first, count);
     }
     stack_.resize(x);
     return true;
@@ -1074,21 +1084,13 @@ bool machine::do_setitems(std::size_t x) {
                     bytes[static_cast<std::size_t>(i)] = static_cast<char>(*b);
                 }
             }
-            if (!is_list) {
-                std::string_view kept = g_.keep(std::move(bytes));
-                at(target).p = kept.data();
-                at(target).len = kept.size();
-            }
+            if (!is_list) set_bytes(target, std::move(bytes));
             break;
         }
-        default: {
+        default:
             if (!symbolic(target))
                 return malformed(std::string("'") + type_name(target) + "' object does not support item assignment");
-            applied_ops& ops = applied_on(target);
-            ops.setitems.insert(ops.setitems.end(), first, first + count);
-            mark_held(first, count);
-            note(event_kind::setitem, target, target);
-        }
+            apply_to_symbolic(target, &applied_ops::setitems, event_kind::setitem, first, count);
     }
     stack_.resize(x);
     return true;
@@ -1130,10 +1132,7 @@ bool machine::load_additems() {
             if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
         if (!insert_keyed(target, first, count, /*pairs=*/false)) return false;
     } else if (symbolic(target)) {
-        applied_ops& ops = applied_on(target);
-        ops.added.insert(ops.added.end(), first, first + count);
-        mark_held(first, count);
-        note(event_kind::additems, target, target);
+        apply_to_symbolic(target, &applied_ops::added, event_kind::additems, first, count);
     } else {
         return malformed(std::string("'") + type_name(target) + "' object has no attribute 'add'");
     }
