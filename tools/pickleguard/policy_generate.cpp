@@ -216,12 +216,12 @@ int run_policy_generate(const generate_args& args) {
     for (const candidate& c : allowed) {
         // Generated files list "reference" first, then the report's order.
         std::vector<std::string> words;
-        auto add = [&](std::string_view u) {
+        auto keep = [&](std::string_view u) {
             if (std::find(c.uses.begin(), c.uses.end(), u) != c.uses.end()) words.emplace_back(u);
         };
-        add("reference");
+        keep("reference");
         for (const use_word& u : use_words)
-            if (u.bit != uses::reference) add(u.word);
+            if (u.bit != uses::reference) keep(u.word);
         out += "\n[[allow]]\nmodule = " + toml_string(c.module) + "\nname = " + toml_string(c.name) +
                "\nuses = " + toml_array(words) + "\nnote = " + toml_string(c.note) + "\n";
     }
