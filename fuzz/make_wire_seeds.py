@@ -8,7 +8,8 @@ built from real JSON reports.
 The report's fields are written in the order and with the kinds of the
 report schema (pickleguard/report_schema.hpp), which the built Python
 module exports; only scan_outcome's own fields (skip reason first, text
-last) are spelled here, as in wire.cpp's outcome_fields. The fuzzer rejects
+last) are spelled here, as in wire.cpp's outcome_fields, and a location's
+step (from the JSON's text, all a JSON report keeps of it). The fuzzer rejects
 nothing it accepts, so a seed that no longer parses only costs coverage
 (wire_fuzzer -runs=0 on the folder shows it).
 """
@@ -45,6 +46,10 @@ def value(name, kind, item, size, v):
         return bytes([sum(USES.get(w.strip(), 0) for w in (v or "").split(","))])
     if kind == "enumeration":
         return bytes([ENUMS[name].index(v)])
+    if kind == "location":
+        # The JSON has only the rendered text: it becomes one member step
+        # (kind 0, the text, index 0, offset 0), which renders the same.
+        return struct.pack("<I", 0) if not v else struct.pack("<I", 1) + b"\0" + s(v) + struct.pack("<QQ", 0, 0)
     if kind == "list":
         items = [s(x) if item == "text" else struct_record(item, x) for x in v]
         return struct.pack("<I", len(items)) + b"".join(items)

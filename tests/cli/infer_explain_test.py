@@ -14,13 +14,17 @@ ever unpickled.
 import collections
 import datetime
 import decimal
+import json
 import os
 import pickle
+import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "containers"))
 import cli_common  # noqa: E402
+import make_readings  # noqa: E402  (tar headers, by struct.pack)
 import pickles  # noqa: E402
 
 PICKLEGUARD = None
@@ -204,6 +208,47 @@ class ExplainTest(Base):
         r = run("explain", self.write("nested.pkl", nested))
         self.assertEqual(r.returncode, 1)
         self.assertIn('["nested"]', r.stdout, "the nested pickle is disassembled and its call shown")
+
+    def test_a_member_named_like_a_nested_loader_argument_is_not_read_as_one(self):
+        # A tar whose offset 0 is also a pickle (make_readings.tar_pickle_polyglot's
+        # layout): BINBYTES swallows the tar, then POP and pickle.loads(inner),
+        # whose REDUCE is at offset `call`. The tar holds a member named
+        # "argument 0 of pickle.loads at offset <call>" with a decoy pickle of
+        # the same layout. Both streams' findings read the same as text, but only
+        # the nested bytes are reachable from the file: the member's findings must
+        # not be shown with the nested stream's opcodes and values.
+        inner = pickles.os_system("nested")
+        decoy = pickles.os_system("decoy!")
+        assert len(decoy) == len(inner)
+        content = b"just some notes\n"
+        blocks = [make_readings.tar_header(b"notes.txt", len(content)), content.ljust(512, b"\0")]
+        tail_head = b"0" + pickles.global_op("pickle", "loads") + b"C" + bytes([len(inner)]) + inner + b"\x85"
+        total = 512 * 4 + 1024  # two headers, two content blocks, the end blocks
+        call = total + len(tail_head)
+        name = b"argument 0 of pickle.loads at offset %d" % call
+        blocks += [make_readings.tar_header(name, len(decoy)), decoy.ljust(512, b"\0"), b"\0" * 1024]
+        prefix = b"\x80\x02B" + struct.pack("<I", total - 7)
+        blocks[0] = make_readings.tar_header(prefix + b"notes.txt", len(content))
+        tar = b"".join(bytes(b) for b in blocks)
+        self.assertEqual(len(tar), total)
+        path = self.write("polyglot.tar", tar + tail_head + b"R.")
+
+        report = json.loads(run("scan", "--format", "json", path).stdout)["files"][0]
+        members = {f["member"] for f in report["findings"] if f["rule"] == "global-not-allowed"}
+        self.assertIn(name.decode(), members, "the tar member's own finding")
+        self.assertIn("pickle reading > " + name.decode(), members, "the nested loader's bytes, in the pickle reading")
+
+        # The first member's name holds the pickle's opcodes, not UTF-8; explain prints names as bytes.
+        r = subprocess.run([PICKLEGUARD, "explain", path], capture_output=True, text=True, errors="replace", timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        blocks_out = r.stdout.split("\n  [")
+        in_member = [b for b in blocks_out if b.startswith(tuple("0123456789")) and "in " + name.decode() + "  at" in b
+                     and "global-not-allowed" in b]
+        self.assertTrue(in_member, r.stdout)
+        for b in in_member:
+            self.assertIn("(no disassembly: this stream is inside a container member", b)
+            self.assertNotIn('["nested"]', b, "the nested stream's values shown for the member's finding")
+            self.assertNotIn(">>", b)
 
     def test_safe_file(self):
         ok = self.write("ok.pkl", pickle.dumps({"a": [1.0, 2.0]}, protocol=4))

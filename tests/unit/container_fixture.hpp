@@ -70,7 +70,7 @@ protected:
     // The first finding of `rule`, in `member` unless that is "*".
     static const finding* find(const file_report& r, std::string_view rule, std::string_view member = "*") {
         auto it = std::find_if(r.findings.begin(), r.findings.end(), [&](const finding& f) {
-            return f.rule == rule && (member == "*" || f.member == member);
+            return f.rule == rule && (member == "*" || to_string(f.member) == member);
         });
         return it == r.findings.end() ? nullptr : &*it;
     }

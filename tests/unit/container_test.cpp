@@ -256,7 +256,7 @@ TEST_F(Container, PayloadInJoblibObjectArray) {
     EXPECT_EQ(r.verdict, verdict::unsafe);
     const finding* f = find(r, "global-not-allowed");
     ASSERT_NE(f, nullptr);
-    EXPECT_NE(f->member.find("object array at offset"), std::string::npos) << f->member;
+    EXPECT_NE(to_string(f->member).find("object array at offset"), std::string::npos) << to_string(f->member);
 }
 
 TEST_F(Container, PayloadInJoblibArrayBytes) {

@@ -54,7 +54,8 @@ std::vector<file_report> golden_cases() {
     bad.format = "\xc3";
     bad.readings = {"\xed\xa0\x80"};
     finding fb;
-    fb.rule = fb.message = fb.member = fb.opcode = fb.module = fb.name = "\xc0\xaf";
+    fb.rule = fb.message = fb.opcode = fb.module = fb.name = "\xc0\xaf";
+    fb.member = location{}.member("\xc0\xaf");
     bad.findings.push_back(fb);
     out.push_back(bad);
     return out;
@@ -74,6 +75,44 @@ TEST(ReportJson, EveryFieldKeepsItsBytes) {
     std::string expected = golden();
     ASSERT_FALSE(expected.empty()) << "tests/unit/report_json_golden.json is missing";
     EXPECT_EQ(report_json(golden_cases(), {{"s", "not a pickle container"}}, "default"), expected);
+}
+
+// A location's text is the report's `member`, exactly as reports spelled it
+// when it was built by concatenation (scan stage, judge, readers).
+TEST(ReportJson, LocationTextIsTheMemberReportsHaveAlwaysSpelled) {
+    const location none{};
+    EXPECT_EQ(to_string(none), "");
+    EXPECT_EQ(to_string(none.member("archive/data.pkl").member("gzip")), "archive/data.pkl > gzip");
+    EXPECT_EQ(to_string(none.pickle(2, 5)), "(pickle 2 at offset 5)");
+    EXPECT_EQ(to_string(none.member("a.pkl").pickle(3, 40)), "a.pkl (pickle 3 at offset 40)");
+    EXPECT_EQ(to_string(none.argument("pickle.loads", 0, 12)), "argument 0 of pickle.loads at offset 12");
+    EXPECT_EQ(to_string(none.member("data.pkl").argument("pickle.loads", 1, 12).pickle(2, 30)),
+              "data.pkl > argument 1 of pickle.loads at offset 12 (pickle 2 at offset 30)");
+    EXPECT_EQ(to_string(none.member("storages").part("entry 3")), "storages (entry 3)");
+    EXPECT_EQ(to_string(none.part("count")), " (count)");  // as name + " (count)" was, for an unnamed member
+    // A member named "" adds no text (it read as its container before), but it
+    // is a step: the file itself has none.
+    const location unnamed = none.member("");
+    EXPECT_EQ(to_string(unnamed), "");
+    EXPECT_EQ(to_string(unnamed.member("x")), "x");
+    EXPECT_EQ(to_string(none.member("x").member("")), "x");
+    EXPECT_FALSE(unnamed == none);
+}
+
+TEST(ReportJson, LocationWithoutTextIsNull) {
+    file_report r;
+    r.path = "p";
+    finding f;
+    f.rule = "r";
+    f.member = location{}.member("");
+    r.findings.push_back(f);
+    f.member = location{}.member("m").pickle(2, 7);
+    r.findings.push_back(f);
+    const std::string json = report_json({r}, {}, "default");
+    const std::size_t first = json.find("\"member\"");
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(json.substr(first, 14), "\"member\": null") << json;
+    EXPECT_NE(json.find("\"member\": \"m (pickle 2 at offset 7)\""), std::string::npos) << json;
 }
 
 }  // namespace

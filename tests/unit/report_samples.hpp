@@ -15,7 +15,7 @@ inline finding full_finding() {
     f.rule = "global-not-allowed";
     f.severity = severity::critical;
     f.message = "os.system is not allowed";
-    f.member = "archive/data.pkl";
+    f.member = location{}.member("archive/data.pkl");
     f.offset = 42;
     f.opcode = "STACK_GLOBAL";
     f.module = "os";
@@ -31,7 +31,7 @@ inline global_report full_global() {
     g.name = "getattr";
     g.raw_module = "__builtin__";
     g.raw_name = "getattr";
-    g.member = "archive/data.pkl";
+    g.member = location{}.member("archive/data.pkl");
     g.allowed = true;
     g.uses = uses::call | uses::build;
     g.offset = 0xfedcba9876543210ULL;

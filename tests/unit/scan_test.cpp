@@ -175,7 +175,7 @@ TEST_F(Scan, SecondPickleAfterStop) {
     ASSERT_NE(find(r, "data-after-stop"), nullptr);
     const finding* f = find(r, "global-not-allowed");
     ASSERT_NE(f, nullptr);
-    EXPECT_NE(f->member.find("pickle 2"), std::string::npos);
+    EXPECT_NE(to_string(f->member).find("pickle 2"), std::string::npos);
 }
 
 TEST_F(Scan, GarbageAfterStopIsNotAViolation) {
@@ -347,7 +347,7 @@ TEST_F(Scan, NestedPickleHandedToPickleLoads) {
     auto r = scan(pb(R"(\x80\x03cpickle\nloads\nC\x15cos\nsystem\n(S'id'\ntR.\x85R.)"));
     EXPECT_EQ(r.verdict, verdict::unsafe);
     bool inner = std::any_of(r.findings.begin(), r.findings.end(), [](const finding& f) {
-        return f.module == "os" && f.member.find("pickle.loads") != std::string::npos;
+        return f.module == "os" && to_string(f.member).find("pickle.loads") != std::string::npos;
     });
     EXPECT_TRUE(inner);
 }

@@ -35,6 +35,13 @@ scan_outcome full_outcome() {
     r.pickles = 7;
     r.readings = {"tar", "pickle"};
     finding f = testing::full_finding();
+    // Every kind of step, each field set where its kind uses it.
+    f.member = location{}
+                   .member("archive/data.pkl")
+                   .pickle(3, 0x1122334455667788ULL)
+                   .argument("pickle.loads", 2, 0x99)
+                   .member("gzip")
+                   .part("entry 4");
     r.findings.push_back(f);
     f.offset.reset();
     f.severity = severity::info;
@@ -107,7 +114,15 @@ void fill_member(M& m, std::string_view name, int& n) {
     else if constexpr (K == kind::flag) m = !m;
     else if constexpr (K == kind::uses) m = static_cast<std::uint8_t>(0x40 | (n & 0x3f));
     else if constexpr (K == kind::enumeration) m = m == schema::last_value(M{}) ? M{} : schema::last_value(M{});
-    else {
+    else if constexpr (K == kind::location) {
+        const std::string tag = " #" + std::to_string(n);
+        const auto k = static_cast<std::uint64_t>(n);
+        m = location{}
+                .member(std::string(name) + tag)
+                .pickle(2 + k, 0x0a00 + k)
+                .argument("pickle.loads" + tag, k, 0x0b00 + k)
+                .part("part" + tag);
+    } else {
         static_assert(K == kind::list);
         m.resize(2);
         for (auto& item : m) {
@@ -309,6 +324,84 @@ TEST(Wire, FlagOtherThanZeroOrOneIsRejected) {
     EXPECT_EQ(back.error().offset, 0u);
 }
 
+// ---- locations: steps, each checked as it is read ---------------------------------
+
+// small_outcome() with its finding at `where`: the finding's member is its
+// location, after the rule (5 bytes), the severity (1) and the empty message (4).
+std::string with_member(const location& where) {
+    scan_outcome o = small_outcome();
+    o.report.findings[0].member = where;
+    return serialize(o);
+}
+constexpr std::size_t kFirstMemberAt = kFirstFindingAt + 5 + 1 + 4;  // u32 step count
+constexpr std::size_t kFirstStepAt = kFirstMemberAt + 4;              // u8 kind, name, u64 index, u64 offset
+
+TEST(Wire, LocationStepsCrossTheWireAsSteps) {
+    // A member named like the steps the scan adds stays one member step: the
+    // parent gets the steps the worker made, not a text to parse.
+    const location tricky = location{}.member("a > argument 0 of pickle.loads at offset 5 (pickle 2 at offset 9)");
+    const location nested = location{}.member("a").argument("pickle.loads", 0, 5).pickle(2, 9);
+    ASSERT_EQ(to_string(tricky), to_string(nested));
+    for (const location& where : {tricky, nested, location{}, location{}.member("")}) {
+        std::string wire = with_member(where);
+        auto back = deserialize(wire);
+        ASSERT_TRUE(back) << back.error().reason;
+        EXPECT_TRUE(back.value().report.findings[0].member == where) << to_string(where);
+    }
+    EXPECT_EQ(static_cast<unsigned char>(with_member(tricky)[kFirstMemberAt]), 1u);
+    EXPECT_EQ(static_cast<unsigned char>(with_member(nested)[kFirstMemberAt]), 3u);
+    EXPECT_EQ(with_member(nested)[kFirstStepAt], static_cast<char>(step_kind::member));
+}
+
+TEST(Wire, StepKindOutOfRangeIsRejected) {
+    std::string wire = with_member(location{}.member("m"));
+    wire[kFirstStepAt] = static_cast<char>(static_cast<std::uint8_t>(step_kind::part) + 1);
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().offset, kFirstStepAt);
+}
+
+TEST(Wire, StepCountPastTheEndIsRejectedBeforeReserving) {
+    for (std::uint32_t count : {0xffffffffu, 0x10000000u, 0x1000u}) {
+        std::string wire = with_member(location{}.member("m"));
+        put_u32(wire, kFirstMemberAt, count);
+        auto back = deserialize(wire);
+        ASSERT_FALSE(back) << count;
+        EXPECT_EQ(back.error().offset, kFirstMemberAt);
+        EXPECT_NE(back.error().reason.find("cannot fit"), std::string::npos) << back.error().reason;
+    }
+}
+
+TEST(Wire, StepsWithFieldsTheirKindDoesNotHaveAreRejected) {
+    // One spelling per location: a field a kind does not use is empty or zero,
+    // a pickle after STOP is number 2 or later, an argument names its callable.
+    const struct {
+        location_step step;
+        const char* why;
+    } bad[] = {
+        {{step_kind::member, "m", 1, 0}, "index or an offset"},
+        {{step_kind::member, "m", 0, 7}, "index or an offset"},
+        {{step_kind::part, "count", 0, 7}, "index or an offset"},
+        {{step_kind::pickle, "x", 2, 7}, "has a name"},
+        {{step_kind::pickle, "", 1, 7}, "not 2 or later"},
+        {{step_kind::pickle, "", 0, 0}, "not 2 or later"},
+        {{step_kind::argument, "", 0, 7}, "names no callable"},
+    };
+    for (const auto& b : bad) {
+        // After a well-formed step, so the fault's offset is the second step's.
+        const location where = location{}.member("m").then(b.step);
+        const std::size_t second = kFirstStepAt + 1 + 4 + 1 + 8 + 8;
+        auto back = deserialize(with_member(where));
+        ASSERT_FALSE(back) << b.why;
+        EXPECT_EQ(back.error().offset, second) << b.why;
+        EXPECT_NE(back.error().reason.find(b.why), std::string::npos) << back.error().reason;
+    }
+    for (const location_step& good : {location_step{step_kind::pickle, "", 2, 0},
+                                      location_step{step_kind::argument, "pickle.loads", 0, 0},
+                                      location_step{step_kind::part, "", 0, 0}})
+        EXPECT_TRUE(deserialize(with_member(location{}.then(good))));
+}
+
 TEST(Wire, ReportStringsThatAreNotUtf8StillMakeValidJson) {
     // Found by wire_fuzzer: a rule id that is not UTF-8 made the parent's
     // JSON writer (nlohmann::json) throw, so a worker could crash the parent
@@ -319,9 +412,11 @@ TEST(Wire, ReportStringsThatAreNotUtf8StillMakeValidJson) {
                             std::string("\xc0\xaf")}) {
         scan_outcome o = full_outcome();
         finding& f = o.report.findings[0];
-        f.rule = f.opcode = f.message = f.member = f.module = f.name = bad;
+        f.rule = f.opcode = f.message = f.module = f.name = bad;
+        f.member = location{}.member(bad).argument(bad, 0, 1).part(bad);
         global_report& g = o.report.globals[0];
-        g.module = g.name = g.raw_module = g.raw_name = g.member = g.opcode = bad;
+        g.module = g.name = g.raw_module = g.raw_name = g.opcode = bad;
+        g.member = location{}.member(bad);
         o.report.format = o.report.path = bad;
         auto back = deserialize(serialize(o));
         ASSERT_TRUE(back);

@@ -7,6 +7,7 @@
 #include "pickleguard/disasm.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
+#include "pickleguard/location.hpp"
 #include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
@@ -28,45 +29,37 @@ struct stream_at {
 
 std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
 
-// The stream a finding's `member` names, for the members the judge itself
-// makes: "" (the file), "(pickle K at offset X)" (a pickle after STOP) and
-// "argument I of M.N at offset O" (bytes handed to a nested loader), nested
-// with " " and " > ". Container members are not reachable from here.
+// The stream a finding's location names, for the steps the scan itself
+// takes: none (the file), a pickle after STOP (its start offset) and the
+// bytes a call at an offset hands to a nested loader (its argument). A
+// container member is not reachable from here (nor is anything inside one):
+// the location's steps say which is which, whatever the member is named.
 class stream_locator {
 public:
     stream_locator(std::span<const std::byte> file, const decode_options& options) : file_(file), options_(options) {}
 
-    std::optional<stream_at> find(const std::string& member) {
-        try {
-            return find_unchecked(member);
-        } catch (const std::exception&) {  // a number out of range in a name the stream chose
-            return std::nullopt;
+    std::optional<stream_at> find(const location& where) {
+        stream_at at{file_, 0};
+        for (const location_step& step : where.steps) {
+            switch (step.kind) {
+                case step_kind::member:
+                case step_kind::part: return std::nullopt;
+                case step_kind::pickle: at.start = static_cast<std::size_t>(step.offset); break;
+                case step_kind::argument: {
+                    auto inner = argument(at, step.index, step.offset);
+                    if (!inner) return std::nullopt;
+                    at = *inner;
+                    break;
+                }
+            }
         }
+        return at;
     }
 
-    std::optional<stream_at> find_unchecked(const std::string& member) {
-        if (member.empty()) return stream_at{file_, 0};
-        if (member.back() == ')') {
-            std::size_t open = member.rfind("(pickle ");
-            if (open == std::string::npos) return std::nullopt;
-            std::size_t at = member.find(" at offset ", open);
-            if (at == std::string::npos) return std::nullopt;
-            std::string outer = member.substr(0, open);
-            if (!outer.empty() && outer.back() == ' ') outer.pop_back();
-            auto o = find_unchecked(outer);
-            if (!o) return std::nullopt;
-            o->start = std::stoull(member.substr(at + 11));
-            return o;
-        }
-        std::size_t arg = member.rfind("argument ");
-        if (arg == std::string::npos || (arg != 0 && member.compare(arg - 3, 3, " > ") != 0)) return std::nullopt;
-        std::size_t at = member.rfind(" at offset ");
-        if (at == std::string::npos || at < arg) return std::nullopt;
-        std::size_t index = std::stoull(member.substr(arg + 9));
-        std::uint64_t offset = std::stoull(member.substr(at + 11));
-        auto o = find_unchecked(arg == 0 ? std::string() : member.substr(0, arg - 3));
-        if (!o) return std::nullopt;
-        const decoding& d = decoded(*o);
+    // The bytes argument `index` of the call at `offset` in `s` holds, as the
+    // judge handed them to the nested loader.
+    std::optional<stream_at> argument(const stream_at& s, std::uint64_t index, std::uint64_t offset) {
+        const decoding& d = decoded(s);
         for (const event& e : d.events) {
             if (e.offset != offset || e.kind != event_kind::call) continue;
             if (d.graph.kind(e.operand) != value_kind::tuple) continue;
@@ -268,10 +261,10 @@ scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& p
 
     // One disassembly pass per stream, collecting every window it needs.
     stream_locator locate(bytes, args.decode);
-    std::map<std::string, std::set<std::uint64_t>> wanted;
+    std::map<location, std::set<std::uint64_t>> wanted;
     for (const finding* f : shown)
         if (f->offset) wanted[f->member].insert(*f->offset);
-    std::map<std::string, std::unique_ptr<window_sink>> windows;
+    std::map<location, std::unique_ptr<window_sink>> windows;
     for (auto& [member, offsets] : wanted) {
         auto s = locate.find(member);
         if (!s) continue;
@@ -285,7 +278,7 @@ scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& p
     for (const finding* f : shown) {
         out += "\n  [" + std::to_string(++n) + "] " + to_string(f->severity) + " " + f->rule +
                (f->violation ? "" : " (not a violation)");
-        if (!f->member.empty()) out += "  in " + f->member;
+        if (std::string member = to_string(f->member); !member.empty()) out += "  in " + member;
         if (f->offset) out += "  at offset " + std::to_string(*f->offset);
         if (!f->opcode.empty()) out += " (" + f->opcode + ")";
         out += "\n      " + f->message + "\n";

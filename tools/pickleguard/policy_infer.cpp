@@ -80,7 +80,7 @@ std::string where(const origin& o) {
 
 std::string where(const finding& f) {
     std::string s;
-    if (!f.member.empty()) s += " [" + f.member + "]";
+    if (std::string member = to_string(f.member); !member.empty()) s += " [" + member + "]";
     if (f.offset) s += " offset " + std::to_string(*f.offset);
     if (!f.opcode.empty()) s += " (" + f.opcode + ")";
     return s;
@@ -295,7 +295,7 @@ int run_policy_infer(const infer_args& args) {
             n.name = g.name;
             n.uses |= g.uses;
             ++n.seen;
-            if (n.origins.size() < kOriginsShown) n.origins.push_back({r.path, g.member, g.opcode, g.offset});
+            if (n.origins.size() < kOriginsShown) n.origins.push_back({r.path, to_string(g.member), g.opcode, g.offset});
         }
     }
     if (!blocking.empty()) {

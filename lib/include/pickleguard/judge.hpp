@@ -10,6 +10,7 @@
 #pragma once
 
 #include "pickleguard/decode.hpp"
+#include "pickleguard/location.hpp"
 #include "pickleguard/policy.hpp"
 #include "pickleguard/scan.hpp"
 
@@ -19,9 +20,10 @@
 
 namespace pickleguard {
 
-// Bytes a call of a nested loader receives, and the member name to report
-// what they hold under ("data.pkl > argument 0 of pickle.loads at offset 12").
-using nested_pickle_sink = std::function<void(std::span<const std::byte> bytes, const std::string& member)>;
+// Bytes a call of a nested loader receives, and the location to report what
+// they hold at: the pickle's, and an argument step ("data.pkl > argument 0 of
+// pickle.loads at offset 12").
+using nested_pickle_sink = std::function<void(std::span<const std::byte> bytes, const location& member)>;
 
 struct judge_input {
     const decoding& decoded;
@@ -29,7 +31,7 @@ struct judge_input {
     const policy& p;
     const knowledge_base& kb;
     const limits& limit;               // the decode limits in force, the policy's [limits] applied
-    const std::string& member;
+    const location& member;
 };
 
 void judge_pickle(const judge_input& in, file_report& out, const nested_pickle_sink& nested);

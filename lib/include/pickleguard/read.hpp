@@ -11,10 +11,11 @@
 //
 //     struct printer : pickleguard::read::reader_host { ... };
 //     pickleguard::read::read_context ctx{host, options, findings};
-//     pickleguard::read::read_as(ctx, bytes, pickleguard::format::zip, "", 0);
+//     pickleguard::read::read_as(ctx, bytes, pickleguard::format::zip, {}, 0);
 #pragma once
 
 #include "pickleguard/decode.hpp"
+#include "pickleguard/location.hpp"
 #include "pickleguard/scan.hpp"
 
 #include <cstdint>
@@ -61,10 +62,6 @@ using bytes_view = std::span<const std::byte>;
 inline bytes_view view_of(const std::vector<std::byte>& v) { return {v.data(), v.size()}; }
 inline std::string_view text_of(bytes_view b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
-// "outer > inner", or just one of them when the other is empty: how member
-// names nest in reports.
-std::string join_member(const std::string& outer, const std::string& inner);
-
 // Every reading a loader could take of `bytes`, the container first: a file
 // that is a tar (or any container) and whose offset 0 starts a pickle that
 // CPython would act on is both. Empty when none we know.
@@ -77,12 +74,12 @@ public:
     virtual ~reader_host() = default;
     // Bytes a loader opens as whatever they are (a member of an archive, a
     // decompressed stream, bytes before a zip); `depth` containers are
-    // already open around them.
-    virtual void member(bytes_view bytes, const std::string& name, int depth) = 0;
+    // already open around them; `where` ends with their member step.
+    virtual void member(bytes_view bytes, const location& where, int depth) = 0;
     // Bytes a loader unpickles from their start, with pickle.load's reading
     // (trailing pickles included). `decoded`, when given, receives the first
     // stream's decoding, for readers that need its values (storage records).
-    virtual void pickle(bytes_view bytes, const std::string& name,
+    virtual void pickle(bytes_view bytes, const location& where,
                         const std::function<void(const decoding&)>* decoded = nullptr) = 0;
     // Pickle streams handed on so far (a container that held none says so).
     virtual std::uint64_t pickles() const = 0;
@@ -103,10 +100,10 @@ struct read_context {
     std::uint64_t entries = 0;       // archive members seen so far
     bool joblib_seen = false;        // a NumpyArrayWrapper's raw bytes were skipped
 
-    void add(std::string rule, severity sev, std::string message, const std::string& member,
+    void add(std::string rule, severity sev, std::string message, const location& member,
              std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
     // Counts an archive member; false (after a finding) when there are too many.
-    bool count_entry(const std::string& member);
+    bool count_entry(const location& member);
     // detect_readings(), remembered per byte range: a zip is classified by
     // parsing its central directory, and the same bytes are asked about
     // several times.
@@ -114,12 +111,15 @@ struct read_context {
 
     // Members of the container being read that were not read, by why:
     // `unread` a loader could unpickle (a violation), `inert` none would.
+    // They are listed in a finding's message, so they are kept as its text.
     std::vector<std::string> unread{}, inert{};
+    void not_read(const location& member) { unread.push_back(to_string(member)); }
+    void not_scanned(const location& member) { inert.push_back(to_string(member)); }
     // Around each container's members: begin saves the enclosing lists;
     // end reports this container's (member-not-read, members-skipped,
     // container-without-pickle) and restores them.
     container_tally begin_container();
-    void end_container(container_tally outer, const std::string& member, std::string_view kind);
+    void end_container(container_tally outer, const location& member, std::string_view kind);
 
     struct detected {
         const std::byte* data;
@@ -131,12 +131,12 @@ struct read_context {
 
 // Reads `bytes` as the container `f` (anything but pickle and joblib): its
 // members go to ctx.host.member, its pickles to ctx.host.pickle.
-void read_as(read_context& ctx, bytes_view bytes, format f, const std::string& member, int depth);
+void read_as(read_context& ctx, bytes_view bytes, format f, const location& member, int depth);
 
 // CPython's zipfile finds a zip by its end record, wherever the archive
 // starts: when `bytes` (whose first reading is not a zip) hold one with
 // entries, reads them as a zip and returns true.
-bool read_zip_behind(read_context& ctx, bytes_view bytes, const std::string& member, int depth);
+bool read_zip_behind(read_context& ctx, bytes_view bytes, const location& member, int depth);
 
 // A decode hook (decode_options::after_build) that reads a pickle stream as
 // joblib.load does: the raw array bytes after each NumpyArrayWrapper's BUILD
@@ -144,6 +144,6 @@ bool read_zip_behind(read_context& ctx, bytes_view bytes, const std::string& mem
 // set when a wrapper was found (the stream then has a second reading, plain
 // pickle.load's, which skips nothing).
 std::function<std::uint64_t(bytes_view, const value_graph&, value_ref, std::uint64_t)>
-joblib_array_reader(read_context& ctx, bytes_view stream, const std::string& member, bool& seen);
+joblib_array_reader(read_context& ctx, bytes_view stream, const location& member, bool& seen);
 
 }  // namespace pickleguard::read

@@ -42,17 +42,19 @@ enum class kind : std::uint8_t {
     uses,             // std::uint8_t of pickleguard::uses bits; JSON: describe_uses' words
     enumeration,      // severity or verdict; JSON: to_string; the wire checks the range
     list,             // std::vector of strings or of a struct with a table here
+    location,         // pickleguard::location; JSON: to_string's text, null when it is empty; the wire: its steps
 };
 
-inline constexpr std::array<std::string_view, 8> kind_names = {
-    "text", "text_or_null", "number", "optional_number", "flag", "uses", "enumeration", "list"};
-static_assert(kind_names.size() == static_cast<std::size_t>(kind::list) + 1, "a kind without a name");
+inline constexpr std::array<std::string_view, 9> kind_names = {
+    "text", "text_or_null", "number", "optional_number", "flag", "uses", "enumeration", "list", "location"};
+static_assert(kind_names.size() == static_cast<std::size_t>(kind::location) + 1, "a kind without a name");
 constexpr std::string_view to_string(kind k) noexcept { return kind_names[static_cast<std::size_t>(k)]; }
 
 // The last value of each enumeration a report holds: what a reader of
 // untrusted bytes checks a value against.
 constexpr verdict last_value(verdict) noexcept { return verdict::error; }
 constexpr severity last_value(severity) noexcept { return severity::critical; }
+constexpr step_kind last_value(step_kind) noexcept { return step_kind::part; }
 
 template <kind K, class Struct, class Member>
 struct field {
@@ -86,6 +88,8 @@ constexpr field<K, Struct, Member> row(std::string_view name, Member Struct::* m
                       "enumerations are one byte and have a last_value");
     else if constexpr (K == kind::list)
         static_assert(is_vector<Member>::value, "lists are std::vector");
+    else if constexpr (K == kind::location)
+        static_assert(std::is_same_v<Member, pickleguard::location>, "locations are pickleguard::location");
     return {name, member};
 }
 
@@ -99,7 +103,7 @@ template <> struct table<finding> {
         row<kind::text>("rule", &finding::rule),
         row<kind::enumeration>("severity", &finding::severity),
         row<kind::text>("message", &finding::message),
-        row<kind::text_or_null>("member", &finding::member),
+        row<kind::location>("member", &finding::member),
         row<kind::optional_number>("offset", &finding::offset),
         row<kind::text_or_null>("opcode", &finding::opcode),
         row<kind::text_or_null>("module", &finding::module),
@@ -115,7 +119,7 @@ template <> struct table<global_report> {
         row<kind::text>("name", &global_report::name),
         row<kind::text>("raw_module", &global_report::raw_module),
         row<kind::text>("raw_name", &global_report::raw_name),
-        row<kind::text_or_null>("member", &global_report::member),
+        row<kind::location>("member", &global_report::member),
         row<kind::flag>("allowed", &global_report::allowed),
         row<kind::uses>("uses", &global_report::uses),
         row<kind::number>("offset", &global_report::offset),

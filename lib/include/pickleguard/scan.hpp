@@ -13,6 +13,7 @@
 #pragma once
 
 #include "pickleguard/decode.hpp"
+#include "pickleguard/location.hpp"
 #include "pickleguard/policy.hpp"
 
 #include <cstdint>
@@ -30,7 +31,7 @@ struct finding {
     std::string rule;         // stable identifier, e.g. "global-not-allowed"
     pickleguard::severity severity = severity::high;
     std::string message;      // what, where, why, and how to fix
-    std::string member;       // where in a container ("archive/data.pkl"); empty for a bare pickle
+    location member;          // where in the file (a container member "archive/data.pkl", a nested pickle); no steps for a bare pickle
     std::optional<std::uint64_t> offset;  // byte offset of the opcode, within the member
     std::string opcode;       // opcode name, when one is at fault
     std::string module, name; // the global, when the finding is about one (as find_class resolves it)
@@ -39,13 +40,13 @@ struct finding {
 
 // A finding as every stage builds one (`rule` a pickleguard::rule constant);
 // the stage adds what only it knows, such as the opcode.
-finding make_finding(std::string rule, pickleguard::severity sev, std::string message, std::string member = {},
+finding make_finding(std::string rule, pickleguard::severity sev, std::string message, location member = {},
                      std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
 
 struct global_report {
     std::string module, name;          // as CPython's find_class resolves them
     std::string raw_module, raw_name;  // as the stream spells them
-    std::string member;
+    location member;                   // as finding::member
     bool allowed = false;
     std::uint8_t uses = 0;             // pickleguard::uses bits the pickle needs
     std::uint64_t offset = 0;          // first occurrence
@@ -88,9 +89,9 @@ struct scan_options {
 };
 
 // Judges the pickle streams in `bytes` (one, then any that follow STOP) and
-// appends findings and globals to `out`, naming them `member`.
+// appends findings and globals to `out`, located at `member`.
 void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                        const scan_options& options, const std::string& member, file_report& out);
+                        const scan_options& options, const location& member, file_report& out);
 
 // A bare pickle, without looking for a container around it (scan_file,
 // container.hpp, does): decode, judge, settle.

@@ -849,9 +849,8 @@ private:
             value_kind ak = g_.kind(args[i]);
             if (ak != value_kind::bytes && ak != value_kind::bytearray) continue;
             std::string_view data = g_.text(args[i]);
-            std::string inner = (member_.empty() ? std::string() : member_ + " > ") + "argument " + std::to_string(i) +
-                                " of " + qualified(gn.module, gn.name) + " at offset " + std::to_string(e.offset);
-            nested_(std::as_bytes(std::span(data.data(), data.size())), inner);
+            nested_(std::as_bytes(std::span(data.data(), data.size())),
+                    member_.argument(qualified(gn.module, gn.name), i, e.offset));
         }
     }
 
@@ -983,7 +982,7 @@ private:
     std::span<const std::byte> input_;
     const policy& p_;
     const knowledge_base& kb_;
-    const std::string& member_;
+    const location& member_;
     file_report& out_;
     const nested_pickle_sink& nested_;
     std::vector<std::uint8_t> uses_;

@@ -43,7 +43,7 @@ struct member_data {
 
 // Every member, read into memory against the file's budget. nullopt after a
 // finding when the archive is corrupt or too big.
-std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_view b, const std::string& member) {
+std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_view b, const location& member) {
     archive_ptr a = open_archive(b);
     if (!a) {
         ctx.add(rule::container_corrupt, severity::high, "the archive cannot be opened; nothing in it was checked", member);
@@ -64,8 +64,8 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
         member_data m;
         const char* name = archive_entry_pathname(entry);
         m.name = name ? name : "?";
-        if (!ctx.count_entry(join_member(member, m.name))) {
-            ctx.unread.push_back(join_member(member, m.name));
+        if (!ctx.count_entry(member.member(m.name))) {
+            ctx.not_read(member.member(m.name));
             return out;
         }
         // No type bits at all (a 7z entry without Unix attributes, libarchive's
@@ -83,8 +83,8 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
                 if (n < 0) {
                     ctx.add(rule::container_corrupt, severity::high,
                             std::string("a member cannot be read (") + error_text(a.get()) + ")",
-                            join_member(member, m.name));
-                    ctx.unread.push_back(join_member(member, m.name));
+                            member.member(m.name));
+                    ctx.not_read(member.member(m.name));
                     return out;
                 }
                 ctx.decompressed += static_cast<std::uint64_t>(n);
@@ -93,8 +93,8 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
                             "the archive's members add up to more than " +
                                 std::to_string(ctx.options.containers.max_decompressed_bytes) +
                                 " bytes (container_limits::max_decompressed_bytes); the rest was not checked",
-                            join_member(member, m.name));
-                    ctx.unread.push_back(join_member(member, m.name));
+                            member.member(m.name));
+                    ctx.not_read(member.member(m.name));
                     return out;
                 }
                 m.bytes.insert(m.bytes.end(), buf, buf + n);
@@ -105,7 +105,7 @@ std::optional<std::vector<member_data>> read_members(read_context& ctx, bytes_vi
     return out;
 }
 
-void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const std::string& member);
+void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const location& member);
 
 }  // namespace
 
@@ -121,7 +121,7 @@ bool is_torch_legacy_tar(bytes_view b) {
     return seen == 15;
 }
 
-void read_archive(read_context& ctx, bytes_view bytes, format f, const std::string& member,
+void read_archive(read_context& ctx, bytes_view bytes, format f, const location& member,
                   int depth) {
     container_tally outer = ctx.begin_container();
     auto members = read_members(ctx, bytes, member);
@@ -129,10 +129,10 @@ void read_archive(read_context& ctx, bytes_view bytes, format f, const std::stri
         read_legacy_tar(ctx, *members, member);
     } else if (members) {
         for (const member_data& m : *members) {
-            std::string name = join_member(member, m.name);
+            location name = member.member(m.name);
             if (m.directory) continue;
             if (!m.regular && m.bytes.empty()) {  // a link, a device: nothing to unpickle
-                ctx.inert.push_back(name);
+                ctx.not_scanned(name);
                 continue;
             }
             ctx.host.member(view_of(m.bytes), name, depth + 1);
@@ -145,7 +145,7 @@ namespace {
 
 // One pickle at `offset` of a member, judged; nullopt when pickle.load would
 // fail there (already reported).
-std::optional<decoding> next_pickle(read_context& ctx, bytes_view b, std::size_t& offset, const std::string& name) {
+std::optional<decoding> next_pickle(read_context& ctx, bytes_view b, std::size_t& offset, const location& name) {
     decoding d = decode(b, ctx.options.decode, offset);
     std::size_t end = d.complete() ? static_cast<std::size_t>(d.end) : b.size();
     ctx.host.pickle(b.subspan(offset, end - offset), name);
@@ -171,9 +171,9 @@ std::uint64_t le(bytes_view b, std::size_t at, int n) {
 // per tensor an (key, storage id, type) pickle and ndim, 4 skipped bytes,
 // ndim sizes, ndim strides and an offset, all little-endian. 'pickle' and
 // 'sys_info' are one pickle each.
-void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const std::string& member) {
+void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const location& member) {
     for (member_data& m : members) {
-        std::string name = join_member(member, m.name);
+        location name = member.member(m.name);
         bytes_view b = view_of(m.bytes);
         std::size_t offset = 0;
         auto bad = [&](const std::string& why) {
@@ -187,7 +187,7 @@ void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const
             if (starts_like_pickle(b)) ctx.host.pickle(b, name);
             continue;
         }
-        auto count_pickle = next_pickle(ctx, b, offset, name + " (count)");
+        auto count_pickle = next_pickle(ctx, b, offset, name.part("count"));
         if (!count_pickle) continue;
         auto count = root_int(*count_pickle);
         if (!count || *count < 0) {
@@ -196,7 +196,7 @@ void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const
         }
         bool ok = true;
         for (std::int64_t i = 0; ok && i < *count; ++i) {
-            auto args = next_pickle(ctx, b, offset, name + " (entry " + std::to_string(i) + ")");
+            auto args = next_pickle(ctx, b, offset, name.part("entry " + std::to_string(i)));
             if (!args) {
                 ok = false;
                 break;
@@ -243,7 +243,7 @@ void read_legacy_tar(read_context& ctx, std::vector<member_data>& members, const
             }
         }
         if (!ok) continue;
-        if (m.name == "storages" && !next_pickle(ctx, b, offset, name + " (views)")) continue;
+        if (m.name == "storages" && !next_pickle(ctx, b, offset, name.part("views"))) continue;
         if (offset < b.size())
             ctx.add(rule::trailing_data, severity::high,
                     std::to_string(b.size() - offset) + " bytes follow what torch.load reads from this member", name,

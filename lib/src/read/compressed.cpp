@@ -27,7 +27,7 @@ constexpr std::uint64_t kRatioFloor = 1 << 20;
 
 class sink {
 public:
-    sink(read_context& ctx, std::uint64_t input_size, const std::string& member, const std::string& format)
+    sink(read_context& ctx, std::uint64_t input_size, const location& member, const std::string& format)
         : ctx_(ctx), in_(input_size), member_(member), format_(format) {}
 
     // Room for the next chunk; nullptr once a limit is hit (reported).
@@ -79,7 +79,7 @@ private:
     }
     read_context& ctx_;
     std::uint64_t in_;
-    const std::string& member_;
+    const location& member_;
     std::string format_;
     std::vector<std::byte> out_;
     bool stopped_ = false;
@@ -284,7 +284,7 @@ std::optional<std::vector<std::byte>> run_lz4(sink& out, bytes_view in) {
 }  // namespace
 
 std::optional<std::vector<std::byte>> decompress(read_context& ctx, format f, bytes_view bytes,
-                                                 const std::string& member) {
+                                                 const location& member) {
     sink out(ctx, bytes.size(), member, std::string(to_string(f)));
     if (f == format::gzip) return run_zlib(out, bytes, 15 + 16, true);
     if (f == format::zlib) return run_zlib(out, bytes, 15, false);
@@ -310,7 +310,7 @@ std::optional<std::vector<std::byte>> decompress(read_context& ctx, format f, by
 }
 
 std::optional<std::vector<std::byte>> inflate_raw(read_context& ctx, bytes_view bytes, std::uint64_t /*expected*/,
-                                                  const std::string& member) {
+                                                  const location& member) {
     sink out(ctx, bytes.size(), member, "deflate");
     return run_zlib(out, bytes, -MAX_WBITS, false);
 }

@@ -31,17 +31,17 @@ bool pickle_reading_acts(bytes_view bytes);
 // zstd, lz4, zlib, joblib-zf), or nullopt after a finding (bomb, corrupt
 // stream).
 std::optional<std::vector<std::byte>> decompress(read_context& ctx, format f, bytes_view bytes,
-                                                 const std::string& member);
+                                                 const location& member);
 // Raw deflate (zip method 8), at most `expected` bytes are wanted; bounded by
 // the same budget.
 std::optional<std::vector<std::byte>> inflate_raw(read_context& ctx, bytes_view bytes, std::uint64_t expected,
-                                                  const std::string& member);
+                                                  const location& member);
 
 // Formats with a reader each.
-void read_zip(read_context& ctx, bytes_view bytes, const std::string& member, int depth);
-void read_torch_legacy(read_context& ctx, bytes_view bytes, const std::string& member);
-void read_npy(read_context& ctx, bytes_view bytes, const std::string& member);
-void read_archive(read_context& ctx, bytes_view bytes, format f, const std::string& member, int depth);
+void read_zip(read_context& ctx, bytes_view bytes, const location& member, int depth);
+void read_torch_legacy(read_context& ctx, bytes_view bytes, const location& member);
+void read_npy(read_context& ctx, bytes_view bytes, const location& member);
+void read_archive(read_context& ctx, bytes_view bytes, format f, const location& member, int depth);
 
 // True when a pickle could start here the way pickle.load would read it:
 // PROTO with a known protocol, or an opcode whose decoding gets somewhere.

@@ -46,7 +46,7 @@ struct wrapper_fields {
 
 class joblib_reader {
 public:
-    joblib_reader(read_context& ctx, bytes_view stream, const std::string& member, bool& seen)
+    joblib_reader(read_context& ctx, bytes_view stream, const location& member, bool& seen)
         : ctx_(ctx), stream_(stream), member_(member), wrappers_seen_(seen) {}
 
     std::uint64_t after_build(bytes_view input, const value_graph& g, value_ref node, std::uint64_t offset) {
@@ -97,7 +97,7 @@ public:
             std::uint64_t end = std::max<std::uint64_t>(d.end, offset);
             walked_to_ = end;
             ctx_.host.pickle(input.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(end - offset)),
-                             join_member(member_, "object array at offset " + std::to_string(offset)));
+                             member_.member("object array at offset " + std::to_string(offset)));
             return end - offset;
         }
         std::uint64_t skip = 0;
@@ -291,7 +291,7 @@ private:
 
     read_context& ctx_;
     bytes_view stream_;
-    std::string member_;
+    location member_;
     bool& wrappers_seen_;
     std::uint64_t walked_to_ = 0;  // frame_end_after's position in the stream
     std::uint64_t frame_end_ = 0;  // end of the last FRAME seen there
@@ -300,7 +300,7 @@ private:
 }  // namespace
 
 std::function<std::uint64_t(bytes_view, const value_graph&, value_ref, std::uint64_t)>
-joblib_array_reader(read_context& ctx, bytes_view stream, const std::string& member, bool& seen) {
+joblib_array_reader(read_context& ctx, bytes_view stream, const location& member, bool& seen) {
     auto reader = std::make_shared<joblib_reader>(ctx, stream, member, seen);
     return [reader](bytes_view input, const value_graph& g, value_ref node, std::uint64_t offset) {
         return reader->after_build(input, g, node, offset);

@@ -108,7 +108,7 @@ result<npy_header> read_npy_header(std::span<const std::byte> b) {
     return h;
 }
 
-void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
+void read_npy(read_context& ctx, bytes_view b, const location& member) {
     auto header = read_npy_header(b);
     if (!header) {
         const error& e = header.error();
@@ -131,7 +131,7 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
         // Fail closed: a pickle after a header we could not read is judged as
         // numpy would unpickle it.
         if (after > 0 && after < b.size() && starts_like_pickle(b.subspan(after)))
-            ctx.host.pickle(b.subspan(after), join_member(member, "after an unreadable header"));
+            ctx.host.pickle(b.subspan(after), member.member("after an unreadable header"));
         return;
     }
     auto corrupt = [&](const std::string& why) {
@@ -145,7 +145,7 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
     bytes_view data = b.subspan(data_at);
     if (h.dtype.has_object) {
         // numpy.load(allow_pickle=True): pickle.load on the rest of the file.
-        ctx.host.pickle(data, join_member(member, "object array"));
+        ctx.host.pickle(data, member.member("object array"));
         return;
     }
     // read_array: count = multiply.reduce(shape) (1 for ()), count * itemsize bytes.
@@ -172,7 +172,7 @@ void read_npy(read_context& ctx, bytes_view b, const std::string& member) {
                 member, data_at + expected);
         bytes_view extra = data.subspan(static_cast<std::size_t>(expected));
         if (starts_like_pickle(extra))
-            ctx.host.pickle(extra, join_member(member, "after the array"));
+            ctx.host.pickle(extra, member.member("after the array"));
     }
 }
 

@@ -35,18 +35,12 @@ std::string_view to_string(format f) noexcept {
 
 namespace pickleguard::read {
 
-std::string join_member(const std::string& outer, const std::string& inner) {
-    if (outer.empty()) return inner;
-    if (inner.empty()) return outer;
-    return outer + " > " + inner;
-}
-
-void read_context::add(std::string rule, severity sev, std::string message, const std::string& member,
+void read_context::add(std::string rule, severity sev, std::string message, const location& member,
                        std::optional<std::uint64_t> offset, bool violation) {
     findings.push_back(make_finding(std::move(rule), sev, std::move(message), member, offset, violation));
 }
 
-bool read_context::count_entry(const std::string& member) {
+bool read_context::count_entry(const location& member) {
     if (++entries <= options.containers.max_entries) return true;
     if (entries == options.containers.max_entries + 1)
         add(rule::container_limit, severity::high,
@@ -84,8 +78,9 @@ container_tally read_context::begin_container() {
     return outer;
 }
 
-void read_context::end_container(container_tally outer, const std::string& member, std::string_view kind) {
-    const std::string where = member.empty() ? "the file" : "'" + member + "'";
+void read_context::end_container(container_tally outer, const location& member, std::string_view kind) {
+    const std::string name = to_string(member);
+    const std::string where = name.empty() ? "the file" : "'" + name + "'";
     if (!unread.empty())
         add(rule::member_not_read, severity::high,
             std::to_string(unread.size()) + " member(s) of " + where + " that a loader could unpickle were not read: " +
@@ -105,7 +100,7 @@ void read_context::end_container(container_tally outer, const std::string& membe
     inert = std::move(outer.inert);
 }
 
-void read_as(read_context& ctx, bytes_view bytes, format f, const std::string& member, int depth) {
+void read_as(read_context& ctx, bytes_view bytes, format f, const location& member, int depth) {
     switch (f) {
         case format::pickle:
         case format::joblib: ctx.host.pickle(bytes, member); return;
@@ -127,7 +122,7 @@ void read_as(read_context& ctx, bytes_view bytes, format f, const std::string& m
         case format::zlib:
         case format::joblib_zf: {
             // A compressed stream: one more container level, then whatever it holds.
-            std::string inner = join_member(member, std::string(to_string(f)));
+            location inner = member.member(std::string(to_string(f)));
             auto data = decompress(ctx, f, bytes, inner);
             if (data) ctx.host.member(view_of(*data), inner, depth + 1);
             return;
@@ -135,7 +130,7 @@ void read_as(read_context& ctx, bytes_view bytes, format f, const std::string& m
     }
 }
 
-bool read_zip_behind(read_context& ctx, bytes_view bytes, const std::string& member, int depth) {
+bool read_zip_behind(read_context& ctx, bytes_view bytes, const location& member, int depth) {
     if (!has_zip_end(bytes)) return false;
     auto z = parse_zip(bytes, ctx.options.containers.max_entries);
     if (!z || z.value().entries.empty()) return false;

@@ -130,7 +130,7 @@ bool is_source_text(bytes_view b) {
 
 }  // namespace
 
-void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
+void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, const location& member, int depth,
                     bool torchscript) {
     const std::string root = torch_root(z.entries).value_or("");
     const std::string folded_root = miniz_fold(root);
@@ -159,7 +159,7 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
         for (auto it = lo; it != hi; ++it) {
             const zip_entry& e = *it->second;
             done.push_back(&e);
-            std::string name = join_member(member, e.name);
+            location name = member.member(e.name);
             auto data = read_entry(ctx, file, e, name);
             if (!data) continue;
             // The storages: each must name a record whose size is what torch
@@ -210,13 +210,13 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
         if (referenced.count(folded)) continue;
         const bool under_root = folded.starts_with(folded_root);
         std::string_view local = under_root ? std::string_view(folded).substr(folded_root.size()) : std::string_view();
-        std::string name = join_member(member, e.name);
+        location name = member.member(e.name);
         if (under_root && e.size <= 64 &&
             std::find(std::begin(kMetadata), std::end(kMetadata), local) != std::end(kMetadata)) {
             auto head = peek_entry(file, e, 64);
             if (!pickle_reading_acts(view_of(head)) && !starts_like_pickle(view_of(head)) &&
                 !detect_container(view_of(head))) {
-                ctx.inert.push_back(name);
+                ctx.not_scanned(name);
                 continue;
             }
         }
@@ -226,7 +226,7 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
             auto data = read_entry(ctx, file, e, name);
             if (!data) continue;
             if (is_source_text(data->view)) {
-                ctx.inert.push_back(name);
+                ctx.not_scanned(name);
                 continue;
             }
             ctx.host.member(data->view, name, depth + 1);
@@ -236,12 +236,12 @@ void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, co
     }
 }
 
-void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& member) {
+void read_torch_legacy(read_context& ctx, bytes_view b, const location& member) {
     static constexpr const char* kNames[] = {"magic number", "protocol version", "sys info", "object", "storage keys"};
     std::vector<decoding> parts;
     std::size_t offset = 0;
     for (int i = 0; i < 5; ++i) {
-        std::string name = join_member(member, "legacy pickle " + std::to_string(i + 1) + " (" + kNames[i] + ")");
+        location name = member.member("legacy pickle " + std::to_string(i + 1) + " (" + kNames[i] + ")");
         decoding d = decode(b, ctx.options.decode, offset);
         if (!d.complete()) {
             // pickle.load raises here, after running what came before.
@@ -258,7 +258,7 @@ void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& membe
     for (const storage_ref& r : storage_refs(parts[3])) by_key.emplace(r.key, r);
     const decoding& keys = parts[4];
     const value_graph& g = keys.graph;
-    std::string raw = join_member(member, "storages");
+    location raw = member.member("storages");
     if (g.kind(*keys.root) != value_kind::list) {
         ctx.add(rule::container_corrupt, severity::high, "the fifth pickle is not the list of storage keys torch expects",
                 raw, offset);
@@ -306,7 +306,7 @@ void read_torch_legacy(read_context& ctx, bytes_view b, const std::string& membe
                 member, offset);
         bytes_view rest = b.subspan(offset);
         if (starts_like_pickle(rest))
-            ctx.host.pickle(rest, join_member(member, "after the storages"));
+            ctx.host.pickle(rest, member.member("after the storages"));
     }
 }
 

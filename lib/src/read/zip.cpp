@@ -263,9 +263,9 @@ std::vector<std::byte> peek_entry(bytes_view file, const zip_entry& e, std::size
     return out;
 }
 
-std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member) {
+std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const zip_entry& e, const location& member) {
     if (!e.data_offset) {  // already reported by parse_zip
-        ctx.unread.push_back(member);
+        ctx.not_read(member);
         return std::nullopt;
     }
     if (e.encrypted())
@@ -283,11 +283,11 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
                     " is not stored (0), deflate (8) or bzip2 (12); CPython's zipfile may still read it (lzma, 14), "
                     "so the content, which was not checked, may be unpickled",
                 member);
-        ctx.unread.push_back(member);
+        ctx.not_read(member);
         return std::nullopt;
     }
     if (e.data_offset + e.compressed_size > file.size()) {  // reported by parse_zip
-        ctx.unread.push_back(member);
+        ctx.not_read(member);
         return std::nullopt;
     }
     bytes_view data = file.subspan(static_cast<std::size_t>(e.data_offset), static_cast<std::size_t>(e.compressed_size));
@@ -307,7 +307,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
         // stream.
         auto unpacked = decompress(ctx, format::bz2, data, member);
         if (!unpacked) {
-            ctx.unread.push_back(member);
+            ctx.not_read(member);
             return std::nullopt;
         }
         out.owned = std::move(*unpacked);
@@ -318,7 +318,7 @@ std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const 
     } else {
         auto inflated = inflate_raw(ctx, data, e.size, member);
         if (!inflated) {
-            ctx.unread.push_back(member);
+            ctx.not_read(member);
             return std::nullopt;
         }
         out.owned = std::move(*inflated);

@@ -64,7 +64,7 @@ struct entry_bytes {
     bytes_view view;
     std::vector<std::byte> owned;
 };
-std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member);
+std::optional<entry_bytes> read_entry(read_context& ctx, bytes_view file, const zip_entry& e, const location& member);
 
 // Up to `n` leading bytes of an entry (inflating only that much), to tell
 // what it holds without reading it all; empty when unreadable.
@@ -83,11 +83,11 @@ std::string miniz_fold(std::string_view name);
 
 // A zip whose records PyTorch reads (torch.save's format, or TorchScript's):
 // the pickles, and each storage's record size against its persistent id.
-void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, const std::string& member, int depth,
+void read_torch_zip(read_context& ctx, bytes_view file, const zip_archive& z, const location& member, int depth,
                     bool torchscript);
 
 // Any other entry of a zip: read it if it is small or starts like something
 // we know, and scan it as whatever it is.
-void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth);
+void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, const location& member, int depth);
 
 }  // namespace pickleguard::read

@@ -29,7 +29,7 @@ bool may_unpickle(bytes_view head) {
 
 }  // namespace
 
-void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, const std::string& member, int depth) {
+void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, const location& member, int depth) {
     if (!e.name.empty() && e.name.back() == '/' && e.size == 0) return;  // a directory
     if (e.size > kReadWhole && (e.method == 0 || e.method == 8)) {
         auto head = peek_entry(file, e, kPeek);
@@ -38,7 +38,7 @@ void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, cons
             ctx.add(rule::member_not_scanned, severity::info,
                     "a " + std::to_string(e.size) + "-byte entry that starts like no pickle or container; not read",
                     member, std::nullopt, false);
-            ctx.inert.push_back(member);
+            ctx.not_scanned(member);
             return;
         }
     }
@@ -47,7 +47,7 @@ void read_zip_entry(read_context& ctx, bytes_view file, const zip_entry& e, cons
     ctx.host.member(data->view, member, depth + 1);
 }
 
-void read_zip(read_context& ctx, bytes_view file, const std::string& member, int depth) {
+void read_zip(read_context& ctx, bytes_view file, const location& member, int depth) {
     const std::uint64_t room = ctx.options.containers.max_entries > ctx.entries
                                    ? ctx.options.containers.max_entries - ctx.entries
                                    : 0;
@@ -62,14 +62,14 @@ void read_zip(read_context& ctx, bytes_view file, const std::string& member, int
     }
     const zip_archive& z = parsed.value();
     for (const zip_issue& i : z.issues)
-        ctx.add(i.rule, i.sev, i.message, join_member(member, i.entry), std::nullopt, i.violation);
+        ctx.add(i.rule, i.sev, i.message, i.entry.empty() ? member : member.member(i.entry), std::nullopt, i.violation);
     ctx.entries += z.entries.size();
     container_tally outer = ctx.begin_container();
     // Bytes before the archive are what a loader reading from the front sees
     // (pickle.load, torch.load's legacy path): scan them as a file of their own.
     if (z.start > 0) {
         bytes_view front = file.first(static_cast<std::size_t>(z.start));
-        std::string name = join_member(member, "bytes before the archive");
+        location name = member.member("bytes before the archive");
         if (!detect(front))
             ctx.add(rule::member_not_scanned, severity::info, "the leading bytes are no pickle or known container", name,
                     std::nullopt, false);
@@ -84,7 +84,7 @@ void read_zip(read_context& ctx, bytes_view file, const std::string& member, int
     if (f == format::pytorch_zip || f == format::torchscript) {
         read_torch_zip(ctx, file, z, member, depth, f == format::torchscript);
     } else {
-        for (const zip_entry& e : z.entries) read_zip_entry(ctx, file, e, join_member(member, e.name), depth);
+        for (const zip_entry& e : z.entries) read_zip_entry(ctx, file, e, member.member(e.name), depth);
     }
     ctx.end_container(std::move(outer), member, std::string(to_string(f)) + " archive");
 }

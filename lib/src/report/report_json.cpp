@@ -66,7 +66,10 @@ json member_json(const Member& v) {
     else if constexpr (K == kind::optional_number) return v ? json(*v) : json(nullptr);
     else if constexpr (K == kind::uses) return describe_uses(v);
     else if constexpr (K == kind::enumeration) return to_string(v);
-    else {
+    else if constexpr (K == kind::location) {
+        std::string text = to_string(v);
+        return text.empty() ? json(nullptr) : json(utf8_safe(text));
+    } else {
         static_assert(K == kind::list);
         json items = json::array();
         for (const auto& item : v) {
@@ -163,7 +166,8 @@ std::string report_sarif(const std::vector<file_report>& files, std::string_view
             res["ruleId"] = utf8_safe(x.rule);
             if (auto it = rule_index.find(x.rule); it != rule_index.end()) res["ruleIndex"] = it->second;
             res["level"] = level(x);
-            std::string where = x.member.empty() ? "" : " [" + x.member + "]";
+            std::string member = to_string(x.member);
+            std::string where = member.empty() ? "" : " [" + member + "]";
             res["message"] = json{{"text", utf8_safe(x.message + where)}};
             json region{{"startLine", 1}};
             if (x.offset) {

@@ -33,7 +33,7 @@ std::string report_text(const std::vector<file_report>& files, const std::vector
             if (quiet && !x.violation) continue;
             if (!verbose && !x.violation && x.severity == severity::info) continue;
             std::string where;
-            if (!x.member.empty()) where += x.member + ": ";
+            if (std::string member = to_string(x.member); !member.empty()) where += member + ": ";
             if (x.offset) where += "offset " + std::to_string(*x.offset);
             if (!x.opcode.empty()) where += " (" + x.opcode + ")";
             char sev[16];

@@ -1,6 +1,8 @@
 // Binary form of a scan_outcome: every integer is little-endian of fixed
 // width, every string a u32 length then its bytes, every list a u32 count
-// then its items, an optional a u8 flag then its value. Strings are bytes,
+// then its items, an optional a u8 flag then its value, a location a u32
+// count then its steps (kind u8, name, index u64, offset u64; a field the
+// kind does not use must be empty or zero). Strings are bytes,
 // as in a report made in-process (member names come from the file); the
 // report writers make them valid UTF-8. It is private to one
 // build of pickleguard (parent and workers are the same executable, forked),
@@ -41,10 +43,24 @@ void member(Io& io, Member& m) {
     else if constexpr (K == kind::flag) io.flag(m);
     else if constexpr (K == kind::uses) io.u8(m);
     else if constexpr (K == kind::enumeration) io.enumerator(m, static_cast<std::uint8_t>(schema::last_value(M{})));
+    else if constexpr (K == kind::location) io.list(m.steps);
     else {
         static_assert(K == kind::list);
         io.list(m);
     }
+}
+
+// A location's step. The fields a kind does not use are carried too, so a
+// record has one spelling; the reader refuses any other (step_check).
+template <class Io, class Step>
+    requires std::is_same_v<std::remove_const_t<Step>, location_step>
+void fields(Io& io, Step& s) {
+    const std::size_t at = io.pos();
+    io.enumerator(s.kind, static_cast<std::uint8_t>(schema::last_value(step_kind{})));
+    io.str(s.name);
+    io.u64(s.index);
+    io.u64(s.offset);
+    io.step_check(s, at);
 }
 
 // A list item that is a string (a file's readings): just the string.
@@ -56,7 +72,8 @@ void fields(Io& io, Str& s) {
 
 // A report struct: its table's rows, in order.
 template <class Io, class Struct>
-    requires(!std::is_same_v<std::remove_const_t<Struct>, std::string>)
+    requires(!std::is_same_v<std::remove_const_t<Struct>, std::string> &&
+             !std::is_same_v<std::remove_const_t<Struct>, location_step>)
 void fields(Io& io, Struct& s) {
     schema::for_each_field<std::remove_const_t<Struct>>([&](const auto& row) {
         member<std::decay_t<decltype(row)>::kind_value>(io, s.*row.member);
@@ -103,6 +120,8 @@ public:
         u32(static_cast<std::uint32_t>(items.size()));
         for (const T& item : items) fields(*this, item);
     }
+    std::size_t pos() const { return out_.size(); }
+    void step_check(const location_step&, std::size_t) {}
     std::string take() { return std::move(out_); }
 
 private:
@@ -126,6 +145,8 @@ public:
     void list(const std::vector<T>&) {
         n_ += 4;
     }
+    std::size_t pos() const { return n_; }
+    void step_check(const location_step&, std::size_t) {}
     std::size_t bytes() const { return n_; }
 
     template <class T>
@@ -186,6 +207,25 @@ public:
         bool present = false;
         flag(present);
         if (present) str(v.emplace());
+    }
+    // A step whose kind does not use a field must leave it empty or zero; a
+    // pickle after STOP is the second or later (the first is the stream
+    // itself, no step); a nested loader's argument names its callable.
+    void step_check(const location_step& s, std::size_t at) {
+        if (!ok()) return;
+        switch (s.kind) {
+            case step_kind::member:
+            case step_kind::part:
+                if (s.index != 0 || s.offset != 0) fail(at, "a member or part step has an index or an offset");
+                break;
+            case step_kind::pickle:
+                if (!s.name.empty()) fail(at, "a pickle step has a name");
+                else if (s.index < 2) fail(at, "a pickle step numbers pickle " + std::to_string(s.index) + ", not 2 or later");
+                break;
+            case step_kind::argument:
+                if (s.name.empty()) fail(at, "an argument step names no callable");
+                break;
+        }
     }
     // A count of items checked against what is left, each item being at
     // least min_size bytes, so a lying count cannot make us reserve gigabytes.

@@ -21,7 +21,7 @@ void file_report::settle() {
                   : verdict::safe;
 }
 
-finding make_finding(std::string rule, pickleguard::severity sev, std::string message, std::string member,
+finding make_finding(std::string rule, pickleguard::severity sev, std::string message, location member,
                      std::optional<std::uint64_t> offset, bool violation) {
     finding f;
     f.rule = std::move(rule);

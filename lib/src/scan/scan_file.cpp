@@ -25,7 +25,7 @@ public:
     // them (detect_readings), and two readings make a polyglot, a finding of
     // its own. A zip's end record is looked for behind every other reading,
     // as CPython's zipfile does.
-    void member(read::bytes_view bytes, const std::string& name, int depth) override {
+    void member(read::bytes_view bytes, const location& name, int depth) override {
         const scan_options& options = streams_.options;
         if (depth > options.containers.max_depth) {
             ctx_.add(rule::container_limit, severity::high,
@@ -45,9 +45,9 @@ public:
                      name, 0);
         }
         for (format r : readings) {
-            std::string reading_name = readings.size() > 1 && r != readings.front()
-                                           ? read::join_member(name, std::string(to_string(r)) + " reading")
-                                           : name;
+            location reading_name = readings.size() > 1 && r != readings.front()
+                                        ? name.member(std::string(to_string(r)) + " reading")
+                                        : name;
             if (r == format::pickle) joblib_pickle(bytes, reading_name);
             else read::read_as(ctx_, bytes, r, reading_name, depth);
         }
@@ -62,7 +62,7 @@ public:
                 ctx_.add(rule::member_not_scanned, severity::info,
                          "not a pickle or a known container, so nothing in it is loaded as a pickle; not scanned", name,
                          std::nullopt, false);
-                ctx_.inert.push_back(name);
+                ctx_.not_scanned(name);
             }
         }
         // A zip's end record after something else: CPython's zipfile finds it
@@ -72,12 +72,12 @@ public:
         const bool zip_first = !readings.empty() && (readings.front() == format::pytorch_zip ||
                                                      readings.front() == format::torchscript ||
                                                      readings.front() == format::npz || readings.front() == format::zip);
-        if (!zip_first && read::read_zip_behind(ctx_, bytes, read::join_member(name, "zip reading"), depth) &&
+        if (!zip_first && read::read_zip_behind(ctx_, bytes, name.member("zip reading"), depth) &&
             depth == 0)
             zip_behind_at_top_ = true;
     }
 
-    void pickle(read::bytes_view bytes, const std::string& name,
+    void pickle(read::bytes_view bytes, const location& name,
                 const std::function<void(const decoding&)>* decoded) override {
         scan_streams(streams_, bytes, name, 0, decoded);
     }
@@ -91,7 +91,7 @@ private:
     // array bytes after each NumpyArrayWrapper (object arrays are nested
     // pickles); pickle.load, pandas.read_pickle and a plain load of a .pkl
     // joblib wrote skip nothing. A stream with a wrapper is judged both ways.
-    void joblib_pickle(read::bytes_view bytes, const std::string& name) {
+    void joblib_pickle(read::bytes_view bytes, const location& name) {
         bool wrappers = false;
         scan_options options = streams_.options;
         options.decode.after_build = read::joblib_array_reader(ctx_, bytes, name, wrappers);
@@ -107,7 +107,7 @@ private:
     // beyond the policy is a finding too. Its decode errors are not: real
     // array bytes are not opcodes, and pickle.load stops at them with an
     // exception.
-    void judge_as_plain_pickle(read::bytes_view bytes, const std::string& name) {
+    void judge_as_plain_pickle(read::bytes_view bytes, const location& name) {
         file_report plain;
         stream_context plain_streams{streams_.p, streams_.kb, streams_.options, plain};
         scan_streams(plain_streams, bytes, name, 0, nullptr);
@@ -153,7 +153,7 @@ file_report scan_file(std::span<const std::byte> bytes, const policy& p, const s
     scan::file_scan scan(p, kb, options, r);
     for (format f : scan.context().readings_once(bytes)) r.readings.emplace_back(to_string(f));
     r.format = r.readings.empty() ? std::string() : r.readings.front();
-    scan.member(bytes, "", 0);
+    scan.member(bytes, {}, 0);
     if (scan.zip_behind_at_top()) r.readings.push_back("zip");
     if (r.format == "pickle" && scan.context().joblib_seen) r.format = "joblib";
     r.settle();

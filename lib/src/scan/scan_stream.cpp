@@ -11,20 +11,18 @@
 
 namespace pickleguard::scan {
 
-void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const std::string& member, int depth,
+void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const location& member, int depth,
                   const std::function<void(const decoding&)>* first_stream) {
     const scan_options& options = ctx.options;
     file_report& out = ctx.report;
     decode_options dopt = options.decode;
     dopt.limit = tighter(options.decode.limit, ctx.p.limits());
-    const nested_pickle_sink nested = [&](std::span<const std::byte> inner, const std::string& name) {
+    const nested_pickle_sink nested = [&](std::span<const std::byte> inner, const location& name) {
         if (depth < options.max_nested_depth) scan_streams(ctx, inner, name, depth + 1, nullptr);
     };
     std::size_t offset = 0;
     for (int index = 1;; ++index) {
-        std::string name = index == 1 ? member
-                                      : (member.empty() ? std::string() : member + " ") + "(pickle " +
-                                            std::to_string(index) + " at offset " + std::to_string(offset) + ")";
+        location name = index == 1 ? member : member.pickle(static_cast<std::uint64_t>(index), offset);
         decoding d = decode(bytes, dopt, offset);
         if (index > 1 && d.failure && d.events.empty()) {
             // Not a pickle: pickle.load stops at the first STOP and never reads it.
@@ -53,7 +51,7 @@ void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, c
 namespace pickleguard {
 
 void scan_pickle_stream(std::span<const std::byte> bytes, const policy& p, const knowledge_base& kb,
-                        const scan_options& options, const std::string& member, file_report& out) {
+                        const scan_options& options, const location& member, file_report& out) {
     scan::scan_streams({p, kb, options, out}, bytes, member, 0, nullptr);
 }
 
@@ -63,7 +61,7 @@ file_report scan_bytes(std::span<const std::byte> bytes, const policy& p, const 
     r.path = path;
     r.format = "pickle";
     r.bytes = bytes.size();
-    scan_pickle_stream(bytes, p, kb, options, "", r);
+    scan_pickle_stream(bytes, p, kb, options, {}, r);
     r.settle();
     return r;
 }

@@ -24,7 +24,7 @@ struct stream_context {
 // loader (pickle.loads) are judged too, `depth` of them deep already.
 // `first_stream`, when given, receives the first stream's decoding once it
 // is judged.
-void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const std::string& member, int depth,
+void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const location& member, int depth,
                   const std::function<void(const decoding&)>* first_stream);
 
 }  // namespace pickleguard::scan
