@@ -7,10 +7,12 @@
 #include "pickleguard/disasm.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
+#include "pickleguard/members.hpp"
 #include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <list>
@@ -28,13 +30,31 @@ struct stream_at {
 
 std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
 
-// The stream a finding's `member` names, for the members the judge itself
-// makes: "" (the file), "(pickle K at offset X)" (a pickle after STOP) and
-// "argument I of M.N at offset O" (bytes handed to a nested loader), nested
-// with " " and " > ". Container members are not reachable from here.
+// The stream a finding's `member` names: "" (the file, when it is a pickle),
+// a member the readers hand on (read_members: "archive/data.pkl"), and the
+// members the judge itself makes, "(pickle K at offset X)" (a pickle after
+// STOP) and "argument I of M.N at offset O" (bytes handed to a nested
+// loader), nested with " " and " > ".
 class stream_locator {
 public:
-    stream_locator(std::span<const std::byte> file, const decode_options& options) : file_(file), options_(options) {}
+    stream_locator(std::span<const std::byte> file, const decode_options& options, const scan_options& readers)
+        : file_(file), options_(options), readers_(readers) {}
+
+    // The file's members, read once, when a finding first needs them.
+    const file_members& members() {
+        if (!members_) members_ = read_members(file_, readers_);
+        return *members_;
+    }
+
+    // Why find() has no stream for a member the readers did hand on.
+    std::optional<std::string> not_a_stream(const std::string& member) {
+        auto m = members().find(member);
+        if (!m || m.value()->pickle || m.value()->readings.empty()) return std::nullopt;
+        std::string readings;
+        for (format f : m.value()->readings) readings += (readings.empty() ? "" : "+") + std::string(to_string(f));
+        return (member.empty() ? std::string("the file") : "'" + member + "'") + " is a container (" + readings +
+               "), not a pickle stream";
+    }
 
     std::optional<stream_at> find(const std::string& member) {
         try {
@@ -45,7 +65,12 @@ public:
     }
 
     std::optional<stream_at> find_unchecked(const std::string& member) {
-        if (member.empty()) return stream_at{file_, 0};
+        if (member.empty() && file_is_pickle()) return stream_at{file_, 0};
+        if (auto m = members().find(member)) {
+            if (!m.value()->pickle) return std::nullopt;
+            return stream_at{m.value()->bytes, 0};
+        }
+        if (member.empty()) return std::nullopt;
         if (member.back() == ')') {
             std::size_t open = member.rfind("(pickle ");
             if (open == std::string::npos) return std::nullopt;
@@ -91,8 +116,18 @@ public:
     }
 
 private:
+    // A bare pickle, or bytes no reader knows (decoded as far as they go,
+    // as `disasm` does): the file is its own stream.
+    bool file_is_pickle() {
+        if (!file_readings_) file_readings_ = read::detect_readings(file_);
+        return file_readings_->empty() || file_readings_->front() == format::pickle;
+    }
+
     std::span<const std::byte> file_;
     decode_options options_;
+    const scan_options& readers_;
+    std::optional<file_members> members_;
+    std::optional<std::vector<format>> file_readings_;
     std::list<decoding> decodings_;
     std::map<std::pair<const void*, std::size_t>, const decoding*> cache_;
 };
@@ -247,6 +282,9 @@ CLI::App* add_explain_command(CLI::App& app, explain_args& args) {
     cmd->add_option("--context,-C", args.context, "Opcodes shown before and after each finding (default 5)");
     cmd->add_option("--max-value-chars", args.max_value_chars, "Truncate each value's JSON here (default 400)");
     cmd->add_flag("--verbose,-v", args.verbose, "Also informational findings");
+    cmd->add_option("--member", args.member,
+                    "Only the findings in this member of a container (and in the streams nested in it), named as "
+                    "scan reports name it");
     add_worker_options(cmd, args);
     return cmd;
 }
@@ -259,15 +297,32 @@ namespace {
 scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& path, const policy& pol,
                           const std::string& policy_name, const scan_options& options, const explain_args& args) {
     file_report r = scan_target(bytes, pol, options, path);
+    stream_locator locate(bytes, args.decode, options);
+    // --member: its findings and those of the streams inside it (a pickle
+    // after its STOP, bytes it hands a nested loader: "NAME (pickle 2 ...",
+    // "NAME > argument 0 ...").
+    auto in_member = [&](const finding& f) {
+        if (!args.member || args.member->empty()) return true;
+        const std::string& m = *args.member;
+        return f.member == m || (f.member.size() > m.size() && f.member.starts_with(m) && f.member[m.size()] == ' ');
+    };
+    if (args.member && !locate.members().find(*args.member) &&
+        std::none_of(r.findings.begin(), r.findings.end(), in_member)) {
+        scan_outcome o;
+        o.text = "error " + path + "  (" + r.format + "): " + locate.members().find(*args.member).error().reason + "\n\n";
+        o.report = std::move(r);
+        o.report.verdict = verdict::error;
+        return o;
+    }
     std::string out = to_string(r.verdict) + std::string(" ") + path + "  (" + r.format + ", " +
-                      std::to_string(r.bytes) + " bytes, policy " + policy_name + ")\n";
+                      std::to_string(r.bytes) + " bytes, policy " + policy_name +
+                      (args.member ? ", member '" + *args.member + "'" : std::string()) + ")\n";
     std::vector<const finding*> shown;
     for (const finding& f : r.findings)
-        if (f.violation || args.verbose || f.severity > severity::info) shown.push_back(&f);
+        if ((f.violation || args.verbose || f.severity > severity::info) && in_member(f)) shown.push_back(&f);
     if (shown.empty()) out += "  no findings\n";
 
     // One disassembly pass per stream, collecting every window it needs.
-    stream_locator locate(bytes, args.decode);
     std::map<std::string, std::set<std::uint64_t>> wanted;
     for (const finding* f : shown)
         if (f->offset) wanted[f->member].insert(*f->offset);
@@ -292,8 +347,9 @@ scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& p
         if (!f->offset) continue;
         auto w = windows.find(f->member);
         if (w == windows.end()) {
-            out += "      (no disassembly: this stream is inside a container member; extract it and run "
-                   "`pickleguard explain` on it)\n";
+            auto why = locate.not_a_stream(f->member);
+            out += "      (no disassembly: " +
+                   (why ? *why : std::string("pickleguard cannot tell which bytes this member is")) + ")\n";
             continue;
         }
         auto s = locate.find(f->member);
