@@ -41,6 +41,14 @@ public:
             if (r == format::pickle) joblib_pickle(bytes, reading_name);
             else read::read_as(ctx_, bytes, r, reading_name, depth);
         }
+        if (readings.empty() && depth > 0) {
+            // As scan_file: a member no reader knows is tallied, so the
+            // container's members-skipped finding lists it.
+            ctx_.add("member-not-scanned", severity::info,
+                     "not a pickle or a known container, so nothing in it is loaded as a pickle; not scanned", name,
+                     std::nullopt, false);
+            ctx_.inert.push_back(name);
+        }
         const bool zip_first = !readings.empty() && (readings.front() == format::pytorch_zip ||
                                                      readings.front() == format::torchscript ||
                                                      readings.front() == format::npz || readings.front() == format::zip);
