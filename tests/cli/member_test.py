@@ -95,6 +95,14 @@ class ContainerWithoutMemberTest(cli_common.TempDirTest):
         self.assertEqual(line["error"]["kind"], "usage")
         self.assertIn(NPZ_PICKLE, line["error"]["reason"])
 
+    def test_raw_reads_the_container_bytes_as_pickle_loads_would(self):
+        # what the differential test compares with CPython's pickle.loads(data)
+        r = run("decode", "--lines", "--raw", TORCH_ZIP)
+        self.assertEqual(r.returncode, 1, "the zip's magic is no pickle")
+        self.assertNotEqual(json.loads(r.stdout)["error"]["kind"], "usage")
+        r = run("disasm", "--raw", "--member", TORCH_PICKLE, TORCH_ZIP)
+        self.assertEqual(r.returncode, 2, "--raw and --member exclude each other")
+
     def test_a_bare_pickle_is_read_as_before(self):
         p = self.write("x.pkl", pickles.os_system("echo hi"))
         r = run("disasm", p)

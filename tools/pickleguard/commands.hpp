@@ -77,10 +77,13 @@ bool is_known_container(std::span<const std::byte> bytes);
 
 // What `decode` and `disasm` read (member_input.cpp): --member NAME picks a
 // member of a container by the name scan reports give it; --list-members
-// prints them instead. `options` bound the readers as a scan's do.
+// prints them instead; --raw reads the file's own bytes as a pickle (the
+// differential test's view: pickle.loads of the bytes). `options` bound the
+// readers as a scan's do.
 struct member_args {
     std::optional<std::string> member;
     bool list = false;
+    bool raw = false;  // the bytes themselves, as pickle.loads(data) reads them, whatever container they are
 };
 void add_member_options(CLI::App* cmd, member_args& args);
 // Reads one path's chosen bytes; returns its exit status.

@@ -69,11 +69,16 @@ void list_members(const std::string& path, const file_members& members, bool sev
 }  // namespace
 
 void add_member_options(CLI::App* cmd, member_args& args) {
-    cmd->add_option("--member", args.member,
-                    "Read this member of a container, named as scan reports name it ('archive/data.pkl'; "
-                    "--list-members lists them)");
-    cmd->add_flag("--list-members", args.list,
-                  "List each file's members and pickle streams (readings, size, name) instead of reading one");
+    CLI::Option* member = cmd->add_option("--member", args.member,
+                                          "Read this member of a container, named as scan reports name it "
+                                          "('archive/data.pkl'; --list-members lists them)");
+    CLI::Option* list = cmd->add_flag(
+        "--list-members", args.list, "List each file's members and pickle streams (kind, size, name) instead of reading one");
+    CLI::Option* raw = cmd->add_flag("--raw", args.raw,
+                                     "Read the file's own bytes as a pickle, as pickle.loads(data) would, even when "
+                                     "they are a container");
+    member->excludes(list)->excludes(raw);
+    list->excludes(raw);
 }
 
 int for_each_stream(const std::vector<std::string>& paths, const member_args& m, const scan_options& options,
@@ -91,6 +96,10 @@ int for_each_stream(const std::vector<std::string>& paths, const member_args& m,
             continue;
         }
         std::span<const std::byte> bytes = file.value().bytes();
+        if (m.raw) {
+            status = std::max(status, each(path, bytes));
+            continue;
+        }
         // A bare pickle (or bytes no reader knows, which decode as far as
         // they go) is read as it is, as before containers had members.
         std::vector<format> readings = read::detect_readings(bytes);
