@@ -240,7 +240,7 @@ def parse_line(raw: bytes, path: str) -> Outcome:
 
 def run_batch(binary: str, paths: list[str], report: BatchReport) -> list[Outcome]:
     try:
-        proc = subprocess.run([binary, "decode", "--lines", *paths], capture_output=True,
+        proc = subprocess.run([binary, "decode", "--lines", "--raw", *paths], capture_output=True,
                               timeout=BATCH_TIMEOUT)
         stdout, rc, stderr = proc.stdout, proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as exc:
@@ -285,7 +285,7 @@ def run_single(binary: str, path: str) -> Outcome:
         if _single_runs > MAX_SINGLE_RERUNS:
             return Outcome(problem="not run (too many crashes in this run)")
     try:
-        proc = subprocess.run([binary, "decode", "--lines", path], capture_output=True,
+        proc = subprocess.run([binary, "decode", "--lines", "--raw", path], capture_output=True,
                               timeout=SINGLE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return Outcome(problem=f"timeout after {SINGLE_TIMEOUT}s")

@@ -45,12 +45,14 @@ def decode(path):
 
 
 def main():
-    if len(sys.argv) < 4 or sys.argv[1:3] != ["decode", "--lines"]:
-        print("usage: selftest_fake_pickleguard.py decode --lines FILE...", file=sys.stderr)
+    # --raw: the bytes themselves, containers too, as run_differential.py asks
+    files = sys.argv[4:] if sys.argv[3:4] == ["--raw"] else sys.argv[3:]
+    if not files or sys.argv[1:3] != ["decode", "--lines"]:
+        print("usage: selftest_fake_pickleguard.py decode --lines [--raw] FILE...", file=sys.stderr)
         sys.exit(2)
     any_error = False
     out = sys.stdout
-    for path in sys.argv[3:]:
+    for path in files:
         try:
             res = decode(path)
         except OSError as exc:

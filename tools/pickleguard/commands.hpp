@@ -6,6 +6,7 @@
 #include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -75,6 +76,28 @@ file_report scan_target(std::span<const std::byte> bytes, const policy& p, const
                         const std::string& path);
 bool is_known_container(std::span<const std::byte> bytes);
 
+// What `decode` and `disasm` read (member_input.cpp): --member NAME picks a
+// member of a container by the name scan reports give it; --list-members
+// prints them instead; --raw reads the file's own bytes as a pickle (the
+// differential test's view: pickle.loads of the bytes). `options` bound the
+// readers as a scan's do.
+struct member_args {
+    std::optional<std::string> member;
+    bool list = false;
+    bool raw = false;  // the bytes themselves, as pickle.loads(data) reads them, whatever container they are
+};
+void add_member_options(CLI::App* cmd, member_args& args);
+// Reads one path's chosen bytes; returns its exit status.
+using stream_function = std::function<int(const std::string& path, std::span<const std::byte> bytes)>;
+// Told of a path that gave no bytes (after the error line on stderr).
+using stream_failure = std::function<void(const std::string& path, const error& e)>;
+// The file loop of decode and disasm: opens each path, lists its members or
+// picks its bytes (the file, or --member's), refuses a container without
+// --member (a usage error naming its pickle streams) and hands the rest to
+// `each`. Returns the worst status (2 over 1 over 0).
+int for_each_stream(const std::vector<std::string>& paths, const member_args& m, const scan_options& options,
+                    const stream_function& each, const stream_failure& failed = {});
+
 // `policy infer` (policy_infer.cpp).
 struct infer_args {
     std::vector<std::string> paths;
@@ -109,6 +132,7 @@ struct explain_args : worker_args {
     std::size_t context = 5;            // opcodes shown before and after each finding
     std::size_t max_value_chars = 400;  // JSON of the values involved, truncated
     bool verbose = false;               // also informational findings
+    std::optional<std::string> member;  // only this member's findings (and its nested streams')
     decode_options decode;
 };
 CLI::App* add_explain_command(CLI::App& app, explain_args& args);

@@ -8,10 +8,12 @@
 #include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
 #include "pickleguard/location.hpp"
+#include "pickleguard/members.hpp"
 #include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <list>
@@ -29,21 +31,49 @@ struct stream_at {
 
 std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
 
-// The stream a finding's location names, for the steps the scan itself
-// takes: none (the file), a pickle after STOP (its start offset) and the
-// bytes a call at an offset hands to a nested loader (its argument). A
-// container member is not reachable from here (nor is anything inside one):
-// the location's steps say which is which, whatever the member is named.
+// The stream a finding's location names. The member and part steps at its
+// front name a member the readers hand on (read_members: the file itself
+// when there are none); the steps the scan itself takes follow: a pickle
+// after STOP (its start offset) and the bytes a call at an offset hands to a
+// nested loader (its argument). The steps say which is which, whatever a
+// member is named: a zip entry named like a nested argument stays a member.
 class stream_locator {
 public:
-    stream_locator(std::span<const std::byte> file, const decode_options& options) : file_(file), options_(options) {}
+    stream_locator(std::span<const std::byte> file, const decode_options& options, const scan_options& readers)
+        : file_(file), options_(options), readers_(readers) {}
+
+    // The file's members, read once, when a finding first needs them.
+    const file_members& members() {
+        if (!members_) members_ = read_members(file_, readers_);
+        return *members_;
+    }
+
+    // Why find() has no stream for a member the readers did hand on.
+    std::optional<std::string> not_a_stream(const location& where) {
+        const file_member* m = members().find(where);
+        if (!m || m->pickle || m->readings.empty()) return std::nullopt;
+        std::string readings;
+        for (format f : m->readings) readings += (readings.empty() ? "" : "+") + std::string(to_string(f));
+        return (where.steps.empty() ? std::string("the file") : "'" + m->name + "'") + " is a container (" + readings +
+               "), not a pickle stream";
+    }
 
     std::optional<stream_at> find(const location& where) {
+        std::size_t k = 0;  // the member and part steps in front
+        while (k < where.steps.size() &&
+               (where.steps[k].kind == step_kind::member || where.steps[k].kind == step_kind::part))
+            ++k;
         stream_at at{file_, 0};
-        for (const location_step& step : where.steps) {
+        if (k > 0 || !file_is_pickle()) {
+            const file_member* m = members().find(location{{where.steps.begin(), where.steps.begin() + k}});
+            if (!m || !m->pickle) return std::nullopt;
+            at = stream_at{m->bytes, 0};
+        }
+        for (std::size_t i = k; i < where.steps.size(); ++i) {
+            const location_step& step = where.steps[i];
             switch (step.kind) {
                 case step_kind::member:
-                case step_kind::part: return std::nullopt;
+                case step_kind::part: return std::nullopt;  // no reader opens a container inside a nested stream
                 case step_kind::pickle: at.start = static_cast<std::size_t>(step.offset); break;
                 case step_kind::argument: {
                     auto inner = argument(at, step.index, step.offset);
@@ -84,8 +114,18 @@ public:
     }
 
 private:
+    // A bare pickle, or bytes no reader knows (decoded as far as they go,
+    // as `disasm` does): the file is its own stream.
+    bool file_is_pickle() {
+        if (!file_readings_) file_readings_ = read::detect_readings(file_);
+        return file_readings_->empty() || file_readings_->front() == format::pickle;
+    }
+
     std::span<const std::byte> file_;
     decode_options options_;
+    const scan_options& readers_;
+    std::optional<file_members> members_;
+    std::optional<std::vector<format>> file_readings_;
     std::list<decoding> decodings_;
     std::map<std::pair<const void*, std::size_t>, const decoding*> cache_;
 };
@@ -240,6 +280,9 @@ CLI::App* add_explain_command(CLI::App& app, explain_args& args) {
     cmd->add_option("--context,-C", args.context, "Opcodes shown before and after each finding (default 5)");
     cmd->add_option("--max-value-chars", args.max_value_chars, "Truncate each value's JSON here (default 400)");
     cmd->add_flag("--verbose,-v", args.verbose, "Also informational findings");
+    cmd->add_option("--member", args.member,
+                    "Only the findings in this member of a container (and in the streams nested in it), named as "
+                    "scan reports name it");
     add_worker_options(cmd, args);
     return cmd;
 }
@@ -252,15 +295,36 @@ namespace {
 scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& path, const policy& pol,
                           const std::string& policy_name, const scan_options& options, const explain_args& args) {
     file_report r = scan_target(bytes, pol, options, path);
+    stream_locator locate(bytes, args.decode, options);
+    // --member: its findings and those of the streams inside it (a pickle
+    // after its STOP, bytes it hands a nested loader, members of a
+    // container it is): every location that begins with its steps.
+    std::optional<location> chosen;
+    if (args.member && !args.member->empty()) {
+        auto m = locate.members().find(*args.member);
+        if (!m) {
+            scan_outcome o;
+            o.text = "error " + path + "  (" + r.format + "): " + m.error().reason + "\n\n";
+            o.report = std::move(r);
+            o.report.verdict = verdict::error;
+            return o;
+        }
+        chosen = m.value()->where;
+    }
+    auto in_member = [&](const finding& f) {
+        if (!chosen) return true;
+        return f.member.steps.size() >= chosen->steps.size() &&
+               std::equal(chosen->steps.begin(), chosen->steps.end(), f.member.steps.begin());
+    };
     std::string out = to_string(r.verdict) + std::string(" ") + path + "  (" + r.format + ", " +
-                      std::to_string(r.bytes) + " bytes, policy " + policy_name + ")\n";
+                      std::to_string(r.bytes) + " bytes, policy " + policy_name +
+                      (args.member ? ", member '" + *args.member + "'" : std::string()) + ")\n";
     std::vector<const finding*> shown;
     for (const finding& f : r.findings)
-        if (f.violation || args.verbose || f.severity > severity::info) shown.push_back(&f);
+        if ((f.violation || args.verbose || f.severity > severity::info) && in_member(f)) shown.push_back(&f);
     if (shown.empty()) out += "  no findings\n";
 
     // One disassembly pass per stream, collecting every window it needs.
-    stream_locator locate(bytes, args.decode);
     std::map<location, std::set<std::uint64_t>> wanted;
     for (const finding* f : shown)
         if (f->offset) wanted[f->member].insert(*f->offset);
@@ -285,8 +349,9 @@ scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& p
         if (!f->offset) continue;
         auto w = windows.find(f->member);
         if (w == windows.end()) {
-            out += "      (no disassembly: this stream is inside a container member; extract it and run "
-                   "`pickleguard explain` on it)\n";
+            auto why = locate.not_a_stream(f->member);
+            out += "      (no disassembly: " +
+                   (why ? *why : std::string("pickleguard cannot tell which bytes this member is")) + ")\n";
             continue;
         }
         auto s = locate.find(f->member);

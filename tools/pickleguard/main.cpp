@@ -4,7 +4,6 @@
 // about pickles comes from the library's public headers.
 #include "pickleguard/decode.hpp"
 #include "pickleguard/disasm.hpp"
-#include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
 #include "pickleguard/opcodes.hpp"
 #include "pickleguard/version.hpp"
@@ -88,11 +87,6 @@ using pickleguard::cli::kExitOk;
 
 void write_out(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
-pickleguard::result<pickleguard::mapped_file> open_input(const std::string& path) {
-    if (path == "-") return pickleguard::read_stream(0, "<stdin>");
-    return pickleguard::map_file(path);
-}
-
 void print_error(const std::string& path, const pickleguard::error& e) {
     std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), pickleguard::describe(e).c_str());
 }
@@ -111,31 +105,27 @@ std::string error_json(const pickleguard::error& e) {
     return s;
 }
 
-int run_decode(const std::vector<std::string>& paths, bool lines, std::size_t offset,
-               const pickleguard::decode_options& options) {
-    int status = kExitOk;
-    for (const std::string& path : paths) {
-        auto file = open_input(path);
-        if (!file) {
-            print_error(path, file.error());
-            if (lines)
-                write_out("{\"file\": " + pickleguard::json_string_literal(path) +
-                          ", \"error\": " + error_json(file.error()) + "}\n");
-            status = kExitError;
-            continue;
-        }
-        pickleguard::decoding d = pickleguard::decode(file.value().bytes(), options, offset);
+pickleguard::scan_options reader_options(const pickleguard::decode_options& options) {
+    pickleguard::scan_options o;
+    o.decode = options;
+    return o;
+}
+
+int run_decode(const std::vector<std::string>& paths, const pickleguard::cli::member_args& member, bool lines,
+               std::size_t offset, const pickleguard::decode_options& options) {
+    auto decode_one = [&](const std::string& path, std::span<const std::byte> bytes) {
+        pickleguard::decoding d = pickleguard::decode(bytes, options, offset);
         if (lines) write_out("{\"file\": " + pickleguard::json_string_literal(path) + ", ");
         if (d.failure || !d.root) {
             pickleguard::error e = d.failure ? *d.failure : pickleguard::error{};
             if (lines) write_out("\"error\": " + error_json(e) + "}\n");
             else print_error(path, e);
-            if (status == kExitOk) status = kExitFound;
-            continue;
+            return kExitFound;
         }
         if (lines) write_out("\"value\": ");
         pickleguard::json_options jopt;
         jopt.max_bytes = options.limit.max_json_bytes;
+        int status = kExitOk;
         auto written = pickleguard::write_value_json(d.graph, *d.root, write_out, jopt);
         if (!written) {
             print_error(path, written.error());
@@ -143,29 +133,28 @@ int run_decode(const std::vector<std::string>& paths, bool lines, std::size_t of
             status = kExitError;
         }
         write_out(lines ? "}\n" : "\n");
-        if (!lines && d.end < file.value().bytes().size())
+        if (!lines && d.end < bytes.size())
             std::fprintf(stderr, "pickleguard: %s: note: %llu bytes follow the STOP at offset %llu\n", path.c_str(),
-                         static_cast<unsigned long long>(file.value().bytes().size() - d.end),
+                         static_cast<unsigned long long>(bytes.size() - d.end),
                          static_cast<unsigned long long>(d.end - 1));
-    }
-    return status;
+        return status;
+    };
+    auto failed = [&](const std::string& path, const pickleguard::error& e) {
+        if (lines)
+            write_out("{\"file\": " + pickleguard::json_string_literal(path) + ", \"error\": " + error_json(e) +
+                      "}\n");
+    };
+    return pickleguard::cli::for_each_stream(paths, member, reader_options(options), decode_one, failed);
 }
 
-int run_disasm(const std::vector<std::string>& paths, std::size_t offset,
-               const pickleguard::decode_options& options) {
-    int status = kExitOk;
-    for (const std::string& path : paths) {
-        auto file = open_input(path);
-        if (!file) {
-            print_error(path, file.error());
-            status = kExitError;
-            continue;
-        }
+int run_disasm(const std::vector<std::string>& paths, const pickleguard::cli::member_args& member,
+               std::size_t offset, const pickleguard::decode_options& options) {
+    auto disasm_one = [&](const std::string& path, std::span<const std::byte> bytes) {
         if (paths.size() > 1) write_out("== " + path + "\n");
-        pickleguard::decoding d = pickleguard::disassemble(file.value().bytes(), options, offset, write_out);
-        if (d.failure && status == kExitOk) status = kExitFound;
-    }
-    return status;
+        pickleguard::decoding d = pickleguard::disassemble(bytes, options, offset, write_out);
+        return d.failure ? kExitFound : kExitOk;
+    };
+    return pickleguard::cli::for_each_stream(paths, member, reader_options(options), disasm_one);
 }
 
 }  // namespace
@@ -194,15 +183,18 @@ int main(int argc, char** argv) {
     bool lines = false;
 
     CLI::App* decode = app.add_subcommand("decode", "Print the value a pickle describes, as JSON (see docs/decode.md)");
-    decode->add_option("files", paths, "Pickle files ('-' for standard input)")->required();
+    decode->add_option("files", paths, "Pickle files or containers ('-' for standard input)")->required();
     decode->add_flag("--lines", lines,
                      "One JSON object per file and line: {\"file\": ..., \"value\": ...} or {\"file\": ..., \"error\": ...}");
-    decode->add_option("--offset", offset, "Start decoding at this byte offset");
+    decode->add_option("--offset", offset, "Start decoding at this byte offset (of the member, with --member)");
+    pickleguard::cli::member_args member;
+    pickleguard::cli::add_member_options(decode, member);
     add_limits(decode);
 
     CLI::App* disasm = app.add_subcommand("disasm", "Show every opcode the loader would execute");
-    disasm->add_option("files", paths, "Pickle files ('-' for standard input)")->required();
-    disasm->add_option("--offset", offset, "Start at this byte offset");
+    disasm->add_option("files", paths, "Pickle files or containers ('-' for standard input)")->required();
+    disasm->add_option("--offset", offset, "Start at this byte offset (of the member, with --member)");
+    pickleguard::cli::add_member_options(disasm, member);
     add_limits(disasm);
 
     pickleguard::cli::scan_args scan_args;
@@ -267,8 +259,8 @@ int main(int argc, char** argv) {
         return code == 0 ? kExitOk : kExitError;
     }
 
-    if (decode->parsed()) return run_decode(paths, lines, offset, options);
-    if (disasm->parsed()) return run_disasm(paths, offset, options);
+    if (decode->parsed()) return run_decode(paths, member, lines, offset, options);
+    if (disasm->parsed()) return run_disasm(paths, member, offset, options);
     if (scan->parsed()) {
         scan_args.decode = options;
         if (!fail_on.empty()) scan_args.fail_on = pickleguard::parse_severity(fail_on).value();
