@@ -7,6 +7,7 @@
 
 #include "pickleguard/read.hpp"
 #include "pickleguard/rules.hpp"
+#include "scan/open_member.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -21,39 +22,15 @@ public:
             std::vector<finding>& findings, std::deque<std::vector<std::byte>>& owned)
         : file_(file), options_(options), members_(members), owned_(owned), ctx_{*this, options, findings} {}
 
-    // As file_scan::member (scan_file.cpp): the depth limit, every reading,
-    // a polyglot's later readings named "<name> > <format> reading", and a
-    // zip behind whatever came first.
+    // Opened as scan_file opens it (open_member), after keeping the bytes:
+    // the readers nested in it read the kept copy.
     void member(read::bytes_view bytes, const location& name, int depth) override {
-        if (depth > options_.containers.max_depth) {
-            ctx_.add(rule::container_limit, severity::high,
-                     "containers nested deeper than " + std::to_string(options_.containers.max_depth) +
-                         " (container_limits::max_depth); this member was not opened",
-                     name);
-            return;
+        if (depth <= options_.containers.max_depth) {
+            bytes = keep(bytes);
+            record(name, bytes, ctx_.readings_once(bytes), false);
         }
-        bytes = keep(bytes);
-        const std::vector<format> readings = ctx_.readings_once(bytes);
-        record(name, bytes, readings, false);
-        for (format r : readings) {
-            location reading_name = readings.size() > 1 && r != readings.front()
-                                        ? name.member(std::string(to_string(r)) + " reading")
-                                        : name;
-            if (r == format::pickle) joblib_pickle(bytes, reading_name);
-            else read::read_as(ctx_, bytes, r, reading_name, depth);
-        }
-        if (readings.empty() && depth > 0) {
-            // As scan_file: a member no reader knows is tallied, so the
-            // container's members-skipped finding lists it.
-            ctx_.add(rule::member_not_scanned, severity::info,
-                     "not a pickle or a known container, so nothing in it is loaded as a pickle; not scanned", name,
-                     std::nullopt, false);
-            ctx_.not_scanned(name);
-        }
-        const bool zip_first = !readings.empty() && (readings.front() == format::pytorch_zip ||
-                                                     readings.front() == format::torchscript ||
-                                                     readings.front() == format::npz || readings.front() == format::zip);
-        if (!zip_first) read::read_zip_behind(ctx_, bytes, name.member("zip reading"), depth);
+        scan::open_member(ctx_, bytes, name, depth,
+                          [this](read::bytes_view b, const location& n) { joblib_pickle(b, n); });
     }
 
     void pickle(read::bytes_view bytes, const location& name,

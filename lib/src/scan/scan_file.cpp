@@ -3,6 +3,7 @@
 // pickle the readers hand back, as the loader that will read the file would.
 // Readers never see the policy (pickleguard/read.hpp); the judge never sees
 // a container (pickleguard/judge.hpp).
+#include "scan/open_member.hpp"
 #include "scan/scan_stream.hpp"
 
 #include "pickleguard/container.hpp"
@@ -26,55 +27,11 @@ public:
     // its own. A zip's end record is looked for behind every other reading,
     // as CPython's zipfile does.
     void member(read::bytes_view bytes, const location& name, int depth) override {
-        const scan_options& options = streams_.options;
-        if (depth > options.containers.max_depth) {
-            ctx_.add(rule::container_limit, severity::high,
-                     "containers nested deeper than " + std::to_string(options.containers.max_depth) +
-                         " (container_limits::max_depth); this member was not opened",
-                     name);
-            return;
-        }
-        const std::vector<format> readings = ctx_.readings_once(bytes);
-        if (readings.size() > 1) {
-            std::string names;
-            for (format r : readings) names += (names.empty() ? "" : " and ") + std::string(to_string(r));
-            ctx_.add(rule::polyglot, severity::high,
-                     "the bytes are a " + names + " at once: pickle.load, numpy.load, joblib.load and pandas.read_pickle "
-                     "read the pickle from offset 0, torch.load does too when Python's tarfile refuses the archive, and "
-                     "archive readers read the container. Every reading was judged",
-                     name, 0);
-        }
-        for (format r : readings) {
-            location reading_name = readings.size() > 1 && r != readings.front()
-                                        ? name.member(std::string(to_string(r)) + " reading")
-                                        : name;
-            if (r == format::pickle) joblib_pickle(bytes, reading_name);
-            else read::read_as(ctx_, bytes, r, reading_name, depth);
-        }
-        if (readings.empty()) {
-            if (depth == 0) {
-                ctx_.add(rule::unknown_format, severity::high,
-                         "not a pickle or a container pickleguard knows (pickle, PyTorch, numpy, joblib, zip, tar, 7z, "
-                         "gzip, bz2, xz, lzma, zstd, lz4); nothing was checked",
-                         name);
-                report_.verdict = verdict::error;
-            } else {
-                ctx_.add(rule::member_not_scanned, severity::info,
-                         "not a pickle or a known container, so nothing in it is loaded as a pickle; not scanned", name,
-                         std::nullopt, false);
-                ctx_.not_scanned(name);
-            }
-        }
-        // A zip's end record after something else: CPython's zipfile finds it
-        // (is_zipfile looks at the end), while the other loader reads the
-        // front. Both readings are judged; the file's own readings list it
-        // too (the polyglot finding is zip-data-before-archive's).
-        const bool zip_first = !readings.empty() && (readings.front() == format::pytorch_zip ||
-                                                     readings.front() == format::torchscript ||
-                                                     readings.front() == format::npz || readings.front() == format::zip);
-        if (!zip_first && read::read_zip_behind(ctx_, bytes, name.member("zip reading"), depth) &&
-            depth == 0)
-            zip_behind_at_top_ = true;
+        const bool zip_behind = open_member(ctx_, bytes, name, depth, [this](read::bytes_view b, const location& n) {
+            joblib_pickle(b, n);
+        });
+        if (depth == 0 && zip_behind) zip_behind_at_top_ = true;
+        if (depth == 0 && ctx_.readings_once(bytes).empty()) report_.verdict = verdict::error;  // unknown-format
     }
 
     void pickle(read::bytes_view bytes, const location& name,
