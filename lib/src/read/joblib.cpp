@@ -260,11 +260,12 @@ private:
                 return len > n ? n + 1 : arg + width + len;  // no wrap-around on a lying length
             };
             switch (op->arg) {
-                case arg_kind::none: break;
-                case arg_kind::uint1: next = arg + 1; break;
-                case arg_kind::uint2: next = arg + 2; break;
-                case arg_kind::uint4: case arg_kind::int4: next = arg + 4; break;
-                case arg_kind::uint8: next = arg + 8; break;
+                case arg_kind::none:
+                case arg_kind::uint1:
+                case arg_kind::uint2:
+                case arg_kind::uint4:
+                case arg_kind::int4:
+                case arg_kind::uint8: next = arg + fixed_arg_size(op->arg); break;
                 case arg_kind::line: next = line_end(arg); break;
                 case arg_kind::line_pair: next = line_end(line_end(arg)); break;
                 case arg_kind::counted_long1: case arg_kind::counted1: next = counted(1); break;
