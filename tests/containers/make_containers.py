@@ -236,6 +236,31 @@ def main() -> int:
             t.addfile(info, io.BytesIO(data))
     files["archive.tar"] = buf.getvalue()
 
+    # A text member, then a payload that inflates to the same size: the first
+    # inflated buffer is freed and the second is often given its address, so
+    # readings remembered by (address, size) made the payload "not a pickle".
+    def same_size_payload(n):
+        head, tail = b"\x80\x02cos\nsystem\nX", b"\x85R."
+        arg = b"echo pwned;".ljust(n - len(head) - 4 - len(tail), b"#")
+        return head + struct.pack("<I", len(arg)) + arg + tail
+    for n in (200, 4000):
+        text = (b"just some text, not a pickle or a container. " * 100)[:n]
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo("a.txt", date_time=(1980, 1, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)
+            z.writestr(zipfile.ZipInfo("b.pkl", date_time=(1980, 1, 1, 0, 0, 0)), same_size_payload(n),
+                       zipfile.ZIP_DEFLATED)
+        files[f"payload_after_same_size_text_{n}.zip"] = buf.getvalue()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+            for name, data in [("a.txt.gz", gzip.compress(text, mtime=0)),
+                               ("b.pkl.gz", gzip.compress(same_size_payload(n), mtime=0))]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mtime = 0
+                t.addfile(info, io.BytesIO(data))
+        files[f"payload_after_same_size_text_{n}.tar"] = buf.getvalue()
+
     # torch < 0.4: a tar of sys_info, pickle, storages and tensors; the payload in 'pickle'.
     storages = (b"\x80\x02K\x01." + b"\x80\x02(X\x01\x00\x00\x000X\x03\x00\x00\x00cpuctorch\nFloatStorage\nt." +
                 struct.pack("<q", 2) + b"\x00" * 8 + b"\x80\x02].")

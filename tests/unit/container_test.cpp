@@ -4,6 +4,7 @@
 // ever unpickled. zstd and lz4 streams and 7z archives are made here with the
 // libraries.
 #include "container_fixture.hpp"
+#include "pickleguard/read.hpp"
 
 #include <gtest/gtest.h>
 #include <lz4frame.h>
@@ -149,6 +150,44 @@ TEST_F(Container, NestingDepthLimit) {
 }
 
 // ---- PyTorch legacy ---------------------------------------------------------------
+
+// A payload inflated into the buffer a harmless member just freed, at the
+// same size: readings remembered by address and size made it "not a
+// pickle, not scanned". Every member is detected from its own bytes.
+TEST_F(Container, PayloadInflatedWhereAHarmlessMemberWasIsJudged) {
+    for (const char* name : {"payload_after_same_size_text_200.zip", "payload_after_same_size_text_4000.zip"}) {
+        auto r = scan(name, "default");
+        EXPECT_EQ(r.verdict, verdict::unsafe) << name;
+        EXPECT_NE(find(r, "global-not-allowed", "b.pkl"), nullptr) << name;
+    }
+    for (const char* name : {"payload_after_same_size_text_200.tar", "payload_after_same_size_text_4000.tar"}) {
+        auto r = scan(name, "default");
+        EXPECT_EQ(r.verdict, verdict::unsafe) << name;
+        EXPECT_NE(find(r, "global-not-allowed", "b.pkl.gz > gzip"), nullptr) << name;
+    }
+}
+
+// The same, without leaving it to the allocator: bytes rewritten in place
+// between two questions are detected anew.
+TEST(ReadContext, BytesOutsideTheFileAreDetectedEachTime) {
+    struct no_host final : read::reader_host {
+        void member(read::bytes_view, const location&, int) override {}
+        void pickle(read::bytes_view, const location&, const std::function<void(const decoding&)>*) override {}
+        std::uint64_t pickles() const override { return 0; }
+    } host;
+    scan_options options;
+    std::vector<finding> findings;
+    read::read_context ctx{host, options, findings};
+    const std::string file = "a file that is no pickle";
+    ctx.lasting = std::as_bytes(std::span(file.data(), file.size()));
+    std::string buffer(kEvil.size(), ' ');  // an inflated member, text for now
+    auto view = std::as_bytes(std::span(buffer.data(), buffer.size()));
+    EXPECT_TRUE(ctx.readings_once(view).empty());
+    buffer.assign(kEvil.begin(), kEvil.end());  // the next member, in the same buffer
+    auto readings = ctx.readings_once(view);
+    ASSERT_FALSE(readings.empty());
+    EXPECT_EQ(readings.front(), format::pickle);
+}
 
 TEST_F(Container, BenignLegacyCheckpointIsSafe) {
     auto r = scan("legacy_benign.pt");

@@ -104,10 +104,14 @@ struct read_context {
              std::optional<std::uint64_t> offset = std::nullopt, bool violation = true);
     // Counts an archive member; false (after a finding) when there are too many.
     bool count_entry(const location& member);
-    // detect_readings(), remembered per byte range: a zip is classified by
-    // parsing its central directory, and the same bytes are asked about
-    // several times.
-    const std::vector<format>& readings_once(bytes_view bytes);
+    // detect_readings(), remembered for byte ranges inside `lasting` (the
+    // mapped file, alive for the whole scan): a zip is classified by parsing
+    // its central directory, and the same bytes are asked about several
+    // times. Bytes in a reader's own buffer (an inflated entry, a
+    // decompressed stream) are detected each time they are asked about: a
+    // freed buffer's address is soon the next member's, which would inherit
+    // its readings (a malicious pickle read as the text file before it).
+    std::vector<format> readings_once(bytes_view bytes);
 
     // Members of the container being read that were not read, by why:
     // `unread` a loader could unpickle (a violation), `inert` none would.
@@ -127,6 +131,7 @@ struct read_context {
         std::vector<format> readings;
     };
     std::vector<detected> detected_{};  // readings_once's memory
+    bytes_view lasting{};                // bytes that outlive the scan; only these are remembered
 };
 
 // Reads `bytes` as the container `f` (anything but pickle and joblib): its

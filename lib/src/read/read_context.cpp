@@ -50,7 +50,11 @@ bool read_context::count_entry(const location& member) {
     return false;
 }
 
-const std::vector<format>& read_context::readings_once(bytes_view bytes) {
+std::vector<format> read_context::readings_once(bytes_view bytes) {
+    std::less_equal<const std::byte*> le;  // pointers into unrelated buffers compare only this way
+    const bool lasts = !lasting.empty() && le(lasting.data(), bytes.data()) &&
+                       le(bytes.data() + bytes.size(), lasting.data() + lasting.size());
+    if (!lasts) return detect_readings(bytes);
     // A handful of ranges per file (the file, the archive inside it, some
     // members): a linear search is enough.
     for (const detected& d : detected_)

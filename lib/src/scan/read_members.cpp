@@ -20,7 +20,9 @@ class capture final : public read::reader_host {
 public:
     capture(std::span<const std::byte> file, const scan_options& options, std::vector<file_member>& members,
             std::vector<finding>& findings, std::deque<std::vector<std::byte>>& owned)
-        : file_(file), options_(options), members_(members), owned_(owned), ctx_{*this, options, findings} {}
+        : file_(file), options_(options), members_(members), owned_(owned), ctx_{*this, options, findings} {
+        ctx_.lasting = file;
+    }
 
     // Opened as scan_file opens it (open_member), after keeping the bytes:
     // the readers nested in it read the kept copy.

@@ -108,6 +108,7 @@ file_report scan_file(std::span<const std::byte> bytes, const policy& p, const s
     r.path = path;
     r.bytes = bytes.size();
     scan::file_scan scan(p, kb, options, r);
+    scan.context().lasting = bytes;
     for (format f : scan.context().readings_once(bytes)) r.readings.emplace_back(to_string(f));
     r.format = r.readings.empty() ? std::string() : r.readings.front();
     scan.member(bytes, {}, 0);
