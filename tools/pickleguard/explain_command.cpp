@@ -9,6 +9,7 @@
 #include "pickleguard/json.hpp"
 #include "pickleguard/location.hpp"
 #include "pickleguard/members.hpp"
+#include "pickleguard/report.hpp"
 #include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
@@ -342,10 +343,10 @@ scan_outcome explain_file(std::span<const std::byte> bytes, const std::string& p
     for (const finding* f : shown) {
         out += "\n  [" + std::to_string(++n) + "] " + to_string(f->severity) + " " + f->rule +
                (f->violation ? "" : " (not a violation)");
-        if (std::string member = to_string(f->member); !member.empty()) out += "  in " + member;
+        if (std::string member = to_string(f->member); !member.empty()) out += "  in " + printable(member);
         if (f->offset) out += "  at offset " + std::to_string(*f->offset);
         if (!f->opcode.empty()) out += " (" + f->opcode + ")";
-        out += "\n      " + f->message + "\n";
+        out += "\n      " + printable(f->message) + "\n";
         if (!f->offset) continue;
         auto w = windows.find(f->member);
         if (w == windows.end()) {

@@ -7,6 +7,7 @@
 
 #include "pickleguard/input.hpp"
 #include "pickleguard/members.hpp"
+#include "pickleguard/report.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -39,7 +40,7 @@ error not_a_stream(const file_member& m, const file_members& members, const std:
             ++more;
             continue;
         }
-        names += (shown++ ? ", '" : "'") + p->name + "'";
+        names += (shown++ ? ", '" : "'") + printable(p->name) + "'";
     }
     if (more) names += " and " + std::to_string(more) + " more";
     error e;
@@ -61,7 +62,7 @@ void list_members(const std::string& path, const file_members& members, bool sev
         std::string size = std::to_string(m.bytes.size());
         out += kind + std::string(kind.size() < 20 ? 20 - kind.size() : 1, ' ') +
                std::string(size.size() < 10 ? 10 - size.size() : 0, ' ') + size + "  " +
-               (m.name.empty() ? std::string("''") : m.name) + "\n";
+               (m.name.empty() ? std::string("''") : printable(m.name)) + "\n";
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
 }
@@ -85,7 +86,7 @@ int for_each_stream(const std::vector<std::string>& paths, const member_args& m,
                     const stream_function& each, const stream_failure& failed) {
     int status = kExitOk;
     auto fail = [&](const std::string& path, const error& e) {
-        std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), describe(e).c_str());
+        std::fprintf(stderr, "pickleguard: %s: %s\n", path.c_str(), printable(describe(e)).c_str());
         if (failed) failed(path, e);
         status = kExitError;
     };

@@ -43,4 +43,11 @@ struct text_options {
 std::string report_text(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
                         const text_options& options);
 
+// `s` as a terminal may show it: control characters (C0, DEL, C1) and bytes
+// that are not UTF-8 become \xNN or \u00NN. Paths, member names and
+// messages carry what the pickle chose (a global's name, an archive entry's
+// name); printed raw, an escape sequence in them could erase or rewrite the
+// report's lines (make an "unsafe" line read "safe").
+std::string printable(std::string_view s);
+
 }  // namespace pickleguard
