@@ -127,8 +127,11 @@ result<const file_member*> file_members::find(std::string_view name) const {
     std::size_t same = 0;
     for (const file_member& m : members_) {
         if (m.name != name) continue;
+        // Equal bytes at another location are another member too: entry
+        // "x" holding gzip(P) and entry "x > gzip" holding P render alike,
+        // but their findings differ (the depth limit reaches one first).
         if (!found) found = &m;
-        else if (m.bytes.size() != found->bytes.size() ||
+        else if (m.where != found->where || m.bytes.size() != found->bytes.size() ||
                  (m.bytes.data() != found->bytes.data() &&
                   std::memcmp(m.bytes.data(), found->bytes.data(), m.bytes.size()) != 0))
             ++same;
