@@ -32,14 +32,16 @@ inline std::string read_input(const std::string& dir, const std::string& name) {
     return {std::istreambuf_iterator<char>(f), {}};
 }
 
-// A 7z archive of `members` (name, bytes), written by libarchive with its
-// write `options` ("compression=store", ...) when given.
-inline std::string seven_zip(const std::vector<std::pair<std::string, std::string>>& members,
-                             const char* options = nullptr) {
+// An archive of `members` (name, bytes) written by libarchive in `format`
+// (ARCHIVE_FORMAT_*), through `filter` (ARCHIVE_FILTER_*), with its write
+// `options` ("compression=store", ...) when given.
+inline std::string archive_of(int format, int filter, const std::vector<std::pair<std::string, std::string>>& members,
+                              const char* options = nullptr) {
     std::vector<char> buf(1 << 20);
     std::size_t used = 0;
     archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format_7zip(a), ARCHIVE_OK);
+    EXPECT_EQ(archive_write_set_format(a, format), ARCHIVE_OK);
+    EXPECT_EQ(archive_write_add_filter(a, filter), ARCHIVE_OK);
     if (options) {
         EXPECT_EQ(archive_write_set_options(a, options), ARCHIVE_OK);
     }
@@ -57,6 +59,12 @@ inline std::string seven_zip(const std::vector<std::pair<std::string, std::strin
     EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
     return std::string(buf.data(), used);
+}
+
+// A 7z archive of `members`, with libarchive's write `options` when given.
+inline std::string seven_zip(const std::vector<std::pair<std::string, std::string>>& members,
+                             const char* options = nullptr) {
+    return archive_of(ARCHIVE_FORMAT_7ZIP, ARCHIVE_FILTER_NONE, members, options);
 }
 
 // A fixture that scans bytes as a file, keeping them alive for the report.

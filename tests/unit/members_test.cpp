@@ -15,30 +15,6 @@ namespace {
 std::span<const std::byte> as_bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
-// An archive of `members` written by libarchive in `format` (ARCHIVE_FORMAT_*),
-// through `filter` (ARCHIVE_FILTER_*): a zip's entries are deflated.
-std::string archive_of(int format, int filter, const std::vector<std::pair<std::string, std::string>>& members) {
-    std::vector<char> buf(1 << 20);
-    std::size_t used = 0;
-    archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format(a, format), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_add_filter(a, filter), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
-    for (const auto& [name, data] : members) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, name.c_str());
-        archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-        EXPECT_EQ(archive_write_data(a, data.data(), data.size()), static_cast<la_ssize_t>(data.size()));
-        archive_entry_free(e);
-    }
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return std::string(buf.data(), used);
-}
-
 // A gzip'd tar holding a zip (deflated) holding the evil pickle: three
 // containers, two of whose buffers (the gunzipped tar, the inflated entry)
 // the readers free before read_members returns.
