@@ -42,7 +42,11 @@ packages=(
     file python3-lz4
 )
 if [[ "$ml" == "1" ]]; then
-    packages+=(python3-numpy python3-torch python3-sklearn python3-pandas python3-joblib)
+    packages+=(python3-numpy python3-torch python3-sklearn python3-pandas python3-joblib
+        # the libraries whose shipped policies are generated from their code
+        # (policies/LIB.toml, tests/fixtures/check_library_policy.py)
+        python3-networkx python3-scipy python3-sympy python3-statsmodels python3-astropy
+        python3-skimage python3-torchvision python3-xgboost python3-gensim python3-nltk)
 fi
 
 # One dpkg-query for all: it prints the installed ones (and nothing for
