@@ -41,8 +41,10 @@ __all__ = [
     "REPORT_SCHEMA",
     "Report",
     "UnsafePickleError",
+    "joblib_load",
     "load",
     "loads",
+    "numpy_load",
     "scan",
     "scan_files",
     "shipped_policy_names",
@@ -51,37 +53,55 @@ __all__ = [
 
 __version__ = _native.__version__
 
-PathLike = (str, os.PathLike)
+
+def __dir__():
+    # The API, not the modules this one imports for itself (PEP 562).
+    return sorted(__all__ + ["__version__"])
+
+_PathLike = (str, os.PathLike)
 
 
 class Policy:
-    """An allow-list policy: a shipped one by name, or a TOML file.
+    """An allow-list policy: a shipped one by name, a TOML file, or several
+    of them merged, as `pickleguard scan --policy A --policy B` merges them.
 
-    Usable wherever `policy=` is taken; a string there is a shipped name, or
-    else a path.
+        Policy("sklearn")                  # shipped (pickleguard.shipped_policy_names())
+        Policy("team/policy.toml")         # a file: a str with a '/' or ending in .toml, or an os.PathLike
+        Policy(["numpy", "extra.toml"])    # merged, in order
+
+    Every `policy=` argument takes the same: a name, a path, a list of them,
+    or a Policy.
     """
 
     _shipped_cache = {}
 
-    def __init__(self, native):
-        self._native = native
+    def __init__(self, source):
+        self._native = _native_policy(source)
+
+    @classmethod
+    def _wrap(cls, native):
+        policy = cls.__new__(cls)
+        policy._native = native
+        return policy
 
     @classmethod
     def shipped(cls, name):
-        """A policy compiled into pickleguard: default, python, numpy, pytorch, sklearn, pandas."""
+        """A policy compiled into pickleguard: one of shipped_policy_names()."""
+        if not isinstance(name, str):
+            raise TypeError(f"a shipped policy name is a str, not {type(name).__name__}")
         cached = cls._shipped_cache.get(name)
         if cached is None:
-            cached = cls._shipped_cache[name] = cls(_native.Policy.shipped(name))
+            cached = cls._shipped_cache[name] = cls._wrap(_native.Policy.shipped(name))
         return cached
 
     @classmethod
     def from_file(cls, path):
         """A policy file; its includes resolve against the shipped policies, then its directory."""
-        return cls(_native.Policy.load(os.fspath(path)))
+        return cls._wrap(_native.Policy.load(_as_policy_path(path)))
 
     @classmethod
     def from_text(cls, text, origin="<string>", search_dir=""):
-        return cls(_native.Policy.parse(text, origin, search_dir))
+        return cls._wrap(_native.Policy.parse(text, origin, search_dir))
 
     @property
     def name(self):
@@ -119,14 +139,39 @@ def shipped_policy_names():
     return list(_native.shipped_policy_names())
 
 
+def _as_policy_path(path):
+    """A path as the native loader takes it: one it reads as a file, never
+    as a shipped name (it has a '/')."""
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise TypeError("a policy path must be a str or an os.PathLike of str")
+    return text if "/" in text else os.path.join(".", text)
+
+
+def _policy_argument(one):
+    """One name or path as `pickleguard scan --policy` reads it."""
+    if isinstance(one, str):
+        return one  # a name, or a path when it has a '/' or ends in .toml
+    if isinstance(one, os.PathLike):
+        return _as_policy_path(one)
+    raise TypeError(f"a policy is a shipped name, a path, a list of them or a pickleguard.Policy, "
+                    f"not {type(one).__name__}")
+
+
+def _native_policy(source):
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("an empty list of policies")
+        return _native.Policy.load_many([_policy_argument(one) for one in source])
+    return _native.Policy.load(_policy_argument(source))
+
+
 def _policy(policy):
     if isinstance(policy, Policy):
         return policy
     if isinstance(policy, str) and policy in _native.shipped_policy_names():
         return Policy.shipped(policy)
-    if isinstance(policy, PathLike):
-        return Policy.from_file(policy)
-    raise TypeError(f"policy must be a pickleguard.Policy, a shipped policy name or a path, not {type(policy).__name__}")
+    return Policy(policy)
 
 
 class Report:
@@ -226,7 +271,7 @@ def scan(data_or_path, policy="default", *, containers=True, sandbox=True, timeo
     space beyond this process's own (0: no limit); see the module's doc."""
     p = _policy(policy)
     box = _Sandbox(sandbox, timeout, max_memory_mb)
-    if isinstance(data_or_path, PathLike):
+    if isinstance(data_or_path, _PathLike):
         path = os.fspath(data_or_path)
         if box.on:
             report = scan_files([path], p, containers=containers, jobs=1, timeout=timeout,
@@ -288,8 +333,10 @@ def _compat_name(module, name):
     return key
 
 
-class _GuardedUnpickler(pickle.Unpickler):
-    """pickle.Unpickler that resolves only the policy's globals.
+class _PolicyGuard:
+    """find_class, getattr and persistent_load that resolve only the policy's
+    globals, for any unpickler class (the C one, or joblib's pure-Python
+    NumpyUnpickler) mixed in before it.
 
     find_class receives names as the stream spells them. Which name CPython
     would import depends on the protocol in force (fix_imports below 3, dotted
@@ -297,19 +344,19 @@ class _GuardedUnpickler(pickle.Unpickler):
     report says it for every spelling it saw. This class checks the policy
     itself, recomputes the renaming, and refuses any spelling the scan did
     not see, any ambiguity, and any dotted name the policy does not list.
+    `seen_globals` are the report's globals of the one stream this unpickler
+    reads (those at its location), so a spelling seen elsewhere in the file
+    does not count.
     """
 
-    def __init__(self, file, policy, report, **kwargs):
-        super().__init__(file, **kwargs)
+    def _guard(self, policy, seen_globals):
         self._policy = policy
         self._seen = {}
         # Attributes the scan judged as fetched with getattr (opcode REDUCE),
         # and whether it let getattr itself go without a policy entry.
         self._fetched = set()
         self._getattr_consumed = False
-        for g in report.globals:
-            if g["member"] is not None:
-                continue
+        for g in seen_globals:
             if g.get("opcode") == "REDUCE":
                 self._fetched.add((g["module"], g["name"]))
                 continue
@@ -375,8 +422,21 @@ class _GuardedUnpickler(pickle.Unpickler):
         self._refuse("a persistent id: torch storages are loaded by torch, use pickleguard.torch_load")
 
 
+class _GuardedUnpickler(_PolicyGuard, pickle.Unpickler):
+    """The C unpickler (what pickle.load and numpy.load use) under the guard."""
+
+    def __init__(self, file, policy, seen_globals, **kwargs):
+        super().__init__(file, **kwargs)
+        self._guard(policy, seen_globals)
+
+
+def _globals_at(report, member):
+    """The report's globals of the stream at `member` (None: the file itself)."""
+    return [g for g in report.globals if g["member"] == member]
+
+
 def _unpickle(data, policy, report, kwargs):
-    unpickler = _GuardedUnpickler(io.BytesIO(data), policy, report, **kwargs)
+    unpickler = _GuardedUnpickler(io.BytesIO(data), policy, _globals_at(report, None), **kwargs)
     return unpickler.load()
 
 
@@ -397,7 +457,7 @@ def load(file, policy="default", *, encoding="ASCII", errors="strict", sandbox=T
          max_memory_mb=_MAX_MEMORY_MB):
     """Like loads, for a binary file object (read whole, once: what was
     scanned is what is loaded) or a path."""
-    if isinstance(file, PathLike):
+    if isinstance(file, _PathLike):
         with open(file, "rb") as f:
             data = f.read()
     else:
@@ -420,7 +480,7 @@ def torch_load(file, policy="pytorch", map_location=None, *, sandbox=True, timeo
     import torch  # only now: the scan must not depend on torch
 
     p = _policy(policy)
-    if isinstance(file, PathLike):
+    if isinstance(file, _PathLike):
         path = os.fspath(file)
         with open(path, "rb") as f:
             data = f.read()
@@ -436,3 +496,138 @@ def torch_load(file, policy="pytorch", map_location=None, *, sandbox=True, timeo
     if report.format not in _TORCH_FORMATS:
         raise UnsafePickleError(f"{path}: a {report.format!r} file is not a torch.save checkpoint", report)
     return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+
+
+# ---- joblib and numpy -----------------------------------------------------------
+
+
+def _read_whole(file):
+    """(bytes, name) of a path or a binary file object, read once: what was
+    scanned is what is loaded."""
+    if isinstance(file, _PathLike):
+        path = os.fspath(file)
+        with open(path, "rb") as f:
+            return f.read(), path
+    return file.read(), str(getattr(file, "name", "<file>"))
+
+
+def _scan_to_load(file, policy, formats, what, box):
+    p = _policy(policy)
+    data, path = _read_whole(file)
+    report = _scan_buffer(data, p, path, True, box)
+    _require_safe(report)
+    if report.format not in formats:
+        raise UnsafePickleError(f"{path}: a {report.format!r} file is not {what}", report)
+    return p, data, path, report
+
+
+# joblib.load opens these (numpy_pickle_utils._detect_compressor), then reads
+# the pickle inside; the scan names such a file by its compressor.
+_JOBLIB_FORMATS = {"joblib", "pickle", "zlib", "gzip", "bz2", "xz", "lzma", "lz4"}
+
+
+def joblib_load(file, policy="sklearn", *, sandbox=True, timeout=_TIMEOUT, max_memory_mb=_MAX_MEMORY_MB):
+    """Scans a joblib.dump file (path or binary file object; any compressor
+    joblib writes), then loads the bytes that were scanned with joblib's own
+    NumpyUnpickler, under the policy-checking find_class: the same two lines
+    of defence as loads. The default policy, sklearn, allows what
+    scikit-learn's persistence guide saves (estimators, pipelines, numpy
+    arrays through joblib's NumpyArrayWrapper)."""
+    from joblib import numpy_pickle, numpy_pickle_compat, numpy_pickle_utils
+
+    box = _Sandbox(sandbox, timeout, max_memory_mb)
+    p, data, path, report = _scan_to_load(file, policy, _JOBLIB_FORMATS, "a joblib.dump file", box)
+    # The scan names the joblib stream of a compressed file by its compressor
+    # ("zlib"), and the pickle an object array holds by its place in that
+    # stream ("zlib > object array at offset N").
+    root = None if report.format in ("joblib", "pickle") else report.format
+    nested = "object array at offset " if root is None else f"{root} > object array at offset "
+    object_globals = [g for g in report.globals if (g["member"] or "").startswith(nested)]
+
+    class GuardedNumpyUnpickler(_PolicyGuard, numpy_pickle.NumpyUnpickler):
+        dispatch = numpy_pickle.NumpyUnpickler.dispatch.copy()
+
+        def load_build(self):
+            # As NumpyUnpickler.load_build: BUILD, then an array wrapper on
+            # the stack is replaced by the array it reads from the stream.
+            # joblib reads an object array's data with a plain pickle.load of
+            # the stream; here that nested pickle goes through the guard too.
+            pickle._Unpickler.load_build(self)
+            top = self.stack[-1]
+            if isinstance(top, numpy_pickle_compat.NDArrayWrapper):
+                self._refuse("joblib's NDArrayWrapper: it loads a companion file with numpy.load(allow_pickle=True)")
+            if not isinstance(top, numpy_pickle.NumpyArrayWrapper):
+                return
+            wrapper = self.stack.pop()
+            if not wrapper.dtype.hasobject:
+                self.stack.append(wrapper.read(self))
+                return
+            if wrapper.subclass is not self.np.ndarray:
+                self._refuse(f"an object array of subclass {wrapper.subclass!r}")
+            array = _GuardedUnpickler(self.file_handle, self._policy, object_globals).load()
+            self.stack.append(numpy_pickle_utils._ensure_native_byte_order(array))
+
+        dispatch[pickle.BUILD[0]] = load_build
+
+    with numpy_pickle_utils._read_fileobject(io.BytesIO(data), path) as stream:
+        if isinstance(stream, str):
+            # joblib < 0.10's format: joblib.load hands it to load_compatibility,
+            # which reads companion .npy files beside it.
+            raise UnsafePickleError(f"{path}: a joblib < 0.10 file, which loads companion files", report)
+        unpickler = GuardedNumpyUnpickler(path, stream)
+        unpickler._guard(p, _globals_at(report, root))
+        return unpickler.load()
+
+
+def _load_npy(stream, policy, member, report, encoding):
+    """One .npy as numpy.lib.format.read_array reads it, with the pickle of an
+    object array through the guard (numpy calls pickle.load(fp) there)."""
+    import numpy
+
+    fmt = numpy.lib.format
+    start = stream.tell()
+    # The header as read_array reads it (numpy's own private helper, so every
+    # header version numpy knows is read as numpy reads it); allow_pickle=True
+    # lifts its header size limit, as here.
+    version = fmt.read_magic(stream)
+    fmt._check_version(version)
+    _, _, dtype = fmt._read_array_header(stream, version, max_header_size=2**64)
+    if not dtype.hasobject:
+        stream.seek(start)
+        return fmt.read_array(stream, allow_pickle=False, max_header_size=2**64)
+    where = "object array" if member is None else f"{member} > object array"
+    return _GuardedUnpickler(stream, policy, _globals_at(report, where), encoding=encoding).load()
+
+
+def numpy_load(file, policy="numpy", *, encoding="ASCII", sandbox=True, timeout=_TIMEOUT,
+               max_memory_mb=_MAX_MEMORY_MB):
+    """Scans a .npy or .npz file (path or binary file object), then loads the
+    bytes that were scanned as numpy.load(..., allow_pickle=True) would, with
+    every object array's pickle under the policy-checking find_class. A .npy
+    gives its array; a .npz a dict of its members, named as numpy.load's
+    NpzFile names them (".npy" dropped; a member that is not a .npy is its
+    bytes, as NpzFile returns it)."""
+    import zipfile
+
+    box = _Sandbox(sandbox, timeout, max_memory_mb)
+    p, data, path, report = _scan_to_load(file, policy, {"npy", "npz"}, "a .npy or .npz file", box)
+    if report.format == "npy":
+        return _load_npy(io.BytesIO(data), p, None, report, encoding)
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            with archive.open(name) as member:
+                head = member.read(6)
+            if head != b"\x93NUMPY":
+                if name in arrays:
+                    raise UnsafePickleError(f"{path}: two members are both named {name!r} by numpy.load", report)
+                arrays[name] = archive.read(name)
+                continue
+            key = name[:-4] if name.endswith(".npy") else name
+            if key in arrays:
+                # NpzFile would give one of them for this key; which depends
+                # on its lookup order, so refuse rather than guess.
+                raise UnsafePickleError(f"{path}: two members are both named {key!r} by numpy.load", report)
+            with archive.open(name) as member:
+                arrays[key] = _load_npy(io.BytesIO(member.read()), p, name, report, encoding)
+    return arrays

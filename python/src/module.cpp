@@ -209,6 +209,10 @@ PYBIND11_MODULE(_pickleguard, m) {
     py::class_<pg::policy, policy_ptr>(m, "Policy")
         .def_static("shipped", [](const std::string& name) { return take(pg::load_shipped_policy(name)); })
         .def_static("load", [](const std::string& name_or_path) { return take(pg::load_policy(name_or_path)); })
+        .def_static("load_many",
+                    [](const std::vector<std::string>& names_or_paths) {
+                        return take(pg::load_policies(names_or_paths));
+                    })
         .def_static(
             "parse",
             [](const std::string& text, const std::string& origin, const std::string& search_dir) {
@@ -334,7 +338,8 @@ PYBIND11_MODULE(_pickleguard, m) {
                 if (file) json = report_of(scan_span(file.value().bytes(), *p, path, containers), *p);
                 else failure = pg::describe(file.error());
             }
-            if (!failure.empty()) raise_os_error(path + ": " + failure);
+            // map_file's reason names the path already; say it once.
+            if (!failure.empty()) raise_os_error(failure.starts_with(path) ? failure : path + ": " + failure);
             return json;
         },
         py::arg("path"), py::arg("policy"), py::arg("containers") = true);

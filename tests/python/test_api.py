@@ -90,8 +90,11 @@ def test_non_contiguous_buffers_are_refused():
 
 
 def test_missing_file_is_an_os_error(tmp_path):
-    with pytest.raises(OSError):
-        pickleguard.scan(tmp_path / "missing.pkl")
+    missing = str(tmp_path / "missing.pkl")
+    for sandbox in (True, False):
+        with pytest.raises(OSError) as info:
+            pickleguard.scan(tmp_path / "missing.pkl", sandbox=sandbox)
+        assert str(info.value).count(missing) == 1, str(info.value)  # the path, said once
     with pytest.raises(OSError):
         pickleguard.load(tmp_path / "missing.pkl")
 
@@ -145,6 +148,41 @@ def test_policy_from_file(tmp_path):
 def test_policy_argument_type():
     with pytest.raises(TypeError):
         pickleguard.loads(pickle.dumps(1), policy=42)
+    with pytest.raises(TypeError, match="not bytes"):
+        pickleguard.Policy(b"python")
+    with pytest.raises(TypeError):
+        pickleguard.Policy(["python", 3])
+    with pytest.raises(ValueError):
+        pickleguard.Policy([])
+
+
+def test_policy_constructor_takes_a_name_a_path_or_a_list(tmp_path):
+    python = pickleguard.Policy("python")
+    assert python.name == "python" and repr(python).startswith("<pickleguard.Policy 'python'")
+    data = pickle.dumps(collections.OrderedDict(a=1), protocol=2)
+    assert pickleguard.loads(data, policy=python) == collections.OrderedDict(a=1)
+    with pytest.raises(ValueError, match="no-such-policy"):
+        pickleguard.Policy("no-such-policy")
+    extra = tmp_path / "extra.toml"
+    extra.write_text('name = "extra"\n[[allow]]\nmodule = "types"\nname = "SimpleNamespace"\n'
+                     'uses = ["call", "build"]\n')
+    import types
+    value = types.SimpleNamespace(a=1)
+    both = pickleguard.Policy(["python", extra])
+    assert both.find("types", "SimpleNamespace") is not None and both.find("collections", "OrderedDict") is not None
+    for policy in (both, ["python", extra], ["python", str(extra)], ("python", extra)):
+        assert pickleguard.loads(pickle.dumps(value, protocol=2), policy=policy) == value
+    assert pickleguard.Policy(extra).name == "extra"
+    with pytest.raises(pickleguard.UnsafePickleError):
+        pickleguard.loads(pickle.dumps(value, protocol=2), policy="python")
+
+
+def test_public_names_are_the_api():
+    public = {n for n in dir(pickleguard) if not n.startswith("_")}
+    # dir() (and so tab completion and help) shows the API, not the modules
+    # the package imports for itself.
+    assert public == set(pickleguard.__all__)
+    assert all(hasattr(pickleguard, n) for n in pickleguard.__all__)
 
 
 def test_scans_run_on_several_threads():

@@ -97,7 +97,8 @@ def _g(raw_module, raw_name, module=None, name=None, protocol=2):
 
 
 def _guarded_load(data, report, policy="default"):
-    unpickler = pickleguard._GuardedUnpickler(io.BytesIO(data), pickleguard.Policy.shipped(policy), report)
+    unpickler = pickleguard._GuardedUnpickler(io.BytesIO(data), pickleguard.Policy.shipped(policy),
+                                              pickleguard._globals_at(report, None))
     return unpickler.load()
 
 
