@@ -37,6 +37,9 @@ packages=(
     # tests: the Python package's pytest suites, `pip install .` into a venv,
     # the pre-commit hook, the .deb (dpkg-dev comes with build-essential)
     python3-pytest python3-venv python3-pip python3-setuptools python3-wheel pre-commit
+    # setuptools and wheel as wheel files, for `pip install .` into a venv of
+    # another Python (docs/services.md)
+    python3-setuptools-whl python3-wheel-whl
     # tests: `file` for CPack's shlibdeps (the .deb test), python3-lz4 for the
     # lz4-compressed joblib test inputs (tests/containers/make_containers.py)
     file python3-lz4
