@@ -12,6 +12,9 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <map>
+#include <utility>
 
 namespace pickleguard {
 namespace {
@@ -69,12 +72,21 @@ private:
     // anything else is a reader's buffer (a decompressed stream, an inflated
     // zip entry) that dies when the call returns, so it is copied, and the
     // copy is what nested readers see.
+    // The copies are looked up by address (kept_, start -> end), not walked:
+    // a zip of many entries would make each member cost all before it.
     read::bytes_view keep(read::bytes_view bytes) {
         if (within(bytes, file_)) return bytes;
-        for (const std::vector<std::byte>& o : owned_)
-            if (within(bytes, read::view_of(o))) return bytes;
+        if (!bytes.empty()) {
+            auto after = kept_.upper_bound(bytes.data());
+            if (after != kept_.begin()) {
+                auto copy = std::prev(after);
+                if (within(bytes, {copy->first, copy->second})) return bytes;
+            }
+        }
         owned_.emplace_back(bytes.begin(), bytes.end());
-        return read::view_of(owned_.back());
+        read::bytes_view copy = read::view_of(owned_.back());
+        if (!copy.empty()) kept_.emplace(copy.data(), copy.data() + copy.size());
+        return copy;
     }
 
     static bool within(read::bytes_view inner, read::bytes_view outer) {
@@ -85,14 +97,19 @@ private:
 
     // A name already recorded for the same bytes is one member: a member
     // that is read as a pickle, a stream handed on twice.
+    // The members recorded at a byte range are looked up by it (recorded_),
+    // so recording stays linear in the members however many there are.
     void record(const location& where, read::bytes_view bytes, std::vector<format> readings, bool pickle) {
-        for (file_member& m : members_)
-            if (m.where == where && m.bytes.data() == bytes.data() && m.bytes.size() == bytes.size()) {
-                m.pickle = m.pickle || pickle;
-                for (format f : readings)
-                    if (std::find(m.readings.begin(), m.readings.end(), f) == m.readings.end()) m.readings.push_back(f);
-                return;
-            }
+        auto [first, last] = recorded_.equal_range({bytes.data(), bytes.size()});
+        for (auto it = first; it != last; ++it) {
+            file_member& m = members_[it->second];
+            if (m.where != where) continue;
+            m.pickle = m.pickle || pickle;
+            for (format f : readings)
+                if (std::find(m.readings.begin(), m.readings.end(), f) == m.readings.end()) m.readings.push_back(f);
+            return;
+        }
+        recorded_.emplace(std::pair{bytes.data(), bytes.size()}, members_.size());
         members_.push_back({to_string(where), where, bytes, std::move(readings), pickle});
     }
 
@@ -102,6 +119,8 @@ private:
     std::deque<std::vector<std::byte>>& owned_;
     read::read_context ctx_;
     std::uint64_t pickles_ = 0;
+    std::map<const std::byte*, const std::byte*, std::less<>> kept_;
+    std::multimap<std::pair<const std::byte*, std::size_t>, std::size_t> recorded_;  // range -> index in members_
 };
 
 std::string quoted_names(const std::vector<file_member>& members) {
