@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -201,8 +202,11 @@ int main(int argc, char** argv) {
     std::string fail_on;
     CLI::App* scan = app.add_subcommand("scan", "Judge pickles against an allow-list policy");
     scan->add_option("paths", scan_args.paths,
-                     "Regular files and directories (walked; symlinks not followed). FIFOs, devices and sockets are "
-                     "refused; a directory that cannot be listed is an error");
+                     "Regular files and directories (walked; symlinks not followed), and '-' for one file read from "
+                     "standard input (bounded by max_input_bytes). FIFOs, devices and sockets are refused; a "
+                     "directory that cannot be listed is an error");
+    CLI::Option* stdin_name = scan->add_option("--stdin-name", scan_args.stdin_name,
+                     "How reports name the file '-' reads from standard input (default: <stdin>, as ripgrep's)");
     scan->add_option("--policy", scan_args.policies,
                      "Shipped policy name, or a TOML file when it has a '/' or ends in .toml (never a shipped "
                      "name); repeat to merge (default: default)")
@@ -266,6 +270,11 @@ int main(int argc, char** argv) {
         if (!fail_on.empty()) scan_args.fail_on = pickleguard::parse_severity(fail_on).value();
         if (scan_args.paths.empty() != scan_args.stdin_paths) {
             std::fprintf(stderr, "pickleguard scan: give paths, or --stdin-paths, not both\n");
+            return kExitError;
+        }
+        if (stdin_name->count() &&
+            std::find(scan_args.paths.begin(), scan_args.paths.end(), "-") == scan_args.paths.end()) {
+            std::fprintf(stderr, "pickleguard scan: --stdin-name names standard input, which is read only with '-'\n");
             return kExitError;
         }
         return pickleguard::cli::run_scan(scan_args);

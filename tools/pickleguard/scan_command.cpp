@@ -23,6 +23,10 @@ bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR
 
 int run_scan(const scan_args& args) {
     auto t0 = std::chrono::steady_clock::now();
+    if (std::count(args.paths.begin(), args.paths.end(), "-") > 1) {
+        std::fprintf(stderr, "pickleguard scan: '-' (standard input) can be given once\n");
+        return kExitError;
+    }
     for (const auto* globs : {&args.include, &args.exclude})
         for (const std::string& g : *globs)
             if (std::string why = glob_error(g, globs == &args.include); !why.empty()) {
@@ -61,15 +65,24 @@ int run_scan(const scan_args& args) {
     const std::vector<scan_job>& jobs = found.files;
     progress_line progress(jobs.size());
     auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
+    // Standard input cannot be mapped: it is read into the worker's memory,
+    // bounded as decoding bounds a regular file (the tighter of the command
+    // line's and the policy's max_input_bytes), and a longer one is an error.
+    pool_options pool = args.pool(args.jobs);
+    pool.max_stream_bytes = tighter(args.decode.limit, p.limits()).max_input_bytes;
     // The knowledge base is not parsed here: a worker parses it the first
     // time a file names a global, so scans of plain data never pay for it.
-    auto scanned = scan_jobs(jobs, scan_one, args.pool(args.jobs), show);
+    auto scanned = scan_jobs(jobs, scan_one, pool, show);
     progress.finish();
     if (!scanned) {
         std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
         return kExitError;
     }
     std::vector<scan_outcome> outcomes = std::move(scanned).value();
+    // Outcomes come in job order; the one read from standard input is named
+    // as --stdin-name says (the pool names it "-", the path it opened).
+    for (std::size_t i = 0; i < outcomes.size() && i < jobs.size(); ++i)
+        if (jobs[i].path == "-") outcomes[i].report.path = args.stdin_name;
     for (scan_outcome& o : outcomes) {
         if (o.skip_reason) skipped.push_back({o.report.path, std::move(*o.skip_reason)});
         else reports.push_back(std::move(o.report));

@@ -66,6 +66,10 @@ struct pool_options {
     unsigned jobs = 0;                // workers; 0: one per available core
     double timeout_seconds = 60;      // per file, wall clock; 0: none
     std::uint64_t memory_bytes = std::uint64_t{8} << 30;  // address space per worker, plus the file's size
+    // A job that is a stream ("-", standard input) is read into memory up to
+    // this many bytes; a longer one is an `error` report (limit-exceeded),
+    // never judged truncated. `scan -` sets the scan's max_input_bytes.
+    std::uint64_t max_stream_bytes = ~std::uint64_t{0};
 };
 
 // Scans every job in sandboxed workers. Fails (and scans nothing) only when
@@ -73,9 +77,11 @@ struct pool_options {
 result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& jobs, const scan_function& scan,
                                                   const pool_options& options, const progress_function& progress);
 
-// The same, in this process (--no-sandbox).
+// The same, in this process (--no-sandbox); a stream job is bounded by
+// `max_stream_bytes` as pool_options' is.
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                          const progress_function& progress);
+                                          const progress_function& progress,
+                                          std::uint64_t max_stream_bytes = ~std::uint64_t{0});
 
 // scan_in_workers, or scan_in_process when !options.sandbox: what every
 // command that reads untrusted files calls.

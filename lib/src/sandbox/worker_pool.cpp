@@ -175,6 +175,14 @@ bool receive_job(int channel, job_header& h, std::string& path, int& fd) {
     return read_all(channel, path.data() + have, path.size() - have);
 }
 
+// A stream that could not be read whole: over max_stream_bytes is a limit
+// (the input was not judged, so the verdict is error), anything else an
+// unreadable file.
+file_report stream_failure_report(const std::string& path, const error& e) {
+    return file_report::error(path, e.kind == error_kind::limit ? rule::limit_exceeded : rule::unreadable_file,
+                              e.reason);
+}
+
 file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
     return file_report::error(job.path, rule::scanner_crashed,
                         "the scanner process ran out of memory while reading this file (its limit is " +
@@ -211,8 +219,8 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
             } u{data, h.size};
             return scan({static_cast<const std::byte*>(data), h.size}, job);
         }
-        auto file = read_stream(fd, job.path);
-        if (!file) return {unreadable_report(job.path, file.error().reason), {}};
+        auto file = read_stream(fd, job.path == "-" ? "standard input" : job.path, options.max_stream_bytes);
+        if (!file) return {stream_failure_report(job.path, file.error()), {}};
         return scan(file.value().bytes(), job);
     } catch (const std::bad_alloc&) {
         return {out_of_memory_report(job, options), {}};
@@ -721,17 +729,19 @@ result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& j
 result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
                                             const pool_options& options, const progress_function& progress) {
     if (options.sandbox) return scan_in_workers(jobs, scan, options, progress);
-    return scan_in_process(jobs, scan, progress);
+    return scan_in_process(jobs, scan, progress, options.max_stream_bytes);
 }
 
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                          const progress_function& progress) {
+                                          const progress_function& progress, std::uint64_t max_stream_bytes) {
     std::vector<scan_outcome> out;
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
     for (const scan_job& job : jobs) {
-        auto file = job.path == "-" ? read_stream(0, "<stdin>") : map_regular_file(job.path);
-        if (!file) out.push_back({unreadable_report(job.path, file.error().reason), {}});
+        bool stream = job.path == "-";
+        auto file = stream ? read_stream(0, "standard input", max_stream_bytes) : map_regular_file(job.path);
+        if (!file) out.push_back({stream ? stream_failure_report(job.path, file.error())
+                                         : unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));
         out.back().report.path = job.path;
         if (!out.back().skip_reason && out.back().report.verdict == verdict::unsafe) ++unsafe;
