@@ -9,8 +9,11 @@ done), as a shell pipeline or a CI log follower uses them.
 import json
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -101,6 +104,100 @@ class ScanStdinTest(cli_common.TempDirTest):
         r = self.scan(["--stdin-name", "x.pkl", p], b"")
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--stdin-name", r.stderr)
+
+
+class JsonlTest(cli_common.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.a = self.write("d/a.pkl", pickle.dumps({"w": [0.5] * 10}, protocol=4))
+        self.b = self.write("d/b.pkl", pickles.os_system())
+        self.write("d/notes.txt", "not a pickle\n")
+        os.symlink(self.a, os.path.join(self.dir, "d", "link.pkl"))
+
+    def test_same_objects_as_format_json(self):
+        d = os.path.join(self.dir, "d")
+        for mode in sandbox_modes():
+            with self.subTest(mode=mode):
+                doc = json.loads(subprocess.run([PICKLEGUARD, "scan", *mode, "--format", "json", d],
+                                                capture_output=True, text=True, timeout=60).stdout)
+                r = subprocess.run([PICKLEGUARD, "scan", *mode, "--format", "jsonl", d], capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                lines = [json.loads(x) for x in r.stdout.splitlines()]
+                self.assertTrue(r.stdout.endswith("\n"))
+                for line in lines:
+                    self.assertEqual(next(iter(line)), "type", "the discriminator comes first")
+                types = [x.pop("type") for x in lines]
+                self.assertEqual(types[-1], "summary")
+                self.assertEqual(types.count("summary"), 1)
+                self.assertEqual([x for t, x in zip(types, lines) if t == "file"], doc["files"])
+                self.assertEqual([x for t, x in zip(types, lines) if t == "skipped"], doc["skipped"])
+                summary = lines[-1]
+                self.assertEqual({k: summary.pop(k) for k in ("schema", "tool", "version", "policy")},
+                                 {k: doc[k] for k in ("schema", "tool", "version", "policy")})
+                self.assertEqual(summary, doc["summary"])
+
+    def read_lines_while_stdin_is_open(self, args, source):
+        """Starts a scan whose last path is '-', a pipe this test holds open,
+        and returns the first line `source` gives while that pipe is still
+        pending, then the rest once the pickle is sent."""
+        proc = subprocess.Popen([PICKLEGUARD, "scan", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            first = source(proc)
+            self.assertIsNone(proc.poll(), "the scan is still waiting for standard input")
+            proc.stdin.write(pickle.dumps([1, 2, 3]))
+            proc.stdin.close()
+            proc.wait(timeout=60)
+            return first, proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+
+    def test_first_line_before_the_last_file_is_read(self):
+        for mode in sandbox_modes():
+            with self.subTest(mode=mode):
+                lines = queue.Queue()
+
+                def from_stdout(proc):
+                    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+                    # A report written only at the end would never come here:
+                    # the last file is not there yet.
+                    return json.loads(lines.get(timeout=30))
+
+                first, proc = self.read_lines_while_stdin_is_open(
+                    [*mode, "--format", "jsonl", "--timeout", "120", self.a, self.b, "-"], from_stdout)
+                self.assertEqual((first["type"], first["path"], first["verdict"]), ("file", self.a, "safe"))
+                rest = []
+                while len(rest) < 3:
+                    rest.append(json.loads(lines.get(timeout=30)))
+                self.assertEqual([(x["type"], x.get("path")) for x in rest],
+                                 [("file", self.b), ("file", "<stdin>"), ("summary", None)])
+                self.assertEqual(proc.returncode, 1)
+                self.assertEqual(rest[-1]["files"], 3)
+
+    def test_output_file_is_written_line_by_line(self):
+        out = os.path.join(self.dir, "report.jsonl")
+
+        def from_file(proc):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if os.path.exists(out):
+                    with open(out) as f:
+                        text = f.read()
+                    if "\n" in text:
+                        return json.loads(text.split("\n")[0])
+                time.sleep(0.05)
+            self.fail("no line in the --output file while the scan was pending")
+
+        first, proc = self.read_lines_while_stdin_is_open(["--format", "jsonl", "-o", out, self.a, "-"], from_file)
+        self.assertEqual(first["path"], self.a)
+        self.assertEqual(proc.returncode, 0)
+        with open(out) as f:
+            self.assertEqual([json.loads(x)["type"] for x in f], ["file", "file", "summary"])
 
 
 if __name__ == "__main__":

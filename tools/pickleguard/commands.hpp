@@ -48,7 +48,7 @@ void add_limit_options(CLI::App* cmd, limits& lim);
 struct scan_args : worker_args {
     std::vector<std::string> paths;
     std::vector<std::string> policies;  // shipped names or files (load_policies); several are merged
-    std::string format = "text";        // text | json | sarif
+    std::string format = "text";        // text | json | jsonl | sarif
     std::string output;                 // file, or stdout
     std::optional<severity> fail_on;
     bool quiet = false;

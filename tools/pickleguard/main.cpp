@@ -213,8 +213,9 @@ int main(int argc, char** argv) {
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    scan->add_option("--format", scan_args.format, "text, json or sarif")
-        ->check(CLI::IsMember({"text", "json", "sarif"}));
+    scan->add_option("--format", scan_args.format,
+                     "text, json, jsonl (one line per file as it is done, then a summary line) or sarif")
+        ->check(CLI::IsMember({"text", "json", "jsonl", "sarif"}));
     scan->add_option("--output,-o", scan_args.output, "Write the report to this file");
     scan->add_option("--fail-on", fail_on, "Also exit 1 on any finding of this severity or above")
         ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));

@@ -32,6 +32,16 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
 
 std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name);
 
+// `scan --format jsonl`: one line of compact JSON per file, written as soon
+// as the file is done, then one summary line (docs/report-format.md). A
+// file's line is its object of report_json's "files" with "type": "file"
+// first; a skipped file's is {"type": "skipped", "path", "reason"}; the
+// summary's is {"type": "summary", "schema", "tool", "version", "policy",
+// then report_json's "summary" fields}. Each ends in '\n'.
+std::string report_jsonl_file(const file_report& file);
+std::string report_jsonl_skipped(const skipped_file& skipped);
+std::string report_jsonl_summary(const report_summary& summary, std::string_view policy_name);
+
 // The text report `pickleguard scan` prints by default, for people
 // (programs read JSON or SARIF).
 struct text_options {

@@ -112,6 +112,40 @@ report_summary summarize(const std::vector<file_report>& files, const std::vecto
     return s;
 }
 
+namespace {
+
+json skipped_json(const skipped_file& s) { return json{{"path", utf8_safe(s.path)}, {"reason", utf8_safe(s.reason)}}; }
+
+json summary_json(const report_summary& s) {
+    return json{{"files", s.files}, {"safe", s.safe},       {"unsafe", s.unsafe},
+                {"error", s.error}, {"skipped", s.skipped}, {"bytes", s.bytes}};
+}
+
+// A line of jsonl: "type" first, then the object's own keys, in order.
+std::string jsonl_line(std::string_view type, const json& body) {
+    json line;
+    line["type"] = type;
+    for (const auto& [k, v] : body.items()) line[k] = v;
+    return line.dump() + "\n";
+}
+
+}  // namespace
+
+std::string report_jsonl_file(const file_report& file) { return jsonl_line("file", file_json(file)); }
+
+std::string report_jsonl_skipped(const skipped_file& skipped) { return jsonl_line("skipped", skipped_json(skipped)); }
+
+std::string report_jsonl_summary(const report_summary& summary, std::string_view policy_name) {
+    json head;
+    head["schema"] = 1;
+    head["tool"] = "pickleguard";
+    head["version"] = version();
+    head["policy"] = utf8_safe(policy_name);
+    const json counts = summary_json(summary);
+    for (const auto& [k, v] : counts.items()) head[k] = v;
+    return jsonl_line("summary", head);
+}
+
 std::string report_json(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
                         std::string_view policy_name) {
     json doc;
@@ -123,11 +157,9 @@ std::string report_json(const std::vector<file_report>& files, const std::vector
     for (const file_report& f : files) arr.push_back(file_json(f));
     doc["files"] = std::move(arr);
     json sk = json::array();
-    for (const skipped_file& s : skipped) sk.push_back(json{{"path", utf8_safe(s.path)}, {"reason", utf8_safe(s.reason)}});
+    for (const skipped_file& s : skipped) sk.push_back(skipped_json(s));
     doc["skipped"] = std::move(sk);
-    report_summary s = summarize(files, skipped);
-    doc["summary"] = json{{"files", s.files}, {"safe", s.safe}, {"unsafe", s.unsafe}, {"error", s.error},
-                          {"skipped", s.skipped}, {"bytes", s.bytes}};
+    doc["summary"] = summary_json(summarize(files, skipped));
     return doc.dump(2) + "\n";
 }
 

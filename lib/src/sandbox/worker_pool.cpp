@@ -371,8 +371,9 @@ public:
         }
     }
 
-    result<std::vector<scan_outcome>> run(const progress_function& progress) {
+    result<std::vector<scan_outcome>> run(const progress_function& progress, const outcome_function& each) {
         progress_ = &progress;
+        each_ = &each;
         out_.assign(jobs_.size(), std::nullopt);
         unsigned n = options_.jobs ? options_.jobs : available_cores();
         n = static_cast<unsigned>(std::min<std::size_t>(n, jobs_.size()));
@@ -452,6 +453,9 @@ private:
         out_[job] = std::move(o);
         ++done_;
         if (*progress_) (*progress_)(done_, unsafe_);
+        // Outcomes arrive in any order; they are handed on in input order.
+        for (; given_ < out_.size() && out_[given_]; ++given_)
+            if (*each_) (*each_)(given_, *out_[given_]);
     }
 
     // The front job, which the worker was scanning; the jobs queued behind it
@@ -698,6 +702,8 @@ private:
     std::vector<std::optional<scan_outcome>> out_;
     const progress_function* progress_ = nullptr;
     std::size_t next_ = 0, done_ = 0, unsafe_ = 0;
+    std::size_t given_ = 0;                 // outcomes handed to each_, a prefix of out_
+    const outcome_function* each_ = nullptr;
     std::deque<std::size_t> retry_;         // sent to a worker that ended before reading them
     std::optional<opened_job> held_;        // opened, waiting for a worker that can take it
 };
@@ -720,20 +726,23 @@ unsigned available_cores() {
 }
 
 result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                                  const pool_options& options, const progress_function& progress) {
+                                                  const pool_options& options, const progress_function& progress,
+                                                  const outcome_function& each) {
     if (jobs.empty()) return std::vector<scan_outcome>{};
     pool p(jobs, scan, options);
-    return p.run(progress);
+    return p.run(progress, each);
 }
 
 result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                            const pool_options& options, const progress_function& progress) {
-    if (options.sandbox) return scan_in_workers(jobs, scan, options, progress);
-    return scan_in_process(jobs, scan, progress, options.max_stream_bytes);
+                                            const pool_options& options, const progress_function& progress,
+                                            const outcome_function& each) {
+    if (options.sandbox) return scan_in_workers(jobs, scan, options, progress, each);
+    return scan_in_process(jobs, scan, progress, options.max_stream_bytes, each);
 }
 
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                          const progress_function& progress, std::uint64_t max_stream_bytes) {
+                                          const progress_function& progress, std::uint64_t max_stream_bytes,
+                                          const outcome_function& each) {
     std::vector<scan_outcome> out;
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
@@ -746,6 +755,7 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
         out.back().report.path = job.path;
         if (!out.back().skip_reason && out.back().report.verdict == verdict::unsafe) ++unsafe;
         if (progress) progress(out.size(), unsafe);
+        if (each) each(out.size() - 1, out.back());
     }
     return out;
 }
