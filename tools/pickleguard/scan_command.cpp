@@ -19,6 +19,13 @@ namespace {
 
 bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR"); }
 
+// SARIF's %SRCROOT%: where the scan runs (a CI job's checkout); empty if
+// it cannot be told, and paths are then left as given.
+std::string working_directory() {
+    char buf[4096];
+    return ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string();
+}
+
 // The lines of --format jsonl, each flushed as it is written so that a
 // reader of the pipe (or a `tail -f` of the file) sees a file's verdict
 // while later files are read. A write that fails is said once, at close.
@@ -153,7 +160,7 @@ int run_scan(const scan_args& args) {
         std::string text;
         bool colour = args.output.empty() && colour_on(stdout);
         if (args.format == "json") text = report_json(reports, skipped, policy_name);
-        else if (args.format == "sarif") text = report_sarif(reports, policy_name);
+        else if (args.format == "sarif") text = report_sarif(reports, policy_name, {working_directory()});
         else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds});
         if (!write_output(args.output, text)) return kExitError;
     }

@@ -30,7 +30,19 @@ report_summary summarize(const std::vector<file_report>& files, const std::vecto
 std::string report_json(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
                         std::string_view policy_name);
 
-std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name);
+// SARIF 2.1.0 as GitHub code scanning ranks and tracks it
+// (docs/report-format.md, SARIF): rules with security-severity and a
+// default level, results with partialFingerprints, files that could not be
+// read as tool execution notifications, paths relative to %SRCROOT%.
+struct sarif_options {
+    // The scan root, an absolute directory (the CLI's working directory):
+    // paths inside it are written relative to %SRCROOT%, which
+    // originalUriBaseIds defines as it; paths outside, absolute file: URIs.
+    // Empty: relative paths relative to %SRCROOT%, left undefined.
+    std::string root;
+};
+std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name,
+                         const sarif_options& options = {});
 
 // `scan --format jsonl`: one line of compact JSON per file, written as soon
 // as the file is done, then one summary line (docs/report-format.md). A
