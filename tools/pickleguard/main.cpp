@@ -27,9 +27,11 @@ void add_worker_options(CLI::App* cmd, worker_args& args) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--max-memory", args.max_memory_mb,
                     "Address space of a scanner process, in MB, plus the size of the file it reads");
-    cmd->add_flag("!--no-sandbox", args.sandbox,
-                  "Read files in this process, without the seccomp sandbox, the process limits and the timeout "
-                  "(for systems without seccomp)");
+    // A callback rather than CLI11's "!--no-sandbox" negated flag, whose help
+    // line reads "--no-sandbox{false}".
+    cmd->add_flag_callback("--no-sandbox", [&args] { args.sandbox = false; },
+                           "Read files in this process, without the seccomp sandbox, the process limits and the "
+                           "timeout (for systems without seccomp)");
 }
 
 // The limit options, from the limits table (pickleguard/limits.hpp): each
