@@ -85,7 +85,7 @@ set(CPACK_PACKAGE_DESCRIPTION
 string(REPLACE ";" "" CPACK_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
 set(CPACK_PACKAGE_CONTACT "pickleguard maintainers <pickleguard@users.noreply.github.com>")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CPACK_PACKAGE_CONTACT}")
-set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/pickleguard/pickleguard")
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${PICKLEGUARD_REPOSITORY_URL}")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Run-time libraries of the command come from dpkg-shlibdeps (libre2-9,

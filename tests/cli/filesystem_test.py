@@ -256,7 +256,7 @@ class FileSystemTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("2 files", r.stdout)
         r = self.run_scan("scan", "--exclude", "sub/", "d")
-        self.assertIn("1 files", r.stdout)
+        self.assertIn("1 file:", r.stdout)
 
     def test_patterns_match_paths_as_printed(self):
         for root in ("d", "./d", os.path.join(self.root, "d")):

@@ -36,9 +36,9 @@ ordered doc_example() {
     return ordered::parse(text.substr(body, close - body));
 }
 
-// The doc example's report, built field by field from the structs (not from
-// the schema tables), as `pickleguard scan --format json` would report it.
-ordered written_example() {
+// The doc example's file, built field by field from the structs (not from
+// the schema tables).
+file_report example_report() {
     file_report r;
     r.path = "model.pkl";
     r.format = "pickle";
@@ -60,7 +60,12 @@ ordered written_example() {
     g.uses = uses::call;
     g.opcode = "GLOBAL";
     r.globals.push_back(g);
-    return ordered::parse(report_json({r}, {{"notes.txt", "not a pickle container"}}, "default"));
+    return r;
+}
+
+// The doc example, as `pickleguard scan --format json` would report it.
+ordered written_example() {
+    return ordered::parse(report_json({example_report()}, {{"notes.txt", "not a pickle container"}}, "default"));
 }
 
 // Equal keys in equal order and equal values, but for the fields the example
@@ -107,6 +112,35 @@ TEST(ReportFormatDoc, ExampleListsEverySchemaField) {
     EXPECT_EQ(keys_of(file["findings"][0]), rows_of(static_cast<finding*>(nullptr)));
     ASSERT_FALSE(file["globals"].empty());
     EXPECT_EQ(keys_of(file["globals"][0]), rows_of(static_cast<global_report*>(nullptr)));
+}
+
+// The ```jsonl block: one object per line, each what report_jsonl_* write
+// for the example's file, skipped file and summary, key for key.
+TEST(ReportFormatDoc, JsonlExampleIsWhatTheWriterWrites) {
+    const std::string text = doc_text();
+    const std::size_t open = text.find("```jsonl\n");
+    ASSERT_NE(open, std::string::npos) << "docs/report-format.md has no ```jsonl example";
+    const std::size_t body = open + 9;
+    std::istringstream block(text.substr(body, text.find("```", body) - body));
+    std::vector<ordered> doc_lines;
+    for (std::string line; std::getline(block, line);) doc_lines.push_back(ordered::parse(line));
+
+    const ordered json_report = written_example();
+    const file_report r = example_report();
+    const skipped_file notes{"notes.txt", "not a pickle container"};
+    const std::vector<std::string> written = {report_jsonl_file(r), report_jsonl_skipped(notes),
+                                              report_jsonl_summary(summarize({r}, {notes}), "default")};
+    ASSERT_EQ(doc_lines.size(), written.size());
+    for (std::size_t i = 0; i < written.size(); ++i) {
+        ASSERT_EQ(written[i].back(), '\n');
+        ASSERT_EQ(written[i].find('\n'), written[i].size() - 1) << "one line per object";
+        expect_same_shape(doc_lines[i], ordered::parse(written[i]), "jsonl line " + std::to_string(i + 1));
+    }
+    // A file's line is the JSON report's entry with "type" first.
+    ordered file_line = ordered::parse(written[0]);
+    EXPECT_EQ(file_line.begin().key(), "type");
+    file_line.erase("type");
+    EXPECT_EQ(file_line, json_report["files"][0]);
 }
 
 // The words the page lists for `uses` and `verdict` are the report's own.

@@ -48,7 +48,7 @@ void add_limit_options(CLI::App* cmd, limits& lim);
 struct scan_args : worker_args {
     std::vector<std::string> paths;
     std::vector<std::string> policies;  // shipped names or files (load_policies); several are merged
-    std::string format = "text";        // text | json | sarif
+    std::string format = "text";        // text | json | jsonl | sarif
     std::string output;                 // file, or stdout
     std::optional<severity> fail_on;
     bool quiet = false;
@@ -57,6 +57,7 @@ struct scan_args : worker_args {
     std::vector<std::string> include, exclude;  // globs for files found by walking directories
     bool skip_unknown = false;          // named files that are not pickle containers are skipped, not errors
     bool stdin_paths = false;           // paths from standard input, one JSON report line each
+    std::string stdin_name = "<stdin>"; // how reports name the file `scan -` reads from standard input
     bool fail_on_empty = false;         // exit 2 when no file was scanned (globs or paths matched nothing)
     unsigned jobs = 0;                  // worker processes; 0: one per available core
     decode_options decode;

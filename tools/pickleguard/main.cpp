@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -26,9 +27,11 @@ void add_worker_options(CLI::App* cmd, worker_args& args) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--max-memory", args.max_memory_mb,
                     "Address space of a scanner process, in MB, plus the size of the file it reads");
-    cmd->add_flag("!--no-sandbox", args.sandbox,
-                  "Read files in this process, without the seccomp sandbox, the process limits and the timeout "
-                  "(for systems without seccomp)");
+    // A callback rather than CLI11's "!--no-sandbox" negated flag, whose help
+    // line reads "--no-sandbox{false}".
+    cmd->add_flag_callback("--no-sandbox", [&args] { args.sandbox = false; },
+                           "Read files in this process, without the seccomp sandbox, the process limits and the "
+                           "timeout (for systems without seccomp)");
 }
 
 // The limit options, from the limits table (pickleguard/limits.hpp): each
@@ -201,16 +204,20 @@ int main(int argc, char** argv) {
     std::string fail_on;
     CLI::App* scan = app.add_subcommand("scan", "Judge pickles against an allow-list policy");
     scan->add_option("paths", scan_args.paths,
-                     "Regular files and directories (walked; symlinks not followed). FIFOs, devices and sockets are "
-                     "refused; a directory that cannot be listed is an error");
+                     "Regular files and directories (walked; symlinks not followed), and '-' for one file read from "
+                     "standard input (bounded by max_input_bytes). FIFOs, devices and sockets are refused; a "
+                     "directory that cannot be listed is an error");
+    CLI::Option* stdin_name = scan->add_option("--stdin-name", scan_args.stdin_name,
+                     "How reports name the file '-' reads from standard input (default: <stdin>, as ripgrep's)");
     scan->add_option("--policy", scan_args.policies,
                      "Shipped policy name, or a TOML file when it has a '/' or ends in .toml (never a shipped "
                      "name); repeat to merge (default: default)")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    scan->add_option("--format", scan_args.format, "text, json or sarif")
-        ->check(CLI::IsMember({"text", "json", "sarif"}));
+    scan->add_option("--format", scan_args.format,
+                     "text, json, jsonl (one line per file as it is done, then a summary line) or sarif")
+        ->check(CLI::IsMember({"text", "json", "jsonl", "sarif"}));
     scan->add_option("--output,-o", scan_args.output, "Write the report to this file");
     scan->add_option("--fail-on", fail_on, "Also exit 1 on any finding of this severity or above")
         ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
@@ -266,6 +273,11 @@ int main(int argc, char** argv) {
         if (!fail_on.empty()) scan_args.fail_on = pickleguard::parse_severity(fail_on).value();
         if (scan_args.paths.empty() != scan_args.stdin_paths) {
             std::fprintf(stderr, "pickleguard scan: give paths, or --stdin-paths, not both\n");
+            return kExitError;
+        }
+        if (stdin_name->count() &&
+            std::find(scan_args.paths.begin(), scan_args.paths.end(), "-") == scan_args.paths.end()) {
+            std::fprintf(stderr, "pickleguard scan: --stdin-name names standard input, which is read only with '-'\n");
             return kExitError;
         }
         return pickleguard::cli::run_scan(scan_args);

@@ -209,8 +209,8 @@ CLI::App* add_policy_infer_command(CLI::App& policy_cmd, infer_args& args) {
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    cmd->add_flag("!--no-sandbox", args.sandbox,
-                  "Read the files in this process, without the seccomp sandbox (for systems without seccomp)");
+    cmd->add_flag_callback("--no-sandbox", [&args] { args.sandbox = false; },
+                           "Read the files in this process, without the seccomp sandbox (for systems without seccomp)");
     cmd->add_flag("--allow-dangerous", args.allow_dangerous,
                   "Also allow globals the knowledge base calls dangerous (high/critical, function and code "
                   "pickling); they are marked DANGEROUS in the policy");

@@ -25,7 +25,8 @@ public:
         if (shown_ && done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
         last_ = now;
         shown_ = true;
-        std::fprintf(stderr, "\rscanned %zu/%zu files, %zu unsafe\033[K", done, total_, unsafe);
+        std::fprintf(stderr, "\rscanned %zu/%zu %s, %zu unsafe\033[K", done, total_, total_ == 1 ? "file" : "files",
+                     unsafe);
         std::fflush(stderr);
     }
 

@@ -19,10 +19,55 @@ namespace {
 
 bool colour_on(FILE* f) { return ::isatty(::fileno(f)) && !std::getenv("NO_COLOR"); }
 
+// SARIF's %SRCROOT%: where the scan runs (a CI job's checkout); empty if
+// it cannot be told, and paths are then left as given.
+std::string working_directory() {
+    char buf[4096];
+    return ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string();
+}
+
+// The lines of --format jsonl, each flushed as it is written so that a
+// reader of the pipe (or a `tail -f` of the file) sees a file's verdict
+// while later files are read. A write that fails is said once, at close.
+class line_writer {
+public:
+    line_writer() = default;
+    line_writer(const line_writer&) = delete;
+    line_writer& operator=(const line_writer&) = delete;
+    ~line_writer() { close(); }
+
+    bool open(const std::string& path) {
+        path_ = path;
+        out_ = path.empty() ? stdout : std::fopen(path.c_str(), "wb");
+        if (!out_) std::fprintf(stderr, "pickleguard: cannot write %s\n", path.c_str());
+        return out_ != nullptr;
+    }
+    bool on() const { return out_ != nullptr; }
+    void write(std::string_view line) {
+        if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fflush(out_) != 0) ok_ = false;
+    }
+    bool close() {
+        if (!out_) return ok_;
+        if (out_ != stdout && std::fclose(out_) != 0) ok_ = false;
+        out_ = nullptr;
+        if (!ok_) std::fprintf(stderr, "pickleguard: cannot write %s\n", path_.empty() ? "standard output" : path_.c_str());
+        return ok_;
+    }
+
+private:
+    FILE* out_ = nullptr;
+    std::string path_;
+    bool ok_ = true;
+};
+
 }  // namespace
 
 int run_scan(const scan_args& args) {
     auto t0 = std::chrono::steady_clock::now();
+    if (std::count(args.paths.begin(), args.paths.end(), "-") > 1) {
+        std::fprintf(stderr, "pickleguard scan: '-' (standard input) can be given once\n");
+        return kExitError;
+    }
     for (const auto* globs : {&args.include, &args.exclude})
         for (const std::string& g : *globs)
             if (std::string why = glob_error(g, globs == &args.include); !why.empty()) {
@@ -49,6 +94,15 @@ int run_scan(const scan_args& args) {
     for (const std::string& w : found.warnings) std::fprintf(stderr, "pickleguard: warning: %s\n", w.c_str());
     std::vector<file_report> reports = std::move(found.errors);
     std::vector<skipped_file> skipped = std::move(found.skipped);
+    // --format jsonl writes each file's line as soon as it is done, to
+    // standard output or to the --output file, opened now; the other
+    // formats write the whole report at the end.
+    line_writer lines;
+    if (args.format == "jsonl") {
+        if (!lines.open(args.output)) return kExitError;
+        for (const file_report& r : reports) lines.write(report_jsonl_file(r));
+        for (const skipped_file& s : skipped) lines.write(report_jsonl_skipped(s));
+    }
     // Everything that reads a file's content is in this function: it runs in
     // sandboxed worker processes (pickleguard/sandbox.hpp), or here with --no-sandbox.
     auto scan_one = [&](std::span<const std::byte> bytes, const scan_job& t) -> scan_outcome {
@@ -61,27 +115,55 @@ int run_scan(const scan_args& args) {
     const std::vector<scan_job>& jobs = found.files;
     progress_line progress(jobs.size());
     auto show = [&](std::size_t done, std::size_t unsafe) { progress.update(done, unsafe); };
+    // Standard input cannot be mapped: it is read into the worker's memory,
+    // bounded as decoding bounds a regular file (the tighter of the command
+    // line's and the policy's max_input_bytes), and a longer one is an error.
+    pool_options pool = args.pool(args.jobs);
+    pool.max_stream_bytes = tighter(args.decode.limit, p.limits()).max_input_bytes;
     // The knowledge base is not parsed here: a worker parses it the first
     // time a file names a global, so scans of plain data never pay for it.
-    auto scanned = scan_jobs(jobs, scan_one, args.pool(args.jobs), show);
+    outcome_function each;
+    if (lines.on())
+        each = [&](std::size_t i, const scan_outcome& o) {
+            std::string path = jobs[i].path == "-" ? args.stdin_name : o.report.path;
+            if (o.skip_reason) {
+                lines.write(report_jsonl_skipped({path, *o.skip_reason}));
+            } else if (path != o.report.path) {
+                file_report named = o.report;
+                named.path = path;
+                lines.write(report_jsonl_file(named));
+            } else {
+                lines.write(report_jsonl_file(o.report));
+            }
+        };
+    auto scanned = scan_jobs(jobs, scan_one, pool, show, each);
     progress.finish();
     if (!scanned) {
         std::fprintf(stderr, "pickleguard: %s\n", scanned.error().reason.c_str());
         return kExitError;
     }
     std::vector<scan_outcome> outcomes = std::move(scanned).value();
+    // Outcomes come in job order; the one read from standard input is named
+    // as --stdin-name says (the pool names it "-", the path it opened).
+    for (std::size_t i = 0; i < outcomes.size() && i < jobs.size(); ++i)
+        if (jobs[i].path == "-") outcomes[i].report.path = args.stdin_name;
     for (scan_outcome& o : outcomes) {
         if (o.skip_reason) skipped.push_back({o.report.path, std::move(*o.skip_reason)});
         else reports.push_back(std::move(o.report));
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    std::string text;
-    bool colour = args.output.empty() && colour_on(stdout);
-    if (args.format == "json") text = report_json(reports, skipped, policy_name);
-    else if (args.format == "sarif") text = report_sarif(reports, policy_name);
-    else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds});
-    if (!write_output(args.output, text)) return kExitError;
+    if (lines.on()) {
+        lines.write(report_jsonl_summary(summarize(reports, skipped), policy_name));
+        if (!lines.close()) return kExitError;
+    } else {
+        std::string text;
+        bool colour = args.output.empty() && colour_on(stdout);
+        if (args.format == "json") text = report_json(reports, skipped, policy_name);
+        else if (args.format == "sarif") text = report_sarif(reports, policy_name, {working_directory()});
+        else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds});
+        if (!write_output(args.output, text)) return kExitError;
+    }
 
     report_summary sum = summarize(reports, skipped);
     if (sum.files == 0) {

@@ -319,6 +319,12 @@ walk_result walk_paths(const std::vector<std::string>& paths, const walk_options
     walk_result out;
     walker w(options, out);
     for (const std::string& p : paths) {
+        // "-" is standard input, read as one named file (the worker pool
+        // reads it as a stream); "./-" names a file called "-".
+        if (p == "-") {
+            out.files.push_back({p, true});
+            continue;
+        }
         // A named path is looked at through links, as any loader opens it.
         struct stat st {};
         if (::stat(p.c_str(), &st) != 0) {

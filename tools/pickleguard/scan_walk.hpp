@@ -27,7 +27,7 @@ struct walk_options {
 };
 
 struct walk_result {
-    std::vector<scan_job> files;        // each named file, or a directory's files sorted by path, in argument order
+    std::vector<scan_job> files;        // "-" (standard input) as given, each named file, or a directory's files sorted by path, in argument order
     std::vector<file_report> errors;    // verdict error: what could not be looked at or listed, or is refused
     std::vector<skipped_file> skipped;  // found by walking and not read, with the reason
     std::vector<std::string> warnings;  // for standard error: file system loops

@@ -12,6 +12,7 @@
 #include "pickleguard/error.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,7 +34,7 @@ public:
 private:
     friend result<mapped_file> map_file(const std::string& path);
     friend result<mapped_file> map_regular_file(const std::string& path);
-    friend result<mapped_file> read_stream(int fd, const std::string& name);
+    friend result<mapped_file> read_stream(int fd, const std::string& name, std::uint64_t max_bytes);
     static result<mapped_file> map(const std::string& path, bool regular_only);  // map_file, map_regular_file
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
@@ -67,7 +68,12 @@ inline constexpr std::size_t small_file_bytes = std::size_t{64} << 10;
 // read). Returns 0, or the errno of the read that failed.
 int read_file_start(int fd, std::size_t size, std::vector<std::byte>& out);
 
-// Reads a whole stream (e.g. standard input, fd 0) into memory.
-result<mapped_file> read_stream(int fd, const std::string& name);
+// Reads a whole stream (e.g. standard input, fd 0) into memory. A stream
+// longer than `max_bytes` is an error of kind `limit` (never a truncated
+// read that would be judged as if it were the whole input): a pipe cannot be
+// mapped, so its size is memory, and `scan -` bounds it by max_input_bytes
+// as a regular file's decoding is bounded.
+result<mapped_file> read_stream(int fd, const std::string& name,
+                                std::uint64_t max_bytes = ~std::uint64_t{0});
 
 }  // namespace pickleguard

@@ -30,7 +30,29 @@ report_summary summarize(const std::vector<file_report>& files, const std::vecto
 std::string report_json(const std::vector<file_report>& files, const std::vector<skipped_file>& skipped,
                         std::string_view policy_name);
 
-std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name);
+// SARIF 2.1.0 as GitHub code scanning ranks and tracks it
+// (docs/report-format.md, SARIF): rules with security-severity and a
+// default level, results with partialFingerprints, files that could not be
+// read as tool execution notifications, paths relative to %SRCROOT%.
+struct sarif_options {
+    // The scan root, an absolute directory (the CLI's working directory):
+    // paths inside it are written relative to %SRCROOT%, which
+    // originalUriBaseIds defines as it; paths outside, absolute file: URIs.
+    // Empty: relative paths relative to %SRCROOT%, left undefined.
+    std::string root;
+};
+std::string report_sarif(const std::vector<file_report>& files, std::string_view policy_name,
+                         const sarif_options& options = {});
+
+// `scan --format jsonl`: one line of compact JSON per file, written as soon
+// as the file is done, then one summary line (docs/report-format.md). A
+// file's line is its object of report_json's "files" with "type": "file"
+// first; a skipped file's is {"type": "skipped", "path", "reason"}; the
+// summary's is {"type": "summary", "schema", "tool", "version", "policy",
+// then report_json's "summary" fields}. Each ends in '\n'.
+std::string report_jsonl_file(const file_report& file);
+std::string report_jsonl_skipped(const skipped_file& skipped);
+std::string report_jsonl_summary(const report_summary& summary, std::string_view policy_name);
 
 // The text report `pickleguard scan` prints by default, for people
 // (programs read JSON or SARIF).

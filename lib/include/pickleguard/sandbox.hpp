@@ -61,26 +61,40 @@ using scan_function = std::function<scan_outcome(std::span<const std::byte> byte
 // Called after each file with (files done, files unsafe so far).
 using progress_function = std::function<void(std::size_t done, std::size_t unsafe)>;
 
+// Called with each outcome, in input order, as soon as it and every one
+// before it are in: what lets a command write its report file by file
+// (`scan --format jsonl`) while later files are still being read.
+using outcome_function = std::function<void(std::size_t index, const scan_outcome& outcome)>;
+
 struct pool_options {
     bool sandbox = true;              // false: scan in this process (the CLI's --no-sandbox)
     unsigned jobs = 0;                // workers; 0: one per available core
     double timeout_seconds = 60;      // per file, wall clock; 0: none
     std::uint64_t memory_bytes = std::uint64_t{8} << 30;  // address space per worker, plus the file's size
+    // A job that is a stream ("-", standard input) is read into memory up to
+    // this many bytes; a longer one is an `error` report (limit-exceeded),
+    // never judged truncated. `scan -` sets the scan's max_input_bytes.
+    std::uint64_t max_stream_bytes = ~std::uint64_t{0};
 };
 
 // Scans every job in sandboxed workers. Fails (and scans nothing) only when
 // the sandbox cannot be set up: no silent fallback to scanning in-process.
 result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                                  const pool_options& options, const progress_function& progress);
+                                                  const pool_options& options, const progress_function& progress,
+                                                  const outcome_function& each = {});
 
-// The same, in this process (--no-sandbox).
+// The same, in this process (--no-sandbox); a stream job is bounded by
+// `max_stream_bytes` as pool_options' is.
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                          const progress_function& progress);
+                                          const progress_function& progress,
+                                          std::uint64_t max_stream_bytes = ~std::uint64_t{0},
+                                          const outcome_function& each = {});
 
 // scan_in_workers, or scan_in_process when !options.sandbox: what every
 // command that reads untrusted files calls.
 result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                            const pool_options& options, const progress_function& progress);
+                                            const pool_options& options, const progress_function& progress,
+                                            const outcome_function& each = {});
 
 // An `error` report for a file that could not be read.
 file_report unreadable_report(const std::string& path, const std::string& reason);

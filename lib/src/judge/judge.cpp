@@ -930,10 +930,20 @@ private:
                 f = &add(rule::global_not_allowed, k ? k->severity : severity::high,
                          q + " is not allowed by policy '" + p_.name() + "'" + why +
                              (needed ? " (the pickle would " + describe_uses(needed) + " it)" : std::string()) +
-                             ". If you trust the code that wrote this file, allow it in a policy file: [[allow]] module = \"" +
-                             std::string(gn.module) + "\" name = \"" + std::string(gn.name) + "\"" +
-                             (needed ? " uses = [\"" + replace_all(describe_uses(needed), ", ", "\", \"") + "\"]" : "") +
-                             " (see `pickleguard policy infer`)",
+                             // The "how to allow it" snippet only where a policy may
+                             // reasonably allow the global: never for what the knowledge
+                             // base calls high or critical (os.system), which `policy
+                             // infer` refuses too without --allow-dangerous.
+                             (k && k->severity >= severity::high
+                                  ? ". No policy should allow it: it is a known gadget, which `pickleguard policy "
+                                    "infer` refuses too; do not load this file"
+                                  : ". If you trust the code that wrote this file, allow it in a policy file: [[allow]] "
+                                    "module = \"" +
+                                        std::string(gn.module) + "\" name = \"" + std::string(gn.name) + "\"" +
+                                        (needed ? " uses = [\"" + replace_all(describe_uses(needed), ", ", "\", \"") +
+                                                      "\"]"
+                                                : "") +
+                                        " (see `pickleguard policy infer`)"),
                          &at);
             } else {
                 std::uint8_t missing = needed & ~entry->uses;

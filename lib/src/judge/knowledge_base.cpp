@@ -95,9 +95,11 @@ result<knowledge_base> parse_knowledge_base(std::string_view text, const std::st
         const toml::table* t = item.as_table();
         std::string at = where(origin, item);
         if (!t) return usage_error(at, "each [[global]] must be a table");
-        if (auto k = unknown_key(*t, {"module", "name", "name_pattern", "severity", "category", "reason", "reference"});
+        std::string key_at;
+        if (auto k = unknown_key(*t, {"module", "name", "name_pattern", "severity", "category", "reason", "reference"},
+                                 origin, key_at);
             !k.empty())
-            return usage_error(at, "unknown key '" + k + "' in [[global]]");
+            return usage_error(key_at, "unknown key '" + k + "' in [[global]]");
         known_global g;
         auto module = (*t)["module"].value<std::string>();
         auto name = (*t)["name"].value<std::string>();

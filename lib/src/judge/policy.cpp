@@ -100,12 +100,26 @@ std::string where(const std::string& origin, const toml::node& n) {
     return line ? origin + ":" + std::to_string(line) : origin;
 }
 
-// Rejects keys a table may not have, so typos surface.
-std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed) {
+// Rejects keys a table may not have, so typos surface; `at` receives where
+// the key is (its own line, not the table's header: an [[allow]] of twenty
+// lines with one misspelt key must point at that key).
+std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                        const std::string& origin, std::string& at) {
     for (auto&& [k, v] : t) {
-        if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) return std::string(k.str());
+        if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) {
+            auto line = k.source().begin.line;
+            at = line ? origin + ":" + std::to_string(line) : where(origin, v);
+            return std::string(k.str());
+        }
     }
     return {};
+}
+
+// Where a key's value is, for an error about it; the table's place when the
+// key is absent.
+std::string value_at(const std::string& origin, const toml::table& t, std::string_view key, const std::string& table_at) {
+    const toml::node* n = t.get(key);
+    return n && n->source().begin.line ? where(origin, *n) : table_at;
 }
 
 // TOML text to a table, after the checks toml++ 3.3 needs (above); one
@@ -216,8 +230,10 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
     auto parsed = parse_toml(text, origin);
     if (!parsed) return parsed.error();
     const toml::table& root = parsed.value().table();
-    if (auto k = unknown_key(root, {"name", "description", "include", "allow", "persistent_id", "limits"}); !k.empty())
-        return usage_error(origin, "unknown key '" + k + "' (expected name, description, include, allow, persistent_id, limits)");
+    std::string key_at;
+    if (auto k = unknown_key(root, {"name", "description", "include", "allow", "persistent_id", "limits"}, origin, key_at);
+        !k.empty())
+        return usage_error(key_at, "unknown key '" + k + "' (expected name, description, include, allow, persistent_id, limits)");
     auto file_name = root["name"].value<std::string>();
     if (!file_name) return usage_error(origin, "a policy needs `name = \"...\"`");
     if (top) {
@@ -253,9 +269,10 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "invokes",
-                                          "state_arg", "note"});
+                                          "state_arg", "note"},
+                                     origin, key_at);
                 !k.empty())
-                return usage_error(at, "unknown key '" + k + "' in [[allow]]");
+                return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
             allow_entry e;
             e.origin = at;
             auto module = (*t)["module"].value<std::string>();
@@ -271,18 +288,20 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             e.note = (*t)["note"].value_or(std::string{});
             if (const toml::node* m = t->get("max_int_arg")) {
                 auto n = m->value<std::int64_t>();
-                if (!n || *n < 0) return usage_error(at, "`max_int_arg` must be a non-negative integer");
+                if (!n || *n < 0) return usage_error(where(origin, *m), "`max_int_arg` must be a non-negative integer");
                 e.max_int_arg = static_cast<std::uint64_t>(*n);
             }
             if (const toml::node* sp = t->get("str_arg_pattern")) {
                 auto v = sp->value<std::string>();
-                if (!v || v->empty()) return usage_error(at, "`str_arg_pattern` must be a non-empty string (an RE2 pattern)");
+                if (!v || v->empty())
+                    return usage_error(where(origin, *sp), "`str_arg_pattern` must be a non-empty string (an RE2 pattern)");
                 e.str_arg_pattern = *v;
             }
             auto count = [&](const char* key, std::optional<std::uint64_t>& out) -> result<void> {
                 if (const toml::node* m = t->get(key)) {
                     auto n = m->value<std::int64_t>();
-                    if (!n || *n < 0) return usage_error(at, "`" + std::string(key) + "` must be a non-negative integer");
+                    if (!n || *n < 0)
+                        return usage_error(where(origin, *m), "`" + std::string(key) + "` must be a non-negative integer");
                     out = static_cast<std::uint64_t>(*n);
                 }
                 return boost::outcome_v2::success();
@@ -294,48 +313,53 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
             if (const toml::node* inv = t->get("invokes")) {
                 const toml::array* ia = inv->as_array();
-                if (!ia) return usage_error(at, "`invokes` must be an array of tables ({ arg = 0, use = \"call\", ... })");
+                if (!ia)
+                    return usage_error(where(origin, *inv), "`invokes` must be an array of tables ({ arg = 0, use = \"call\", ... })");
                 for (const toml::node& item2 : *ia) {
                     const toml::table* it = item2.as_table();
-                    if (!it) return usage_error(at, "each `invokes` item must be a table");
-                    if (auto k = unknown_key(*it, {"arg", "use", "pass_arg", "star_args", "star_kwargs", "rest_args"}); !k.empty())
-                        return usage_error(at, "unknown key '" + k + "' in `invokes` (expected arg, use, pass_arg, star_args, star_kwargs, rest_args)");
+                    const std::string item_at = where(origin, item2);
+                    if (!it) return usage_error(item_at, "each `invokes` item must be a table");
+                    if (auto k = unknown_key(*it, {"arg", "use", "pass_arg", "star_args", "star_kwargs", "rest_args"},
+                                             origin, key_at);
+                        !k.empty())
+                        return usage_error(key_at, "unknown key '" + k + "' in `invokes` (expected arg, use, pass_arg, star_args, star_kwargs, rest_args)");
                     invoked_arg ia2;
                     auto index = [&](const char* key, std::optional<std::size_t>& out) -> result<void> {
                         if (const toml::node* m = it->get(key)) {
                             auto n = m->value<std::int64_t>();
                             if (!n || *n < 0 || *n > 255)
-                                return usage_error(at, "`invokes` " + std::string(key) + " must be an argument position (0-255)");
+                                return usage_error(where(origin, *m), "`invokes` " + std::string(key) +
+                                                                          " must be an argument position (0-255)");
                             out = static_cast<std::size_t>(*n);
                         }
                         return boost::outcome_v2::success();
                     };
                     std::optional<std::size_t> arg;
                     if (auto r = index("arg", arg); !r) return r.error();
-                    if (!arg) return usage_error(at, "each `invokes` item needs `arg`, the position of the argument called");
+                    if (!arg) return usage_error(item_at, "each `invokes` item needs `arg`, the position of the argument called");
                     ia2.arg = *arg;
                     if (auto r = index("pass_arg", ia2.pass_arg); !r) return r.error();
                     if (auto r = index("star_args", ia2.star_args); !r) return r.error();
                     if (auto r = index("star_kwargs", ia2.star_kwargs); !r) return r.error();
                     if (auto r = index("rest_args", ia2.rest_args); !r) return r.error();
                     if (!!ia2.pass_arg + !!ia2.star_args + !!ia2.rest_args > 1)
-                        return usage_error(at, "`invokes`: give at most one of pass_arg, star_args and rest_args");
+                        return usage_error(item_at, "`invokes`: give at most one of pass_arg, star_args and rest_args");
                     ia2.use = use_bit((*it)["use"].value_or(std::string{}));
                     if (ia2.use != uses::call && ia2.use != uses::instantiate)
-                        return usage_error(at, "`invokes` use must be \"call\" or \"new\"");
+                        return usage_error(value_at(origin, *it, "use", item_at), "`invokes` use must be \"call\" or \"new\"");
                     e.invokes.push_back(ia2);
                 }
             }
             if (!t->get("uses")) e.uses = uses::reference;
             if (const toml::node* u = t->get("uses")) {
                 const toml::array* ua = u->as_array();
-                if (!ua) return usage_error(at, "`uses` must be an array of strings");
+                if (!ua) return usage_error(where(origin, *u), "`uses` must be an array of strings");
                 for (const toml::node& use : *ua) {
                     auto s = use.value<std::string>();
-                    if (!s) return usage_error(at, "`uses` must be an array of strings");
+                    if (!s) return usage_error(where(origin, use), "`uses` must be an array of strings");
                     if (std::uint8_t bit = use_bit(*s)) e.uses |= bit;
                     else
-                        return usage_error(at, "unknown use '" + *s + "' (expected " + expected_uses() + ")");
+                        return usage_error(where(origin, use), "unknown use '" + *s + "' (expected " + expected_uses() + ")");
                 }
             }
             entries.push_back(std::move(e));
@@ -348,17 +372,17 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             const toml::table* t = item.as_table();
             std::string at = where(origin, item);
             if (!t) return usage_error(at, "each [[persistent_id]] entry must be a table");
-            if (auto k = unknown_key(*t, {"shape", "storage_types", "note"}); !k.empty())
-                return usage_error(at, "unknown key '" + k + "' in [[persistent_id]]");
+            if (auto k = unknown_key(*t, {"shape", "storage_types", "note"}, origin, key_at); !k.empty())
+                return usage_error(key_at, "unknown key '" + k + "' in [[persistent_id]]");
             persistent_id_rule rule;
             rule.shape = (*t)["shape"].value_or(std::string{});
             if (rule.shape != "torch-storage" && rule.shape != "torch-storage-legacy")
-                return usage_error(at, "unknown persistent_id shape '" + rule.shape +
+                return usage_error(value_at(origin, *t, "shape", at), "unknown persistent_id shape '" + rule.shape +
                                            "' (expected torch-storage or torch-storage-legacy)");
             if (const toml::array* st = (*t)["storage_types"].as_array()) {
                 for (const toml::node& s : *st) {
                     auto v = s.value<std::string>();
-                    if (!v) return usage_error(at, "`storage_types` must be strings like \"torch.FloatStorage\"");
+                    if (!v) return usage_error(where(origin, s), "`storage_types` must be strings like \"torch.FloatStorage\"");
                     rule.storage_types.push_back(*v);
                 }
             }
@@ -582,7 +606,14 @@ result<policy> load_policies(const std::vector<std::string>& names_or_paths) {
     // The files themselves, merged as a policy that includes each in turn:
     // include_source reads a path as that file, relative to the working
     // directory here, and a bare name must be shipped, as with one --policy.
-    std::string text = "name = \"command-line\"\ninclude = [";
+    // Named as the values are given, joined by '+' ("python+numpy"), as
+    // reports name it, so a finding's "not allowed by policy '...'" says
+    // which policies were in force.
+    std::string joined;
+    for (const std::string& n : names_or_paths) joined += (joined.empty() ? "" : "+") + n;
+    auto quoted_name = toml_ascii_string(joined);
+    if (!quoted_name) return quoted_name.error();
+    std::string text = "name = " + quoted_name.value() + "\ninclude = [";
     for (std::size_t i = 0; i < names_or_paths.size(); ++i) {
         const std::string& n = names_or_paths[i];
         if (!is_policy_path(n))

@@ -32,8 +32,13 @@ result<std::unique_ptr<RE2>> compile_pattern(const std::string& pattern, const s
 // "origin:line" of a node, or the origin when toml++ knows no line.
 std::string where(const std::string& origin, const toml::node& n);
 
-// The first key of `t` not in `allowed`, or "": typos surface.
-std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed);
+// The first key of `t` not in `allowed`, or "": typos surface. `at`
+// receives "origin:line" of that key itself, not of its table's header.
+std::string unknown_key(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                        const std::string& origin, std::string& at);
+
+// "origin:line" of `key`'s value in `t`, or `table_at` when it is absent.
+std::string value_at(const std::string& origin, const toml::table& t, std::string_view key, const std::string& table_at);
 
 // TOML text to a table, after the checks toml++ 3.3 needs (policy.cpp); one
 // path for policies and the knowledge base.

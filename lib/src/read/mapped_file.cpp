@@ -42,7 +42,7 @@ mapped_file::~mapped_file() {
     if (mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-result<mapped_file> read_stream(int fd, const std::string& name) {
+result<mapped_file> read_stream(int fd, const std::string& name, std::uint64_t max_bytes) {
     mapped_file f;
     f.path_ = name;
     std::byte buf[1 << 16];
@@ -53,6 +53,14 @@ result<mapped_file> read_stream(int fd, const std::string& name) {
             return io_error(name, std::strerror(errno));
         }
         if (n == 0) break;
+        if (static_cast<std::uint64_t>(n) > max_bytes - f.owned_.size()) {
+            // One byte past the bound is enough to know: the rest is not read.
+            error e;
+            e.kind = error_kind::limit;
+            e.reason = name + ": the stream is longer than max_input_bytes (" + std::to_string(max_bytes) +
+                       " bytes), so it was not judged; raise the limit (--limit max_input_bytes=N) or scan a file";
+            return e;
+        }
         f.owned_.insert(f.owned_.end(), buf, buf + n);
     }
     f.data_ = f.owned_.data();

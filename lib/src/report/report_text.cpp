@@ -3,7 +3,9 @@
 // default. Programs read the JSON or SARIF reports instead.
 #include "pickleguard/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace pickleguard {
 namespace {
@@ -71,7 +73,17 @@ std::string report_text(const std::vector<file_report>& files, const std::vector
         char head[32];
         std::snprintf(head, sizeof head, "%-7s", to_string(f.verdict));
         out += (colour ? colour_of(f.verdict) : "") + std::string(head) + reset + " " + printable(f.path) + "\n";
-        for (const finding& x : f.findings) {
+        // By position, as a reader follows the file: member, then offset
+        // (a finding without one, about the whole member, first), the
+        // judge's order otherwise.
+        std::vector<const finding*> order;
+        for (const finding& x : f.findings) order.push_back(&x);
+        std::stable_sort(order.begin(), order.end(), [](const finding* a, const finding* b) {
+            if (a->member != b->member) return a->member < b->member;
+            return a->offset < b->offset;
+        });
+        for (const finding* xp : order) {
+            const finding& x = *xp;
             if (quiet && !x.violation) continue;
             if (!verbose && !x.violation && x.severity == severity::info) continue;
             std::string where;
@@ -88,8 +100,9 @@ std::string report_text(const std::vector<file_report>& files, const std::vector
         if (verbose) out += "skipped " + printable(s.path) + ": " + printable(s.reason) + "\n";
     report_summary sum = summarize(files, skipped);
     char line[256];
-    std::snprintf(line, sizeof line, "%zu files: %zu safe, %zu unsafe, %zu error, %zu skipped (%.1f MB in %.2f s)\n",
-                  sum.files, sum.safe, sum.unsafe, sum.error, sum.skipped, static_cast<double>(sum.bytes) / 1e6, seconds);
+    std::snprintf(line, sizeof line, "%zu %s: %zu safe, %zu unsafe, %zu error, %zu skipped (%.1f MB in %.2f s)\n",
+                  sum.files, sum.files == 1 ? "file" : "files", sum.safe, sum.unsafe, sum.error, sum.skipped,
+                  static_cast<double>(sum.bytes) / 1e6, seconds);
     out += line;
     return out;
 }

@@ -175,6 +175,14 @@ bool receive_job(int channel, job_header& h, std::string& path, int& fd) {
     return read_all(channel, path.data() + have, path.size() - have);
 }
 
+// A stream that could not be read whole: over max_stream_bytes is a limit
+// (the input was not judged, so the verdict is error), anything else an
+// unreadable file.
+file_report stream_failure_report(const std::string& path, const error& e) {
+    return file_report::error(path, e.kind == error_kind::limit ? rule::limit_exceeded : rule::unreadable_file,
+                              e.reason);
+}
+
 file_report out_of_memory_report(const scan_job& job, const pool_options& options) {
     return file_report::error(job.path, rule::scanner_crashed,
                         "the scanner process ran out of memory while reading this file (its limit is " +
@@ -211,8 +219,8 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
             } u{data, h.size};
             return scan({static_cast<const std::byte*>(data), h.size}, job);
         }
-        auto file = read_stream(fd, job.path);
-        if (!file) return {unreadable_report(job.path, file.error().reason), {}};
+        auto file = read_stream(fd, job.path == "-" ? "standard input" : job.path, options.max_stream_bytes);
+        if (!file) return {stream_failure_report(job.path, file.error()), {}};
         return scan(file.value().bytes(), job);
     } catch (const std::bad_alloc&) {
         return {out_of_memory_report(job, options), {}};
@@ -363,8 +371,9 @@ public:
         }
     }
 
-    result<std::vector<scan_outcome>> run(const progress_function& progress) {
+    result<std::vector<scan_outcome>> run(const progress_function& progress, const outcome_function& each) {
         progress_ = &progress;
+        each_ = &each;
         out_.assign(jobs_.size(), std::nullopt);
         unsigned n = options_.jobs ? options_.jobs : available_cores();
         n = static_cast<unsigned>(std::min<std::size_t>(n, jobs_.size()));
@@ -444,6 +453,9 @@ private:
         out_[job] = std::move(o);
         ++done_;
         if (*progress_) (*progress_)(done_, unsafe_);
+        // Outcomes arrive in any order; they are handed on in input order.
+        for (; given_ < out_.size() && out_[given_]; ++given_)
+            if (*each_) (*each_)(given_, *out_[given_]);
     }
 
     // The front job, which the worker was scanning; the jobs queued behind it
@@ -690,6 +702,8 @@ private:
     std::vector<std::optional<scan_outcome>> out_;
     const progress_function* progress_ = nullptr;
     std::size_t next_ = 0, done_ = 0, unsafe_ = 0;
+    std::size_t given_ = 0;                 // outcomes handed to each_, a prefix of out_
+    const outcome_function* each_ = nullptr;
     std::deque<std::size_t> retry_;         // sent to a worker that ended before reading them
     std::optional<opened_job> held_;        // opened, waiting for a worker that can take it
 };
@@ -712,30 +726,36 @@ unsigned available_cores() {
 }
 
 result<std::vector<scan_outcome>> scan_in_workers(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                                  const pool_options& options, const progress_function& progress) {
+                                                  const pool_options& options, const progress_function& progress,
+                                                  const outcome_function& each) {
     if (jobs.empty()) return std::vector<scan_outcome>{};
     pool p(jobs, scan, options);
-    return p.run(progress);
+    return p.run(progress, each);
 }
 
 result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                            const pool_options& options, const progress_function& progress) {
-    if (options.sandbox) return scan_in_workers(jobs, scan, options, progress);
-    return scan_in_process(jobs, scan, progress);
+                                            const pool_options& options, const progress_function& progress,
+                                            const outcome_function& each) {
+    if (options.sandbox) return scan_in_workers(jobs, scan, options, progress, each);
+    return scan_in_process(jobs, scan, progress, options.max_stream_bytes, each);
 }
 
 std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, const scan_function& scan,
-                                          const progress_function& progress) {
+                                          const progress_function& progress, std::uint64_t max_stream_bytes,
+                                          const outcome_function& each) {
     std::vector<scan_outcome> out;
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
     for (const scan_job& job : jobs) {
-        auto file = job.path == "-" ? read_stream(0, "<stdin>") : map_regular_file(job.path);
-        if (!file) out.push_back({unreadable_report(job.path, file.error().reason), {}});
+        bool stream = job.path == "-";
+        auto file = stream ? read_stream(0, "standard input", max_stream_bytes) : map_regular_file(job.path);
+        if (!file) out.push_back({stream ? stream_failure_report(job.path, file.error())
+                                         : unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));
         out.back().report.path = job.path;
         if (!out.back().skip_reason && out.back().report.verdict == verdict::unsafe) ++unsafe;
         if (progress) progress(out.size(), unsafe);
+        if (each) each(out.size() - 1, out.back());
     }
     return out;
 }
