@@ -17,6 +17,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.install import install
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -58,10 +59,21 @@ class CMakeBuild(build_ext):
         shutil.copyfile(built, destination)
 
 
+class Install(install):
+    # Debian's setuptools (the wheel in /usr/share/python-wheels, which a venv
+    # of another Python gets offline) asks the `install` command for Debian's
+    # `install_layout` and `prefix_option` options, which only Debian's own
+    # distutils defines; on a pyenv Python the wheel build then dies with
+    # AttributeError. None is what Debian's distutils gives them too when
+    # --install-layout and --prefix are not passed.
+    install_layout = None
+    prefix_option = None
+
+
 setup(
     version=project_version(),
     ext_modules=[CMakeExtension("pickleguard._pickleguard", target="_pickleguard")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "install": Install},
     options={"build": {"build_base": "build-pip"}, "egg_info": {"egg_base": "build-pip"}},
     zip_safe=False,
 )

@@ -46,7 +46,7 @@ file(WRITE ${WORK_DIR}/check.py [=[
 import pickle, pathlib, sys
 import pickleguard
 where = pathlib.Path(pickleguard.__file__).resolve()
-assert "venv" in where.parts, where
+assert pathlib.Path(sys.prefix).resolve() in where.parents, (where, sys.prefix)
 value = {"a": [1, 2.5, "x"], "b": {3}}
 assert pickleguard.loads(pickle.dumps(value, protocol=4)) == value
 try:
