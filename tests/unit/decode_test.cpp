@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 
 namespace pickleguard {
@@ -222,13 +221,11 @@ TEST(Decode, ProtoAboveFiveIsRefused) {
 class Hostile : public ::testing::Test {
 protected:
     void expect_error_fast(const std::string& pickle, std::initializer_list<error_kind> kinds) {
-        auto t0 = std::chrono::steady_clock::now();
+        // No clock here: a loaded machine fails any bound, and the benchmark
+        // measures speed. A decoder that hangs meets ctest's timeout.
         decoding d = decode(pickle);  // `pickle` outlives d
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         ASSERT_TRUE(d.failure);
         EXPECT_NE(std::find(kinds.begin(), kinds.end(), d.failure->kind), kinds.end()) << describe(*d.failure);
-        // Generous bound: sanitizer builds are slow. The benchmark measures speed.
-        EXPECT_LT(ms, 5000) << describe(*d.failure);
     }
 };
 
