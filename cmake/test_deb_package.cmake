@@ -23,7 +23,8 @@ foreach(needle "Package: pickleguard" "Maintainer: " "libre2-9" "Description: ")
 endforeach()
 foreach(needle ./usr/bin/pickleguard ./usr/include/pickleguard/scan.hpp ./usr/include/pickleguard/version.hpp
                ./usr/share/pickleguard/policies/default.toml libpickleguard.a pickleguardConfig.cmake
-               pickleguardTargets.cmake)
+               pickleguardTargets.cmake ./usr/share/man/man1/pickleguard.1
+               ./usr/share/bash-completion/completions/pickleguard ./usr/share/zsh/vendor-completions/_pickleguard)
   string(FIND "${contents}" "${needle}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "package lacks ${needle}")
