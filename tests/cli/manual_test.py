@@ -9,7 +9,8 @@ is where a user looks for it (issue 17):
                         readline would run it; in the zsh completion's
                         function for its command.
   --check commands-md   in docs/commands.md under its command's `## ` section
-                        (or the shared options before the first section).
+                        (or the shared options before the first section);
+                        with --readme, in the README's synopsis of commands.
 """
 import argparse
 import os
@@ -163,6 +164,22 @@ def check_commands_md(rows, doc, failures):
             failures.append(f"docs/commands.md: {name} not under '## {command}'")
 
 
+def check_readme(rows, readme, failures):
+    """The README's synopsis: every command, and every option somewhere in its Commands section."""
+    text = open(readme, encoding="utf-8").read()
+    m = re.search(r"^## Commands\n(.*?)^## ", text, re.M | re.S)
+    if not m:
+        failures.append("README.md: no '## Commands' section")
+        return
+    section = m.group(1)
+    for command in sorted({r[0] for r in rows if r[0]}):
+        if not re.search(r"^pickleguard " + re.escape(command) + r"\b", section, re.M):
+            failures.append(f"README.md: no synopsis line 'pickleguard {command}'")
+    for command, name, _, _ in rows:
+        if not mentions(section, name):
+            failures.append(f"README.md: {name} ({command or 'pickleguard'}) not in the Commands section")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pickleguard", required=True)
@@ -171,6 +188,7 @@ def main():
     ap.add_argument("--bash")
     ap.add_argument("--zsh")
     ap.add_argument("--doc")
+    ap.add_argument("--readme")
     a = ap.parse_args()
     rows = options(a.pickleguard)
     failures = []
@@ -186,6 +204,8 @@ def main():
         check_zsh(rows, a.zsh, failures)
     else:
         check_commands_md(rows, a.doc, failures)
+        if a.readme:
+            check_readme(rows, a.readme, failures)
     for f in failures:
         print("FAIL:", f)
     print(f"{len(rows)} option names over {len({r[0] for r in rows})} commands; {len(failures)} failures")
