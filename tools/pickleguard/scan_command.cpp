@@ -123,10 +123,21 @@ int run_scan(const scan_args& args) {
         // content there is verdict error.
         if ((!t.named || args.skip_unknown) && detect_format(bytes).empty()) return {{}, "not a pickle container"};
         scan_outcome o{scan_file(bytes, p, options, t.path), {}};
-        if (o.report.verdict == verdict::unsafe)
-            for (const auto& [name, alt] : alternatives)
-                if (scan_file(bytes, alt, options, t.path).verdict == verdict::safe)
-                    o.text += (o.text.empty() ? "" : " ") + name;
+        if (o.report.verdict != verdict::unsafe || alternatives.empty()) return o;
+        // Only a file whose violations are all globals outside the policy,
+        // none critical, is judged again, and only under a policy that has an
+        // entry for each of them: a scan that fails on an attack or a
+        // malformed stream, or a multi-gigabyte checkpoint no shipped policy
+        // covers, is not decoded seven more times for nothing.
+        for (const finding& f : o.report.findings)
+            if (f.violation && (f.module.empty() || f.severity == severity::critical)) return o;
+        for (const auto& [name, alt] : alternatives) {
+            bool covers = std::all_of(o.report.globals.begin(), o.report.globals.end(), [&](const global_report& g) {
+                return g.allowed || alt.find(g.module, g.name);
+            });
+            if (covers && scan_file(bytes, alt, options, t.path).verdict == verdict::safe)
+                o.text += (o.text.empty() ? "" : " ") + name;
+        }
         return o;
     };
     const std::vector<scan_job>& jobs = found.files;
