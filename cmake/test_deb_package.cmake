@@ -30,7 +30,9 @@ foreach(needle ./usr/bin/pickleguard ./usr/include/pickleguard/scan.hpp ./usr/in
     message(FATAL_ERROR "package lacks ${needle}")
   endif()
 endforeach()
-string(FIND "${contents}" "_pickleguard" at)
-if(NOT at EQUAL -1)
+# The extension module (_pickleguard.cpython-*.so); zsh's completion
+# function file is called _pickleguard too, and belongs.
+string(REGEX MATCH "_pickleguard[^\n/]*\\.so" module "${contents}")
+if(module)
   message(FATAL_ERROR "the Python module is not part of the .deb")
 endif()
