@@ -7,7 +7,9 @@ is where a user looks for it (issue 17):
                         `man -l` renders without a warning (skipped without
                         man); offered by the bash completion, run in bash as
                         readline would run it; in the zsh completion's
-                        function for its command.
+                        function for its command, which zsh, on a pty with
+                        compinit, runs for a sample of words (skipped
+                        without zsh).
   --check commands-md   in docs/commands.md under its command's `## ` section
                         (or the shared options before the first section);
                         with --readme, in the README's synopsis of commands.
@@ -143,10 +145,66 @@ def check_zsh(rows, script, failures):
             if not re.search(r"\(([^()]* )?" + re.escape(c) + r"( [^()]*)?\)", body):
                 failures.append(f"zsh: {command} {name} value {c} not offered")
     zsh = shutil.which("zsh")
-    if zsh:
-        r = subprocess.run([zsh, "-n", script], capture_output=True, text=True)
-        if r.returncode != 0:
-            failures.append(f"zsh -n: {r.stderr}")
+    if not zsh:
+        print("SKIP: no zsh to run the zsh completion in (apt-get install zsh)")
+        return
+    r = subprocess.run([zsh, "-n", script], capture_output=True, text=True)
+    if r.returncode != 0:
+        failures.append(f"zsh -n: {r.stderr}")
+        return
+    # The completion run as zsh runs it: an interactive zsh on a pty with
+    # compinit and this file on fpath, a TAB typed after the words, and what
+    # the completion offers caught at compadd. One option per command (each
+    # asks for a new shell), the choices of each option that has some, and
+    # each command's name.
+    queries = []
+    seen = set()
+    for command, name, _, choices in rows:
+        if command not in seen and name.startswith("--") and name != "--help":
+            seen.add(command)
+            queries.append(("pickleguard " + (command + " " if command else "") + name, [name]))
+        if choices:
+            queries.append(("pickleguard " + command + " " + name + " ", choices))
+    for command in sorted({r[0] for r in rows if r[0]}):
+        *parent, last = command.split()
+        queries.append((" ".join(["pickleguard", *parent, last[:2]]), [last]))
+    queries.append(("pickleguard scan --fo", ["--format", "--follow-symlinks"]))
+    queries.append(("pickleguard scan -o report.txt --fail-on h", ["high"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(script, os.path.join(tmp, "_pickleguard"))
+        capture = os.path.join(tmp, "capture.zsh")
+        with open(capture, "w") as f:
+            f.write(ZSH_CAPTURE)
+        for line, want in queries:
+            r = subprocess.run([zsh, "-f", capture, tmp, line], capture_output=True, text=True, timeout=60)
+            got = set(r.stdout.split())
+            missing = [w for w in want if w not in got]
+            if missing:
+                failures.append(f"zsh: {line!r} offers {sorted(got)}, not {missing}{r.stderr}")
+    print(f"zsh: {len(queries)} completions asked in zsh")
+
+
+# Types the words and a TAB into an interactive zsh on a pty (compinit, the
+# completion file on fpath) and prints each match compadd is given, as
+# zsh-capture-completion does.
+ZSH_CAPTURE = r"""zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT=''; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z 'compadd () {
+  if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
+  typeset -a __hits; builtin compadd -A __hits "$@"; (( $#__hits == 0 )) && return
+  local h; for h in $__hits; do print -r -- "<HIT>$h"; done
+}'
+zpty -w z "bindkey '^I' complete-word; zstyle ':completion:*' list-grouped false"
+zpty -w z "print -r -- '<READY>'"
+zpty -r z line '*<READY>*'
+zpty -r z line '*<READY>*'
+zpty -w -n z "$2"$'\t'
+while zpty -r -t z line 2>/dev/null || { sleep 0.3; zpty -r -t z line 2>/dev/null }; do
+  [[ $line == *'<HIT>'* ]] && print -r -- "${${line##*<HIT>}%%$'\r'*}"
+done
+zpty -d z
+"""
 
 
 def check_commands_md(rows, doc, failures):
