@@ -23,13 +23,16 @@ foreach(needle "Package: pickleguard" "Maintainer: " "libre2-9" "Description: ")
 endforeach()
 foreach(needle ./usr/bin/pickleguard ./usr/include/pickleguard/scan.hpp ./usr/include/pickleguard/version.hpp
                ./usr/share/pickleguard/policies/default.toml libpickleguard.a pickleguardConfig.cmake
-               pickleguardTargets.cmake)
+               pickleguardTargets.cmake ./usr/share/man/man1/pickleguard.1
+               ./usr/share/bash-completion/completions/pickleguard ./usr/share/zsh/vendor-completions/_pickleguard)
   string(FIND "${contents}" "${needle}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "package lacks ${needle}")
   endif()
 endforeach()
-string(FIND "${contents}" "_pickleguard" at)
-if(NOT at EQUAL -1)
+# The extension module (_pickleguard.cpython-*.so); zsh's completion
+# function file is called _pickleguard too, and belongs.
+string(REGEX MATCH "_pickleguard[^\n/]*\\.so" module "${contents}")
+if(module)
   message(FATAL_ERROR "the Python module is not part of the .deb")
 endif()

@@ -150,6 +150,27 @@ def main():
         out = bad.stdout + bad.stderr
         check(bad.returncode != 0 and "os.system" in out, "try-repo: a poisoned file fails with the finding", out)
 
+        # 4. A scikit-learn pipeline (joblib.dump) fails the default policy with a
+        #    hint naming the shipped policy that passes it; the repository chooses
+        #    that policy in the hook's args, and the same file commits.
+        pipeline = os.path.join(os.path.abspath(args.source), "tests", "fixtures", "sklearn", "pipeline.joblib")
+        repo = Repo(os.path.join(tmp, "sklearn"), env)
+        repo.write(".pre-commit-config.yaml",
+                   f"repos:\n- repo: {hooks.root}\n  rev: {rev}\n  hooks:\n  - id: pickleguard\n")
+        subprocess.run([precommit, "install"], cwd=repo.root, env=env, capture_output=True, text=True, check=True)
+        repo.commit(".pre-commit-config.yaml", message="hook")
+        shutil.copy(pipeline, os.path.join(repo.root, "model.joblib"))
+        r = repo.commit("model.joblib", message="model")
+        out = r.stdout + r.stderr
+        check(r.returncode != 0 and "hint: model.joblib passes under --policy sklearn" in out,
+              "sklearn pipeline: refused under default, with the hint naming sklearn", out)
+        repo.write(".pre-commit-config.yaml",
+                   f"repos:\n- repo: {hooks.root}\n  rev: {rev}\n  hooks:\n  - id: pickleguard\n"
+                   "    args: [--quiet, --policy, sklearn]\n")
+        r = repo.commit(".pre-commit-config.yaml", "model.joblib", message="model under sklearn")
+        check(r.returncode == 0, "sklearn pipeline: commits with args: [--quiet, --policy, sklearn]",
+              r.stdout + r.stderr)
+
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0
 

@@ -145,6 +145,17 @@ int run_explain(const explain_args& args);
 // `name` receives how reports name it: the options as given, joined by '+'.
 result<policy> load_policy_options(const std::vector<std::string>& policies, std::string& name);
 
+// The man page and the bash and zsh completions, from the App tree that
+// prints --help (manual.cpp). print_manual answers the hidden first
+// arguments --generate-man, --generate-completion bash|zsh and
+// --list-options with them, once every command is on `app` (nullopt: the
+// arguments are none of these).
+std::string man_page(CLI::App& app);
+std::string bash_completion(CLI::App& app);
+std::string zsh_completion(CLI::App& app);
+std::string option_list(CLI::App& app);
+std::optional<int> print_manual(CLI::App& app, int argc, char** argv);
+
 // Writes a subcommand's output to the file --output names, or to standard
 // output when it names none (output_file.cpp). The file is created or
 // truncated only once the text is complete; false when it cannot be written

@@ -212,14 +212,17 @@ int main(int argc, char** argv) {
     scan->add_option("--policy", scan_args.policies,
                      "Shipped policy name, or a TOML file when it has a '/' or ends in .toml (never a shipped "
                      "name); repeat to merge (default: default)")
+        ->type_name("NAME|FILE")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     scan->add_option("--format", scan_args.format,
                      "text, json, jsonl (one line per file as it is done, then a summary line) or sarif")
+        ->type_name("FORMAT")
         ->check(CLI::IsMember({"text", "json", "jsonl", "sarif"}));
-    scan->add_option("--output,-o", scan_args.output, "Write the report to this file");
+    scan->add_option("--output,-o", scan_args.output, "Write the report to this file")->type_name("FILE");
     scan->add_option("--fail-on", fail_on, "Also exit 1 on any finding of this severity or above")
+        ->type_name("SEVERITY")
         ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
     scan->add_flag("--quiet,-q", scan_args.quiet, "Only unsafe files and policy violations");
     scan->add_flag("--verbose,-v", scan_args.verbose, "Also informational findings and skipped files");
@@ -229,8 +232,10 @@ int main(int argc, char** argv) {
     scan->add_option("--include", scan_args.include,
                      "Only scan walked files matching this fnmatch glob (repeatable; '*.pt' matches names, 'dir/*.pt' "
                     "paths as printed or below the directory given; an invalid glob is an error)")
+        ->type_name("GLOB")
         ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     scan->add_option("--exclude", scan_args.exclude, "Skip walked files and prune directories matching this glob (repeatable; 'dir/' directories only)")
+        ->type_name("GLOB")
         ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     scan->add_flag("--fail-on-empty", scan_args.fail_on_empty,
                    "Exit 2 when no file was scanned: the paths hold no file, or --include/--exclude left none "
@@ -258,6 +263,7 @@ int main(int argc, char** argv) {
     pickleguard::cli::explain_args explain_args;
     CLI::App* explain = pickleguard::cli::add_explain_command(app, explain_args);
     add_limits(explain);
+    if (auto printed = pickleguard::cli::print_manual(app, argc, argv)) return *printed;
 
     try {
         app.parse(argc, argv);

@@ -86,6 +86,18 @@ int run_scan(const scan_args& args) {
     options.decode = args.decode;
     if (args.stdin_paths) return run_scan_stdin_paths(args, p, policy_name, options);
 
+    // The hint a pre-commit user needs (issue 17): under the default policy,
+    // a file that fails is judged again, in its worker, under each other
+    // shipped policy, and the report names those under which it is safe. A
+    // real re-judging, not a guess from the globals' names, so a file with a
+    // gadget no shipped policy allows (os.system) gets no hint.
+    std::vector<std::pair<std::string, policy>> alternatives;
+    bool default_policy = args.policies.empty() || (args.policies.size() == 1 && args.policies[0] == "default");
+    if (args.format == "text" && default_policy)
+        for (const std::string& name : shipped_policy_names())
+            if (name != "default")
+                if (auto alt = load_shipped_policy(name)) alternatives.emplace_back(name, std::move(alt).value());
+
     walk_options walk;
     walk.follow_symlinks = args.follow_symlinks;
     walk.include = args.include;
@@ -110,7 +122,23 @@ int run_scan(const scan_args& args) {
         // file named on the command line is always scanned, and unknown
         // content there is verdict error.
         if ((!t.named || args.skip_unknown) && detect_format(bytes).empty()) return {{}, "not a pickle container"};
-        return {scan_file(bytes, p, options, t.path), {}};
+        scan_outcome o{scan_file(bytes, p, options, t.path), {}};
+        if (o.report.verdict != verdict::unsafe || alternatives.empty()) return o;
+        // Only a file whose violations are all globals outside the policy,
+        // none critical, is judged again, and only under a policy that has an
+        // entry for each of them: a scan that fails on an attack or a
+        // malformed stream, or a multi-gigabyte checkpoint no shipped policy
+        // covers, is not decoded seven more times for nothing.
+        for (const finding& f : o.report.findings)
+            if (f.violation && (f.module.empty() || f.severity == severity::critical)) return o;
+        for (const auto& [name, alt] : alternatives) {
+            bool covers = std::all_of(o.report.globals.begin(), o.report.globals.end(), [&](const global_report& g) {
+                return g.allowed || alt.find(g.module, g.name);
+            });
+            if (covers && scan_file(bytes, alt, options, t.path).verdict == verdict::safe)
+                o.text += (o.text.empty() ? "" : " ") + name;
+        }
+        return o;
     };
     const std::vector<scan_job>& jobs = found.files;
     progress_line progress(jobs.size());
@@ -147,6 +175,18 @@ int run_scan(const scan_args& args) {
     // as --stdin-name says (the pool names it "-", the path it opened).
     for (std::size_t i = 0; i < outcomes.size() && i < jobs.size(); ++i)
         if (jobs[i].path == "-") outcomes[i].report.path = args.stdin_name;
+    std::string hints;
+    for (const scan_outcome& o : outcomes) {
+        if (o.text.empty() || o.skip_reason) continue;
+        std::string under, first = o.text.substr(0, o.text.find(' '));
+        for (std::size_t at = 0; at < o.text.size();) {
+            std::size_t end = std::min(o.text.find(' ', at), o.text.size());
+            under += (under.empty() ? "--policy " : ", or --policy ") + o.text.substr(at, end - at);
+            at = end + 1;
+        }
+        hints += "hint: " + printable(o.report.path) + " passes under " + under + " (see `pickleguard policy show " +
+                 first + "`; a pre-commit hook takes it as args: [--policy, " + first + "])\n";
+    }
     for (scan_outcome& o : outcomes) {
         if (o.skip_reason) skipped.push_back({o.report.path, std::move(*o.skip_reason)});
         else reports.push_back(std::move(o.report));
@@ -161,7 +201,7 @@ int run_scan(const scan_args& args) {
         bool colour = args.output.empty() && colour_on(stdout);
         if (args.format == "json") text = report_json(reports, skipped, policy_name);
         else if (args.format == "sarif") text = report_sarif(reports, policy_name, {working_directory()});
-        else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds});
+        else text = report_text(reports, skipped, {colour, args.quiet, args.verbose, seconds}) + hints;
         if (!write_output(args.output, text)) return kExitError;
     }
 
