@@ -43,6 +43,9 @@ packages=(
     # tests: `file` for CPack's shlibdeps (the .deb test), python3-lz4 for the
     # lz4-compressed joblib test inputs (tests/containers/make_containers.py)
     file python3-lz4
+    # tests: the generated man page rendered by man (groff), and the zsh
+    # completion run in zsh (cli_manual_and_completions)
+    man-db groff-base zsh
 )
 if [[ "$ml" == "1" ]]; then
     packages+=(python3-numpy python3-torch python3-sklearn python3-pandas python3-joblib
