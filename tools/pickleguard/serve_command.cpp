@@ -431,12 +431,10 @@ private:
             ec == net::error::connection_reset)
             return close();
         if (ec == beast::error::timeout) {
-            // An idle keep-alive connection ends quietly; a header begun and
-            // not finished is a slow client, told so.
-            if (buffer_.size() == 0) return close();
-            srv_.stats().error("client_timeout");
-            return respond_error(http::status::request_timeout, "the request header did not arrive in time", true,
-                                 "other");
+            // The stream has closed the socket (as Beast's timeouts do): an
+            // idle keep-alive connection ends, a slow client is dropped.
+            if (buffer_.size() != 0) srv_.stats().error("client_timeout");
+            return close();
         }
         if (ec == http::error::body_limit) {
             srv_.stats().error("body_too_large");
@@ -567,9 +565,12 @@ private:
                               });
     }
 
+    // A body too slow is dropped without an answer: Beast's timeout has
+    // closed the socket already (and a client that slow would not read one).
     void body_timed_out() {
         srv_.stats().error("client_timeout");
-        respond_error(http::status::request_timeout, "the body did not arrive in time", true, "scan");
+        close_upload();
+        beast::get_lowest_layer(stream_).close();
     }
 
     void on_body(beast::error_code ec) {
