@@ -21,6 +21,10 @@ import urllib.parse
 
 __all__ = ["Client", "ServerError"]
 
+# Bytes per send of a file body (http.client's default, 8 KiB, makes a
+# 100 MB upload cost 12,800 system calls).
+_BLOCK = 1 << 20
+
 
 class ServerError(Exception):
     """The server answered with an HTTP error: `.status`, `.body` (its JSON,
@@ -36,7 +40,7 @@ class ServerError(Exception):
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
+        super().__init__("localhost", timeout=timeout, blocksize=_BLOCK)
         self._path = path
 
     def connect(self):
@@ -72,8 +76,8 @@ class Client:
             a = "http://" + a
         u = urllib.parse.urlsplit(a)
         if u.scheme == "https":
-            return http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=self.timeout)
-        return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=self.timeout)
+            return http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=self.timeout, blocksize=_BLOCK)
+        return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=self.timeout, blocksize=_BLOCK)
 
     def close(self):
         if self._conn is not None:

@@ -382,7 +382,11 @@ scan_result run_scan_request(server& srv, int fd, const std::string& name, const
 template <class Stream>
 class session : public session_base, public std::enable_shared_from_this<session<Stream>> {
 public:
-    session(server& srv, Stream stream) : srv_(srv), stream_(std::move(stream)) {}
+    session(server& srv, Stream stream) : srv_(srv), stream_(std::move(stream)) {
+        // Reads are as large as the buffer's free capacity: reserved, or a
+        // body arrives a kilobyte per system call.
+        buffer_.reserve(kChunk);
+    }
     ~session() override {
         close_upload();
         if (registered_) srv_.disconnect(this);
