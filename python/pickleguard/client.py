@@ -148,7 +148,11 @@ class Client:
                 return self._scan_body(f, os.fstat(f.fileno()).st_size, name, policy)
         if isinstance(data, (bytes, bytearray, memoryview)):
             return self._scan_body(bytes(data), len(data), name, policy)
-        size = os.fstat(data.fileno()).st_size - data.tell()
+        try:
+            size = os.fstat(data.fileno()).st_size - data.tell()
+        except (AttributeError, OSError, ValueError):  # io.BytesIO and other streams without a file
+            body = data.read()
+            return self._scan_body(body, len(body), name, policy)
         return self._scan_body(data, size, name, policy)
 
     def _scan_body(self, body, size, name, policy):
