@@ -62,10 +62,11 @@ def corpus_files(roots):
     return files
 
 
-def cli_document(tool, path):
+def cli_document(tool, path, policy=None):
     """`scan --format json` of one file, named by its base name as the
     server's request names it."""
-    r = subprocess.run([tool, "scan", "--format", "json", os.path.basename(path)], cwd=os.path.dirname(path),
+    r = subprocess.run([tool, "scan", "--format", "json", os.path.basename(path)] +
+                       (["--policy", policy] if policy else []), cwd=os.path.dirname(path),
                        capture_output=True, timeout=60)
     assert r.returncode in (0, 1, 2), (path, r.stderr)
     return json.loads(r.stdout)
@@ -212,7 +213,8 @@ def main():
 
     # The crash and hang hooks match a base name: one a client chooses with
     # ?name=, so they are only ever set in a test's environment.
-    srv = Server(tool, args.workdir, "main", ["--jobs", "2", "--queue", "64"],
+    srv = Server(tool, args.workdir, "main", ["--jobs", "2", "--queue", "64", "--policy", "default",
+                                              "--policy", "python"],
                  {"PICKLEGUARD_TEST_CRASH_ON": "crash-me.pkl", "PICKLEGUARD_TEST_HANG_ON": "hang-me.pkl"})
     sent_scans = 0
     try:
@@ -370,7 +372,16 @@ def main():
         verdict_counts = metric_values(text, "pickleguard_verdicts_total")
         check(sum(verdict_counts.values()) == sent_scans, f"verdicts {verdict_counts}")
         policies = c.policies()
-        check(policies["default"] == "default", f"policies: {policies}")
+        check(policies["default"] == "default" and [p["name"] for p in policies["policies"]] == ["default", "python"],
+              f"policies: {policies}")
+        # ?policy= chooses among the server's policies, as --policy does for the CLI.
+        differ = 0
+        for path in files[::8]:
+            want = cli_document(tool, path, "python")
+            got = c.scan(path, policy="python")
+            check(got == want, f"{path} with ?policy=python: {got} != {want}")
+            differ += want != expected[path]
+        check(differ > 0, "the python policy judged no file differently from default: the check proves nothing")
         c.close()
     finally:
         status = srv.stop()
