@@ -18,6 +18,10 @@ policy's globals: a second, independent line of defence.
 
 Anything not safe raises `UnsafePickleError`, whose `.report` says why.
 
+`pickleguard.Client` talks to a `pickleguard serve` (docs/deployment.md):
+`Client("unix:/run/pickleguard/serve.sock").scan("model.pt")` returns the
+document `pickleguard scan --format json` writes for that file.
+
 Every scan runs, by default, in a forked worker process jailed by a seccomp
 filter and resource limits, as `pickleguard scan` does (docs/services.md):
 the untrusted bytes are parsed outside the interpreter. `sandbox=False`
@@ -35,11 +39,14 @@ import pickle
 import sys
 
 from . import _pickleguard as _native
+from .client import Client, ServerError
 
 __all__ = [
+    "Client",
     "Policy",
     "REPORT_SCHEMA",
     "Report",
+    "ServerError",
     "UnsafePickleError",
     "joblib_load",
     "load",

@@ -99,6 +99,20 @@ using stream_failure = std::function<void(const std::string& path, const error& 
 int for_each_stream(const std::vector<std::string>& paths, const member_args& m, const scan_options& options,
                     const stream_function& each, const stream_failure& failed = {});
 
+// `serve` (serve_command.cpp): the scanner as an HTTP/1.1 service.
+inline constexpr unsigned kDefaultServePort = 8484;
+struct serve_args : worker_args {
+    std::vector<std::string> listen;    // unix:PATH or HOST:PORT; default 127.0.0.1:kDefaultServePort
+    std::vector<std::string> policies;  // each one a choice for ?policy=; the first is the default
+    unsigned jobs = 0;                  // scans at once; 0: one per available core
+    unsigned queue = 16;                // uploads waiting for a scanner beyond those
+    std::uint64_t max_body = std::uint64_t{1} << 30;
+    double io_timeout_seconds = 30;     // for each read and write of a client
+    std::size_t max_connections = 1024;
+    decode_options decode;
+};
+int run_serve(serve_args args);
+
 // `policy infer` (policy_infer.cpp).
 struct infer_args {
     std::vector<std::string> paths;

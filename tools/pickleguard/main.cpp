@@ -265,6 +265,40 @@ int main(int argc, char** argv) {
     add_limits(explain);
     if (auto printed = pickleguard::cli::print_manual(app, argc, argv)) return *printed;
 
+    pickleguard::cli::serve_args serve_args;
+    CLI::App* serve = app.add_subcommand(
+        "serve", "Scan uploads over HTTP/1.1: POST /v1/scan, GET /v1/policies, /healthz, /readyz, /metrics "
+                 "(docs/deployment.md)");
+    serve->add_option("--listen", serve_args.listen,
+                      "unix:PATH or HOST:PORT (an IP address; port 0 picks a free one); repeatable (default: "
+                      "127.0.0.1:" + std::to_string(pickleguard::cli::kDefaultServePort) +
+                          "; an address other than loopback only when given)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    serve->add_option("--policy", serve_args.policies,
+                      "Shipped policy name or TOML file a request may choose with ?policy=; repeatable, the first "
+                      "is the default (default: default)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    serve->add_option("--jobs,-j", serve_args.jobs, "Uploads scanned at once, each in its own sandboxed process "
+                                                    "(default: one per core)");
+    serve->add_option("--queue", serve_args.queue,
+                      "Uploads that may wait for a scanner; beyond --jobs + --queue a request gets 503 with "
+                      "Retry-After (default: 16)");
+    serve->add_option("--max-body", serve_args.max_body,
+                      "Largest upload in bytes; a longer one gets 413 and is not read (default: 1 GiB)")
+        ->check(CLI::PositiveNumber);
+    serve->add_option("--timeout", serve_args.timeout_seconds,
+                      "Seconds one scan may take before its report is an error (0: none; default: 60)")
+        ->check(CLI::NonNegativeNumber);
+    serve->add_option("--io-timeout", serve_args.io_timeout_seconds,
+                      "Seconds a client has for its request header, and for each read and write (default: 30)")
+        ->check(CLI::PositiveNumber);
+    serve->add_option("--max-connections", serve_args.max_connections,
+                      "Open connections at most; one more gets 503 (default: 1024)")
+        ->check(CLI::PositiveNumber);
+    serve->add_option("--max-memory", serve_args.max_memory_mb,
+                      "Address space of a scanner process, in MB, plus the size of the upload it reads");
+    add_limits(serve);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -287,6 +321,10 @@ int main(int argc, char** argv) {
             return kExitError;
         }
         return pickleguard::cli::run_scan(scan_args);
+    }
+    if (serve->parsed()) {
+        serve_args.decode = options;
+        return pickleguard::cli::run_serve(serve_args);
     }
     if (policy_list->parsed()) return pickleguard::cli::run_policy_list();
     if (policy_show->parsed()) return pickleguard::cli::run_policy_show(policy_name);

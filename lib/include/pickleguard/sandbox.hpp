@@ -52,6 +52,12 @@ struct scan_outcome {
 struct scan_job {
     std::string path;    // opened by the caller, read-only; "-" is standard input (read as a stream)
     bool named = false;  // given on the command line, not found by walking
+    // A file the caller has open already (`serve`'s upload, kept in a memfd):
+    // the pool sends a duplicate of this descriptor instead of opening
+    // `path`, which then only names the file in its report. The caller keeps
+    // ownership; it must be a regular file (mapped and read with pread, so
+    // its offset does not matter).
+    int fd = -1;
 };
 
 // Looks at one file's bytes: the part of a scan that touches untrusted

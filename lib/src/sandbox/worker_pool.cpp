@@ -559,8 +559,10 @@ private:
             // "-" is standard input, which the worker reads as a stream.
             // O_NONBLOCK: a FIFO put in place of the file after `scan` looked
             // at it must not block open(); it is refused below.
-            int fd = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0)
-                                 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+            int given = jobs_[j].fd;
+            int fd = given >= 0      ? ::fcntl(given, F_DUPFD_CLOEXEC, 0)
+                     : path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0)
+                                   : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
             if (fd < 0) {
                 finish(j, {unreadable_report(path, path + ": " + std::strerror(errno)), {}});
                 continue;
@@ -572,7 +574,7 @@ private:
                 finish(j, {unreadable_report(path, path + ": " + std::strerror(err)), {}});
                 continue;
             }
-            if (path != "-" && !S_ISREG(st.st_mode)) {
+            if ((path != "-" || given >= 0) && !S_ISREG(st.st_mode)) {
                 ::close(fd);
                 finish(j, {file_report::error(path, rule::not_a_regular_file, path + ": is " + special_file_kind(st.st_mode) +
                                                        ", not a regular file"), {}});
@@ -747,8 +749,11 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
     out.reserve(jobs.size());
     std::size_t unsafe = 0;
     for (const scan_job& job : jobs) {
-        bool stream = job.path == "-";
-        auto file = stream ? read_stream(0, "standard input", max_stream_bytes) : map_regular_file(job.path);
+        bool stream = job.path == "-" && job.fd < 0;
+        // A descriptor given by the caller is mapped through its /proc name,
+        // as the file it is (its offset may be anywhere).
+        auto file = stream ? read_stream(0, "standard input", max_stream_bytes)
+                           : map_regular_file(job.fd >= 0 ? "/proc/self/fd/" + std::to_string(job.fd) : job.path);
         if (!file) out.push_back({stream ? stream_failure_report(job.path, file.error())
                                          : unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));
