@@ -77,6 +77,14 @@ def test_cluster_report_equals_scan_with_a_worker_killed_mid_run(client, monkeyp
     assert got["summary"]["files"] == len(files) == len(expected["files"])
     assert got["summary"]["skipped"] == len(skipped)
     assert got["summary"]["unsafe"] > 0 and got["summary"]["safe"] > 0
+    # The task that was running there ran again: the scheduler's log shows it
+    # processing twice, the second time to the end.
+    keys = set(killed["keys"])
+    log = client.run_on_scheduler(
+        lambda dask_scheduler: [(t[0], t[1], t[2]) for t in dask_scheduler.transition_log if t[0] in keys])
+    runs = {k: [(a, b) for key, a, b in log if key == k] for k in keys}
+    assert any(("processing", "released") in r and ("processing", "memory") in r[r.index(("processing", "released")):]
+               for r in runs.values()), runs
     # The worker really is gone (the nanny started a new process).
     assert killed["pid"] not in client.run(os.getpid, on_error="ignore").values()
 
