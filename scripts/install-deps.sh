@@ -5,20 +5,28 @@
 #
 #   scripts/install-deps.sh           # build + test deps, and the ML libraries
 #   scripts/install-deps.sh --no-ml   # without numpy/torch/sklearn/pandas/joblib
+#   scripts/install-deps.sh --no-cluster  # without Dask distributed
 #
 # The ML libraries are needed only to regenerate the test fixtures
 # (tests/fixtures/make_fixtures.py); tests that need them skip without them.
 # PICKLEGUARD_NO_ML=1 in the environment is the same as --no-ml.
+# Dask distributed (python3-distributed) runs `python3 -m pickleguard.cluster`
+# (docs/cluster.md) and its test, which skips without it;
+# PICKLEGUARD_NO_CLUSTER=1 is the same as --no-cluster.
 set -euo pipefail
 
 ml=1
+cluster=1
 if [[ "${PICKLEGUARD_NO_ML:-0}" == "1" ]]; then ml=0; fi
+if [[ "${PICKLEGUARD_NO_CLUSTER:-0}" == "1" ]]; then cluster=0; fi
 for arg in "$@"; do
     case "$arg" in
         --ml) ml=1 ;;
         --no-ml) ml=0 ;;
+        --cluster) cluster=1 ;;
+        --no-cluster) cluster=0 ;;
         -h|--help)
-            sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
         *) echo "install-deps.sh: unknown option: $arg" >&2; exit 2 ;;
     esac
@@ -53,6 +61,11 @@ if [[ "$ml" == "1" ]]; then
         # (policies/LIB.toml, tests/fixtures/check_library_policy.py)
         python3-networkx python3-scipy python3-sympy python3-statsmodels python3-astropy
         python3-skimage python3-torchvision python3-xgboost python3-gensim python3-nltk)
+fi
+
+if [[ "$cluster" == "1" ]]; then
+    # the bulk scan on Dask (python/pickleguard/cluster.py)
+    packages+=(python3-distributed)
 fi
 
 # One dpkg-query for all: it prints the installed ones (and nothing for

@@ -18,6 +18,7 @@
 #include "pickleguard/sandbox.hpp"
 #include "pickleguard/scan.hpp"
 #include "pickleguard/version.hpp"
+#include "pickleguard/walk.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -29,6 +30,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -173,6 +175,35 @@ std::vector<pg::file_report> scan_sandboxed(const std::vector<pg::scan_job>& job
         out.back().path = names[i];
     }
     return out;
+}
+
+
+// ---- the cluster scan's parts (python/pickleguard/cluster.py) ----------------
+//
+// A bulk scan on Dask walks as `scan` walks, scans each task's files in
+// sandboxed workers as `scan` scans them, and carries every file's outcome
+// back to the client as the workers' own binary record (serialize_outcome),
+// from which the client writes one report with the C++ writers: JSON, JSONL
+// and SARIF are then `scan`'s, byte for byte, whatever machine scanned.
+
+py::bytes record_of(const pg::scan_outcome& o) { return py::bytes(pg::serialize_outcome(o)); }
+
+pg::scan_outcome outcome_of(const py::bytes& record) {
+    auto o = pg::deserialize_outcome(std::string_view(record));
+    if (!o) throw py::value_error(pg::describe(o.error()));
+    return std::move(o).value();
+}
+
+// The outcomes split as `scan` reports them: reports in order, and the
+// skipped (`extra_skipped` first: the walk's, as `scan` lists them).
+void split_outcomes(const std::vector<pg::scan_outcome>& outcomes,
+                    const std::vector<std::pair<std::string, std::string>>& extra_skipped,
+                    std::vector<pg::file_report>& reports, std::vector<pg::skipped_file>& skipped) {
+    for (const auto& [path, reason] : extra_skipped) skipped.push_back({path, reason});
+    for (const pg::scan_outcome& o : outcomes) {
+        if (o.skip_reason) skipped.push_back({o.report.path, *o.skip_reason});
+        else reports.push_back(o.report);
+    }
 }
 
 [[noreturn]] void raise_os_error(const std::string& message) {
@@ -343,4 +374,125 @@ PYBIND11_MODULE(_pickleguard, m) {
             return json;
         },
         py::arg("path"), py::arg("policy"), py::arg("containers") = true);
+
+    // ---- the cluster scan (python/pickleguard/cluster.py) ----
+
+    m.def("glob_error", &pg::glob_error, py::arg("glob"), py::arg("include"));
+
+    // `scan`'s walk of PATH...: (files as (path, named), error records,
+    // skipped as (path, reason), warnings).
+    m.def(
+        "walk_paths",
+        [](const std::vector<std::string>& paths, const std::vector<std::string>& include,
+           const std::vector<std::string>& exclude, bool follow_symlinks) {
+            pg::walk_result found;
+            {
+                py::gil_scoped_release unlocked;
+                pg::walk_options options;
+                options.follow_symlinks = follow_symlinks;
+                options.include = include;
+                options.exclude = exclude;
+                found = pg::walk_paths(paths, options);
+            }
+            py::list files, errors, skipped;
+            for (const pg::scan_job& j : found.files) files.append(py::make_tuple(j.path, j.named));
+            for (const pg::file_report& r : found.errors) errors.append(record_of({r, {}}));
+            for (const pg::skipped_file& f : found.skipped) skipped.append(py::make_tuple(f.path, f.reason));
+            return py::make_tuple(files, errors, skipped, found.warnings);
+        },
+        py::arg("paths"), py::arg("include"), py::arg("exclude"), py::arg("follow_symlinks") = false);
+
+    // Scans (path, named, name) jobs as `scan` does, in `jobs` sandboxed
+    // workers (0: one per core), each reported under its `name` (the path as
+    // the user gave it; `path` is what this machine opens): a file found by
+    // walking (or any, with skip_unknown) whose content is no container is
+    // skipped, a named one is always judged. One outcome record per job, in
+    // order. OSError when the sandbox cannot be set up (nothing is scanned).
+    m.def(
+        "scan_outcomes",
+        [](const std::vector<std::tuple<std::string, bool, std::string>>& paths, const policy_ptr& p,
+           bool skip_unknown, unsigned jobs, double timeout_seconds, std::uint64_t max_memory_mb, bool sandbox) {
+            std::vector<std::string> records;
+            std::string failure;
+            {
+                py::gil_scoped_release unlocked;
+                std::vector<pg::scan_job> todo;
+                std::unordered_map<std::string, std::string> name_of;
+                for (const auto& [path, named, name] : paths) {
+                    todo.push_back({path, named});
+                    name_of.emplace(path, name);
+                }
+                // Runs in the forked worker, which has this map.
+                pg::scan_function scan = [&](std::span<const std::byte> bytes, const pg::scan_job& t) {
+                    if ((!t.named || skip_unknown) && pg::detect_format(bytes).empty())
+                        return pg::scan_outcome{{}, "not a pickle container"};
+                    auto it = name_of.find(t.path);
+                    return pg::scan_outcome{pg::scan_file(bytes, *p, {}, it == name_of.end() ? t.path : it->second), {}};
+                };
+                pg::pool_options options = sandbox_options(jobs, timeout_seconds, max_memory_mb);
+                options.sandbox = sandbox;
+                auto done = pg::scan_jobs(todo, scan, options, {});
+                if (!done) {
+                    failure = done.error().reason;
+                } else {
+                    for (std::size_t i = 0; i < done.value().size(); ++i) {
+                        pg::scan_outcome& o = done.value()[i];
+                        o.report.path = std::get<2>(paths[i]);
+                        records.push_back(pg::serialize_outcome(o));
+                    }
+                }
+            }
+            if (!failure.empty()) raise_os_error(failure);
+            py::list out;
+            for (const std::string& r : records) out.append(py::bytes(r));
+            return out;
+        },
+        py::arg("paths"), py::arg("policy"), py::arg("skip_unknown") = false, py::arg("jobs") = 1,
+        py::arg("timeout") = 60.0, py::arg("max_memory_mb") = 8192, py::arg("sandbox") = true);
+
+    // An `error` outcome (verdict error, one high finding under `rule`).
+    m.def(
+        "error_outcome",
+        [](const std::string& path, const std::string& rule, const std::string& message) {
+            return record_of({pg::file_report::error(path, rule, message), {}});
+        },
+        py::arg("path"), py::arg("rule"), py::arg("message"));
+
+    // A file the walk skipped, as an outcome.
+    m.def(
+        "skipped_outcome",
+        [](const std::string& path, const std::string& reason) {
+            pg::scan_outcome o{{}, reason};
+            o.report.path = path;
+            return record_of(o);
+        },
+        py::arg("path"), py::arg("reason"));
+
+    // One outcome as its `scan --format jsonl` line (a file's or a skipped one's).
+    m.def("outcome_jsonl", [](const py::bytes& record) {
+        pg::scan_outcome o = outcome_of(record);
+        return o.skip_reason ? pg::report_jsonl_skipped({o.report.path, *o.skip_reason}) : pg::report_jsonl_file(o.report);
+    });
+
+    // The whole report of these outcomes as `scan --format FORMAT` writes it:
+    // "json", "sarif" (paths relative to `root`, as `scan` makes them
+    // relative to its working directory) or "summary" (the jsonl summary
+    // line; the other lines are outcome_jsonl's, written as files finish).
+    m.def(
+        "render_outcomes",
+        [](const std::vector<py::bytes>& records, const std::vector<std::pair<std::string, std::string>>& skipped_walk,
+           const std::string& policy_name, const std::string& format, const std::string& root) {
+            if (format != "json" && format != "sarif" && format != "summary")
+                throw py::value_error("format must be json, sarif or summary, not " + format);
+            std::vector<pg::scan_outcome> outcomes;
+            for (const py::bytes& r : records) outcomes.push_back(outcome_of(r));
+            py::gil_scoped_release unlocked;
+            std::vector<pg::file_report> reports;
+            std::vector<pg::skipped_file> skipped;
+            split_outcomes(outcomes, skipped_walk, reports, skipped);
+            if (format == "json") return pg::report_json(reports, skipped, policy_name);
+            if (format == "sarif") return pg::report_sarif(reports, policy_name, {root});
+            return pg::report_jsonl_summary(pg::summarize(reports, skipped), policy_name);
+        },
+        py::arg("records"), py::arg("skipped"), py::arg("policy_name"), py::arg("format"), py::arg("root") = "");
 }

@@ -87,6 +87,34 @@ def test_worker_past_its_deadline_is_stopped(tmp_path, hook):
     assert report.findings[0]["rule"] == "scan-timeout"
 
 
+def test_scan_on_a_thread_with_eager_malloc_trimming_is_not_killed():
+    # A worker forked from a thread allocates from glibc's thread arena, whose
+    # first in-place shrink opens /proc/sys/vm/overcommit_memory: under the
+    # filter, that killed the worker (SIGSYS) on an ordinary legacy torch
+    # file once Dask's MALLOC_TRIM_THRESHOLD_=65536 made glibc trim early.
+    # In a child interpreter: glibc reads the variable at startup.
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, threading, pickleguard\n"
+        "files = sys.argv[1:]\n"
+        "out = []\n"
+        "t = threading.Thread(target=lambda: out.extend(pickleguard.scan_files(files, jobs=1)))\n"
+        "t.start(); t.join()\n"
+        "plain = pickleguard.scan_files(files, sandbox=False)\n"
+        "print(json.dumps([[r.path for r in out if r.verdict == 'error'],\n"
+        "                  [r.path for r in plain if r.verdict == 'error'], len(out)]))\n")
+    # All of them, in order: which free first trims depends on what came before.
+    files = [str(p) for p in FIXTURES]
+    env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536")
+    run = subprocess.run([sys.executable, "-c", script, *files], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    boxed_errors, plain_errors, n = json.loads(run.stdout)
+    assert n == len(files)
+    assert boxed_errors == plain_errors
+
+
 def test_unreadable_paths(tmp_path):
     missing = tmp_path / "missing.pkl"
     for sandbox in (True, False):

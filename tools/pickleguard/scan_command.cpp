@@ -1,13 +1,13 @@
 // `pickleguard scan`: files and directories in, verdicts out.
 #include "commands.hpp"
 #include "progress.hpp"
-#include "scan_walk.hpp"
 #include "pickleguard/sandbox.hpp"
 
 #include "pickleguard/container.hpp"
 #include "pickleguard/input.hpp"
 #include "pickleguard/report.hpp"
 #include "pickleguard/scan.hpp"
+#include "pickleguard/walk.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -35,6 +35,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pickleguard {
@@ -101,6 +102,15 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
 result<std::vector<scan_outcome>> scan_jobs(const std::vector<scan_job>& jobs, const scan_function& scan,
                                             const pool_options& options, const progress_function& progress,
                                             const outcome_function& each = {});
+
+// A scan_outcome as the workers send it back (the binary record of
+// sandbox/wire.cpp), for a caller that moves outcomes between its own
+// processes: the Python package's cluster scan returns them from Dask
+// workers and writes one report from them in the client. The record has no
+// version: both ends must be the same build. Reading checks every length and
+// fails (kind malformed) on anything but exactly one well-formed record.
+std::string serialize_outcome(const scan_outcome& outcome);
+result<scan_outcome> deserialize_outcome(std::string_view record);
 
 // An `error` report for a file that could not be read.
 file_report unreadable_report(const std::string& path, const std::string& reason);

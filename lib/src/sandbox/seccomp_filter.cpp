@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <limits>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -60,6 +62,18 @@ std::optional<std::string> enter_sandbox(const sandbox_limits& limits, int chann
             return errno_text("setrlimit(RLIMIT_AS)", errno);
     }
 #endif
+
+    // glibc shrinks a thread arena's heap in place only after it has read
+    // /proc/sys/vm/overcommit_memory once (check_may_shrink_heap in
+    // malloc/arena.c): an openat the filter kills. A worker forked from any
+    // thread but the main one allocates from such an arena, so a scan called
+    // on a Python thread (a Dask worker's, whose MALLOC_TRIM_THRESHOLD_ is
+    // 64 KiB) died on an ordinary file. heap_trim shrinks only a top chunk
+    // of at least M_TRIM_THRESHOLD, and a thread arena's heap is at most
+    // 64 MiB (HEAP_MAX_SIZE), so it never does now; the worker keeps what it
+    // has freed instead (RLIMIT_AS still bounds it; freed memory is reused).
+    if (::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) != 1)
+        return std::string("mallopt(M_TRIM_THRESHOLD) failed");
 
     // Default: kill the whole process. What decoding needs is listed; opening
     // anything (open, openat, socket, connect), running anything (execve,

@@ -299,3 +299,11 @@ result<scan_outcome> deserialize(std::string_view wire) {
 }
 
 }  // namespace pickleguard::sandbox
+
+namespace pickleguard {
+
+std::string serialize_outcome(const scan_outcome& outcome) { return sandbox::serialize(outcome); }
+
+result<scan_outcome> deserialize_outcome(std::string_view record) { return sandbox::deserialize(record); }
+
+}  // namespace pickleguard

@@ -1,5 +1,10 @@
-// Which files `pickleguard scan PATH...` reads, and what it tells about the
-// rest: the walk of the directories it is given (scan_walk.cpp).
+// pickleguard/walk.hpp — which files `pickleguard scan PATH...` reads, and
+// what it tells about the rest: the walk of the directories it is given
+// (lib/src/scan/walk.cpp). Public so that every front end walks alike: the
+// CLI, and the Python package's cluster scan (python/pickleguard/cluster.py).
+//
+//     auto found = pickleguard::walk_paths({"models"}, {.exclude = {"*.json"}});
+//     // found.files to scan; found.errors and found.skipped go into the report
 //
 // Nothing the file system does may turn into a quiet "0 files": a directory
 // that cannot be listed and a path that cannot be looked at are `error`
@@ -19,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pickleguard::cli {
+namespace pickleguard {
 
 struct walk_options {
     bool follow_symlinks = false;
@@ -41,4 +46,4 @@ walk_result walk_paths(const std::vector<std::string>& paths, const walk_options
 // pattern that matches nothing, which made `--include '['` scan 0 files.
 std::string glob_error(std::string_view glob, bool include);
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard

@@ -1,4 +1,4 @@
-// The directory walk of `pickleguard scan` (scan_walk.hpp).
+// The directory walk of `pickleguard scan` (pickleguard/walk.hpp).
 //
 // Own code rather than std::filesystem::recursive_directory_iterator, whose
 // skip_permission_denied dropped unreadable directories without a word and
@@ -9,7 +9,7 @@
 // the device and inode of every directory walked, a loop reported (FTS_DC)
 // instead of entered, FTS_DNR (unreadable directory) an error. An explicit
 // stack: no recursion that follows the input.
-#include "scan_walk.hpp"
+#include "pickleguard/walk.hpp"
 
 #include "pickleguard/input.hpp"
 #include "pickleguard/rules.hpp"
@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <unordered_map>
 
-namespace pickleguard::cli {
+namespace pickleguard {
 namespace {
 
 std::string refused_message(unsigned mode) {
@@ -341,4 +341,4 @@ walk_result walk_paths(const std::vector<std::string>& paths, const walk_options
     return out;
 }
 
-}  // namespace pickleguard::cli
+}  // namespace pickleguard

@@ -1,0 +1,126 @@
+"""The bulk scan on Dask (pickleguard.cluster, docs/cluster.md) against
+`pickleguard scan` on the same files: the same report, every file once,
+also when a worker process is killed in the middle of the run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from conftest import SOURCE_DIR  # noqa: E402
+
+from pickleguard import cluster  # noqa: E402
+
+TOOL = os.environ.get("PICKLEGUARD_TOOL")
+# The test corpora, as paths relative to the source tree (the working
+# directory of both scans, so that both print the same paths).
+CORPORA = ["tests/fixtures", "examples"]
+
+pytestmark = pytest.mark.skipif(not TOOL, reason="PICKLEGUARD_TOOL (the built CLI) is not set")
+
+
+def cli_scan(*args):
+    run = subprocess.run([TOOL, "scan", *args], cwd=SOURCE_DIR, capture_output=True, text=True, timeout=120)
+    assert run.returncode in (0, 1, 2), run.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Two worker processes of one thread each: the smallest cluster where a
+    # task can move to another process when its own dies.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as local, distributed.Client(local) as c:
+        yield c
+
+
+def by_path(document):
+    paths = [f["path"] for f in document["files"]] + [s["path"] for s in document["skipped"]]
+    assert len(paths) == len(set(paths)), "a file reported twice"
+    return {f["path"]: f for f in document["files"]}, {s["path"]: s["reason"] for s in document["skipped"]}
+
+
+def test_cluster_report_equals_scan_with_a_worker_killed_mid_run(client, monkeypatch):
+    monkeypatch.chdir(SOURCE_DIR)
+    expected_text = cli_scan("--format", "json", *CORPORA).stdout
+    expected = json.loads(expected_text)
+    killed = {}
+
+    def kill_a_busy_worker(records):
+        # Once some tasks are done: SIGKILL a worker process that is running
+        # one of ours, as an OOM killer or a lost machine would.
+        if killed:
+            return
+        for address, keys in client.processing().items():
+            ours = [k for k in keys if str(k).startswith("pickleguard-scan-")]
+            if ours:
+                pid = client.run(os.getpid, workers=[address])[address]
+                os.kill(pid, signal.SIGKILL)
+                killed.update(address=address, pid=pid, keys=ours)
+                return
+
+    # One file per task: many tasks, so the kill lands in the middle of the run.
+    result = cluster.scan_on_cluster(client, CORPORA, task_files=1, on_outcomes=kill_a_busy_worker)
+    assert killed, "no worker was running a task when the first results came in"
+    got = result.document
+    assert result.failed_tasks == 0, [f["findings"] for f in got["files"] if f["verdict"] == "error"]
+
+    # The same document as `scan --format json`: files in the same order,
+    # the same verdicts, findings and globals, the same skipped and summary.
+    assert got == expected
+    assert result.to_json() == expected_text  # the same writer: byte for byte
+    files, skipped = by_path(got)
+    assert got["summary"]["files"] == len(files) == len(expected["files"])
+    assert got["summary"]["skipped"] == len(skipped)
+    assert got["summary"]["unsafe"] > 0 and got["summary"]["safe"] > 0
+    # The task that was running there ran again: the scheduler's log shows it
+    # processing twice, the second time to the end.
+    keys = set(killed["keys"])
+    log = client.run_on_scheduler(
+        lambda dask_scheduler: [(t[0], t[1], t[2]) for t in dask_scheduler.transition_log if t[0] in keys])
+    runs = {k: [(a, b) for key, a, b in log if key == k] for k in keys}
+    assert any(("processing", "released") in r and ("processing", "memory") in r[r.index(("processing", "released")):]
+               for r in runs.values()), runs
+    # The worker really is gone (the nanny started a new process).
+    assert killed["pid"] not in client.run(os.getpid, on_error="ignore").values()
+
+
+def test_a_task_that_keeps_failing_makes_error_reports_not_gaps(client, monkeypatch, tmp_path):
+    # The client checks the policy before submitting; here it is not there
+    # for the workers, so every run of every task raises.
+    monkeypatch.chdir(SOURCE_DIR)
+    monkeypatch.setattr(cluster, "_load_spec", lambda spec: None)
+    result = cluster.scan_on_cluster(client, ["examples"] if (SOURCE_DIR / "examples").is_dir() else CORPORA,
+                                     policy=str(tmp_path / "missing.toml"), retries=1, task_files=4)
+    monkeypatch.undo()
+    files = result.document["files"]
+    assert result.failed_tasks == result.tasks > 0
+    assert files and all(f["verdict"] == "error" for f in files)
+    assert all([x["rule"] for x in f["findings"]] == ["scanner-crashed"] for f in files)
+    assert result.document["summary"]["error"] == len(files)
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "sarif"])
+def test_the_command_writes_what_scan_writes(tmp_path, fmt):
+    out = tmp_path / f"report.{fmt}"
+    env = dict(os.environ)
+    run = subprocess.run([sys.executable, "-m", "pickleguard.cluster", "--workers", "1", "--format", fmt,
+                          "--exclude", "*.py", "-o", str(out), *CORPORA],
+                         cwd=SOURCE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    expected = cli_scan("--format", fmt, "--exclude", "*.py", *CORPORA)
+    assert run.returncode == expected.returncode, run.stderr
+    text = out.read_text()
+    if fmt == "sarif":
+        assert json.loads(text) == json.loads(expected.stdout)
+        return
+    # jsonl: the same lines; a cluster's come in the order tasks finish,
+    # and the summary is last.
+    lines, want = text.splitlines(), expected.stdout.splitlines()
+    assert sorted(lines) == sorted(want)
+    assert json.loads(lines[-1])["type"] == "summary" and lines[-1] == want[-1]
+    assert len(lines) == len(set(lines))
