@@ -259,6 +259,10 @@ int main(int argc, char** argv) {
     CLI::App* explain = pickleguard::cli::add_explain_command(app, explain_args);
     add_limits(explain);
 
+    pickleguard::cli::convert_args convert_args;
+    CLI::App* convert = pickleguard::cli::add_convert_command(app, convert_args);
+    add_limits(convert);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -292,6 +296,10 @@ int main(int argc, char** argv) {
     if (explain->parsed()) {
         explain_args.decode = options;
         return pickleguard::cli::run_explain(explain_args);
+    }
+    if (convert->parsed()) {
+        convert_args.decode = options;
+        return pickleguard::cli::run_convert(convert_args);
     }
     return kExitError;
 }
