@@ -254,6 +254,21 @@ def main():
                 check(st[k][2] == torch_bytes(ref[k]), "shards: %s differs" % k)
                 total += len(st[k][2])
             check(idx["metadata"]["total_size"] == total, "shards: total_size %r != %d" % (idx["metadata"], total))
+        # With pytorch_model.bin.index.json, only the shards it names are
+        # converted (the conversion script's choice): a pickled
+        # training_args.bin beside them is skipped, not unpickled or refused.
+        idxdir = os.path.join(tmp, "indexed")
+        os.makedirs(idxdir)
+        for f in os.listdir(os.path.join(FIX, "indexed")):
+            with open(os.path.join(FIX, "indexed", f), "rb") as i, open(os.path.join(idxdir, f), "wb") as o:
+                o.write(i.read())
+        with open(os.path.join(ROOT, "examples", "attacks", "os_system_protocol0.pkl"), "rb") as i:
+            open(os.path.join(idxdir, "training_args.bin"), "wb").write(i.read())
+        r = run(pg, idxdir, "-o", os.path.join(tmp, "indexed_out"))
+        check(r.returncode == 0 and "skipped training_args.bin" in r.stderr, "indexed: exit %d: %s" % (r.returncode, r.stderr))
+        if r.returncode == 0:
+            files = sorted(os.listdir(os.path.join(tmp, "indexed_out")))
+            check(len(files) == 3 and "model.safetensors.index.json" in files, "indexed: wrote %s" % files)
         # One refused shard: no output at all.
         bad = os.path.join(tmp, "bad_shards")
         os.makedirs(bad)

@@ -199,6 +199,17 @@ def main():
     torch.save(collections.OrderedDict(items[3:]), path("shards", "pytorch_model-00002-of-00002.bin"))
     with open(path("shards", "config.json"), "w") as f:
         f.write('{"model_type": "test"}\n')
+    # The same shards with the index transformers writes beside them.
+    import json
+    import shutil
+    os.makedirs(os.path.join(OUT, "indexed"), exist_ok=True)
+    weight_map = {}
+    for k, f in (("pytorch_model-00001-of-00002.bin", items[:3]), ("pytorch_model-00002-of-00002.bin", items[3:])):
+        shutil.copy(path("shards", k), path("indexed", k))
+        weight_map.update({n: k for n, _ in f})
+    with open(path("indexed", "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": sum(v.numel() * v.element_size() for _, v in items)},
+                   "weight_map": weight_map}, f, indent=2)
     big_endian_copy(path("dtypes.pt"), path("big_endian.pt"))
 
     rng = np.random.default_rng(6)

@@ -11,6 +11,7 @@
 #include "pickleguard/report.hpp"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,7 +19,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 
 namespace pickleguard::cli {
 namespace {
@@ -93,12 +96,42 @@ bool is_checkpoint_name(const fs::path& p) {
     return std::any_of(std::begin(kExt), std::end(kExt), [&](const char* x) { return e == x; });
 }
 
-int convert_dir(const convert_args& args) {
-    std::error_code ec;
+// Which files of a folder are its checkpoint, as the conversion script
+// chooses: the shards pytorch_model.bin.index.json names, else
+// pytorch_model.bin, else every file that looks like a checkpoint. An empty
+// result with `why` set is an error.
+std::vector<fs::path> choose_inputs(const fs::path& dir, std::vector<std::string>& skipped, std::string& why,
+                                    std::error_code& ec) {
     std::vector<fs::path> inputs;
-    std::vector<std::string> skipped;
-    for (const auto& entry : fs::directory_iterator(args.input, ec)) {
+    const fs::path index = dir / "pytorch_model.bin.index.json";
+    std::set<std::string> chosen;
+    if (fs::exists(index)) {
+        std::ifstream in(index);
+        nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+            why = index.string() + " is not a shard index (no weight_map)";
+            return {};
+        }
+        for (const auto& [name, file] : j["weight_map"].items()) {
+            // A name from the file itself: a shard in this folder, never a path elsewhere.
+            if (!file.is_string() || file.get<std::string>().find('/') != std::string::npos ||
+                file.get<std::string>().empty() || file.get<std::string>()[0] == '.') {
+                why = index.string() + " names a shard that is not a file of the folder";
+                return {};
+            }
+            chosen.insert(file.get<std::string>());
+        }
+    } else if (fs::exists(dir / "pytorch_model.bin")) {
+        chosen.insert("pytorch_model.bin");
+    }
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
         if (!entry.is_regular_file()) continue;
+        std::string name = entry.path().filename().string();
+        if (!chosen.empty()) {
+            if (chosen.count(name)) inputs.push_back(entry.path());
+            else skipped.push_back(name);
+            continue;
+        }
         if (is_checkpoint_name(entry.path())) {
             inputs.push_back(entry.path());
             continue;
@@ -107,7 +140,20 @@ int convert_dir(const convert_args& args) {
         auto f = map_regular_file(entry.path().string());
         std::string fmt = f ? detect_format(f.value().bytes()) : "";
         if (!fmt.empty() && fmt != "zip" && fmt != "tar") inputs.push_back(entry.path());
-        else skipped.push_back(entry.path().filename().string());
+        else skipped.push_back(name);
+    }
+    if (!chosen.empty() && inputs.size() != chosen.size()) why = "a shard the index names is not in " + dir.string();
+    return inputs;
+}
+
+int convert_dir(const convert_args& args) {
+    std::error_code ec;
+    std::vector<std::string> skipped;
+    std::string why;
+    std::vector<fs::path> inputs = choose_inputs(args.input, skipped, why, ec);
+    if (!why.empty()) {
+        say("pickleguard convert: %s%s\n", why);
+        return kExitError;
     }
     if (ec) {
         say("pickleguard convert: %s: %s\n", args.input, ec.message());
@@ -178,7 +224,7 @@ int convert_dir(const convert_args& args) {
         if (!write_output(index_path, j)) return kExitError;
         std::printf("%s: %zu tensors in %zu shards\n", printable(index_path).c_str(), weight_map.size(), inputs.size());
     }
-    for (const std::string& s : skipped) say("pickleguard convert: skipped %s (not a checkpoint)%s\n", s);
+    for (const std::string& s : skipped) say("pickleguard convert: skipped %s (not a checkpoint, or not a shard the index names)%s\n", s);
     return kExitOk;
 }
 
