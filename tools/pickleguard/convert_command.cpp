@@ -13,10 +13,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +39,21 @@ void say(const char* fmt, const std::string& a, const std::string& b = {}) {
 // status and fills `result`.
 int convert_one(const convert_args& args, const std::string& input, const std::string& output, bool force,
                 conversion& result, bool quiet) {
-    auto file = map_regular_file(input);
+    // The descriptor the kernel copies tensors from, and the mapping the
+    // scan reads, are of one file: the mapping is made through it.
+    int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        const char* kind = fd >= 0 ? special_file_kind(st.st_mode) : nullptr;
+        say("pickleguard convert: %s: %s\n", input, kind ? std::string("not a regular file: ") + kind : std::strerror(errno));
+        if (fd >= 0) ::close(fd);
+        return kExitError;
+    }
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } close_fd{fd};
+    auto file = map_regular_file("/proc/self/fd/" + std::to_string(fd));
     if (!file) {
         say("pickleguard convert: %s: %s\n", input, describe(file.error()));
         return kExitError;
@@ -60,6 +77,7 @@ int convert_one(const convert_args& args, const std::string& input, const std::s
     o.skip_non_tensors = args.skip_non_tensors;
     o.force = force;
     o.array_name = fs::path(input).stem().string();
+    o.input_fd = fd;
     result = convert_file(file.value().bytes(), output, o);
     if (result.failure) {
         bool refused = result.report.verdict != verdict::safe;

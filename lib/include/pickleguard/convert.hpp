@@ -107,6 +107,11 @@ struct convert_options {
     std::string input_name;              // how the scan's report names the input
     std::string array_name = "array";    // the tensor name of a lone .npy
     bool force = false;                  // replace an existing output file
+    // An open descriptor of the file `input` maps (its offset 0 is the
+    // span's first byte), or -1: contiguous little-endian tensors are then
+    // copied by the kernel (copy_file_range), as cp copies, never through
+    // this process's memory.
+    int input_fd = -1;
 };
 
 struct conversion {

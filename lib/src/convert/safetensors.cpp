@@ -92,6 +92,39 @@ bool write_all(int fd, const std::byte* p, std::size_t n) {
     return true;
 }
 
+// Row-major without gaps (dimensions of size 1 have any stride).
+bool contiguous(const tensor_view& t) {
+    std::uint64_t want = 1;
+    for (std::size_t i = t.shape.size(); i-- > 0;) {
+        if (t.shape[i] == 1) continue;
+        if (t.stride[i] != want) return false;
+        want *= t.shape[i];
+    }
+    return true;
+}
+
+// The tensor's bytes from the input's descriptor to the output's, in the
+// kernel. False when the kernel cannot (another file system, an old
+// kernel): `done` then says how many bytes it did copy, and the caller
+// writes the rest.
+bool kernel_copy(int in, std::uint64_t at, int out, std::uint64_t n, std::uint64_t& done, bool& io_error) {
+    done = 0;
+    io_error = false;
+    loff_t off = static_cast<loff_t>(at);
+    while (done < n) {
+        ssize_t k = ::copy_file_range(in, &off, out, nullptr, static_cast<std::size_t>(std::min<std::uint64_t>(n - done, 1u << 30)), 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF))
+            return false;
+        if (k <= 0) {  // an error, or the file ends early (it shrank since it was scanned)
+            io_error = true;
+            return false;
+        }
+        done += static_cast<std::uint64_t>(k);
+    }
+    return true;
+}
+
 }  // namespace
 
 std::string safetensors_header(const std::vector<const tensor_view*>& tensors,
@@ -198,8 +231,22 @@ conversion convert_file(std::span<const std::byte> input, const std::string& out
     if (!write_all(fd, len, 8) || !write_all(fd, reinterpret_cast<const std::byte*>(header.data()), header.size()))
         return abandon("cannot write " + tmp + ": " + std::strerror(errno));
     const byte_sink sink = [fd](std::span<const std::byte> b) { return write_all(fd, b.data(), b.size()); };
+    bool kernel = o.input_fd >= 0;
     for (const tensor_view* t : kept.value()) {
-        if (!copy_tensor(*t, sink)) return abandon("cannot write " + tmp + ": " + std::strerror(errno));
+        const std::byte* first = t->bytes.data() + t->offset * element_size(t->dtype);
+        if (kernel && t->nbytes() > 0 && contiguous(*t) && (!t->big_endian || element_size(t->dtype) == 1) &&
+            first >= input.data() && first + t->nbytes() <= input.data() + input.size()) {
+            std::uint64_t done = 0;
+            bool io_error = false;
+            if (!kernel_copy(o.input_fd, static_cast<std::uint64_t>(first - input.data()), fd, t->nbytes(), done, io_error)) {
+                if (io_error) return abandon("cannot copy into " + tmp + ": " + std::strerror(errno));
+                kernel = false;  // write this one's rest, and the others, from the mapping
+                if (!write_all(fd, first + done, static_cast<std::size_t>(t->nbytes() - done)))
+                    return abandon("cannot write " + tmp + ": " + std::strerror(errno));
+            }
+        } else if (!copy_tensor(*t, sink)) {
+            return abandon("cannot write " + tmp + ": " + std::strerror(errno));
+        }
         out.written.push_back(t->name);
         out.tensor_bytes += t->nbytes();
     }
