@@ -238,7 +238,8 @@ def main():
         refused(pg, os.path.join(FIX, "refused", "complex.npy"), tmp, why="complex")
         # Storage records that lie: refused, never read out of bounds.
         for f in sorted(os.listdir(os.path.join(FIX, "lying"))):
-            refused(pg, os.path.join(FIX, "lying", f), tmp)
+            r = refused(pg, os.path.join(FIX, "lying", f), tmp)
+            check(r.returncode == 1, "lying/%s: exit %d, expected 1 (malformed)" % (f, r.returncode))
         # Malicious inputs: refused with the scan's findings, nothing written.
         attacks = attack_inputs()
         check(len(attacks) >= 6, "found only %d attack inputs" % len(attacks))

@@ -87,7 +87,11 @@ int convert_one(const convert_args& args, const std::string& input, const std::s
             std::fwrite(text.data(), 1, text.size(), stderr);
         }
         say("pickleguard convert: %s: %s\n", input, result.failure->reason);
-        return refused && result.report.verdict == verdict::unsafe ? kExitFound : kExitError;
+        // As clamscan: 1 for what was found (an unsafe file, storage records
+        // that lie), 2 for what could not be done (a dtype safetensors lacks,
+        // values that are not tensors, a file that could not be written).
+        if (refused) return result.report.verdict == verdict::unsafe ? kExitFound : kExitError;
+        return result.failure->kind == error_kind::malformed ? kExitFound : kExitError;
     }
     for (const std::string& d : result.dropped) say("pickleguard convert: %s: dropped %s\n", input, d);
     if (!quiet)

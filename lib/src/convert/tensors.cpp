@@ -129,7 +129,9 @@ public:
         if (call.size() != 2 || g_.kind(call[0]) != value_kind::global) return std::optional<tensor_view>{};
         const global_name& fn = g_.global(call[0]);
         if (fn.module != "torch._utils") return std::optional<tensor_view>{};
-        auto bad = [&](std::string why) { return convert_error("tensor '" + std::string(name) + "': " + why); };
+        auto bad = [&](std::string why, error_kind k = error_kind::unsupported) {
+            return convert_error("tensor '" + std::string(name) + "': " + why, k);
+        };
         if (g_.kind(call[1]) != value_kind::tuple) return bad("the arguments of " + std::string(fn.name) + " are not a tuple");
         auto args = g_.items(call[1]);
         if (fn.name == "_rebuild_parameter") {
@@ -174,7 +176,7 @@ public:
         t.bytes = st.value().bytes.bytes;
         t.big_endian = st.value().bytes.big_endian;
         auto ok = check_view(t);
-        if (!ok) return bad(ok.error().reason);
+        if (!ok) return bad(ok.error().reason, ok.error().kind);
         return std::optional<tensor_view>{std::move(t)};
     }
 
@@ -187,7 +189,9 @@ private:
     };
 
     result<known_storage> storage(std::string_view name, value_ref v) {
-        auto bad = [&](std::string why) { return convert_error("tensor '" + std::string(name) + "': " + why); };
+        auto bad = [&](std::string why, error_kind k = error_kind::unsupported) {
+            return convert_error("tensor '" + std::string(name) + "': " + why, k);
+        };
         if (g_.kind(v) != value_kind::persid || g_.items(v).empty()) return bad("its storage is not a persistent id");
         value_ref pid = g_.items(v)[0];
         if (g_.kind(pid) != value_kind::tuple) return bad("its storage's persistent id is not a tuple");
@@ -211,16 +215,17 @@ private:
             // torch.load keeps the first storage of a key and views it with
             // the first class: two records of one key that disagree are a lie.
             if (it->second.dtype != dt.value() || it->second.numel != *numel)
-                return bad("its storage '" + key + "' is named twice with different classes or sizes");
+                return bad("its storage '" + key + "' is named twice with different classes or sizes", error_kind::malformed);
             return it->second;
         }
         std::uint64_t nbytes = 0;
         if (!mul(*numel, element_size(dt.value()), nbytes)) return bad("its storage's byte size overflows");
         auto bytes = storages_(key, dt.value(), *numel);
-        if (!bytes) return bad(bytes.error().reason);
+        if (!bytes) return bad(bytes.error().reason, bytes.error().kind);
         if (bytes.value().bytes.size() != nbytes)
             return bad("its storage '" + key + "' holds " + std::to_string(bytes.value().bytes.size()) +
-                       " bytes but its persistent id asks for " + std::to_string(nbytes));
+                           " bytes but its persistent id asks for " + std::to_string(nbytes),
+                       error_kind::malformed);
         known_storage k{key, dt.value(), *numel, bytes.value()};
         seen_.emplace(key, k);
         return k;

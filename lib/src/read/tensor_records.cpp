@@ -185,7 +185,7 @@ result<tensor_view> npy_tensor(read::bytes_view b, std::string name) {
     auto h = read::read_npy_header(b);
     if (!h) return fail("'" + name + "': " + describe(h.error()), error_kind::malformed);
     const read::npy_header& hd = h.value();
-    auto bad = [&](std::string why) { return fail("array '" + name + "': " + why); };
+    auto bad = [&](std::string why, error_kind k = error_kind::unsupported) { return fail("array '" + name + "': " + why, k); };
     if (hd.dtype.structured || hd.dtype.subarray || hd.dtype.has_object || hd.descr.size() < 3)
         return bad("its dtype is not a plain number type safetensors has");
     char order = hd.descr[0], kind = hd.descr[1];
@@ -228,7 +228,7 @@ result<tensor_view> npy_tensor(read::bytes_view b, std::string name) {
         step *= std::max<std::uint64_t>(v.shape[i], 1);
     }
     auto ok = check_view(v);
-    if (!ok) return bad(ok.error().reason);
+    if (!ok) return bad(ok.error().reason, ok.error().kind);
     return v;
 }
 
