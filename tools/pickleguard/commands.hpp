@@ -140,7 +140,7 @@ CLI::App* add_explain_command(CLI::App& app, explain_args& args);
 int run_explain(const explain_args& args);
 
 // `convert` (convert_command.cpp).
-struct convert_args {
+struct convert_args : worker_args {
     std::string input, output;
     std::vector<std::string> policies;  // default: pytorch, or numpy for .npy/.npz
     std::string key_prefix;

@@ -9,6 +9,7 @@
 #include "pickleguard/input.hpp"
 #include "pickleguard/json.hpp"
 #include "pickleguard/report.hpp"
+#include "pickleguard/sandbox.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -72,6 +73,29 @@ int convert_one(const convert_args& args, const std::string& input, const std::s
     convert_options o;
     o.scan_policy = &p.value();
     o.scan.decode = args.decode;
+    // The first reading of the file is the scan's, in a sandboxed worker as
+    // `scan` does it; only a file that passes is read again here, to convert.
+    if (args.sandbox) {
+        const scan_options scan = o.scan;
+        const policy& judged = p.value();
+        scan_function judge = [&](std::span<const std::byte> bytes, const scan_job& job) {
+            return scan_outcome{scan_file(bytes, judged, scan, job.path), {}};
+        };
+        auto outcomes = scan_in_workers({{input, true}}, judge, args.pool(1), {});
+        if (!outcomes) {
+            say("pickleguard convert: the sandbox could not be set up (--no-sandbox scans in this process): %s%s\n",
+                describe(outcomes.error()));
+            return kExitError;
+        }
+        const file_report& r = outcomes.value().front().report;
+        if (r.verdict != verdict::safe) {
+            std::string text = report_text({r}, {}, text_options{});
+            std::fwrite(text.data(), 1, text.size(), stderr);
+            say("pickleguard convert: %s: refused: the scan found the file %s; nothing was converted\n", input,
+                to_string(r.verdict));
+            return r.verdict == verdict::unsafe ? kExitFound : kExitError;
+        }
+    }
     o.input_name = input;
     o.key_prefix = args.key_prefix;
     o.skip_non_tensors = args.skip_non_tensors;
@@ -266,6 +290,7 @@ CLI::App* add_convert_command(CLI::App& app, convert_args& args) {
     cmd->add_flag("--skip-non-tensors", args.skip_non_tensors,
                   "Drop values that are not tensors (listed on standard error) instead of failing");
     cmd->add_flag("--force", args.force, "Replace existing output files");
+    add_worker_options(cmd, args);
     return cmd;
 }
 
