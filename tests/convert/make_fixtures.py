@@ -252,6 +252,7 @@ def main():
     lying_zip("two_classes_one_key.pt", [("w", "FloatStorage", "0", 4, 0, (4,), (1,)),
                                          ("v", "DoubleStorage", "0", 2, 0, (2,), (1,))], {"0": f4})
     lying_zip("rank_mismatch.pt", [("w", "FloatStorage", "0", 4, 0, (2, 2), (1,))], {"0": f4})
+    lying_zip("named_metadata.pt", [("__metadata__", "FloatStorage", "0", 4, 0, (4,), (1,))], {"0": f4})
     lying_zip("no_record.pt", [("w", "FloatStorage", "7", 4, 0, (4,), (1,))], {"0": f4})
     # float8 storages as torch >= 2.1 writes them (Debian's torch 1.13 has
     # none): the test compares the output with the records' own bytes.

@@ -195,6 +195,11 @@ conversion convert_file(std::span<const std::byte> input, const std::string& out
     std::set<std::string> names;
     for (tensor_view& t : x.tensors) {
         t.name = o.key_prefix + t.name;
+        // The header's own key: a tensor of that name would make its JSON mean two things.
+        if (t.name == "__metadata__") {
+            out.failure = fail("a tensor is named __metadata__, the safetensors header's own key", error_kind::malformed);
+            return out;
+        }
         if (!names.insert(t.name).second) {
             out.failure = fail("two tensors are named '" + t.name + "'", error_kind::malformed);
             return out;
