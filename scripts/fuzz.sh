@@ -21,7 +21,7 @@ shift $(( $# > 0 ? 1 : 0 ))
 case "$seconds" in
     ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number, not '$seconds'" >&2; exit 2 ;;
 esac
-all_targets=(decode_fuzzer scan_fuzzer file_fuzzer policy_fuzzer wire_fuzzer)
+all_targets=(decode_fuzzer scan_fuzzer file_fuzzer policy_fuzzer wire_fuzzer tensor_fuzzer)
 targets=("${@:-${all_targets[@]}}")
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}

@@ -153,6 +153,18 @@ struct explain_args : worker_args {
 CLI::App* add_explain_command(CLI::App& app, explain_args& args);
 int run_explain(const explain_args& args);
 
+// `convert` (convert_command.cpp).
+struct convert_args : worker_args {
+    std::string input, output;
+    std::vector<std::string> policies;  // default: pytorch, or numpy for .npy/.npz
+    std::string key_prefix;
+    bool skip_non_tensors = false;
+    bool force = false;
+    decode_options decode;
+};
+CLI::App* add_convert_command(CLI::App& app, convert_args& args);
+int run_convert(const convert_args& args);
+
 // A policy from --policy options as `scan` combines them (load_policies:
 // several are merged as if one policy included them all, each file read as
 // the file it is, never replaced by a shipped policy of the same name);

@@ -299,6 +299,10 @@ int main(int argc, char** argv) {
                       "Address space of a scanner process, in MB, plus the size of the upload it reads");
     add_limits(serve);
 
+    pickleguard::cli::convert_args convert_args;
+    CLI::App* convert = pickleguard::cli::add_convert_command(app, convert_args);
+    add_limits(convert);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -336,6 +340,10 @@ int main(int argc, char** argv) {
     if (explain->parsed()) {
         explain_args.decode = options;
         return pickleguard::cli::run_explain(explain_args);
+    }
+    if (convert->parsed()) {
+        convert_args.decode = options;
+        return pickleguard::cli::run_convert(convert_args);
     }
     return kExitError;
 }

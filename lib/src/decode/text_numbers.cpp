@@ -143,7 +143,9 @@ result<bigint::magnitude> py_long_from_string(std::string_view s, int base, cons
             if (s[k] == '_') continue;
             std::uint32_t d = static_cast<std::uint32_t>(digit_value(s[k]));
             std::size_t limb = bitpos / 32, off = bitpos % 32;
-            if (limb >= limbs.size()) limbs.resize(limb + 2, 0);
+            // The digit may spill into the next limb: both must exist (a digit
+            // at bit 63 of an octal literal wrote past the vector).
+            if (limb + 1 >= limbs.size()) limbs.resize(limb + 2, 0);
             limbs[limb] |= d << off;
             if (off + bits > 32) limbs[limb + 1] |= d >> (32 - off);
             bitpos += bits;

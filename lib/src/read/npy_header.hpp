@@ -27,6 +27,7 @@ struct npy_header {
     unsigned major = 0, minor = 0;
     std::size_t data_at = 0;          // where the array data (or the pickle) starts
     dtype_info dtype;                 // descr_to_dtype(d['descr'])
+    std::string descr;                // d['descr'] when it is a str ('<f4'), else empty (a converter's byte order)
     std::vector<std::int64_t> shape;  // d['shape'] (True counts as 1, as in Python)
     std::vector<std::string> shape_text;  // the same, as decimal text (dimensions beyond int64 too)
     bool shape_fits = true;  // false: a dimension beyond int64, read_array's multiply.reduce raises

@@ -105,6 +105,7 @@ result<npy_header> read_npy_header(std::span<const std::byte> b) {
         return e;
     }
     h.dtype = dtype.value();
+    if (const py_node& d = t.at(*descr); d.k == py_node::kind::str) h.descr = d.text;
     return h;
 }
 

@@ -33,6 +33,8 @@ constexpr storage_class kStorageClasses[] = {
     {"ByteStorage", 1},        {"BoolStorage", 1},        {"ComplexDoubleStorage", 16},
     {"ComplexFloatStorage", 8}, {"QUInt8Storage", 1},     {"QInt8Storage", 1},   {"QInt32Storage", 4},
     {"QUInt4x2Storage", 1},    {"QUInt2x4Storage", 1},    {"UntypedStorage", 1},
+    {"Float8_e5m2Storage", 1}, {"Float8_e4m3fnStorage", 1}, {"Float8_e5m2fnuzStorage", 1},
+    {"Float8_e4m3fnuzStorage", 1},
 };
 
 std::string qualified(const global_name& g) { return std::string(g.module) + "." + std::string(g.name); }
