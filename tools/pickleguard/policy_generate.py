@@ -61,6 +61,7 @@ import io
 import json
 import os
 import pkgutil
+import re
 import sys
 import textwrap
 import types
@@ -84,7 +85,19 @@ DENY_MODULES = {
     "urllib", "http", "ftplib", "smtplib", "telnetlib", "webbrowser", "pty", "signal", "multiprocessing",
     "threading", "_thread", "asyncio", "inspect", "types", "gc", "imp", "pkgutil", "zipimport", "site", "pydoc",
     "glob", "fileinput", "dill", "cloudpickle", "joblib", "runpy", "timeit", "pdb",
+    # packages that fetch, read or write files and URLs (an allowed reference
+    # is called without arguments by defaultdict: scipy.datasets.download_all()
+    # would fetch every data set through pooch)
+    "pooch", "requests", "urllib3", "aiohttp", "fsspec", "smart_open", "boto3", "botocore", "tifffile",
+    "imageio", "PIL", "h5py", "netCDF4", "sqlite3", "zipfile", "tarfile", "gzip", "bz2", "lzma", "shelve",
+    "tkinter", "matplotlib", "IPython", "setuptools", "distutils", "pip", "pkg_resources", "sysconfig",
 }
+# Callees outside the library whose names say they reach files, the network
+# or other processes (numpy.load, numpy.fromfile, pandas.read_csv, ...):
+# refused by name, since what is outside the library is not read.
+IO_CALLEE = re.compile(r"(^|[._])(load\w*|save\w*|\w*loadtxt|genfromtxt|fromfile|tofile|memmap|"
+                       r"read\w*|to_\w+|write\w*|open\w*|urlopen|fetch|retrieve|download\w*|imread|imsave|"
+                       r"system|popen|spawn|exec\w*|eval|import_module)($|[._])", re.IGNORECASE)
 # Callables that call what they are given (refused when handed an argument
 # or a value stored on the instance), and the operator/functools ones that
 # call or reach anything.
@@ -436,6 +449,8 @@ class Scanner:
                 return set()  # a built-in type's method: dict.fromkeys, object.__new__
             if mod.split(".")[0] in DENY_MODULES:
                 raise Refused(f"{why}: calls into {mod}")
+            if IO_CALLEE.search(attr):
+                raise Refused(f"{why}: calls {mod}.{owner.__qualname__}.{attr}, named as reaching files or code")
             return {(mod, f"{owner.__qualname__}.{attr}")}
         return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
 
@@ -451,6 +466,8 @@ class Scanner:
             if name in DENY_BUILTINS:
                 raise Refused(f"{why}: calls {name} ({DENY_BUILTINS[name]})")
             return set()
+        if IO_CALLEE.search(name):
+            raise Refused(f"{why}: calls {mod}.{name}, named as reaching files or code")
         return {(mod, name)}
 
 
