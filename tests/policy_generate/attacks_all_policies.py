@@ -163,13 +163,20 @@ def main():
             own = write(tmp / policy.stem, policy_inputs(policy))
             paths = shared + own
             v = scan(args.pickleguard, policy, paths)
+            # An "error" is not "safe", but it judges nothing: a worker the
+            # machine's load timed out is read again, alone, before the
+            # input is called broken.
+            again = [pathlib.Path(p) for p, x in v.items() if x == "error"]
+            if again:
+                v.update(scan(args.pickleguard, policy, again))
             missing = [p for p in paths if str(p) not in v]
             if missing:
                 failures.append(f"{policy.name}: {len(missing)} inputs not in the report")
             through = sorted(p for p, x in v.items() if x == "safe")
             errs = sum(x == "error" for x in v.values())
             if errs:  # an input the reader refuses tests no policy: the input is broken
-                failures.append(f"{policy.name}: {errs} inputs are errors, not judged")
+                failures.append(f"{policy.name}: {errs} inputs are errors, not judged, e.g. "
+                                f"{next(pathlib.Path(p).name for p, x in v.items() if x == 'error')}")
             total += len(paths)
             print(f"{policy.name}: {len(paths) - len(through)}/{len(paths)} malicious inputs unsafe or refused"
                   f" ({len(own)} against its own entries, {errs} errors)")
