@@ -92,6 +92,8 @@ DENY_MODULES = {
     "imageio", "PIL", "h5py", "netCDF4", "sqlite3", "zipfile", "tarfile", "gzip", "bz2", "lzma", "shelve",
     "tkinter", "matplotlib", "IPython", "setuptools", "distutils", "pip", "pkg_resources", "sysconfig",
     "dask", "distributed", "ray", "paramiko", "smtplib", "xmlrpc", "wsgiref", "socketserver", "mmap",
+    # a YAML loader or dumper, and argparse (parses sys.argv and exits on a bad one)
+    "yaml", "argparse", "getopt",
 }
 # Callees outside the library whose names say they reach files, the network,
 # other processes or code (numpy.load, pandas.read_csv, astropy's fitsopen,
@@ -99,7 +101,7 @@ DENY_MODULES = {
 # in the name, since what is outside the library is not read. Broad on
 # purpose ("thread" matches "read"): a false match only refuses more.
 IO_CALLEE = re.compile(r"open|load|save|read|write|fetch|retrieve|download|upload|iterparse|request|connect|"
-                       r"client|socket|system|popen|spawn|exec|eval|import|fromfile|tofile|memmap|to_|imsave",
+                       r"client|socket|system|popen|spawn|exec|eval|import|file|dump|memmap|to_|imsave|argv",
                        re.IGNORECASE)
 # Callables that call what they are given (refused when handed an argument
 # or a value stored on the instance), and the operator/functools ones that
