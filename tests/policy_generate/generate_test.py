@@ -21,6 +21,8 @@ ALLOWED = {
     "SafePoint": {"reference", "new", "build"},
     "SafeWithSetstate": {"reference", "new", "build"},
     "double": {"reference"},
+    "DelegatesToObject": {"reference", "new", "build"},
+    "_rebuild": {"reference"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -30,6 +32,9 @@ REFUSED = {
     "CompilesWhenCalled": "calls exec",
     "apply_fn": "calls its argument func",
     "sort_by": "hands its argument key to sorted",
+    "ReducesThroughHelper": "reduces to _rebuild, not the class",
+    "read_settings": "named as reaching files or code",
+    "fetch_all": "calls into urllib",
 }
 
 

@@ -54,6 +54,26 @@ TEST_F(Cost, OrdinaryKeysInBuildStateStayClean) {
     EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
 }
 
+// A docstring in dict state (scipy's frozen distributions, astropy's units):
+// __doc__ is read by help(), never called, and a str or None cannot be.
+TEST_F(Cost, DocstringInBuildStateIsData) {
+    auto str_doc = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x07\x00\x00\x00__doc__X\x03\x00\x00\x00docsb.)"));
+    EXPECT_EQ(str_doc.verdict, verdict::safe) << rules(str_doc);
+    auto none_doc = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x07\x00\x00\x00__doc__Nsb.)"));
+    EXPECT_EQ(none_doc.verdict, verdict::safe) << rules(none_doc);
+}
+
+// __doc__ holding anything that may be callable stays a finding, as does a
+// str under any other dunder name.
+TEST_F(Cost, DocstringHoldingACallableOrOtherDunderStaysUnsafe) {
+    auto callable_doc = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x07\x00\x00\x00__doc__cbuiltins\nbytes\nsb.)"));
+    ASSERT_NE(find(callable_doc, "dunder-build-state", "__doc__"), nullptr) << rules(callable_doc);
+    EXPECT_EQ(callable_doc.verdict, verdict::unsafe);
+    auto other = scan("default", pb(R"(\x80\x02ccollections\nOrderedDict\n)R}X\x0c\x00\x00\x00__setstate__X\x03\x00\x00\x00docsb.)"));
+    ASSERT_NE(find(other, "dunder-build-state", "__setstate__"), nullptr) << rules(other);
+    EXPECT_EQ(other.verdict, verdict::unsafe);
+}
+
 // _rebuild_from_type_v2 applies its state argument with setattr per key.
 TEST_F(Cost, DunderKeyInRebuildFromTypeV2State) {
     auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nbytes\nctorch\nTensor\nK\x10\x85}X\x0c\x00\x00\x00__setstate__cbuiltins\nbytes\nstR.)"));

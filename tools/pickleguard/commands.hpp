@@ -119,6 +119,7 @@ struct infer_args {
     std::string output;                 // file, or stdout
     std::string name;                   // default: the output file's stem, or "inferred"
     std::vector<std::string> includes;  // shipped policy names the inferred policy includes
+    bool generalize = false;            // also include the generated policies of the libraries the files use
     bool allow_dangerous = false;
     bool sandbox = true;                // read files in sandboxed worker processes, as `scan` does
     decode_options decode;

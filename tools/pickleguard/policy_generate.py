@@ -61,6 +61,7 @@ import io
 import json
 import os
 import pkgutil
+import re
 import sys
 import textwrap
 import types
@@ -84,7 +85,24 @@ DENY_MODULES = {
     "urllib", "http", "ftplib", "smtplib", "telnetlib", "webbrowser", "pty", "signal", "multiprocessing",
     "threading", "_thread", "asyncio", "inspect", "types", "gc", "imp", "pkgutil", "zipimport", "site", "pydoc",
     "glob", "fileinput", "dill", "cloudpickle", "joblib", "runpy", "timeit", "pdb",
+    # packages that fetch, read or write files and URLs (an allowed reference
+    # is called without arguments by defaultdict: scipy.datasets.download_all()
+    # would fetch every data set through pooch)
+    "pooch", "requests", "urllib3", "aiohttp", "fsspec", "smart_open", "boto3", "botocore", "tifffile",
+    "imageio", "PIL", "h5py", "netCDF4", "sqlite3", "zipfile", "tarfile", "gzip", "bz2", "lzma", "shelve",
+    "tkinter", "matplotlib", "IPython", "setuptools", "distutils", "pip", "pkg_resources", "sysconfig",
+    "dask", "distributed", "ray", "paramiko", "smtplib", "xmlrpc", "wsgiref", "socketserver", "mmap",
+    # a YAML loader or dumper, and argparse (parses sys.argv and exits on a bad one)
+    "yaml", "argparse", "getopt",
 }
+# Callees outside the library whose names say they reach files, the network,
+# other processes or code (numpy.load, pandas.read_csv, astropy's fitsopen,
+# ElementTree.iterparse, distributed's get_client): refused by name, anywhere
+# in the name, since what is outside the library is not read. Broad on
+# purpose ("thread" matches "read"): a false match only refuses more.
+IO_CALLEE = re.compile(r"open|load|save|read|write|fetch|retrieve|download|upload|iterparse|request|connect|"
+                       r"client|socket|system|popen|spawn|exec|eval|import|file|dump|memmap|to_|imsave|argv",
+                       re.IGNORECASE)
 # Callables that call what they are given (refused when handed an argument
 # or a value stored on the instance), and the operator/functools ones that
 # call or reach anything.
@@ -422,7 +440,10 @@ class Scanner:
             top = obj.__name__.split(".")[0]
             if top in DENY_MODULES:
                 raise Refused(f"{why}: calls into {obj.__name__}")
-            target = getattr(obj, attr, None)
+            try:
+                target = getattr(obj, attr, None)
+            except Exception as e:  # a module-like object whose __getattr__ raises (torch._classes)
+                raise Refused(f"{why}: {obj.__name__}.{attr} cannot be read ({type(e).__name__})")
             if target is None:
                 raise Refused(f"{why}: {obj.__name__} has no {attr}")
             return self.scan_target(target, why, depth, default=(obj.__name__, attr))
@@ -433,6 +454,8 @@ class Scanner:
                 return set()  # a built-in type's method: dict.fromkeys, object.__new__
             if mod.split(".")[0] in DENY_MODULES:
                 raise Refused(f"{why}: calls into {mod}")
+            if IO_CALLEE.search(attr):
+                raise Refused(f"{why}: calls {mod}.{owner.__qualname__}.{attr}, named as reaching files or code")
             return {(mod, f"{owner.__qualname__}.{attr}")}
         return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
 
@@ -448,6 +471,8 @@ class Scanner:
             if name in DENY_BUILTINS:
                 raise Refused(f"{why}: calls {name} ({DENY_BUILTINS[name]})")
             return set()
+        if IO_CALLEE.search(name):
+            raise Refused(f"{why}: calls {mod}.{name}, named as reaching files or code")
         return {(mod, name)}
 
 
@@ -497,7 +522,7 @@ def reduction(cls, scanner):
         raise Refused("reduced by a copyreg.dispatch_table function (not analysed)")
     rex_owner, rex = owner_of(cls, "__reduce_ex__")
     red_owner, red = owner_of(cls, "__reduce__")
-    if rex_owner is object and red_owner is object:
+    def default():
         uses = ["new", "build"]
         how = "default reduction (object.__reduce_ex__): NEWOBJ, then BUILD with its state"
         if issubclass(cls, list):
@@ -507,6 +532,9 @@ def reduction(cls, scanner):
             uses.append("setitem")
             how += ", SETITEMS its items"
         return uses, how
+
+    if rex_owner is object and red_owner is object:
+        return default()
     # The nearer of the two decides (object.__reduce_ex__ calls __reduce__ when overridden).
     mro = cls.__mro__
     use_owner, fn, attr = (rex_owner, rex, "__reduce_ex__") if mro.index(rex_owner) < mro.index(red_owner) \
@@ -527,8 +555,17 @@ def reduction(cls, scanner):
     returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return)]
     if not returns:
         raise Refused(f"{use_owner.__qualname__}.{attr} returns nothing the generator can read")
+    delegated = False
     for r in returns:
         v = r.value
+        if delegates_to_object(v, self_name, cls, use_owner, attr):
+            # `return super().__reduce_ex__(protocol)` where the next reduction
+            # is object's own and nothing overrides __reduce__ (which
+            # object.__reduce_ex__ would call): the default reduction, as
+            # sympy's Basic.__reduce_ex__ does after refusing protocols < 2.
+            delegated = True
+            uses.update(default()[0])
+            continue
         if not isinstance(v, ast.Tuple) or len(v.elts) < 2:
             raise Refused(f"{use_owner.__qualname__}.{attr} returns {ast.unparse(v)[:60] if v else 'None'}: "
                           "not a (callable, args, ...) tuple the generator can read")
@@ -545,8 +582,31 @@ def reduction(cls, scanner):
         for use, e in zip(("build", "append", "setitem"), extra):
             if not (isinstance(e, ast.Constant) and e.value is None):
                 uses.add(use)
-    order = ["call", "build", "append", "setitem"]
-    return [u for u in order if u in uses], f"{use_owner.__qualname__}.{attr} returns a call of the class"
+    order = ["new", "call", "build", "append", "setitem"]
+    how = f"{use_owner.__qualname__}.{attr} returns " + \
+        ("object's default reduction (super()): NEWOBJ, then BUILD with its state" if delegated and "call" not in uses
+         else "a call of the class" + (" or object's default reduction" if delegated else ""))
+    return [u for u in order if u in uses], how
+
+
+def delegates_to_object(v, self_name, cls, use_owner, attr):
+    """`super().__reduce_ex__(p)` / `super().__reduce__()` (or object.X(self, ...)) that reaches object's own."""
+    if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == attr):
+        return False
+    f = v.func.value
+    via_super = isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "super" and not f.args
+    via_object = isinstance(f, ast.Name) and f.id == "object" and v.args and isinstance(v.args[0], ast.Name) \
+        and v.args[0].id == self_name
+    if not (via_super or via_object):
+        return False
+    mro = cls.__mro__
+    after = mro[mro.index(use_owner) + 1:] if via_super else (object,)
+    nxt = next((k for k in after if attr in vars(k)), object)
+    if nxt is not object:
+        return False
+    # object.__reduce_ex__ calls an overriding __reduce__; object.__reduce__ is copyreg's default.
+    red_owner, _ = owner_of(cls, "__reduce__")
+    return red_owner is object or (attr == "__reduce__" and red_owner is use_owner)
 
 
 def analyse_class(cls, scanner):
@@ -697,6 +757,10 @@ def main(argv):
                     continue
                 except RecursionError:
                     doc["refused"].append({"module": modname, "name": attr, "reason": "analysis recursed too deep"})
+                    continue
+                except Exception as e:  # the library raised while being read: what it runs is unknown
+                    doc["refused"].append({"module": modname, "name": attr,
+                                           "reason": f"the analysis failed ({type(e).__name__})"})
                     continue
                 doc["entries"].append({"module": modname, "name": attr, "kind": "class" if isinstance(obj, type)
                                        else "function", "uses": uses, "note": note,

@@ -751,6 +751,14 @@ private:
                 }
                 std::string_view key = g_.text(kv[i]);
                 if (!loader_hook_name(key)) continue;
+                // An instance's __doc__ is read by help(), never called, and
+                // a str or None stored there cannot be: scipy's frozen
+                // distributions and astropy's units keep their docstring in
+                // __dict__. Any other value (a global, a made object) may be
+                // callable and stays a finding.
+                if (key == "__doc__" &&
+                    (g_.kind(kv[i + 1]) == value_kind::str || g_.kind(kv[i + 1]) == value_kind::none))
+                    continue;
                 add(rule::dunder_build_state, severity::critical,
                     (build ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
                         " sets the instance attribute '" + std::string(key) + "' to " + describe(kv[i + 1]) +

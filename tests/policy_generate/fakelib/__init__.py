@@ -75,3 +75,41 @@ def apply_fn(func, x):
 def sort_by(items, key):
     """Hands its argument to sorted, which calls it: refused."""
     return sorted(items, key=key)
+
+
+class DelegatesToObject:
+    """__reduce_ex__ refuses old protocols, then returns object's default
+    reduction through super() (as sympy's Basic does): allowed new + build."""
+
+    def __reduce_ex__(self, protocol):
+        if protocol < 2:
+            raise NotImplementedError("protocol 2 or higher")
+        return super().__reduce_ex__(protocol)
+
+
+class ReducesThroughHelper:
+    """A reduction that calls something other than the class: refused."""
+
+    def __reduce__(self):
+        return (_rebuild, (1,))
+
+
+def _rebuild(x):
+    return x
+
+
+def read_settings():
+    """Reads a file through a callee outside the library (json.load): refused
+    by its name, since code outside the library is not read."""
+    return json.load(_SETTINGS)
+
+
+def fetch_all():
+    """Calls a package that fetches URLs (urllib.request, deny-listed): refused."""
+    return urllib.request.urlopen("http://example.invalid/")
+
+
+import json  # noqa: E402  (module level: the functions above name them)
+import urllib.request  # noqa: E402
+
+_SETTINGS = None
