@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""`pickleguard serve` against the abuse a reader of its source would try.
+
+Each check is named after the technique it defeats; each failed before the
+fix it guards:
+
+- connection_flood_beyond_max_connections: connections over
+  --max-connections get their 503 and are closed at once. They used to linger
+  two seconds each (with their 128 KiB of buffers), so a flood of them held
+  memory and descriptors without bound: the limit bounded nothing.
+- test_hook_env_under_serve: PICKLEGUARD_TEST_*_ON set in a server's
+  environment makes ?name= a remote trigger; the server says so on start.
+- policy_by_path / policy_traversal: ?policy= chooses only among the
+  server's --policy options, never a file on the server.
+
+Nothing here loads a pickle: the malicious upload is built byte by byte.
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+# os.system("id"), protocol 4, built by hand.
+EVIL = (b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93"
+        b"\x8c\x02id\x85R.")
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+class Server:
+    def __init__(self, tool, extra, env=None):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("PICKLEGUARD_TEST_"):
+                del e[k]
+        e.update(env or {})
+        self.proc = subprocess.Popen([tool, "serve", "--listen", "127.0.0.1:0", "--io-timeout", "5"] + extra,
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True)
+        self.lines = []
+        self.port = None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+            if "ready" in line:
+                break
+        check(self.port, "server did not start: " + "".join(self.lines))
+        threading.Thread(target=lambda: [self.lines.append(l) for l in self.proc.stderr], daemon=True).start()
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+
+def exchange(srv, data):
+    s = srv.connect()
+    s.sendall(data)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+
+def connection_flood_beyond_max_connections(tool):
+    srv = Server(tool, ["--max-connections", "2", "--jobs", "1"])
+    try:
+        held = [srv.connect() for _ in range(2)]
+        time.sleep(0.3)
+        base = srv.fds()
+        flood = []
+        for _ in range(150):
+            s = srv.connect()
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            flood.append(s)
+        # Every one is answered 503 (not reset before its answer)...
+        for s in flood[:20]:
+            s.settimeout(5)
+            head = s.recv(4096)
+            check(head.startswith(b"HTTP/1.1 503"), f"a connection over the limit got {head[:40]!r}")
+        # ...and none is kept: the clients still hold theirs open.
+        time.sleep(0.5)
+        now = srv.fds()
+        check(now <= base + 10, f"the server holds {now - base} more descriptors for 150 refused connections "
+                                f"(they linger: a flood is not bounded by --max-connections)")
+        for s in flood + held:
+            s.close()
+        time.sleep(0.2)
+        r = exchange(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(r.startswith(b"HTTP/1.1 200"), f"healthz after the flood: {r[:40]!r}")
+    finally:
+        check(srv.stop() == 0, "exit status on SIGTERM")
+    print("connection_flood_beyond_max_connections: ok")
+
+
+def test_hook_env_under_serve(tool):
+    srv = Server(tool, ["--jobs", "1"], {"PICKLEGUARD_TEST_HANG_ON": "x.pkl"})
+    try:
+        text = "".join(srv.lines)
+        check("PICKLEGUARD_TEST_HANG_ON is set" in text, f"no warning for the test hook: {text}")
+    finally:
+        srv.stop()
+    srv = Server(tool, ["--jobs", "1"])
+    try:
+        check("warning" not in "".join(srv.lines), "a warning without a hook set")
+    finally:
+        srv.stop()
+    print("test_hook_env_under_serve: ok")
+
+
+def policy_by_path_and_traversal(tool, source):
+    srv = Server(tool, ["--jobs", "1", "--policy", "default", "--policy", "python"])
+    try:
+        for q in [os.path.join(source, "policies/sklearn.toml"), "../policies/sklearn.toml", "sklearn",
+                  "default+sklearn", "python,sklearn"]:
+            quoted = "".join(c if c.isalnum() or c in "._-" else "%%%02X" % ord(c) for c in q)
+            r = exchange(srv, b"POST /v1/scan?policy=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              b"Content-Length: %d\r\n\r\n" % (quoted.encode(), len(EVIL)) + EVIL)
+            check(r.startswith(b"HTTP/1.1 400"), f"?policy={q} was not refused: {r[:200]!r}")
+        for q in ["default", "python", ""]:
+            r = exchange(srv, b"POST /v1/scan?policy=%s&name=..%%2F..%%2Fetc%%2Fpasswd HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % (q.encode(), len(EVIL)) + EVIL)
+            check(r.startswith(b"HTTP/1.1 200") and b'"verdict": "unsafe"' in r,
+                  f"os.system under ?policy={q} with a traversing name: {r[:300]!r}")
+    finally:
+        srv.stop()
+    print("policy_by_path_and_traversal: ok")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pickleguard", required=True)
+    ap.add_argument("--source", required=True)
+    args = ap.parse_args()
+    tool = os.path.abspath(args.pickleguard)
+    connection_flood_beyond_max_connections(tool)
+    test_hook_env_under_serve(tool)
+    policy_by_path_and_traversal(tool, args.source)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        sys.exit(1)
