@@ -170,19 +170,23 @@ def _tasks(files, task_bytes, task_files):
         yield batch
 
 
-def _checked(records, batch):
+def _checked(records, batch, skip_unknown):
     """A task's records, each checked to be a well-formed outcome of its
-    own file (the batch's name at its place): one that is not becomes an
-    `error` report of that file, so the summary still counts every file
-    once, never one twice and another not at all."""
+    own file (the batch's name at its place), and not skipped if it was
+    named without skip_unknown (`scan` judges every such file): one that is
+    not becomes an `error` report of that file, so the summary still counts
+    every file once, never one twice, another not at all, or a named one as
+    skipped."""
     out = []
-    for record, (_, _, name) in zip(records, batch):
+    for record, (_, named, name) in zip(records, batch):
         if not isinstance(record, bytes):
             why = f"the outcome is a {type(record).__name__}, not a record"
         else:
             try:
                 path = _native.outcome_path(record)
                 why = None if path == name else f"the outcome names {path!r}"
+                if why is None and named and not skip_unknown and _native.outcome_skipped(record):
+                    why = "the outcome skips a file named to be scanned"
             except ValueError as e:
                 why = str(e)
         if why is not None:
@@ -259,7 +263,7 @@ def scan_on_cluster(client, paths, policy="default", *, include=(), exclude=(), 
                 failure = RuntimeError(f"the task returned {count} outcomes for {len(batch)} files")
                 records = None
         if records is not None:
-            records = _checked(records, batch)
+            records = _checked(records, batch, skip_unknown)
         if records is None:
             # Fail closed: every file of a task that could not be run is an
             # error report, named, never a file left out of the summary.

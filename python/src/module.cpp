@@ -473,6 +473,8 @@ PYBIND11_MODULE(_pickleguard, m) {
     // record lost, repeated or misplaced is never a file missing or counted
     // twice.
     m.def("outcome_path", [](const py::bytes& record) { return outcome_of(record).report.path; });
+    // Whether an outcome record is of a skipped file (ValueError when malformed).
+    m.def("outcome_skipped", [](const py::bytes& record) { return outcome_of(record).skip_reason.has_value(); });
 
     // One outcome as its `scan --format jsonl` line (a file's or a skipped one's).
     m.def("outcome_jsonl", [](const py::bytes& record) {

@@ -183,3 +183,22 @@ def test_duplicated_outcome_record_hides_file(monkeypatch, tmp_path):
     files = {f["path"]: f["verdict"] for f in result.document["files"]}
     assert files == {"a.pkl": "safe", "b.pkl": "error", "c.pkl": "error"}
     assert result.summary["files"] == 3 and result.exit_code == 2
+
+
+def test_named_file_outcome_replaced_by_a_skip(monkeypatch, tmp_path):
+    # A record of the right file that says "skipped" although the file was
+    # named (scan judges every named file): the merged report would count no
+    # unsafe file and exit 0 where scan exits 1.
+    (tmp_path / "b.pkl").write_bytes(EVIL)
+    monkeypatch.chdir(tmp_path)
+    from pickleguard import _native
+
+    class TamperingClient:
+        def submit(self, fn, batch, *args, key, **kwargs):
+            return _FakeFuture(key, lambda: [_native.skipped_outcome(name, "not a pickle container")
+                                             for _, _, name in batch])
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(list(futures)))
+    result = cluster.scan_on_cluster(TamperingClient(), ["b.pkl"], sandbox=False)
+    assert [f["verdict"] for f in result.document["files"]] == ["error"]
+    assert result.summary["skipped"] == 0 and result.exit_code == 2
