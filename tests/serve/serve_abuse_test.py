@@ -10,6 +10,9 @@ fix it guards:
   memory and descriptors without bound: the limit bounded nothing.
 - test_hook_env_under_serve: PICKLEGUARD_TEST_*_ON set in a server's
   environment makes ?name= a remote trigger; the server says so on start.
+- accept_spin_when_out_of_descriptors: with every descriptor taken, a
+  connection waiting in the backlog made the accept loop retry at once, for
+  ever (a third of a core here); it now waits 50 ms between tries.
 - policy_by_path / policy_traversal: ?policy= chooses only among the
   server's --policy options, never a file on the server.
 
@@ -19,6 +22,7 @@ Nothing here loads a pickle: the malicious upload is built byte by byte.
 import argparse
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -36,14 +40,16 @@ def check(cond, message):
 
 
 class Server:
-    def __init__(self, tool, extra, env=None):
+    def __init__(self, tool, extra, env=None, max_fds=None):
         e = dict(os.environ)
         for k in list(e):
             if k.startswith("PICKLEGUARD_TEST_"):
                 del e[k]
         e.update(env or {})
         self.proc = subprocess.Popen([tool, "serve", "--listen", "127.0.0.1:0", "--io-timeout", "5"] + extra,
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True)
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True,
+                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds)))
+                                     if max_fds else None)
         self.lines = []
         self.port = None
         deadline = time.time() + 20
@@ -116,6 +122,30 @@ def connection_flood_beyond_max_connections(tool):
     print("connection_flood_beyond_max_connections: ok")
 
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def accept_spin_when_out_of_descriptors(tool):
+    srv = Server(tool, ["--jobs", "1"], max_fds=48)
+    try:
+        socks = [srv.connect() for _ in range(80)]  # more than the server can hold: the rest wait in the backlog
+        time.sleep(0.5)
+        before = cpu_seconds(srv.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(srv.proc.pid) - before
+        check(used < 0.1, f"the server used {used:.2f} s of CPU in 2 s, idle but out of descriptors (accept spins)")
+        for s in socks:
+            s.close()
+        time.sleep(0.3)
+        r = exchange(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(r.startswith(b"HTTP/1.1 200"), f"healthz once descriptors are free: {r[:40]!r}")
+    finally:
+        srv.stop()
+    print("accept_spin_when_out_of_descriptors: ok")
+
+
 def test_hook_env_under_serve(tool):
     srv = Server(tool, ["--jobs", "1"], {"PICKLEGUARD_TEST_HANG_ON": "x.pkl"})
     try:
@@ -157,6 +187,7 @@ def main():
     args = ap.parse_args()
     tool = os.path.abspath(args.pickleguard)
     connection_flood_beyond_max_connections(tool)
+    accept_spin_when_out_of_descriptors(tool)
     test_hook_env_under_serve(tool)
     policy_by_path_and_traversal(tool, args.source)
 
