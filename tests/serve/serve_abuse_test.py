@@ -13,6 +13,10 @@ fix it guards:
 - accept_spin_when_out_of_descriptors: with every descriptor taken, a
   connection waiting in the backlog made the accept loop retry at once, for
   ever (a third of a core here); it now waits 50 ms between tries.
+- empty_upload_holds_its_slot: a POST with Content-Length: 0 was never
+  answered and kept its scan slot until --io-timeout, so --jobs + --queue
+  such requests per timeout shut every client out. It is scanned now, as
+  `scan` judges an empty file.
 - policy_by_path / policy_traversal: ?policy= chooses only among the
   server's --policy options, never a file on the server.
 
@@ -146,6 +150,42 @@ def accept_spin_when_out_of_descriptors(tool):
     print("accept_spin_when_out_of_descriptors: ok")
 
 
+def empty_upload_holds_its_slot(tool, workdir):
+    import json
+    empty = os.path.join(workdir, "empty.pkl")
+    open(empty, "wb").close()
+    want = json.loads(subprocess.run([tool, "scan", "--format", "json", empty], capture_output=True,
+                                     text=True, timeout=60).stdout)["files"][0]
+    srv = Server(tool, ["--jobs", "1", "--queue", "0"])
+    try:
+        for conn in (b"Connection: close\r\n", b""):
+            s = srv.connect()
+            s.settimeout(2)  # well under the server's --io-timeout of 5 s
+            t = time.time()
+            s.sendall(b"POST /v1/scan?name=empty.pkl HTTP/1.1\r\nHost: x\r\n" + conn + b"Content-Length: 0\r\n\r\n")
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except socket.timeout:
+                pass
+            check(data.startswith(b"HTTP/1.1 200"), f"an empty upload got {data[:60]!r} in {time.time() - t:.1f} s")
+            got = json.loads(data.split(b"\r\n\r\n", 1)[1])["files"][0]
+            check(got["verdict"] == want["verdict"] == "error" and
+                  [f["rule"] for f in got["findings"]] == [f["rule"] for f in want["findings"]],
+                  f"empty upload: {got} where scan says {want}")
+            s.close()
+        # The slot is free again: the only one there is (--jobs 1 --queue 0).
+        r = exchange(srv, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(r.startswith(b"HTTP/1.1 200"), f"readyz after empty uploads: {r[:40]!r}")
+    finally:
+        srv.stop()
+    print("empty_upload_holds_its_slot: ok")
+
+
 def test_hook_env_under_serve(tool):
     srv = Server(tool, ["--jobs", "1"], {"PICKLEGUARD_TEST_HANG_ON": "x.pkl"})
     try:
@@ -184,10 +224,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pickleguard", required=True)
     ap.add_argument("--source", required=True)
+    ap.add_argument("--workdir", required=True)
     args = ap.parse_args()
     tool = os.path.abspath(args.pickleguard)
+    os.makedirs(args.workdir, exist_ok=True)
     connection_flood_beyond_max_connections(tool)
     accept_spin_when_out_of_descriptors(tool)
+    empty_upload_holds_its_slot(tool, args.workdir)
     test_hook_env_under_serve(tool)
     policy_by_path_and_traversal(tool, args.source)
 

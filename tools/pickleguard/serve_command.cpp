@@ -560,6 +560,10 @@ private:
     }
 
     void read_body() {
+        // An empty upload (Content-Length: 0) is whole before any read: one
+        // more read would wait for bytes that never come, holding the slot
+        // until --io-timeout and answering nothing.
+        if (parser_->is_done()) return scan_upload();
         parser_->get().body().data = chunk_.data();
         parser_->get().body().size = chunk_.size();
         // Each read must bring something within the I/O timeout; the whole
@@ -623,6 +627,10 @@ private:
                                  true, "scan");
         }
         if (!parser_->is_done()) return read_body();
+        scan_upload();
+    }
+
+    void scan_upload() {
         body_deadline_ = {};
         // The upload is whole: a scan thread runs it in a sandboxed worker,
         // and the I/O thread writes the report when it is done. The work
