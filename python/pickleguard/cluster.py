@@ -71,7 +71,8 @@ def _policy_spec(policy):
         text = _policy_argument(one)
         # A file is passed by its absolute path: workers do not share our cwd.
         if text not in _native.shipped_policy_names():
-            text = os.path.abspath(text) if ("/" in text or text.endswith(".toml")) else text
+            # Joined, not os.path.abspath, as the files' paths are (_tasks).
+            text = os.path.join(os.getcwd(), text) if ("/" in text or text.endswith(".toml")) else text
         spec.append(text)
     # As load_policy_options in tools/pickleguard/scan_target.cpp names it.
     name = "+".join(os.fspath(one) for one in given)

@@ -202,3 +202,16 @@ def test_named_file_outcome_replaced_by_a_skip(monkeypatch, tmp_path):
     result = cluster.scan_on_cluster(TamperingClient(), ["b.pkl"], sandbox=False)
     assert [f["verdict"] for f in result.document["files"]] == ["error"]
     assert result.summary["skipped"] == 0 and result.exit_code == 2
+
+
+def test_symlink_dotdot_policy_path_is_the_file_scan_loads(monkeypatch, tmp_path):
+    # As for the files: the workers must load the policy file `scan --policy
+    # link/../p.toml` loads, not the one beside the link.
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "p.toml").write_text('name = "real"\ninclude = ["python"]\n')
+    (tmp_path / "p.toml").write_text('name = "decoy"\ninclude = ["python"]\n')
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    monkeypatch.chdir(tmp_path)
+    given = os.path.join("link", "..", "p.toml")
+    spec, _ = cluster._policy_spec(given)
+    assert os.path.samefile(spec[0], given) and os.path.samefile(spec[0], tmp_path / "real" / "p.toml")
