@@ -71,7 +71,8 @@ def _policy_spec(policy):
         text = _policy_argument(one)
         # A file is passed by its absolute path: workers do not share our cwd.
         if text not in _native.shipped_policy_names():
-            text = os.path.abspath(text) if ("/" in text or text.endswith(".toml")) else text
+            # Joined, not os.path.abspath, as the files' paths are (_tasks).
+            text = os.path.join(os.getcwd(), text) if ("/" in text or text.endswith(".toml")) else text
         spec.append(text)
     # As load_policy_options in tools/pickleguard/scan_target.cpp names it.
     name = "+".join(os.fspath(one) for one in given)
@@ -158,13 +159,43 @@ def _tasks(files, task_bytes, task_files):
     """The walk's files, in order, cut into runs of about task_bytes."""
     batch, size = [], 0
     for path, named in files:
-        batch.append((os.path.abspath(path), named, path))
+        # Joined, not os.path.abspath: that folds "link/.." by its text,
+        # where the kernel (and `scan`) follow the link first, so the two
+        # would read different files under one name.
+        batch.append((os.path.join(os.getcwd(), path), named, path))
         size += _file_size(path)
         if size >= task_bytes or len(batch) >= task_files:
             yield batch
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _checked(records, batch, skip_unknown):
+    """A task's records, each checked to be a well-formed outcome of its
+    own file (the batch's name at its place), and not skipped if it was
+    named without skip_unknown (`scan` judges every such file): one that is
+    not becomes an `error` report of that file, so the summary still counts
+    every file once, never one twice, another not at all, or a named one as
+    skipped."""
+    out = []
+    for record, (_, named, name) in zip(records, batch):
+        if not isinstance(record, bytes):
+            why = f"the outcome is a {type(record).__name__}, not a record"
+        else:
+            try:
+                path = _native.outcome_path(record)
+                why = None if path == name else f"the outcome names {path!r}"
+                if why is None and named and not skip_unknown and _native.outcome_skipped(record):
+                    why = "the outcome skips a file named to be scanned"
+            except ValueError as e:
+                why = str(e)
+        if why is not None:
+            record = _native.error_outcome(name, "scanner-crashed",
+                                           f"{name}: the cluster task returned no valid outcome for this file "
+                                           f"({why}); the file was not judged")
+        out.append(record)
+    return out
 
 
 def scan_on_cluster(client, paths, policy="default", *, include=(), exclude=(), follow_symlinks=False,
@@ -232,6 +263,8 @@ def scan_on_cluster(client, paths, policy="default", *, include=(), exclude=(), 
                 count = len(records) if isinstance(records, list) else type(records).__name__
                 failure = RuntimeError(f"the task returned {count} outcomes for {len(batch)} files")
                 records = None
+        if records is not None:
+            records = _checked(records, batch, skip_unknown)
         if records is None:
             # Fail closed: every file of a task that could not be run is an
             # error report, named, never a file left out of the summary.

@@ -468,6 +468,14 @@ PYBIND11_MODULE(_pickleguard, m) {
         },
         py::arg("path"), py::arg("reason"));
 
+    // The path an outcome record reports (ValueError when it is malformed):
+    // what the client checks a task's records against, in order, so that a
+    // record lost, repeated or misplaced is never a file missing or counted
+    // twice.
+    m.def("outcome_path", [](const py::bytes& record) { return outcome_of(record).report.path; });
+    // Whether an outcome record is of a skipped file (ValueError when malformed).
+    m.def("outcome_skipped", [](const py::bytes& record) { return outcome_of(record).skip_reason.has_value(); });
+
     // One outcome as its `scan --format jsonl` line (a file's or a skipped one's).
     m.def("outcome_jsonl", [](const py::bytes& record) {
         pg::scan_outcome o = outcome_of(record);

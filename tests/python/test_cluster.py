@@ -124,3 +124,94 @@ def test_the_command_writes_what_scan_writes(tmp_path, fmt):
     assert sorted(lines) == sorted(want)
     assert json.loads(lines[-1])["type"] == "summary" and lines[-1] == want[-1]
     assert len(lines) == len(set(lines))
+
+
+# os.system("id"), protocol 4, built byte by byte (never loaded).
+EVIL = (b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93"
+        b"\x8c\x02id\x85R.")
+BENIGN = b"\x80\x04K\x01."
+
+
+def test_symlink_dotdot_path_is_the_file_scan_reads(client, monkeypatch, tmp_path):
+    # link/../x.pkl is real/x.pkl to the kernel (and to `scan`), but x.pkl
+    # beside link to a lexical os.path.abspath: the cluster used to judge the
+    # benign file under the name of the malicious one.
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "x.pkl").write_bytes(EVIL)
+    (tmp_path / "x.pkl").write_bytes(BENIGN)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    monkeypatch.chdir(tmp_path)
+    name = os.path.join("link", "..", "x.pkl")
+    run = subprocess.run([TOOL, "scan", "--format", "json", name], capture_output=True, text=True, timeout=60)
+    expected = json.loads(run.stdout)
+    assert expected["files"][0]["verdict"] == "unsafe"
+    result = cluster.scan_on_cluster(client, [name])
+    assert [f["verdict"] for f in result.document["files"]] == ["unsafe"]
+    assert result.document["files"] == expected["files"]
+
+
+class _FakeFuture:
+    def __init__(self, key, compute):
+        self.key, self._compute = key, compute
+
+    def result(self):
+        return self._compute()
+
+    def release(self):
+        pass
+
+
+def test_duplicated_outcome_record_hides_file(monkeypatch, tmp_path):
+    # A task whose list of records has the right length but not one record
+    # per file, in order (a record repeated in place of another, or garbage):
+    # the file it stood for must be an error report, not missing from a
+    # summary that then says every file is safe.
+    (tmp_path / "a.pkl").write_bytes(BENIGN)
+    (tmp_path / "b.pkl").write_bytes(EVIL)
+    (tmp_path / "c.pkl").write_bytes(EVIL)
+    monkeypatch.chdir(tmp_path)
+
+    class TamperingClient:
+        def submit(self, fn, batch, *args, key, **kwargs):
+            def compute():
+                records = fn(batch, *args)
+                return [records[0], records[0], b"\x07garbage"]
+            return _FakeFuture(key, compute)
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(list(futures)))
+    result = cluster.scan_on_cluster(TamperingClient(), ["a.pkl", "b.pkl", "c.pkl"], sandbox=False)
+    files = {f["path"]: f["verdict"] for f in result.document["files"]}
+    assert files == {"a.pkl": "safe", "b.pkl": "error", "c.pkl": "error"}
+    assert result.summary["files"] == 3 and result.exit_code == 2
+
+
+def test_named_file_outcome_replaced_by_a_skip(monkeypatch, tmp_path):
+    # A record of the right file that says "skipped" although the file was
+    # named (scan judges every named file): the merged report would count no
+    # unsafe file and exit 0 where scan exits 1.
+    (tmp_path / "b.pkl").write_bytes(EVIL)
+    monkeypatch.chdir(tmp_path)
+    from pickleguard import _native
+
+    class TamperingClient:
+        def submit(self, fn, batch, *args, key, **kwargs):
+            return _FakeFuture(key, lambda: [_native.skipped_outcome(name, "not a pickle container")
+                                             for _, _, name in batch])
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(list(futures)))
+    result = cluster.scan_on_cluster(TamperingClient(), ["b.pkl"], sandbox=False)
+    assert [f["verdict"] for f in result.document["files"]] == ["error"]
+    assert result.summary["skipped"] == 0 and result.exit_code == 2
+
+
+def test_symlink_dotdot_policy_path_is_the_file_scan_loads(monkeypatch, tmp_path):
+    # As for the files: the workers must load the policy file `scan --policy
+    # link/../p.toml` loads, not the one beside the link.
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "p.toml").write_text('name = "real"\ninclude = ["python"]\n')
+    (tmp_path / "p.toml").write_text('name = "decoy"\ninclude = ["python"]\n')
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    monkeypatch.chdir(tmp_path)
+    given = os.path.join("link", "..", "p.toml")
+    spec, _ = cluster._policy_spec(given)
+    assert os.path.samefile(spec[0], given) and os.path.samefile(spec[0], tmp_path / "real" / "p.toml")

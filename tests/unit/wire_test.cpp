@@ -303,8 +303,28 @@ TEST(Wire, VerdictOutOfRangeIsRejected) {
     auto back = deserialize(wire);
     ASSERT_FALSE(back);
     EXPECT_EQ(back.error().offset, kVerdictAt);
-    wire[kVerdictAt] = 0;
+    wire[kVerdictAt] = 1;  // unsafe: in range (safe would contradict its violation)
     EXPECT_TRUE(deserialize(wire));
+}
+
+// The technique: the verdict byte of an unsafe file's record flipped to 0
+// (safe), its findings left as they are. Every field is in range, so only
+// the check of the verdict against the findings refuses it.
+TEST(Wire, VerdictFlippedToSafeBesideAViolationIsRejected) {
+    scan_outcome o = small_outcome();
+    o.report.verdict = verdict::unsafe;
+    ASSERT_TRUE(o.report.findings[0].violation);
+    std::string wire = serialize(o);
+    ASSERT_TRUE(deserialize(wire));
+    wire[kVerdictAt] = 0;
+    auto back = deserialize(wire);
+    ASSERT_FALSE(back);
+    EXPECT_EQ(back.error().kind, error_kind::malformed);
+    EXPECT_NE(back.error().reason.find("a finding is a violation"), std::string::npos) << back.error().reason;
+    // A skipped file's record carries no verdict of its own.
+    o.skip_reason = "not a pickle container";
+    o.report.verdict = verdict::safe;
+    EXPECT_TRUE(deserialize(serialize(o)));
 }
 
 TEST(Wire, SeverityOutOfRangeIsRejected) {

@@ -36,6 +36,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -385,7 +386,6 @@ public:
     session(server& srv, Stream stream) : srv_(srv), stream_(std::move(stream)) {
         // Reads are as large as the buffer's free capacity: reserved, or a
         // body arrives a kilobyte per system call.
-        buffer_.reserve(kChunk);
     }
     ~session() override {
         close_upload();
@@ -395,10 +395,16 @@ public:
     void start() {
         registered_ = srv_.connect(this);
         if (!registered_) {
+            // Answered and closed at once, without the linger of close():
+            // a connection beyond --max-connections must cost nothing for
+            // long, or a flood of them (each lingering two seconds) would
+            // hold the memory and descriptors the limit is there to bound.
+            lingering_ = true;
             srv_.stats().error("too_many_connections");
             respond_error(http::status::service_unavailable, "too many connections", true, "other", 1);
             return;
         }
+        buffer_.reserve(kChunk);
         read_header();
     }
 
@@ -554,6 +560,10 @@ private:
     }
 
     void read_body() {
+        // An empty upload (Content-Length: 0) is whole before any read: one
+        // more read would wait for bytes that never come, holding the slot
+        // until --io-timeout and answering nothing.
+        if (parser_->is_done()) return scan_upload();
         parser_->get().body().data = chunk_.data();
         parser_->get().body().size = chunk_.size();
         // Each read must bring something within the I/O timeout; the whole
@@ -617,6 +627,10 @@ private:
                                  true, "scan");
         }
         if (!parser_->is_done()) return read_body();
+        scan_upload();
+    }
+
+    void scan_upload() {
         body_deadline_ = {};
         // The upload is whole: a scan thread runs it in a sandboxed worker,
         // and the I/O thread writes the report when it is done. The work
@@ -694,6 +708,13 @@ private:
             linger_until_ = clock::now() + std::chrono::seconds(2);
             return linger();
         }
+        if (!registered_ && s.socket().is_open()) {
+            // What the client already sent is dropped without waiting for
+            // more, so that the 503 is not lost to a reset.
+            s.socket().non_blocking(true, ec);
+            while (!ec && s.socket().read_some(net::buffer(chunk_), ec) > 0) {
+            }
+        }
         s.close();
     }
 
@@ -730,18 +751,29 @@ public:
     void accept() {
         acceptor_.async_accept([self = this->shared_from_this()](beast::error_code ec, typename Protocol::socket s) {
             if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-            if (!ec) std::make_shared<session<stream_type>>(self->srv_, stream_type(std::move(s)))->start();
-            self->accept();
+            if (!ec) {
+                std::make_shared<session<stream_type>>(self->srv_, stream_type(std::move(s)))->start();
+                return self->accept();
+            }
+            // Out of descriptors (EMFILE) or memory: the connection stays in
+            // the backlog, and accepting again at once would spin the I/O
+            // thread until a descriptor is freed. A pause lets it serve.
+            self->retry_.expires_after(std::chrono::milliseconds(50));
+            self->retry_.async_wait([self](beast::error_code wait_ec) {
+                if (!wait_ec) self->accept();
+            });
         });
     }
     void stop() {
         beast::error_code ec;
         acceptor_.close(ec);
+        retry_.cancel();
     }
 
 private:
     server& srv_;
     acceptor_type acceptor_;
+    net::steady_timer retry_{acceptor_.get_executor()};
 };
 
 // "unix:PATH", "HOST:PORT" or "[V6]:PORT".
@@ -804,6 +836,16 @@ int run_serve(serve_args args) {
         }
         policies.push_back({name, std::move(p).value()});
     }
+    // The worker pool's test hooks match a file's base name, which here is
+    // the request's ?name=: set, they let any client crash a worker or spin
+    // it for --timeout. They only ever make error reports, never a verdict
+    // of safe, but a server must not run with them unnoticed.
+    for (const char* hook : {"PICKLEGUARD_TEST_CRASH_ON", "PICKLEGUARD_TEST_HANG_ON", "PICKLEGUARD_TEST_OPEN_ON"})
+        if (const char* v = std::getenv(hook); v && *v)
+            std::fprintf(stderr,
+                         "pickleguard serve: warning: %s is set: a request named '%s' (?name=) makes its worker "
+                         "fail; a test hook, never for production (SECURITY.md)\n",
+                         hook, v);
     // Parsed here, before any worker is forked, so that no worker pays for
     // it per request (a fresh worker scans each upload).
     (void)shipped_knowledge_base().size();

@@ -16,6 +16,7 @@
 
 #include "pickleguard/report_schema.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -288,6 +289,13 @@ result<scan_outcome> deserialize(std::string_view wire) {
     outcome_fields(in, o);
     if (in.ok() && !in.at_end())
         in.fail(in.pos(), std::to_string(wire.size() - in.pos()) + " bytes follow the end of the record");
+    // Well-formed is not enough: a verdict is what the findings settle
+    // (file_report::settle), and a record saying safe beside a violation
+    // (a flipped byte, a worker's bug) would be a report that counts an
+    // unsafe file as safe. The other way round fails closed and is kept.
+    if (in.ok() && !o.skip_reason && o.report.verdict == verdict::safe &&
+        std::any_of(o.report.findings.begin(), o.report.findings.end(), [](const finding& f) { return f.violation; }))
+        in.fail(0, "the verdict is safe, but a finding is a violation");
     if (!in.ok()) {
         error e;
         e.kind = error_kind::malformed;
