@@ -131,7 +131,10 @@ int run_scan(const scan_args& args) {
         // covers, is not decoded seven more times for nothing.
         for (const finding& f : o.report.findings)
             if (f.violation && (f.module.empty() || f.severity == severity::critical)) return o;
-        for (const auto& [name, alt] : alternatives) {
+        // Not a structured binding: clang 14 cannot capture one in a lambda.
+        for (const auto& alternative : alternatives) {
+            const auto& name = alternative.first;
+            const auto& alt = alternative.second;
             bool covers = std::all_of(o.report.globals.begin(), o.report.globals.end(), [&](const global_report& g) {
                 return g.allowed || alt.find(g.module, g.name);
             });
