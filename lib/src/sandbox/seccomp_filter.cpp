@@ -72,8 +72,12 @@ std::optional<std::string> enter_sandbox(const sandbox_limits& limits, int chann
     // of at least M_TRIM_THRESHOLD, and a thread arena's heap is at most
     // 64 MiB (HEAP_MAX_SIZE), so it never does now; the worker keeps what it
     // has freed instead (RLIMIT_AS still bounds it; freed memory is reused).
+    // Under AddressSanitizer malloc is the sanitizer's, which never shrinks
+    // a glibc heap, and its mallopt refuses the option.
+#ifndef PICKLEGUARD_ASAN
     if (::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) != 1)
         return std::string("mallopt(M_TRIM_THRESHOLD) failed");
+#endif
 
     // Default: kill the whole process. What decoding needs is listed; opening
     // anything (open, openat, socket, connect), running anything (execve,
