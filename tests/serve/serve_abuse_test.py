@@ -19,6 +19,9 @@ fix it guards:
   `scan` judges an empty file.
 - policy_by_path / policy_traversal: ?policy= chooses only among the
   server's --policy options, never a file on the server.
+- unix_socket_mode_under_a_loose_umask: a unix:PATH socket was created with
+  the process umask (0777 under umask 0: any local user could ask for
+  scans); it is --socket-mode, 0600 by default, whatever the umask.
 
 Nothing here loads a pickle: the malicious upload is built byte by byte.
 """
@@ -44,16 +47,21 @@ def check(cond, message):
 
 
 class Server:
-    def __init__(self, tool, extra, env=None, max_fds=None):
+    def __init__(self, tool, extra, env=None, max_fds=None, umask=None):
         e = dict(os.environ)
         for k in list(e):
             if k.startswith("PICKLEGUARD_TEST_"):
                 del e[k]
         e.update(env or {})
+
+        def before_exec():
+            if max_fds:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))
+            if umask is not None:
+                os.umask(umask)
         self.proc = subprocess.Popen([tool, "serve", "--listen", "127.0.0.1:0", "--io-timeout", "5"] + extra,
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True,
-                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds)))
-                                     if max_fds else None)
+                                     preexec_fn=before_exec if max_fds or umask is not None else None)
         self.lines = []
         self.port = None
         deadline = time.time() + 20
@@ -220,6 +228,25 @@ def policy_by_path_and_traversal(tool, source):
     print("policy_by_path_and_traversal: ok")
 
 
+def unix_socket_mode_under_a_loose_umask(tool, workdir):
+    # Whoever may connect to the socket may have files scanned: it used to be
+    # created 0777 less the umask, so under umask 0 (a container, a service
+    # manager's default) any local user could.
+    sock = os.path.join(workdir, "mode.sock")
+    for extra, want in (([], 0o600), (["--socket-mode", "0660"], 0o660)):
+        srv = Server(tool, ["--jobs", "1", "--listen", "unix:" + sock] + extra, umask=0)
+        try:
+            mode = os.stat(sock).st_mode & 0o7777
+            check(mode == want, f"{extra}: the socket is {mode:o} under umask 0, not {want:o}")
+        finally:
+            srv.stop()
+    for bad in ("999", "07777", "rw", ""):
+        r = subprocess.run([tool, "serve", "--listen", "unix:" + sock, "--socket-mode", bad],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 2 and "socket-mode" in r.stderr, f"--socket-mode {bad!r}: {r.returncode} {r.stderr}")
+    print("unix_socket_mode_under_a_loose_umask: ok")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pickleguard", required=True)
@@ -233,6 +260,7 @@ def main():
     empty_upload_holds_its_slot(tool, args.workdir)
     test_hook_env_under_serve(tool)
     policy_by_path_and_traversal(tool, args.source)
+    unix_socket_mode_under_a_loose_umask(tool, args.workdir)
 
 
 if __name__ == "__main__":

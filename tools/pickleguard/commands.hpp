@@ -103,6 +103,7 @@ int for_each_stream(const std::vector<std::string>& paths, const member_args& m,
 inline constexpr unsigned kDefaultServePort = 8484;
 struct serve_args : worker_args {
     std::vector<std::string> listen;    // unix:PATH or HOST:PORT; default 127.0.0.1:kDefaultServePort
+    std::string socket_mode = "0600";   // octal permissions of a unix:PATH socket, whatever the umask
     std::vector<std::string> policies;  // each one a choice for ?policy=; the first is the default
     unsigned jobs = 0;                  // scans at once; 0: one per available core
     unsigned queue = 16;                // uploads waiting for a scanner beyond those
@@ -112,6 +113,8 @@ struct serve_args : worker_args {
     decode_options decode;
 };
 int run_serve(serve_args args);
+// Empty, or why `text` is not a --socket-mode (octal, 0 to 0777).
+std::string socket_mode_error(const std::string& text);
 
 // `policy infer` (policy_infer.cpp).
 struct infer_args {

@@ -274,6 +274,10 @@ int main(int argc, char** argv) {
                       "127.0.0.1:" + std::to_string(pickleguard::cli::kDefaultServePort) +
                           "; an address other than loopback only when given)")
         ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    serve->add_option("--socket-mode", serve_args.socket_mode,
+                      "Permissions of a unix:PATH socket, in octal, whatever the umask: who may connect to it "
+                      "(default: 0600, the server's user only)")
+        ->check([](const std::string& text) { return pickleguard::cli::socket_mode_error(text); });
     serve->add_option("--policy", serve_args.policies,
                       "Shipped policy name or TOML file a request may choose with ?policy=; repeatable, the first "
                       "is the default (default: default)")

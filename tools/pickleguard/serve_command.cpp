@@ -822,6 +822,13 @@ std::optional<listen_address> parse_listen(const std::string& text, std::string&
 
 }  // namespace
 
+std::string socket_mode_error(const std::string& text) {
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos ||
+        std::stoul(text, nullptr, 8) > 0777)
+        return "'" + text + "' is not a file mode: give octal permissions, 0 to 0777 (e.g. 0660)";
+    return {};
+}
+
 int run_serve(serve_args args) {
     if (args.listen.empty()) args.listen.push_back("127.0.0.1:" + std::to_string(kDefaultServePort));
     if (args.jobs == 0) args.jobs = available_cores();
@@ -872,7 +879,17 @@ int run_serve(serve_args args) {
             if (::lstat(a->path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(a->path.c_str());
             local::acceptor acc(io);
             acc.open(local(), ec);
-            if (!ec) acc.bind(local::endpoint(a->path), ec);
+            if (!ec) {
+                // bind(2) creates the socket file 0777 less the umask, and
+                // whoever may write to it may ask for scans: created under
+                // the umask that leaves exactly --socket-mode, so there is
+                // no moment at which it is more open (a chmod after bind
+                // would leave one, and follow a link put at the path).
+                auto mode = static_cast<mode_t>(std::stoul(args.socket_mode, nullptr, 8));
+                mode_t was = ::umask(~mode & 0777);
+                acc.bind(local::endpoint(a->path), ec);
+                ::umask(was);
+            }
             if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
             if (ec) {
                 std::fprintf(stderr, "pickleguard serve: cannot listen on %s: %s\n", text.c_str(), ec.message().c_str());
