@@ -242,6 +242,20 @@ scan_outcome scan_descriptor(int fd, const job_header& h, const scan_job& job, c
         if (::dup2(channel, 3) < 0) worker_exit(121);
         channel = 3;
     }
+    // Standard input and output are /dev/null, not the parent's: a worker
+    // reading fd 0 (read(2) of any descriptor is allowed) would take what
+    // the parent reads there (`scan --stdin-paths` reads its paths from it;
+    // `scan -` sends the worker its own duplicate as the job), and one
+    // writing fd 1 would write into the report the parent prints (JSON,
+    // SARIF). Standard error stays: it is where a sanitizer, abort() or the
+    // allocator says why a worker died, which the filter allows for that
+    // reason, and it carries no report.
+    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0) {
+        send_message(channel, kFatal, std::string("cannot open /dev/null for a worker: ") + std::strerror(errno));
+        worker_exit(122);
+    }
+    if (devnull > 2) ::close(devnull);  // 3 is the channel, so never it
     ::close_range(4, ~0u, 0);
     if (!hooks.crash_on.empty()) std::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would print, not crash
 
