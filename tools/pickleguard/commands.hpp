@@ -109,6 +109,7 @@ struct serve_args : worker_args {
     unsigned queue = 16;                // uploads waiting for a scanner beyond those
     std::uint64_t max_body = std::uint64_t{1} << 30;
     double io_timeout_seconds = 30;     // for each read and write of a client
+    double worker_start_timeout_seconds = 10;  // for a scanner process to be ready (pool_options)
     std::size_t max_connections = 1024;
     decode_options decode;
 };

@@ -296,6 +296,10 @@ int main(int argc, char** argv) {
     serve->add_option("--io-timeout", serve_args.io_timeout_seconds,
                       "Seconds a client has for its request header, and for each read and write (default: 30)")
         ->check(CLI::PositiveNumber);
+    serve->add_option("--worker-start-timeout", serve_args.worker_start_timeout_seconds,
+                      "Seconds a scanner process has to start and enter its sandbox; past it the request gets "
+                      "500 (default: 10; more for a sanitizer build under load)")
+        ->check(CLI::PositiveNumber);
     serve->add_option("--max-connections", serve_args.max_connections,
                       "Open connections at most; one more gets 503 (default: 1024)")
         ->check(CLI::PositiveNumber);

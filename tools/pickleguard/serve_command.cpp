@@ -366,6 +366,7 @@ scan_result run_scan_request(server& srv, int fd, const std::string& name, const
     };
     std::vector<scan_job> jobs{{name, true, fd}};
     pool_options pool = srv.args().pool(1);
+    pool.start_timeout_seconds = srv.args().worker_start_timeout_seconds;
     auto scanned = scan_jobs(jobs, scan_one, pool, [](std::size_t, std::size_t) {});
     if (!scanned || scanned.value().empty()) {
         srv.stats().error("sandbox");

@@ -82,6 +82,10 @@ struct pool_options {
     // this many bytes; a longer one is an `error` report (limit-exceeded),
     // never judged truncated. `scan -` sets the scan's max_input_bytes.
     std::uint64_t max_stream_bytes = ~std::uint64_t{0};
+    // How long a new worker may take to fork, jail itself and say it is
+    // ready; past it the pool fails (nothing is scanned). Sanitizer builds
+    // under load need longer (`serve --worker-start-timeout`).
+    double start_timeout_seconds = 10;
 };
 
 // Scans every job in sandboxed workers. Fails (and scans nothing) only when

@@ -29,6 +29,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -373,13 +374,17 @@ public:
             }
             if (!open) return "the worker " + death_of(w) + " while entering the sandbox";
             auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
-            int left = 10'000 - static_cast<int>(waited);
+            auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::duration<double>(std::clamp(options_.start_timeout_seconds, 0.0, 1e6)));  // no overflow
+            auto left = std::min<std::int64_t>(budget.count() - waited, INT32_MAX);
             pollfd p{w.fd, POLLIN, 0};
-            int n = left > 0 ? ::poll(&p, 1, left) : 0;
+            int n = left > 0 ? ::poll(&p, 1, static_cast<int>(left)) : 0;
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 stop(w, true);
-                return std::string("the worker did not start within 10 s");
+                char limit[32];
+                std::snprintf(limit, sizeof limit, "%g", options_.start_timeout_seconds);
+                return std::string("the worker did not start within ") + limit + " s";
             }
             open = fill(w);
         }
