@@ -33,9 +33,9 @@ public:
 
 private:
     friend result<mapped_file> map_file(const std::string& path);
-    friend result<mapped_file> map_regular_file(const std::string& path);
+    friend result<mapped_file> map_regular_file(const std::string& path, bool no_follow);
     friend result<mapped_file> read_stream(int fd, const std::string& name, std::uint64_t max_bytes);
-    static result<mapped_file> map(const std::string& path, bool regular_only);  // map_file, map_regular_file
+    static result<mapped_file> map(const std::string& path, bool regular_only, bool no_follow);  // map_file, map_regular_file
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
     bool mapped_ = false;
@@ -50,14 +50,21 @@ result<mapped_file> map_file(const std::string& path);
 
 // The same for a regular file only: what `scan` reads. A FIFO could block
 // or never end, a device be endless (/dev/zero), so anything else is an
-// error that says what the file is (special_file_kind).
-result<mapped_file> map_regular_file(const std::string& path);
+// error that says what the file is (special_file_kind). With `no_follow`
+// the path is opened with O_NOFOLLOW: a symbolic link there is an error
+// (errno ELOOP in the reason), what `scan` does with a file its directory
+// walk found (scan_job::no_follow, pickleguard/sandbox.hpp).
+result<mapped_file> map_regular_file(const std::string& path, bool no_follow = false);
 
 // What a file of this st_mode is when it is not a regular file: "a
 // directory", "a FIFO (named pipe)", "a character device", "a block device",
 // "a socket", "a symbolic link", "not a regular file"; nullptr for a regular
 // file.
 const char* special_file_kind(unsigned mode) noexcept;
+
+// Why a file opened with O_NOFOLLOW (map_regular_file's no_follow) that
+// open(2) refused with ELOOP, a symbolic link in its place, was not read.
+const char* swapped_link_reason() noexcept;
 
 // Regular files up to this size are read rather than mapped: mapping and
 // unmapping each one costs more when a directory holds thousands.

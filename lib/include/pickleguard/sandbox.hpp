@@ -59,6 +59,10 @@ struct scan_job {
     // ownership; it must be a regular file (mapped and read with pread, so
     // its offset does not matter).
     int fd = -1;
+    // Found by walking a directory as a regular file, not through a link:
+    // opened with O_NOFOLLOW, so that a symbolic link put in its place after
+    // the walk looked is an `error` report, never read as the walked file.
+    bool no_follow = false;
 };
 
 // Looks at one file's bytes: the part of a scan that touches untrusted

@@ -93,12 +93,18 @@ const char* special_file_kind(unsigned mode) noexcept {
     return "not a regular file";
 }
 
+const char* swapped_link_reason() noexcept {
+    return "is a symbolic link, and was a regular file when its directory was walked (replaced since?): a file "
+           "found by walking is opened without following links, so it was not read (--follow-symlinks follows "
+           "links the walk finds)";
+}
+
 // Opens without blocking: open(2) of a FIFO waits for a writer, and
 // O_NONBLOCK is the one way not to (it changes nothing for regular files).
 // O_NOCTTY: a terminal device never becomes our controlling terminal.
-result<mapped_file> mapped_file::map(const std::string& path, bool regular_only) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return io_error(path, std::strerror(errno));
+result<mapped_file> mapped_file::map(const std::string& path, bool regular_only, bool no_follow) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (no_follow ? O_NOFOLLOW : 0));
+    if (fd < 0) return io_error(path, no_follow && errno == ELOOP ? swapped_link_reason() : std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int err = errno;
@@ -142,8 +148,10 @@ result<mapped_file> mapped_file::map(const std::string& path, bool regular_only)
     return f;
 }
 
-result<mapped_file> map_file(const std::string& path) { return mapped_file::map(path, false); }
+result<mapped_file> map_file(const std::string& path) { return mapped_file::map(path, false, false); }
 
-result<mapped_file> map_regular_file(const std::string& path) { return mapped_file::map(path, true); }
+result<mapped_file> map_regular_file(const std::string& path, bool no_follow) {
+    return mapped_file::map(path, true, no_follow);
+}
 
 }  // namespace pickleguard

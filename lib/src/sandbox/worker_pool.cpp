@@ -577,13 +577,19 @@ private:
             const std::string& path = jobs_[j].path;
             // "-" is standard input, which the worker reads as a stream.
             // O_NONBLOCK: a FIFO put in place of the file after `scan` looked
-            // at it must not block open(); it is refused below.
+            // at it must not block open(); it is refused below. O_NOFOLLOW
+            // (a walked file): a link put there since is refused by open().
             int given = jobs_[j].fd;
+            bool no_follow = jobs_[j].no_follow;
             int fd = given >= 0      ? ::fcntl(given, F_DUPFD_CLOEXEC, 0)
                      : path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 0)
-                                   : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                                   : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                                              (no_follow ? O_NOFOLLOW : 0));
             if (fd < 0) {
-                finish(j, {unreadable_report(path, path + ": " + std::strerror(errno)), {}});
+                int err = errno;
+                finish(j, {unreadable_report(path, path + ": " + (no_follow && err == ELOOP ? swapped_link_reason()
+                                                                                             : std::strerror(err))),
+                           {}});
                 continue;
             }
             struct stat st {};
@@ -772,7 +778,8 @@ std::vector<scan_outcome> scan_in_process(const std::vector<scan_job>& jobs, con
         // A descriptor given by the caller is mapped through its /proc name,
         // as the file it is (its offset may be anywhere).
         auto file = stream ? read_stream(0, "standard input", max_stream_bytes)
-                           : map_regular_file(job.fd >= 0 ? "/proc/self/fd/" + std::to_string(job.fd) : job.path);
+                           : job.fd >= 0 ? map_regular_file("/proc/self/fd/" + std::to_string(job.fd))
+                                         : map_regular_file(job.path, job.no_follow);
         if (!file) out.push_back({stream ? stream_failure_report(job.path, file.error())
                                          : unreadable_report(job.path, file.error().reason), {}});
         else out.push_back(scan(file.value().bytes(), job));

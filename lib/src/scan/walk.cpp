@@ -244,7 +244,9 @@ private:
                 continue;
             }
             if (!selected(printed, relative, e.name)) continue;
-            if (S_ISREG(mode)) found.push_back({std::move(printed), false});
+            // Opened without following links unless this entry is one
+            // (followed, --follow-symlinks): the walk saw a regular file.
+            if (S_ISREG(mode)) found.push_back({std::move(printed), false, -1, !link});
             else out_.skipped.push_back({printed, refused_message(mode)});
         }
         ::closedir(dir);
