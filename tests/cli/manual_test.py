@@ -22,20 +22,27 @@ import subprocess
 import sys
 import tempfile
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def options(pickleguard):
-    """[(command words, option name, takes a value, choices)]"""
+    """[(command words, option name, takes a value, choices)], and
+    {(command words, option name): suggested values} for the options whose
+    value may also be a file (--policy NAME|FILE: the shipped policies)."""
     out = subprocess.run([pickleguard, "--list-options"], check=True, capture_output=True, text=True).stdout
     rows = []
+    suggested = {}
     for line in out.splitlines():
-        command, name, kind, choices = line.split("\t")
+        command, name, kind, choices, suggestions = line.split("\t")
         rows.append((command, name, kind == "value", [c for c in choices.split(",") if c]))
+        if suggestions:
+            suggested[(command, name)] = suggestions.split(",")
     commands = {r[0] for r in rows}
     # The tree walk itself, so a test that sees nothing cannot pass.
     for expected in ("", "scan", "decode", "disasm", "explain", "policy", "policy infer", "policy generate"):
         assert expected in commands, f"--list-options lacks the command {expected!r}: {sorted(commands)}"
     assert len(rows) > 40, rows
-    return rows
+    return rows, suggested
 
 
 def mentions(text, name):
@@ -46,7 +53,7 @@ def roff_plain(source):
     return re.sub(r"\\f[BIRP]", "", source).replace("\\-", "-").replace("\\e", "\\")
 
 
-def check_man(rows, page, failures):
+def check_man(rows, suggested, page, failures):
     source = open(page, encoding="utf-8").read()
     # Sections: ".SH OPTIONS" holds the tool's own options, ".SS pickleguard scan ..." each command's.
     sections = {}
@@ -62,7 +69,7 @@ def check_man(rows, page, failures):
     for command, name, _, choices in rows:
         if not mentions(sections.get(command, ""), name):
             failures.append(f"man page: {name} not under pickleguard {command}".rstrip())
-        for c in choices:
+        for c in choices + suggested.get((command, name), []):
             if c not in sections.get(command, ""):
                 failures.append(f"man page: {command} {name} choice {c} missing")
     man = shutil.which("man")
@@ -104,7 +111,7 @@ def shq(word):
     return "'" + word.replace("'", "'\\''") + "'"
 
 
-def check_bash(rows, script, failures):
+def check_bash(rows, suggested, script, failures):
     queries, expected = [], []
     for command, name, _, choices in rows:
         words = ["pickleguard"] + command.split()
@@ -123,6 +130,16 @@ def check_bash(rows, script, failures):
     expected.append((["--format", "--follow-symlinks"], "pickleguard scan --fo"))
     queries.append(["pickleguard", "scan", "-o", "report.txt", "--policy", "sklearn", "--fail-on", "h"])
     expected.append((["high"], "a --fail-on value after other options' values"))
+    # --policy offers the shipped policies, and files beside them (a policy
+    # may be a TOML file): a directory of this source tree is one.
+    for (command, name), values in suggested.items():
+        words = ["pickleguard"] + command.split() + [name]
+        queries.append(words + [""])
+        expected.append((values, f"the shipped values of {command} {name}"))
+    queries.append(["pickleguard", "scan", "--policy", "sk"])
+    expected.append((["sklearn"], "a shipped policy name after --policy"))
+    queries.append(["pickleguard", "explain", "--policy", os.path.join(HERE, "manual_")])
+    expected.append(([os.path.join(HERE, "manual_test.py")], "a file name after --policy"))
     answers = bash_complete(script, queries)
     for (want, what), got, query in zip(expected, answers, queries):
         missing = [w for w in want if w not in got]
@@ -131,7 +148,7 @@ def check_bash(rows, script, failures):
     print(f"bash: {len(queries)} completions asked, {len(failures)} failures so far")
 
 
-def check_zsh(rows, script, failures):
+def check_zsh(rows, suggested, script, failures):
     text = open(script, encoding="utf-8").read()
     if not text.startswith("#compdef pickleguard\n"):
         failures.append("zsh: no #compdef line")
@@ -165,6 +182,8 @@ def check_zsh(rows, script, failures):
             queries.append(("pickleguard " + (command + " " if command else "") + name, [name]))
         if choices:
             queries.append(("pickleguard " + command + " " + name + " ", choices))
+    queries.append(("pickleguard scan --policy ", suggested.get(("scan", "--policy"), ["(no suggestions)"])))
+    queries.append(("pickleguard scan --policy " + os.path.join(HERE, "manual_"), ["manual_test.py"]))
     for command in sorted({r[0] for r in rows if r[0]}):
         *parent, last = command.split()
         queries.append((" ".join(["pickleguard", *parent, last[:2]]), [last]))
@@ -248,7 +267,7 @@ def main():
     ap.add_argument("--doc")
     ap.add_argument("--readme")
     a = ap.parse_args()
-    rows = options(a.pickleguard)
+    rows, suggested = options(a.pickleguard)
     failures = []
     if a.check == "manual":
         # The files the build installs, and what the binary prints now: the same.
@@ -257,9 +276,9 @@ def main():
             now = subprocess.run([a.pickleguard] + args, check=True, capture_output=True, text=True).stdout
             if open(path, encoding="utf-8").read() != now:
                 failures.append(f"{path} is not what {' '.join(args)} prints (rebuild)")
-        check_man(rows, a.man, failures)
-        check_bash(rows, a.bash, failures)
-        check_zsh(rows, a.zsh, failures)
+        check_man(rows, suggested, a.man, failures)
+        check_bash(rows, suggested, a.bash, failures)
+        check_zsh(rows, suggested, a.zsh, failures)
     else:
         check_commands_md(rows, a.doc, failures)
         if a.readme:

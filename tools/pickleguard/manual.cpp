@@ -6,6 +6,7 @@
 // gives tests/cli/manual_test.py the same tree to check them against.
 #include "commands.hpp"
 
+#include "pickleguard/policy.hpp"
 #include "pickleguard/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -90,6 +91,23 @@ std::vector<std::string> choices(const CLI::Option* o) {
     return c;
 }
 
+// Values worth offering for an option whose value may as well be a file,
+// so not choices: the shipped policies for every --policy (NAME|FILE). The
+// completions offer them beside file names; the man page lists them.
+struct suggested_values {
+    std::string_view long_name;
+    std::vector<std::string> (*values)();
+};
+constexpr suggested_values kSuggestions[] = {
+    {"policy", &shipped_policy_names},
+};
+
+std::vector<std::string> suggestions(const CLI::Option* o) {
+    for (const suggested_values& s : kSuggestions)
+        if (o->check_lname(std::string(s.long_name))) return s.values();
+    return {};
+}
+
 // What the value is called: the type name given (NAME=VALUE, GLOB), N for a
 // number, else the option's own name (--output OUTPUT).
 std::string metavar(const CLI::Option* o) {
@@ -153,6 +171,8 @@ void roff_options(std::string& out, const command& c) {
         out += ".TP\n" + roff_option_tag(o) + "\n" + roff(o->get_description()) + "\n";
         std::vector<std::string> ch = choices(o);
         if (!ch.empty()) out += "One of: " + roff(joined(ch, ", ")) + ".\n";
+        std::vector<std::string> sug = suggestions(o);
+        if (!sug.empty()) out += "Shipped: " + roff(joined(sug, ", ")) + ".\n";
         if (repeatable(o)) out += "May be given more than once.\n";
     }
 }
@@ -186,6 +206,8 @@ std::string zsh_description(std::string_view text) {
 std::string zsh_action(const CLI::Option* o) {
     std::vector<std::string> ch = choices(o);
     if (!ch.empty()) return "(" + joined(ch, " ") + ")";
+    std::vector<std::string> sug = suggestions(o);
+    if (!sug.empty()) return "{compadd -- " + joined(sug, " ") + "; _files}";
     return "_files";
 }
 
@@ -294,9 +316,15 @@ std::string bash_completion(CLI::App& app) {
             std::string pattern;
             for (const std::string& n : names(o)) pattern += (pattern.empty() ? "" : "|") + ("\"" + bash_key(c) + "/" + n + "\"");
             std::vector<std::string> ch = choices(o);
+            std::vector<std::string> sug = suggestions(o);
             if (!ch.empty())
                 out += "        " + pattern + ") COMPREPLY=($(compgen -W \"" + joined(ch, " ") +
                        "\" -- \"$cur\")); return 0 ;;\n";
+            else if (!sug.empty())
+                // The names, then file names, one a line (a name may have spaces).
+                out += "        " + pattern + ") COMPREPLY=($(compgen -W \"" + joined(sug, " ") +
+                       "\" -- \"$cur\")); local IFS=$'\\n'; COMPREPLY+=($(compgen -f -- \"$cur\"));"
+                       " compopt -o filenames 2>/dev/null; return 0 ;;\n";
             else
                 out += "        " + pattern + ") return 0 ;;  # a value: readline's default, file names\n";
         }
@@ -368,7 +396,7 @@ std::string option_list(CLI::App& app) {
         for (const CLI::Option* o : c.options)
             for (const std::string& n : names(o))
                 out += joined(c.words, " ") + "\t" + n + "\t" + (takes_value(o) ? "value" : "flag") + "\t" +
-                       joined(choices(o), ",") + "\n";
+                       joined(choices(o), ",") + "\t" + joined(suggestions(o), ",") + "\n";
     return out;
 }
 
