@@ -24,6 +24,7 @@ ALLOWED = {
     "DelegatesToObject": {"reference", "new", "build"},
     "_rebuild": {"reference"},
     "ConstantBuffer": {"reference", "new", "build"},
+    "SizedByCaller": {"reference", "new", "build"},
 }
 REFUSED = {
     "EvalState": "calls eval",

@@ -210,6 +210,11 @@ class Scanner:
         self.libraries = libraries
         self.memo = {}  # code object -> (refusal tail or None, calls); None entry while in progress
         self.cycles = 0  # times an in-progress scan was met (its clean result is then not kept)
+        # Whether the allocator rule (SizeEnv) applies: it does to what loading
+        # runs, not to an instance's __call__, which the library calls after
+        # loading with its own arguments (like any other method; its code is
+        # still scanned for everything else).
+        self.sizes_checked = True
 
     def in_library(self, obj):
         mod = getattr(obj, "__module__", None) or ""
@@ -286,7 +291,7 @@ class Scanner:
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
-        key = (code, cls)
+        key = (code, cls, self.sizes_checked)
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -355,7 +360,8 @@ class Scanner:
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         sizes = SizeEnv(node, params, first, g)
         for n in nodes:
-            sizes.check(n, why, self)
+            if self.sizes_checked:
+                sizes.check(n, why, self)
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 raise Refused(f"{why}: imports (line {n.lineno} of its source)")
             if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
@@ -869,7 +875,11 @@ def analyse_class(cls, scanner):
         method("__setitem__", "SETITEMS runs")
     # An instance can be stored wherever the library expects a callable (a
     # weight function, a factory); calling it must not run unscanned code.
-    method("__call__", "calling an instance runs")
+    scanner.sizes_checked = False
+    try:
+        method("__call__", "calling an instance runs")
+    finally:
+        scanner.sizes_checked = True
     method("__del__", "freeing it runs")
     method("__hash__", "a dict key or set item runs")
     # Insertion hashes first: an unhashable class (__hash__ = None) never
