@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""The open findings of the policy audit (policies/audit/native.toml rows
-with `open`), as byte-built pickles, and their verdicts under the shipped
-policies. Not a ctest: each is "safe" today, which is the bug; once the
-policy format can express the fix, each becomes a test that it is unsafe.
+"""Byte-built pickles that make an allowed call allocate what they name
+(the policy audit's cost findings, policies/audit/native.toml), and their
+verdicts under the shipped policies.
 
-    open_findings.py --pickleguard build/tools/pickleguard [--write DIR]
+    cost_attacks_test.py --pickleguard build/tools/pickleguard [--write DIR]
 
-Nothing here is ever loaded: the costs were measured by calling the trusted
-library directly (docs/policies.md, "Auditing the shipped entries").
+FIXED: each must be unsafe (ctest policy_cost_attacks fails otherwise).
+OPEN: the rows with `open` in the table, printed with their verdict ("safe"
+today, which is the bug) and not failing: the policy format cannot express
+their fix yet. Nothing here is ever loaded: the costs were measured by
+calling the trusted library directly (docs/policies.md, "Auditing the
+shipped entries").
 """
 import argparse
 import json
@@ -67,8 +70,9 @@ def pandas_rangeindex():
     return PROTO + idx + STOP
 
 
-FINDINGS = [("python", punycode), ("numpy", numpy_scalar_void), ("numpy", numpy_reconstruct_shape),
-            ("pandas", pandas_rangeindex)]
+# (policy, attack): every policy that includes the one fixed must refuse it too.
+FIXED = [("pandas", pandas_rangeindex), ("statsmodels", pandas_rangeindex)]
+OPEN = [("python", punycode), ("numpy", numpy_scalar_void), ("numpy", numpy_reconstruct_shape)]
 
 
 def main():
@@ -76,17 +80,24 @@ def main():
     ap.add_argument("--pickleguard", required=True)
     ap.add_argument("--write", type=pathlib.Path, help="also keep the pickles in this folder")
     args = ap.parse_args()
+    failures = []
     with tempfile.TemporaryDirectory() as tmp:
         out = args.write or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        for policy, make in FINDINGS:
-            path = out / f"{make.__name__}.pkl"
-            path.write_bytes(make())
-            r = subprocess.run([args.pickleguard, "scan", "--policy", policy, "--format", "json", str(path)],
-                               capture_output=True, text=True)
-            verdict = json.loads(r.stdout)["files"][0]["verdict"] if r.stdout.strip() else f"error {r.returncode}"
-            print(f"{make.__name__} under {policy}: {verdict} ({path.stat().st_size} bytes) -- {make.__doc__.strip()}")
-    return 0
+        for kind, rows in (("FIXED", FIXED), ("OPEN", OPEN)):
+            for policy, make in rows:
+                path = out / f"{make.__name__}.pkl"
+                path.write_bytes(make())
+                r = subprocess.run([args.pickleguard, "scan", "--policy", policy, "--format", "json", str(path)],
+                                   capture_output=True, text=True)
+                verdict = json.loads(r.stdout)["files"][0]["verdict"] if r.stdout.strip() else f"error {r.returncode}"
+                print(f"{kind} {make.__name__} under {policy}: {verdict} ({path.stat().st_size} bytes) -- "
+                      f"{' '.join(make.__doc__.split())}")
+                if kind == "FIXED" and verdict != "unsafe":
+                    failures.append(f"{make.__name__} is {verdict} under {policy}, must be unsafe")
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
