@@ -130,6 +130,9 @@ _NUMPY_LIKE_ALLOC = {
     "randn": ("*", ("size",)), "randint": ((2,), ("size",)),
     "zeros_like": ((), ("shape",)), "ones_like": ((), ("shape",)), "empty_like": ((), ("shape",)),
     "full_like": ((), ("shape",)),
+    # torch's quantized constructors (torch._utils._rebuild_qtensor)
+    "_empty_affine_quantized": ((0,), ("size",)), "_empty_per_channel_affine_quantized": ((0,), ("size",)),
+    "empty_quantized": ((0,), ("size",)),
 }
 ALLOC_CALLEES = {
     ("builtins", "bytes"): ((0,), ()), ("builtins", "bytearray"): ((0,), ()), ("builtins", "range"): ("*", ()),
