@@ -23,6 +23,8 @@ ALLOWED = {
     "double": {"reference"},
     "DelegatesToObject": {"reference", "new", "build"},
     "_rebuild": {"reference"},
+    "ConstantBuffer": {"reference", "new", "build"},
+    "SizedByCaller": {"reference", "new", "build"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -35,6 +37,12 @@ REFUSED = {
     "ReducesThroughHelper": "reduces to _rebuild, not the class",
     "read_settings": "named as reaching files or code",
     "fetch_all": "calls into urllib",
+    # The cost of loading: an allocator sized by state or an argument.
+    "AllocatesFromState": "calls bytearray sized by state['size']",
+    "RepeatsFromArgument": "repeats a sequence sized by n",
+    "PowerFromStoredValue": "raises to a power sized by self.digits",
+    "pad_to": "calls ljust sized by width",
+    "RegistryMeta": "a metaclass",
 }
 
 

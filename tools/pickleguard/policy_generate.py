@@ -112,6 +112,40 @@ HIGHER_ORDER = {"map": 0, "filter": 0, "reduce": 0, "starmap": 0, "filterfalse":
                 "groupby": 1, "sorted": None, "min": None, "max": None, "nsmallest": None, "nlargest": None,
                 "merge": None}
 CALLED_KEYWORDS = {"key", "func", "function", "callback", "initial_func"}
+# Allocators whose size the caller chooses: an argument or a stored value
+# (state the pickle wrote) reaching one of these sizes lets a pickle of a few
+# bytes make the loader allocate, fill or iterate as much as it names
+# (bytes(2**40), [0] * n, numpy.zeros(n), math.factorial(n), '{:{w}}'.format(..)).
+# The code is refused unless every size is bounded (see bounded_size). Keys:
+# (module, name) of a callable, or (None, method name) for a method of any
+# value; values: the positional indexes and keywords that are sizes ("*":
+# every argument).
+_NUMPY_LIKE_ALLOC = {
+    "zeros": ((0,), ("shape",)), "empty": ((0,), ("shape",)), "ones": ((0,), ("shape",)),
+    "full": ((0,), ("shape",)), "arange": ("*", ()), "tile": ((1,), ("reps",)), "repeat": ((1,), ("repeats",)),
+    "broadcast_to": ((1,), ("shape",)), "linspace": ((2,), ("num",)), "logspace": ((2,), ("num",)),
+    "geomspace": ((2,), ("num",)), "eye": ((0, 1), ("N", "M", "n", "m")), "identity": ((0,), ("n",)),
+    "indices": ((0,), ("dimensions",)), "tri": ((0, 1), ("N", "M")), "ndarray": ((0,), ("shape",)),
+    "resize": ((1,), ("new_shape",)), "empty_strided": ((0,), ("size",)), "rand": ("*", ("size",)),
+    "randn": ("*", ("size",)), "randint": ((2,), ("size",)),
+    "zeros_like": ((), ("shape",)), "ones_like": ((), ("shape",)), "empty_like": ((), ("shape",)),
+    "full_like": ((), ("shape",)),
+    # torch's quantized constructors (torch._utils._rebuild_qtensor)
+    "_empty_affine_quantized": ((0,), ("size",)), "_empty_per_channel_affine_quantized": ((0,), ("size",)),
+    "empty_quantized": ((0,), ("size",)),
+}
+ALLOC_CALLEES = {
+    ("builtins", "bytes"): ((0,), ()), ("builtins", "bytearray"): ((0,), ()), ("builtins", "range"): ("*", ()),
+    ("math", "factorial"): ("*", ()), ("math", "comb"): ("*", ()), ("math", "perm"): ("*", ()),
+    ("math", "pow"): ((1,), ()), ("builtins", "pow"): ((1,), ()),
+    ("itertools", "repeat"): ((1,), ("times",)), ("itertools", "product"): ((), ("repeat",)),
+    **{(lib, k): v for lib in ("numpy", "torch", "cupy", "jax.numpy") for k, v in _NUMPY_LIKE_ALLOC.items()},
+    # A method of any value: str.ljust(n), int.to_bytes(n), ndarray.repeat(n), ...
+    **{(None, m): ((0,), ("width", "length", "repeats", "tabsize", "new_shape"))
+       for m in ("ljust", "rjust", "center", "zfill", "to_bytes", "repeat", "expandtabs", "resize")},
+}
+# Sizes computed from these are bounded by a value the loader already holds.
+BOUNDED_CALLS = {"len", "min", "int", "abs", "bool", "round"}
 DENY_ATTRS = {"__globals__", "__builtins__", "__code__", "__subclasses__", "__closure__", "f_globals", "f_locals",
               "f_back", "gi_frame", "cr_frame", "tb_frame", "__loader__", "__import__"}
 
@@ -179,6 +213,11 @@ class Scanner:
         self.libraries = libraries
         self.memo = {}  # code object -> (refusal tail or None, calls); None entry while in progress
         self.cycles = 0  # times an in-progress scan was met (its clean result is then not kept)
+        # Whether the allocator rule (SizeEnv) applies: it does to what loading
+        # runs, not to an instance's __call__, which the library calls after
+        # loading with its own arguments (like any other method; its code is
+        # still scanned for everything else).
+        self.sizes_checked = True
 
     def in_library(self, obj):
         mod = getattr(obj, "__module__", None) or ""
@@ -255,7 +294,7 @@ class Scanner:
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
-        key = (code, cls)
+        key = (code, cls, self.sizes_checked)
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -322,7 +361,10 @@ class Scanner:
         else:
             none_params = set()
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
+        sizes = SizeEnv(node, params, first, g)
         for n in nodes:
+            if self.sizes_checked:
+                sizes.check(n, why, self)
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 raise Refused(f"{why}: imports (line {n.lineno} of its source)")
             if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
@@ -479,6 +521,173 @@ class Scanner:
 NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
 
 
+SEQ_BUILDERS = {"list", "tuple", "str", "bytes", "bytearray"}
+FORMAT_STAR = re.compile(r"%[-+ #0]*\*|%[-+ #0]*[0-9]*\.\*")
+
+
+class SizeEnv:
+    """Whether a size an allocator gets (ALLOC_CALLEES, seq * n, x ** n,
+    1 << n, format widths) is bounded: a constant, a module global of the
+    library, len() of a value the loader already holds (a lazy value there is
+    bounded by [limits] max_lazy_items), or a local bound only to such
+    values, combined by +, -, //, %, and * by a constant. An argument, a value
+    stored on the instance (BUILD state), a local bound otherwise and any other
+    computed value are not: the pickle chooses them."""
+
+    def __init__(self, node, params, first, g):
+        self.params = set(params) | {first}
+        self.g = g
+        self.bindings = {}  # local name -> [value expressions], or None (bound some other way)
+        simple = set()  # the Name nodes bound by `name = value` or `for name in range(...)`
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) for t in n.targets):
+                simple.update(map(id, n.targets))
+            elif isinstance(n, ast.For) and isinstance(n.target, ast.Name) and self.is_range(n.iter):
+                simple.add(id(n.target))
+        for n in ast.walk(node):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not node:
+                self.params |= {x.arg for x in n.args.posonlyargs + n.args.args + n.args.kwonlyargs}
+                self.params |= {x.arg for x in (n.args.vararg, n.args.kwarg) if x is not None}
+            elif isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) for t in n.targets):
+                for t in n.targets:
+                    self.bind(t.id, n.value)
+            elif isinstance(n, ast.For) and isinstance(n.target, ast.Name) and self.is_range(n.iter):
+                for v in n.iter.args:  # i in range(a, b): i is below b
+                    self.bind(n.target.id, v)
+        for n in ast.walk(node):  # bound any other way (unpacking, +=, with, other loops): not known
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load) and id(n) not in simple:
+                self.bindings[n.id] = None
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                self.bindings[n.name] = None
+
+    def bind(self, name, value):
+        self.bindings.setdefault(name, []).append(value)
+
+    def is_range(self, e):
+        return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "range" \
+            and "range" not in self.g and not e.keywords
+
+    def bounded(self, e, seen=frozenset()):
+        if isinstance(e, ast.Constant):
+            return True
+        if isinstance(e, (ast.Tuple, ast.List)):
+            return all(self.bounded(x, seen) for x in e.elts)
+        if isinstance(e, ast.Starred):
+            return self.bounded(e.value, seen)
+        if isinstance(e, ast.Name):
+            if e.id in self.params:
+                return False
+            if e.id in self.bindings:
+                vals = self.bindings[e.id]
+                return vals is not None and e.id not in seen and all(self.bounded(v, seen | {e.id}) for v in vals)
+            return True  # a module global or a builtin: the library's own constant
+        if isinstance(e, ast.UnaryOp):
+            return self.bounded(e.operand, seen)
+        if isinstance(e, ast.BinOp):
+            if isinstance(e.op, (ast.Add, ast.Sub, ast.FloorDiv, ast.Div, ast.Mod, ast.RShift, ast.BitAnd)):
+                return self.bounded(e.left, seen) and self.bounded(e.right, seen)
+            if isinstance(e.op, ast.Mult):
+                return self.bounded(e.left, seen) and self.bounded(e.right, seen) and \
+                    (isinstance(e.left, ast.Constant) or isinstance(e.right, ast.Constant))
+            return False
+        if isinstance(e, ast.IfExp):
+            return self.bounded(e.body, seen) and self.bounded(e.orelse, seen)
+        if isinstance(e, ast.Subscript):  # a module-level table of the library
+            return isinstance(e.value, ast.Name) and e.value.id not in self.params and \
+                e.value.id not in self.bindings and self.bounded(e.slice, seen)
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in BOUNDED_CALLS \
+                and e.func.id not in self.g and not e.keywords:
+            if e.func.id == "len":
+                return True
+            if e.func.id == "min":
+                return any(self.bounded(x, seen) for x in e.args)
+            return all(self.bounded(x, seen) for x in e.args)
+        return False
+
+    def callee_key(self, f, scanner):
+        """(module, name) of a called global, or (None, attr) for a method of another value."""
+        if isinstance(f, ast.Name):
+            if f.id in self.params or f.id in self.bindings:
+                return None
+            found, obj = scanner.resolve_global(f.id, self.g)
+            return (getattr(obj, "__module__", None) or "", getattr(obj, "__name__", f.id)) if found else None
+        if not isinstance(f, ast.Attribute):
+            return None
+        chain, x = [], f
+        while isinstance(x, ast.Attribute):
+            chain.append(x.attr)
+            x = x.value
+        if isinstance(x, ast.Name) and x.id not in self.params and x.id not in self.bindings:
+            found, obj = scanner.resolve_global(x.id, self.g)
+            if found and isinstance(obj, types.ModuleType):
+                for part in reversed(chain[1:]):
+                    nxt = getattr(obj, part, None)
+                    if not isinstance(nxt, types.ModuleType):
+                        break
+                    obj = nxt
+                else:
+                    return (obj.__name__, chain[0])
+        return (None, f.attr)
+
+    def sizes_of(self, call, spec):
+        pos, kws = spec
+        if pos == "*":
+            return list(call.args) + [k.value for k in call.keywords]
+        out = [call.args[i] for i in pos if i < len(call.args)]
+        out += [k.value for k in call.keywords if k.arg in kws or k.arg is None]
+        out += [a for a in call.args if isinstance(a, ast.Starred)]
+        return out
+
+    @staticmethod
+    def alloc_spec(key):
+        mod, name = key
+        if mod is None:
+            return ALLOC_CALLEES.get(key)
+        for (m, n), spec in ALLOC_CALLEES.items():
+            if m is not None and n == name and (mod == m or mod.startswith(m + ".")):
+                return spec
+        return None
+
+    def is_seq(self, e):
+        return isinstance(e, (ast.List, ast.Tuple, ast.ListComp, ast.JoinedStr)) or \
+            (isinstance(e, ast.Constant) and isinstance(e.value, (str, bytes))) or \
+            (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in SEQ_BUILDERS
+             and e.func.id not in self.g)
+
+    def refuse(self, why, what, size):
+        raise Refused(f"{why}: {what} sized by {ast.unparse(size)[:60]}, which the pickle chooses "
+                      "(allocates without bound)")
+
+    def check(self, n, why, scanner):
+        if isinstance(n, ast.Call):
+            key = self.callee_key(n.func, scanner)
+            spec = self.alloc_spec(key) if key else None
+            if spec is not None:
+                for size in self.sizes_of(n, spec):
+                    if not self.bounded(size):
+                        self.refuse(why, f"calls {key[1]}", size)
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr == "format" and isinstance(f.value, ast.Constant) \
+                    and isinstance(f.value.value, str) and re.search(r"\{[^{}]*:[^{}]*\{", f.value.value):
+                for size in list(n.args) + [k.value for k in n.keywords]:
+                    if not self.bounded(size):
+                        self.refuse(why, "formats with a computed width", size)
+        elif isinstance(n, ast.BinOp):
+            if isinstance(n.op, ast.Mult):
+                for seq, size in ((n.left, n.right), (n.right, n.left)):
+                    if self.is_seq(seq) and not self.bounded(size):
+                        self.refuse(why, "repeats a sequence", size)
+            elif isinstance(n.op, (ast.Pow, ast.LShift)) and not self.bounded(n.right):
+                self.refuse(why, "raises to a power" if isinstance(n.op, ast.Pow) else "shifts left", n.right)
+            elif isinstance(n.op, ast.Mod) and isinstance(n.left, ast.Constant) and \
+                    isinstance(n.left.value, str) and FORMAT_STAR.search(n.left.value) and not self.bounded(n.right):
+                self.refuse(why, "formats with a computed width", n.right)
+        elif isinstance(n, ast.FormattedValue) and n.format_spec is not None:
+            for v in ast.walk(n.format_spec):
+                if isinstance(v, ast.FormattedValue) and not self.bounded(v.value):
+                    self.refuse(why, "formats with a computed width", v.value)
+
+
 def is_none_test(test, names):
     """True / False when `test` is known for parameters that are None; None when unknown."""
     if isinstance(test, ast.Name) and test.id in names:
@@ -624,6 +833,13 @@ def analyse_class(cls, scanner):
         calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0))
         ran.append(f"{owner.__qualname__}.{attr}")
 
+    if issubclass(cls, type) and ("new" in uses or "call" in uses):
+        # type.__new__(meta, name, bases, namespace): a class made from the
+        # pickle's bases and namespace runs the bases' __init_subclass__ (with
+        # NEWOBJ_EX's keywords) and each value's __set_name__, and its dunder
+        # entries are called later by the interpreter with arguments nobody judged.
+        raise Refused(f"{q}: a metaclass: NEWOBJ/REDUCE would make a class from the pickle's bases and namespace "
+                      "(type.__new__ runs their __init_subclass__ and __set_name__; not analysed)")
     if "new" in uses:
         method("__new__", "NEWOBJ runs")
         if any(issubclass(cls, b) for b in (bytes, bytearray)):
@@ -662,7 +878,11 @@ def analyse_class(cls, scanner):
         method("__setitem__", "SETITEMS runs")
     # An instance can be stored wherever the library expects a callable (a
     # weight function, a factory); calling it must not run unscanned code.
-    method("__call__", "calling an instance runs")
+    scanner.sizes_checked = False
+    try:
+        method("__call__", "calling an instance runs")
+    finally:
+        scanner.sizes_checked = True
     method("__del__", "freeing it runs")
     method("__hash__", "a dict key or set item runs")
     # Insertion hashes first: an unhashable class (__hash__ = None) never

@@ -113,3 +113,61 @@ import json  # noqa: E402  (module level: the functions above name them)
 import urllib.request  # noqa: E402
 
 _SETTINGS = None
+
+
+class AllocatesFromState:
+    """BUILD hands __setstate__ a size the pickle wrote: bytearray(n) would
+    allocate n bytes (refused: an allocator sized by state)."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.buffer = bytearray(state["size"])
+
+
+class RepeatsFromArgument:
+    """Reduces to a call of the class; __init__ repeats a list by its
+    argument (refused: seq * n with n from the pickle)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.slots = [None] * n
+
+    def __reduce__(self):
+        return (type(self), (self.n,))
+
+
+class PowerFromStoredValue:
+    """__hash__ raises to a power stored on the instance (refused: x ** n
+    with n from BUILD state, a billion-digit integer from a few bytes)."""
+
+    def __hash__(self):
+        return hash(10 ** self.digits)
+
+
+def pad_to(text, width):
+    """str.ljust sized by an argument (refused: a reference is called by
+    defaultdict without arguments, but the scan refuses the code)."""
+    return text.ljust(width)
+
+
+class ConstantBuffer:
+    """Sizes that are constants or the length of state already loaded:
+    allowed (bounded by the pickle's own size)."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.scratch = bytearray(16)
+        self.marks = [0] * len(state)
+
+
+class RegistryMeta(type):
+    """A metaclass with no code of its own: its default reduction would let
+    NEWOBJ make a class from the pickle's name, bases and namespace (refused)."""
+
+
+class SizedByCaller:
+    """__call__ allocates by its argument: the caller's (the library's, after
+    loading), not the pickle's, so allowed; its code is scanned for the rest."""
+
+    def __call__(self, n):
+        return [0.0] * n
