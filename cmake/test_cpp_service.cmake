@@ -2,18 +2,8 @@
 # builds examples/cpp-service against it with find_package(pickleguard), and
 # runs it on a safe and an unsafe pickle (file and standard input).
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX=... [-DGENERATOR=Ninja] -P test_cpp_service.cmake
-foreach(var BUILD_DIR SOURCE_DIR WORK_DIR CXX)
-  if(NOT ${var})
-    message(FATAL_ERROR "test_cpp_service.cmake needs -D${var}=...")
-  endif()
-endforeach()
-
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/test_script_steps.cmake)
+require_defined(BUILD_DIR SOURCE_DIR WORK_DIR CXX)
 
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})

@@ -7,18 +7,8 @@
 # from Debian's wheel files as docs/services.md says (the build is reused:
 # the same version builds the same module).
 #   cmake -DPYTHON=/usr/bin/python3 [-DOTHER_PYTHON=...] -DSOURCE_DIR=... -DWORK_DIR=... -P test_pip_install.cmake
-foreach(var PYTHON SOURCE_DIR WORK_DIR)
-  if(NOT ${var})
-    message(FATAL_ERROR "test_pip_install.cmake needs -D${var}=...")
-  endif()
-endforeach()
-
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/test_script_steps.cmake)
+require_defined(PYTHON SOURCE_DIR WORK_DIR)
 
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR}/src)

@@ -166,6 +166,30 @@ def refused(pg, src, tmp, *extra, why=None):
     return r
 
 
+# Checkpoints with a tensor safetensors cannot hold, and what the refusal
+# must say (None: only that it is refused).
+NOT_CONVERTIBLE = [
+    ("complex.pt", "'z'"),
+    ("quantized.pt", None),
+    ("expanded.pt", "expanded"),
+    ("object.npy", None),
+    ("complex.npy", "complex"),
+]
+
+
+def folder_with_attack(src, dst, name):
+    """A copy of the fixture folder `src` at `dst`, with the os.system
+    attack example beside its files as `name`: copied as bytes, never
+    loaded."""
+    os.makedirs(dst)
+    for f in os.listdir(src):
+        with open(os.path.join(src, f), "rb") as i, open(os.path.join(dst, f), "wb") as o:
+            o.write(i.read())
+    with open(os.path.join(ROOT, "examples", "attacks", "os_system_protocol0.pkl"), "rb") as i:
+        open(os.path.join(dst, name), "wb").write(i.read())
+    return dst
+
+
 def attack_inputs():
     """Inputs every policy must refuse: the shipped attack examples, the
     fixtures the manifest expects each policy to fail, and the byte-built
@@ -230,12 +254,9 @@ def main():
         r = run(pg, os.path.join(FIX, "dtypes.pt"), "-o", keep, "--force")
         check(r.returncode == 0 and read_safetensors(keep)[0], "--force did not replace the output")
 
-        # Not convertible, with the tensor named.
-        refused(pg, os.path.join(FIX, "refused", "complex.pt"), tmp, why="'z'")
-        refused(pg, os.path.join(FIX, "refused", "quantized.pt"), tmp)
-        refused(pg, os.path.join(FIX, "refused", "expanded.pt"), tmp, why="expanded")
-        refused(pg, os.path.join(FIX, "refused", "object.npy"), tmp)
-        refused(pg, os.path.join(FIX, "refused", "complex.npy"), tmp, why="complex")
+        # Not convertible, with the tensor named where the message can.
+        for name, why in NOT_CONVERTIBLE:
+            refused(pg, os.path.join(FIX, "refused", name), tmp, why=why)
         # Storage records that lie: refused, never read out of bounds.
         for f in sorted(os.listdir(os.path.join(FIX, "lying"))):
             r = refused(pg, os.path.join(FIX, "lying", f), tmp)
@@ -269,26 +290,15 @@ def main():
         # With pytorch_model.bin.index.json, only the shards it names are
         # converted (the conversion script's choice): a pickled
         # training_args.bin beside them is skipped, not unpickled or refused.
-        idxdir = os.path.join(tmp, "indexed")
-        os.makedirs(idxdir)
-        for f in os.listdir(os.path.join(FIX, "indexed")):
-            with open(os.path.join(FIX, "indexed", f), "rb") as i, open(os.path.join(idxdir, f), "wb") as o:
-                o.write(i.read())
-        with open(os.path.join(ROOT, "examples", "attacks", "os_system_protocol0.pkl"), "rb") as i:
-            open(os.path.join(idxdir, "training_args.bin"), "wb").write(i.read())
+        idxdir = folder_with_attack(os.path.join(FIX, "indexed"), os.path.join(tmp, "indexed"), "training_args.bin")
         r = run(pg, idxdir, "-o", os.path.join(tmp, "indexed_out"))
         check(r.returncode == 0 and "skipped training_args.bin" in r.stderr, "indexed: exit %d: %s" % (r.returncode, r.stderr))
         if r.returncode == 0:
             files = sorted(os.listdir(os.path.join(tmp, "indexed_out")))
             check(len(files) == 3 and "model.safetensors.index.json" in files, "indexed: wrote %s" % files)
         # One refused shard: no output at all.
-        bad = os.path.join(tmp, "bad_shards")
-        os.makedirs(bad)
-        for f in os.listdir(os.path.join(FIX, "shards")):
-            with open(os.path.join(FIX, "shards", f), "rb") as i, open(os.path.join(bad, f), "wb") as o:
-                o.write(i.read())
-        with open(os.path.join(ROOT, "examples", "attacks", "os_system_protocol0.pkl"), "rb") as i:
-            open(os.path.join(bad, "pytorch_model-00003-of-00003.bin"), "wb").write(i.read())
+        bad = folder_with_attack(os.path.join(FIX, "shards"), os.path.join(tmp, "bad_shards"),
+                                 "pytorch_model-00003-of-00003.bin")
         badout = os.path.join(tmp, "bad_out")
         r = run(pg, bad, "-o", badout)
         check(r.returncode != 0, "a folder with a malicious shard converted")

@@ -31,13 +31,12 @@ Nothing here loads a pickle: the malicious upload is built byte by byte.
 
 import argparse
 import os
-import re
 import resource
 import socket
 import subprocess
-import sys
-import threading
 import time
+
+from serve_harness import ServeProcess, run_test
 
 # os.system("id"), protocol 4, built by hand.
 EVIL = (b"\x80\x04\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x8c\x06system\x93"
@@ -49,7 +48,7 @@ def check(cond, message):
         raise AssertionError(message)
 
 
-class Server:
+class Server(ServeProcess):
     def __init__(self, tool, extra, env=None, max_fds=None, umask=None):
         e = dict(os.environ)
         for k in list(e):
@@ -62,39 +61,16 @@ class Server:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))
             if umask is not None:
                 os.umask(umask)
-        self.proc = subprocess.Popen([tool, "serve", "--listen", "127.0.0.1:0", "--io-timeout", "5"] + extra,
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True,
-                                     preexec_fn=before_exec if max_fds or umask is not None else None)
-        self.lines = []
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-            if "ready" in line:
-                break
+        super().__init__(tool, ["--listen", "127.0.0.1:0", "--io-timeout", "5"] + extra, env=e,
+                         preexec_fn=before_exec if max_fds or umask is not None else None)
         check(self.port, "server did not start: " + "".join(self.lines))
-        threading.Thread(target=lambda: [self.lines.append(l) for l in self.proc.stderr], daemon=True).start()
-
-    def connect(self):
-        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        return self.proc.wait(timeout=30)
-
 
 def exchange(srv, data):
-    s = srv.connect()
+    s = srv.tcp()
     s.sendall(data)
     out = b""
     while True:
@@ -109,12 +85,12 @@ def exchange(srv, data):
 def connection_flood_beyond_max_connections(tool):
     srv = Server(tool, ["--max-connections", "2", "--jobs", "1"])
     try:
-        held = [srv.connect() for _ in range(2)]
+        held = [srv.tcp() for _ in range(2)]
         time.sleep(0.3)
         base = srv.fds()
         flood = []
         for _ in range(150):
-            s = srv.connect()
+            s = srv.tcp()
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             flood.append(s)
         # Every one is answered 503 (not reset before its answer)...
@@ -145,7 +121,7 @@ def cpu_seconds(pid):
 def accept_spin_when_out_of_descriptors(tool):
     srv = Server(tool, ["--jobs", "1"], max_fds=48)
     try:
-        socks = [srv.connect() for _ in range(80)]  # more than the server can hold: the rest wait in the backlog
+        socks = [srv.tcp() for _ in range(80)]  # more than the server can hold: the rest wait in the backlog
         time.sleep(0.5)
         before = cpu_seconds(srv.proc.pid)
         time.sleep(2)
@@ -170,7 +146,7 @@ def empty_upload_holds_its_slot(tool, workdir):
     srv = Server(tool, ["--jobs", "1", "--queue", "0"])
     try:
         for conn in (b"Connection: close\r\n", b""):
-            s = srv.connect()
+            s = srv.tcp()
             s.settimeout(2)  # well under the server's --io-timeout of 5 s
             t = time.time()
             s.sendall(b"POST /v1/scan?name=empty.pkl HTTP/1.1\r\nHost: x\r\n" + conn + b"Content-Length: 0\r\n\r\n")
@@ -293,8 +269,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_test(main)

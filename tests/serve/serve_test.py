@@ -20,7 +20,6 @@ Nothing here loads a pickle: the server and the CLI only parse them.
 
 import argparse
 import concurrent.futures
-import importlib.util
 import json
 import os
 import re
@@ -29,23 +28,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
+
+from serve_harness import ServeProcess, load_client, run_test
 
 MAX_BODY = 2_000_000
 IO_TIMEOUT = 2
 SCAN_TIMEOUT = 2
-
-
-def load_client(source_dir):
-    # The client module alone: it needs nothing compiled, so this test runs
-    # in builds without the Python extension too.
-    path = os.path.join(source_dir, "python", "pickleguard", "client.py")
-    spec = importlib.util.spec_from_file_location("pickleguard_client", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def corpus_files(roots):
@@ -90,47 +80,19 @@ def metric_values(text, name):
     return out
 
 
-class Server:
+class Server(ServeProcess):
     def __init__(self, tool, workdir, tag, extra, env=None):
         self.sock_path = os.path.join(workdir, tag + ".sock")
-        cmd = [tool, "serve", "--listen", "127.0.0.1:0", "--listen", "unix:" + self.sock_path,
-               "--max-body", str(MAX_BODY), "--io-timeout", str(IO_TIMEOUT), "--timeout", str(SCAN_TIMEOUT)] + extra
         e = dict(os.environ)
         e.update(env or {})
         self.log = open(os.path.join(workdir, tag + ".log"), "w+")
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=e, text=True)
-        self.port = None
-        deadline = time.time() + 20
-        lines = []
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-            if "ready" in line:
-                break
-        assert self.port and os.path.exists(self.sock_path), "server did not start: " + "".join(lines)
-        # Keep reading its standard error so that it never blocks on it.
-        self.stderr_lines = lines
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line)
-
-    def tcp(self):
-        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        super().__init__(tool, ["--listen", "127.0.0.1:0", "--listen", "unix:" + self.sock_path,
+                                "--max-body", str(MAX_BODY), "--io-timeout", str(IO_TIMEOUT),
+                                "--timeout", str(SCAN_TIMEOUT)] + extra, env=e)
+        assert self.port and os.path.exists(self.sock_path), "server did not start: " + "".join(self.lines)
 
     def address(self, unix):
         return "unix:" + self.sock_path if unix else f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 def read_response(sock, timeout=10):
@@ -385,7 +347,7 @@ def main():
         c.close()
     finally:
         status = srv.stop()
-    check(status == 0, f"the server exited {status} on SIGTERM:\n{''.join(srv.stderr_lines)}")
+    check(status == 0, f"the server exited {status} on SIGTERM:\n{''.join(srv.lines)}")
 
     # A small server: a full queue gets 503 with Retry-After, and SIGTERM
     # waits for the scan in flight, answers it, and exits 0.
@@ -431,8 +393,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_test(main)

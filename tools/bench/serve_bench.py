@@ -14,25 +14,17 @@ runs with --jobs equal to it.
 
 import argparse
 import concurrent.futures
-import importlib.util
 import os
 import pickle
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def load_client(source_dir):
-    path = os.path.join(source_dir, "python", "pickleguard", "client.py")
-    spec = importlib.util.spec_from_file_location("pickleguard_client", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "serve"))
+from serve_harness import ServeProcess, load_client  # noqa: E402  (the path above first)
 
 
 def percentile(values, q):
@@ -77,16 +69,8 @@ def main():
             f.write(pickle.dumps({"weights": bytes(100 * 1024 * 1024), "step": 1000}, protocol=4))
 
         sock = os.path.join(work, "serve.sock")
-        srv = subprocess.Popen([tool, "serve", "--listen", "unix:" + sock, "--listen", "127.0.0.1:0",
-                                "--jobs", str(args.concurrency), "--queue", "64", "--max-body", str(1 << 30)],
-                               stderr=subprocess.PIPE, text=True)
-        port = None
-        for line in srv.stderr:
-            m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-            if "ready" in line:
-                break
+        srv = ServeProcess(tool, ["--listen", "unix:" + sock, "--listen", "127.0.0.1:0",
+                                  "--jobs", str(args.concurrency), "--queue", "64", "--max-body", str(1 << 30)])
         clients = {}
 
         def client():
@@ -120,8 +104,7 @@ def main():
                       f"p50 {p50:8.1f} ms  p99 {p99:8.1f} ms", file=sys.stderr, flush=True)
         for c in clients.values():
             c.close()
-        srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=30)
+        srv.stop()
 
         print("| input | how | clients | requests | req/s | p50 ms | p99 ms |")
         print("|---|---|---:|---:|---:|---:|---:|")

@@ -94,60 +94,29 @@ public:
         sum_ += seconds;
     }
 
-    std::string text(std::size_t queued, std::size_t scanning, std::size_t connections, bool draining) const {
-        std::lock_guard lock(m_);
-        std::string s;
-        auto line = [&](const std::string& l) { s += l + "\n"; };
-        line("# HELP pickleguard_requests_total HTTP requests answered, by endpoint and status code.");
-        line("# TYPE pickleguard_requests_total counter");
-        for (const auto& [k, n] : requests_)
-            line("pickleguard_requests_total{endpoint=\"" + k.first + "\",code=\"" + std::to_string(k.second) +
-                 "\"} " + std::to_string(n));
-        line("# HELP pickleguard_verdicts_total Files scanned, by verdict.");
-        line("# TYPE pickleguard_verdicts_total counter");
-        for (const char* v : {"safe", "unsafe", "error"}) {
-            auto it = verdicts_.find(v);
-            line(std::string("pickleguard_verdicts_total{verdict=\"") + v + "\"} " +
-                 std::to_string(it == verdicts_.end() ? 0 : it->second));
-        }
-        line("# HELP pickleguard_errors_total Requests that got no scan, by reason.");
-        line("# TYPE pickleguard_errors_total counter");
-        for (const auto& [k, n] : errors_) line("pickleguard_errors_total{kind=\"" + k + "\"} " + std::to_string(n));
-        line("# HELP pickleguard_worker_crashes_total Sandboxed scanner processes that crashed or broke a limit.");
-        line("# TYPE pickleguard_worker_crashes_total counter");
-        line("pickleguard_worker_crashes_total " + std::to_string(crashes_));
-        line("# HELP pickleguard_worker_timeouts_total Sandboxed scanner processes stopped at the --timeout.");
-        line("# TYPE pickleguard_worker_timeouts_total counter");
-        line("pickleguard_worker_timeouts_total " + std::to_string(timeouts_));
-        line("# HELP pickleguard_queue_depth Uploads read whole and waiting for a scan thread.");
-        line("# TYPE pickleguard_queue_depth gauge");
-        line("pickleguard_queue_depth " + std::to_string(queued));
-        line("# HELP pickleguard_scans_in_progress Scans running in sandboxed workers.");
-        line("# TYPE pickleguard_scans_in_progress gauge");
-        line("pickleguard_scans_in_progress " + std::to_string(scanning));
-        line("# HELP pickleguard_connections Open client connections.");
-        line("# TYPE pickleguard_connections gauge");
-        line("pickleguard_connections " + std::to_string(connections));
-        line("# HELP pickleguard_draining 1 once SIGTERM was received.");
-        line("# TYPE pickleguard_draining gauge");
-        line(std::string("pickleguard_draining ") + (draining ? "1" : "0"));
-        line("# HELP pickleguard_scan_duration_seconds Time from a scan request's header to its report.");
-        line("# TYPE pickleguard_scan_duration_seconds histogram");
-        for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-            char le[32];
-            std::snprintf(le, sizeof le, "%g", kBuckets[i]);
-            line(std::string("pickleguard_scan_duration_seconds_bucket{le=\"") + le + "\"} " +
-                 std::to_string(buckets_[i]));
-        }
-        line("pickleguard_scan_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(count_));
-        char sum[64];
-        std::snprintf(sum, sizeof sum, "%.6f", sum_);
-        line(std::string("pickleguard_scan_duration_seconds_sum ") + sum);
-        line("pickleguard_scan_duration_seconds_count " + std::to_string(count_));
-        return s;
-    }
+    std::string text(std::size_t queued, std::size_t scanning, std::size_t connections, bool draining) const;
 
 private:
+    // What a scrape reads besides the counters: the server as it is now.
+    struct server_state {
+        std::size_t queued, scanning, connections;
+        bool draining;
+    };
+    // A family's samples: what follows its name (a suffix, labels), and the value.
+    using sample_list = std::vector<std::pair<std::string, std::string>>;
+    // One metric family: its help and type lines, then its samples.
+    struct family {
+        const char* name;
+        const char* help;
+        const char* type;
+        sample_list (*samples)(const metrics&, const server_state&);
+    };
+    static sample_list one(std::uint64_t n) { return {{"", std::to_string(n)}}; }
+    static sample_list by_label(const char* label, const std::map<std::string, std::uint64_t>& counts) {
+        sample_list out;
+        for (const auto& [k, n] : counts) out.push_back({std::string("{") + label + "=\"" + k + "\"}", std::to_string(n)});
+        return out;
+    }
     static constexpr std::array<double, 15> kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                      0.5,   1,      2.5,   5,    10,    30,   60};
     mutable std::mutex m_;
@@ -157,7 +126,73 @@ private:
     std::array<std::uint64_t, kBuckets.size()> buckets_{};
     std::uint64_t count_ = 0;
     double sum_ = 0;
+
+    static const family kFamilies[];
 };
+
+// The families in the order a scrape lists them; text() writes each the same way.
+const metrics::family metrics::kFamilies[] = {
+    {"pickleguard_requests_total", "HTTP requests answered, by endpoint and status code.", "counter",
+     [](const metrics& m, const server_state&) {
+         sample_list out;
+         for (const auto& [k, n] : m.requests_)
+             out.push_back({"{endpoint=\"" + k.first + "\",code=\"" + std::to_string(k.second) + "\"}",
+                            std::to_string(n)});
+         return out;
+     }},
+    // Every verdict is listed, a zero too, so that a rate over it exists from the start.
+    {"pickleguard_verdicts_total", "Files scanned, by verdict.", "counter",
+     [](const metrics& m, const server_state&) {
+         sample_list out;
+         for (const char* v : {"safe", "unsafe", "error"}) {
+             auto it = m.verdicts_.find(v);
+             out.push_back({std::string("{verdict=\"") + v + "\"}",
+                            std::to_string(it == m.verdicts_.end() ? 0 : it->second)});
+         }
+         return out;
+     }},
+    {"pickleguard_errors_total", "Requests that got no scan, by reason.", "counter",
+     [](const metrics& m, const server_state&) { return by_label("kind", m.errors_); }},
+    {"pickleguard_worker_crashes_total", "Sandboxed scanner processes that crashed or broke a limit.", "counter",
+     [](const metrics& m, const server_state&) { return one(m.crashes_); }},
+    {"pickleguard_worker_timeouts_total", "Sandboxed scanner processes stopped at the --timeout.", "counter",
+     [](const metrics& m, const server_state&) { return one(m.timeouts_); }},
+    {"pickleguard_queue_depth", "Uploads read whole and waiting for a scan thread.", "gauge",
+     [](const metrics&, const server_state& now) { return one(now.queued); }},
+    {"pickleguard_scans_in_progress", "Scans running in sandboxed workers.", "gauge",
+     [](const metrics&, const server_state& now) { return one(now.scanning); }},
+    {"pickleguard_connections", "Open client connections.", "gauge",
+     [](const metrics&, const server_state& now) { return one(now.connections); }},
+    {"pickleguard_draining", "1 once SIGTERM was received.", "gauge",
+     [](const metrics&, const server_state& now) { return one(now.draining ? 1 : 0); }},
+    {"pickleguard_scan_duration_seconds", "Time from a scan request's header to its report.", "histogram",
+     [](const metrics& m, const server_state&) {
+         sample_list out;
+         for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+             char le[32];
+             std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+             out.push_back({std::string("_bucket{le=\"") + le + "\"}", std::to_string(m.buckets_[i])});
+         }
+         out.push_back({"_bucket{le=\"+Inf\"}", std::to_string(m.count_)});
+         char sum[64];
+         std::snprintf(sum, sizeof sum, "%.6f", m.sum_);
+         out.push_back({"_sum", sum});
+         out.push_back({"_count", std::to_string(m.count_)});
+         return out;
+     }},
+};
+
+std::string metrics::text(std::size_t queued, std::size_t scanning, std::size_t connections, bool draining) const {
+    std::lock_guard lock(m_);
+    const server_state now{queued, scanning, connections, draining};
+    std::string s;
+    for (const family& f : kFamilies) {
+        s += std::string("# HELP ") + f.name + " " + f.help + "\n";
+        s += std::string("# TYPE ") + f.name + " " + f.type + "\n";
+        for (const auto& [suffix, value] : f.samples(*this, now)) s += f.name + suffix + " " + value + "\n";
+    }
+    return s;
+}
 
 // ---- the scan threads -----------------------------------------------------------
 

@@ -4,6 +4,8 @@
 // the read stage then finds its tensors (read_tensor_records), and this
 // writes them: shared storages once, in safetensors' order, to a temporary
 // file renamed into place when whole.
+#include "../common/fd_io.hpp"
+
 #include "pickleguard/container.hpp"
 #include "pickleguard/convert.hpp"
 #include "pickleguard/json.hpp"
@@ -80,16 +82,7 @@ result<std::vector<const tensor_view*>> drop_shared(const std::vector<tensor_vie
 }
 
 bool write_all(int fd, const std::byte* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
+    return fd_io::write_all(fd, p, n, fd_io::target::file);
 }
 
 // Row-major without gaps (dimensions of size 1 have any stride).

@@ -17,6 +17,7 @@
 // several ahead (kQueueDepth), so that a worker goes from one to the next
 // without waiting for the parent: with one job in flight, a directory of
 // small pickles spent half its time waking the two processes in turn.
+#include "../common/fd_io.hpp"
 #include "seccomp_filter.hpp"
 #include "wire.hpp"
 
@@ -99,16 +100,7 @@ std::string base_name(const std::string& path) {
 // ---- both sides ---------------------------------------------------------------
 
 bool write_all(int fd, const char* p, std::size_t n) {
-    while (n) {
-        ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
+    return fd_io::write_all(fd, p, n, fd_io::target::socket);
 }
 
 bool read_all(int fd, char* p, std::size_t n) {
