@@ -23,6 +23,14 @@ ALLOWED = {
     "double": {"reference"},
     "DelegatesToObject": {"reference", "new", "build"},
     "_rebuild": {"reference"},
+    "ImportsPure": {"reference", "new", "build"},
+    "CachedNew": {"reference", "new", "build"},
+    "RemovedAttribute": {"reference", "new", "build"},
+    "count_total": {"reference"},
+    "local_counter_total": {"reference"},
+    "_Counter": {"reference", "new", "build"},
+    "_Lazy": {"reference", "new", "build"},
+    "RenamedAttribute": {"reference", "new", "build"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -35,6 +43,16 @@ REFUSED = {
     "ReducesThroughHelper": "reduces to _rebuild, not the class",
     "read_settings": "named as reaching files or code",
     "fetch_all": "calls into urllib",
+    "ImportsUnsafeHelper": "run_code (imported): calls eval",
+    "ImportsFormulaEvaluator": "imports patsy (a module that reaches the system or loads code)",
+    "ImportsFileReader": "calls json.load, named as reaching files or code",
+    "ShadowsBuiltin": "calls len, a local or computed value",
+    "ClosureCallsEval": "target (closure cell): calls eval",
+    "ClosureRebound": "calls func, a closure cell that a nonlocal statement may rebind",
+    "CallsPropertyValue": "calls self.hook, a property's value",
+    "lazy_words": "_LAZY.words: not found on fakelib._Lazy",
+    "counter_hook": "calls _COUNTER.hook, a value stored on fakelib._Counter",
+    "local_lazy_words": "loader.words: not found on fakelib._Lazy",
 }
 
 

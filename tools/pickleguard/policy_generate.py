@@ -55,10 +55,13 @@ not call its arguments (policy docs: "What a reference may be").
 import ast
 import builtins
 import copyreg
+import functools
 import importlib
+import importlib.util
 import inspect
 import io
 import json
+import linecache
 import os
 import pkgutil
 import re
@@ -94,6 +97,13 @@ DENY_MODULES = {
     "dask", "distributed", "ray", "paramiko", "smtplib", "xmlrpc", "wsgiref", "socketserver", "mmap",
     # a YAML loader or dumper, and argparse (parses sys.argv and exits on a bad one)
     "yaml", "argparse", "getopt",
+    # formula strings are Python code: patsy's dmatrices(formula, data)
+    # evaluates them (statsmodels' ModelData.__setstate__ calls it with the
+    # pickle's formula); antigravity opens a web browser when imported
+    "patsy", "antigravity", "turtle", "idlelib",
+    # run code strings, or read and write their profiles and sessions
+    # (nltk's run_profile: profile.run("...", "/tmp/profile.out"))
+    "profile", "cProfile", "pstats", "trace", "bdb", "doctest", "ensurepip", "venv",
 }
 # Callees outside the library whose names say they reach files, the network,
 # other processes or code (numpy.load, pandas.read_csv, astropy's fitsopen,
@@ -149,6 +159,56 @@ class Refused(Exception):
     pass
 
 
+class LocalNames:
+    """What a function's own names stand for (Scanner.local_names)."""
+
+    def __init__(self, bound=(), imports=None, bad_imports=None, cells=None, wrapped=None, constructed=None):
+        self.bound = set(bound)  # bound by anything but an import: assignment, loop, with, except, ...
+        self.imports = imports or {}  # bound by import statements only: name -> the imported object
+        self.bad_imports = bad_imports or {}  # id(import node) -> why it is refused
+        self.cells = cells or {}  # free variable -> (True, value) or (False, why it is not fixed)
+        self.wrapped = wrapped  # the function's __wrapped__ (a decorator's wrapper)
+        self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
+
+
+class InstanceOf:
+    """A local the code itself made by calling a class (`r = Reader(...)`)."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+
+_TREES = {}
+
+
+def nonlocal_names(code):
+    """Names a `nonlocal` statement rebinds anywhere in the outermost function
+    enclosing the closure `code` (its cells belong to that function's calls,
+    so only code inside it can rebind them); None when it cannot be found
+    (then no closure cell is taken as fixed)."""
+    filename = code.co_filename
+    if filename not in _TREES:
+        try:
+            _TREES[filename] = ast.parse("".join(linecache.getlines(filename)) or "\0")
+        except (SyntaxError, ValueError):
+            _TREES[filename] = None
+    tree = _TREES[filename]
+    if tree is None:
+        return None
+    def first_line(n):
+        return min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    outer = None
+    for n in ast.walk(tree):
+        if isinstance(n, funcs) and n.lineno <= code.co_firstlineno <= n.end_lineno and any(
+                isinstance(m, funcs) and m is not n and first_line(m) == code.co_firstlineno for m in ast.walk(n)):
+            if outer is None or n.lineno < outer.lineno:
+                outer = n
+    if outer is None:
+        return None
+    return {x for n in ast.walk(outer) if isinstance(n, ast.Nonlocal) for x in n.names}
+
+
 def owner_of(cls, attr):
     for k in cls.__mro__:
         if attr in vars(k):
@@ -190,6 +250,11 @@ class Scanner:
             fn = fn.__func__
         if fn is None:
             return set()  # __hash__ = None: unhashable, nothing runs
+        if isinstance(fn, functools._lru_cache_wrapper):
+            # functools.lru_cache (C): hashes the arguments (their __hash__ and
+            # __eq__ dispatch on types the policy judges) and calls the function
+            # update_wrapper stored as __wrapped__, with the same arguments.
+            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth + 1, cls, noargs)
         if isinstance(fn, property):
             raise Refused(f"{why} is a property (its value is called)")
         if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
@@ -255,7 +320,9 @@ class Scanner:
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
-        key = (code, cls)
+        # A closure's calls of its cells depend on the cells' values (every
+        # sympy @cacheit wrapper shares one code object): keyed by the function.
+        key = (code, cls, fn if code.co_freevars else None)
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -292,6 +359,9 @@ class Scanner:
                                                                   ast.Lambda))), None)
         if node is None:
             raise Refused(f"{why}: no function in its source")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # Its decorators ran when it was defined (at import), not when it is called.
+            node.decorator_list = []
         a = node.args
         params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
         if a.vararg:
@@ -303,6 +373,7 @@ class Scanner:
         nested = {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                    ast.ClassDef)) and n is not node}
         g = getattr(fn, "__globals__", {})
+        local = self.local_names(fn, code, node, params)
         calls = set()
         nodes = ast.walk(node)
         if noargs:
@@ -324,14 +395,126 @@ class Scanner:
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         for n in nodes:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
-                raise Refused(f"{why}: imports (line {n.lineno} of its source)")
+                refusal = local.bad_imports.get(id(n))
+                if refusal is not None:
+                    raise Refused(f"{why}: {refusal} (line {n.lineno} of its source)")
             if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
                 raise Refused(f"{why}: reaches .{n.attr}")
             if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
-                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx)
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local)
         return calls
+
+    def local_names(self, fn, code, node, params):
+        """The names the function binds itself, and what its imports and
+        closure cells hold.
+
+        An import statement inside loading code runs the imported module's
+        top level once (installed, trusted code; its name is a constant of the
+        library, not the pickle's) and binds names: refused when the module is
+        deny-listed or does not import here; otherwise the bound objects are
+        resolved here and their calls judged as calls of globals are (followed
+        inside the library, deny-list, file/code names and the knowledge base
+        outside). A name also bound another way is a local: never resolved."""
+        own_args = {id(x) for x in node.args.posonlyargs + node.args.args + node.args.kwonlyargs +
+                    [node.args.vararg, node.args.kwarg] if x is not None}
+        bound, imports, bad, resolved = set(), {}, {}, {}
+        stores, constructed = {}, {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and \
+                    isinstance(n.value, ast.Call):
+                constructed[n.targets[0].id] = n.value.func
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+                bound.add(n.id)
+            elif isinstance(n, ast.arg) and id(n) not in own_args:
+                bound.add(n.arg)  # a nested function's or lambda's parameter
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                bound.add(n.name)
+            elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+                bound.add(n.name)
+            elif isinstance(n, ast.MatchMapping) and n.rest:
+                bound.add(n.rest)
+            elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                bound.update(n.names)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                try:
+                    for name, obj in self.resolve_import(n, fn):
+                        if name in resolved and resolved[name] is not obj:
+                            bound.add(name)  # two imports bind it to different objects
+                        resolved[name] = obj
+                        imports.setdefault(name, obj)
+                except Refused as r:
+                    bad[id(n)] = str(r)
+                    for a in n.names:
+                        bound.add(a.asname or a.name.split(".")[0])
+        bound -= set(params)
+        cells = {}
+        closure = getattr(fn, "__closure__", None) if getattr(fn, "__code__", None) is code else None
+        rebound = nonlocal_names(code) if code.co_freevars else set()
+        for name, cell in zip(code.co_freevars, closure or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                cells[name] = (False, "is empty")
+                continue
+            if rebound is None or name in rebound:
+                # A sibling closure may rebind it while the library runs.
+                cells[name] = (False, "a nonlocal statement may rebind (or its definition was not found)")
+            else:
+                cells[name] = (True, value)
+        constructed = {k: v for k, v in constructed.items() if stores.get(k) == 1 and k not in imports and
+                       k not in params}
+        return LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+
+    def import_fixed(self, name):
+        top = name.split(".")[0]
+        if top in DENY_MODULES:
+            raise Refused(f"imports {name} (a module that reaches the system or loads code)")
+        try:
+            mod = importlib.import_module(name)
+        except BaseException as e:  # noqa: B036 -- what loading would run is unknown
+            raise Refused(f"imports {name}, which does not import here ({type(e).__name__})")
+        if mod.__name__.split(".")[0] in DENY_MODULES:
+            raise Refused(f"imports {name}, which is {mod.__name__}")
+        return mod
+
+    def resolve_import(self, n, fn):
+        """[(bound name, object)] of an import statement with constant names."""
+        g = getattr(fn, "__globals__", {})
+        if isinstance(n, ast.Import):
+            out = []
+            for a in n.names:
+                mod = self.import_fixed(a.name)
+                # `import a.b` binds a; `import a.b as c` binds a.b.
+                out.append((a.asname, mod) if a.asname else
+                           (a.name.split(".")[0], self.import_fixed(a.name.split(".")[0])))
+            return out
+        base = n.module or ""
+        if n.level:
+            package = g.get("__package__")
+            if not package:
+                raise Refused("imports relatively, from a module without a package")
+            try:
+                base = importlib.util.resolve_name("." * n.level + base, package)
+            except (ImportError, ValueError):
+                raise Refused(f"imports {'.' * n.level}{base} relative to {package}: cannot resolve")
+        mod = self.import_fixed(base)
+        out = []
+        for a in n.names:
+            if a.name == "*":
+                raise Refused(f"imports * from {base}")
+            try:
+                obj = getattr(mod, a.name)
+            except AttributeError:
+                obj = self.import_fixed(f"{base}.{a.name}")
+            except Exception as e:
+                raise Refused(f"imports {a.name} from {base}, which cannot be read ({type(e).__name__})")
+            if isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] in DENY_MODULES:
+                raise Refused(f"imports {a.name} from {base}, which is {obj.__name__}")
+            out.append((a.asname or a.name, obj))
+        return out
 
     def resolve_global(self, name, g):
         if name in g:
@@ -342,8 +525,67 @@ class Scanner:
             return True, b[name]
         return False, None
 
-    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None)):
+    def resolve_local_or_global(self, name, g, local, constructed=True):
+        """The module or class a dotted call's base name stands for: a name
+        bound only by this function's imports is the imported object; a local
+        bound once by calling a class stands for an InstanceOf it; any other
+        local is a value (its methods are not followed); else a global."""
+        if constructed and name in local.constructed:
+            cls = self.resolve_expr(local.constructed[name], g, local)
+            # Calling it makes an instance of it: type's own __call__, object's __new__.
+            if isinstance(cls, type) and type(cls) is type and owner_of(cls, "__new__")[0] is object:
+                return True, InstanceOf(cls)
+            return False, None
+        if name in local.imports and name not in local.bound:
+            return True, local.imports[name]
+        if name in local.cells and name not in local.bound and local.cells[name][0]:
+            return True, local.cells[name][1]
+        if name in local.bound or name in local.imports or name in local.cells:
+            return False, None
+        return self.resolve_global(name, g)
+
+    def resolve_expr(self, e, g, local):
+        """The object a callee expression names (`Reader`, `mod.Reader`), or None."""
+        chain = []
+        while isinstance(e, ast.Attribute):
+            chain.append(e.attr)
+            e = e.value
+        if not isinstance(e, ast.Name):
+            return None
+        found, obj = self.resolve_local_or_global(e.id, g, local, constructed=False)
+        if not found:
+            return None
+        for part in reversed(chain):
+            if not isinstance(obj, (types.ModuleType, type)):
+                return None
+            try:
+                obj = inspect.getattr_static(obj, part)
+            except AttributeError:
+                return None
+        return obj
+
+    def scan_cell(self, name, local, why, depth, cls):
+        """A call of a closure cell (sympy's @cacheit wrapper calls `func` and
+        `cfunc`, the decorated function and its lru_cache): its value, fixed
+        when the decorator ran, judged as a named global is."""
+        ok, value = local.cells[name]
+        if not ok:
+            raise Refused(f"{why}: calls {name}, a closure cell that {value}")
+        target = value.__wrapped__ if isinstance(value, functools._lru_cache_wrapper) else value
+        # The decorated method itself (defined in a class of the MRO under
+        # that name): read with its class, as __wrapped__ is.
+        owner = cls if cls is not None and target is local.wrapped else next(
+            (k for k in (cls.__mro__ if cls is not None else ()) if isinstance(target, types.FunctionType)
+             and target.__module__ == k.__module__ and target.__qualname__ == f"{k.__qualname__}.{target.__name__}"),
+            None)
+        if owner is not None:
+            return self.scan_callable(value, f"{why} -> {name} (closure cell: the method "
+                                      f"{getattr(target, '__qualname__', '?')})", depth + 1, owner)
+        return self.scan_target(value, f"{why} -> {name} (closure cell)", depth)
+
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None):
         f = call.func
+        local = local or LocalNames()
         # A call that hands on only parameters known to be None (and an empty
         # **kwargs) in a no-argument reading: the callee is read the same way.
         none_params, empty_kwarg = ctx
@@ -369,6 +611,13 @@ class Scanner:
                     raise Refused(f"{why}: hands self.{a.attr}, a stored value, to {callee}, which may call it")
         if isinstance(f, ast.Name):
             n = f.id
+            if n in local.imports and n not in local.bound and n not in nested and n not in params:
+                # Bound only by import statements of this function (checked
+                # in _scan_code): the imported object, judged as a global is.
+                return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)
+            if n in local.bound or n in local.imports:
+                # A local shadows the global or builtin of the same name.
+                raise Refused(f"{why}: calls {n}, a local or computed value")
             if n in DENY_BUILTINS and n not in g:
                 raise Refused(f"{why}: calls {n} ({DENY_BUILTINS[n]})")
             if n in DYNAMIC_ATTR and n not in g:
@@ -386,6 +635,8 @@ class Scanner:
                 raise Refused(f"{why}: calls its argument {n} (a callable taking a callable)")
             if n in nested:
                 return set()
+            if n in local.cells:
+                return self.scan_cell(n, local, why, depth, cls)
             found, obj = self.resolve_global(n, g)
             if not found:
                 raise Refused(f"{why}: calls {n}, a local or computed value")
@@ -405,10 +656,21 @@ class Scanner:
             if isinstance(v, ast.Name) and v.id == first and cls is not None:
                 return self.scan_self_method(cls, f.attr, why, depth, noargs=pass_noargs)
             if isinstance(v, ast.Name) and v.id not in params and v.id not in nested:
-                found, obj = self.resolve_global(v.id, g)
+                found, obj = self.resolve_local_or_global(v.id, g, local)
                 if found and (isinstance(obj, types.ModuleType) or isinstance(obj, type)):
                     return self.scan_attr_of(obj, f.attr, f"{why} -> {v.id}.{f.attr}", depth,
                                              noargs=pass_noargs and isinstance(obj, type))
+                if found and isinstance(obj, InstanceOf):
+                    # The method its class defines (refused when not found on it,
+                    # e.g. reached through __getattr__ like nltk's corpus loaders).
+                    return self.scan_attr_of(obj.cls, f.attr, f"{why} -> {v.id}.{f.attr}", depth)
+                if found:
+                    # A module-level object (nltk's corpus loaders, a compiled
+                    # pattern, a logger), not a value the pickle made: the
+                    # method its type defines, unless the object stores one.
+                    if f.attr in (getattr(obj, "__dict__", None) or {}):
+                        raise Refused(f"{why}: calls {v.id}.{f.attr}, a value stored on {describe(type(obj))}")
+                    return self.scan_attr_of(type(obj), f.attr, f"{why} -> {v.id}.{f.attr}", depth)
             # A dotted module path: os.path.join(...)
             chain = []
             x = f
@@ -416,7 +678,7 @@ class Scanner:
                 chain.append(x.attr)
                 x = x.value
             if isinstance(x, ast.Name) and x.id not in params and x.id != first:
-                found, obj = self.resolve_global(x.id, g)
+                found, obj = self.resolve_local_or_global(x.id, g, local)
                 if found and isinstance(obj, types.ModuleType):
                     for part in reversed(chain[1:]):
                         obj = getattr(obj, part, None)
@@ -431,6 +693,11 @@ class Scanner:
         static, owner = static_attr(cls, attr, lambda: f"{why}: calls self.{attr}, a value stored on the instance",
                                     type(cls))
         if isinstance(static, property):
+            if raises_only(static.fget):
+                # `self.vocab()` in gensim's removed-attribute setters: the
+                # getter runs and raises, so no value is ever called.
+                return self.scan_callable(static.fget, f"{why} -> {owner.__qualname__}.{attr} getter (only raises)",
+                                          depth + 1, owner)
             raise Refused(f"{why}: calls self.{attr}, a property's value")
         return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
                                 noargs=noargs)
@@ -474,6 +741,25 @@ class Scanner:
         if IO_CALLEE.search(name):
             raise Refused(f"{why}: calls {mod}.{name}, named as reaching files or code")
         return {(mod, name)}
+
+
+def raises_only(fn):
+    """True when fn is a plain function whose body (after its docstring) is a
+    single raise statement: it never returns a value."""
+    if not isinstance(fn, types.FunctionType) or hasattr(fn, "__wrapped__"):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None or node.name != fn.__name__:
+        return False
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+            isinstance(body[0].value.value, str):
+        body = body[1:]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
 
 
 NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
