@@ -31,6 +31,10 @@ ALLOWED = {
     "_Counter": {"reference", "new", "build"},
     "_Lazy": {"reference", "new", "build"},
     "RenamedAttribute": {"reference", "new", "build"},
+    "SetattrState": {"reference", "new", "build"},
+    "PrivateHelper": {"reference", "new", "build"},
+    "LessIndentedString": {"reference", "new", "build"},
+    "is_class": {"reference"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -53,6 +57,11 @@ REFUSED = {
     "lazy_words": "_LAZY.words: not found on fakelib._Lazy",
     "counter_hook": "calls _COUNTER.hook, a value stored on fakelib._Counter",
     "local_lazy_words": "loader.words: not found on fakelib._Lazy",
+    "SetattrStateRunsSetter": "setattr(self, ...) the setter of SetattrStateRunsSetter.expr: calls eval",
+    "SetattrOther": "calls setattr with a computed attribute name",
+    "PrivateRunner": "PrivateRunner._PrivateRunner__run: calls eval",
+    "LessIndentedEval": "calls eval",
+    "signature_of": "calls into inspect",
 }
 
 

@@ -54,6 +54,7 @@ not call its arguments (policy docs: "What a reference may be").
 
 import ast
 import builtins
+import copy
 import copyreg
 import functools
 import importlib
@@ -104,6 +105,18 @@ DENY_MODULES = {
     # run code strings, or read and write their profiles and sessions
     # (nltk's run_profile: profile.run("...", "/tmp/profile.out"))
     "profile", "cProfile", "pstats", "trace", "bdb", "doctest", "ensurepip", "venv",
+}
+# Functions of deny-listed modules that only test or read types (their whole
+# CPython 3.11 body is the comment). inspect.signature is not here: it follows
+# __wrapped__ and __signature__ and evaluates text signatures (eval in
+# _signature_fromstr).
+PURE_DENIED = {
+    ("inspect", "getmro"): "return cls.__mro__",
+    ("inspect", "isclass"): "return isinstance(object, type)",
+    ("inspect", "ismodule"): "return isinstance(object, types.ModuleType)",
+    ("inspect", "isfunction"): "return isinstance(object, types.FunctionType)",
+    ("inspect", "ismethod"): "return isinstance(object, types.MethodType)",
+    ("inspect", "isbuiltin"): "return isinstance(object, types.BuiltinFunctionType)",
 }
 # Callees outside the library whose names say they reach files, the network,
 # other processes or code (numpy.load, pandas.read_csv, astropy's fitsopen,
@@ -169,6 +182,12 @@ class LocalNames:
         self.cells = cells or {}  # free variable -> (True, value) or (False, why it is not fixed)
         self.wrapped = wrapped  # the function's __wrapped__ (a decorator's wrapper)
         self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
+        self.private_prefix = None  # "_Symbol" inside class Symbol: `__x` names there are `_Symbol__x`
+
+    def mangle(self, name):
+        if self.private_prefix and name.startswith("__") and not name.endswith("__"):
+            return self.private_prefix + name
+        return name
 
 
 class InstanceOf:
@@ -181,22 +200,37 @@ class InstanceOf:
 _TREES = {}
 
 
-def nonlocal_names(code):
-    """Names a `nonlocal` statement rebinds anywhere in the outermost function
-    enclosing the closure `code` (its cells belong to that function's calls,
-    so only code inside it can rebind them); None when it cannot be found
-    (then no closure cell is taken as fixed)."""
-    filename = code.co_filename
+def file_tree(filename):
     if filename not in _TREES:
         try:
             _TREES[filename] = ast.parse("".join(linecache.getlines(filename)) or "\0")
         except (SyntaxError, ValueError):
             _TREES[filename] = None
-    tree = _TREES[filename]
+    return _TREES[filename]
+
+
+def first_line(n):
+    return min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+
+
+def function_in_file(code):
+    """The one def of code's name that starts on its first line, in its file's tree."""
+    tree = file_tree(code.co_filename)
     if tree is None:
         return None
-    def first_line(n):
-        return min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+    found = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and n.name == code.co_name and first_line(n) == code.co_firstlineno]
+    return found[0] if len(found) == 1 else None
+
+
+def nonlocal_names(code):
+    """Names a `nonlocal` statement rebinds anywhere in the outermost function
+    enclosing the closure `code` (its cells belong to that function's calls,
+    so only code inside it can rebind them); None when it cannot be found
+    (then no closure cell is taken as fixed)."""
+    tree = file_tree(code.co_filename)
+    if tree is None:
+        return None
     funcs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
     outer = None
     for n in ast.walk(tree):
@@ -254,7 +288,7 @@ class Scanner:
             # functools.lru_cache (C): hashes the arguments (their __hash__ and
             # __eq__ dispatch on types the policy judges) and calls the function
             # update_wrapper stored as __wrapped__, with the same arguments.
-            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth + 1, cls, noargs)
+            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs)
         if isinstance(fn, property):
             raise Refused(f"{why} is a property (its value is called)")
         if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
@@ -353,8 +387,13 @@ class Scanner:
         try:
             tree = ast.parse(textwrap.dedent(src))
         except SyntaxError:
-            # A lambda or decorator line that does not parse alone.
-            raise Refused(f"{why}: source does not parse alone ({code.co_filename}:{code.co_firstlineno})")
+            # A lambda or decorator line that does not parse alone, or a body
+            # with a string less indented than its def (sympy's AssocOp.__new__):
+            # the function as its whole file parses it.
+            found = function_in_file(code)
+            if found is None:
+                raise Refused(f"{why}: source does not parse alone ({code.co_filename}:{code.co_firstlineno})")
+            tree = ast.Module(body=[copy.deepcopy(found)], type_ignores=[])
         node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                   ast.Lambda))), None)
         if node is None:
@@ -466,7 +505,14 @@ class Scanner:
                 cells[name] = (True, value)
         constructed = {k: v for k, v in constructed.items() if stores.get(k) == 1 and k not in imports and
                        k not in params}
-        return LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+        local = LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+        # Private names in a class body are mangled with the class's name
+        # (Symbol.__xnew_cached_ is Symbol._Symbol__xnew_cached_).
+        parts = getattr(code, "co_qualname", code.co_name).split(".")
+        classes = [x for i, x in enumerate(parts[:-1]) if x != "<locals>" and parts[i + 1] != "<locals>"]
+        if classes and classes[-1].lstrip("_"):
+            local.private_prefix = "_" + classes[-1].lstrip("_")
+        return local
 
     def import_fixed(self, name):
         top = name.split(".")[0]
@@ -610,7 +656,7 @@ class Scanner:
                         and cls is not None and not callable(inspect.getattr_static(cls, a.attr, None)):
                     raise Refused(f"{why}: hands self.{a.attr}, a stored value, to {callee}, which may call it")
         if isinstance(f, ast.Name):
-            n = f.id
+            n = local.mangle(f.id)
             if n in local.imports and n not in local.bound and n not in nested and n not in params:
                 # Bound only by import statements of this function (checked
                 # in _scan_code): the imported object, judged as a global is.
@@ -621,6 +667,13 @@ class Scanner:
             if n in DENY_BUILTINS and n not in g:
                 raise Refused(f"{why}: calls {n} ({DENY_BUILTINS[n]})")
             if n in DYNAMIC_ATTR and n not in g:
+                if n == "setattr" and len(call.args) == 3 and isinstance(call.args[0], ast.Name) and \
+                        call.args[0].id == first and first is not None and cls is not None:
+                    # setattr(self, name, value) under names the pickle chooses
+                    # is what BUILD does with slot state (sympy's
+                    # Basic.__setstate__): the same code runs, and is scanned
+                    # the same way.
+                    return self.scan_slot_state(cls, f"{why} -> setattr(self, ...)", depth + 1)[0]
                 if len(call.args) < 2 or not isinstance(call.args[1], ast.Constant):
                     raise Refused(f"{why}: calls {n} with a computed attribute name")
                 return set()
@@ -642,6 +695,7 @@ class Scanner:
                 raise Refused(f"{why}: calls {n}, a local or computed value")
             return self.scan_target(obj, f"{why} -> {n}", depth)
         if isinstance(f, ast.Attribute):
+            f = ast.Attribute(value=f.value, attr=local.mangle(f.attr), ctx=f.ctx)
             v = f.value
             # super().m(...)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
@@ -689,6 +743,32 @@ class Scanner:
             return set()
         raise Refused(f"{why}: calls a computed value ({ast.unparse(f)[:60]})")
 
+    def scan_slot_state(self, cls, why, depth):
+        """What setattr(instance, key, value) runs for keys the pickle chooses:
+        __setattr__ and every property setter and data descriptor __set__ in
+        the MRO. Returns (external callees, what was scanned)."""
+        calls, ran = set(), []
+        owner, fn = owner_of(cls, "__setattr__")
+        if owner is not None and owner is not object and (
+                isinstance(fn, (types.FunctionType, staticmethod, classmethod)) or not native_ok(owner)):
+            calls |= self.scan_method(owner, "__setattr__", fn, f"{why} {owner.__qualname__}.__setattr__", depth)
+            ran.append(f"{owner.__qualname__}.__setattr__")
+        for k in cls.__mro__:
+            if k is object:
+                continue
+            for attr, d in sorted(vars(k).items()):
+                if isinstance(d, property):
+                    if d.fset is not None:
+                        calls |= self.scan_callable(d.fset, f"{why} the setter of {k.__qualname__}.{attr}", depth, k)
+                        ran.append(f"{k.__qualname__}.{attr} setter")
+                elif hasattr(type(d), "__set__") and not isinstance(
+                        d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                    setter = inspect.getattr_static(type(d), "__set__")
+                    calls |= self.scan_callable(setter, f"{why} {type(d).__qualname__}.__set__ ({attr})", depth,
+                                                type(d))
+                    ran.append(f"{type(d).__qualname__}.__set__")
+        return calls, ran
+
     def scan_self_method(self, cls, attr, why, depth, noargs=False):
         static, owner = static_attr(cls, attr, lambda: f"{why}: calls self.{attr}, a value stored on the instance",
                                     type(cls))
@@ -705,6 +785,9 @@ class Scanner:
     def scan_attr_of(self, obj, attr, why, depth, noargs=False):
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
+            if (obj.__name__, attr) in PURE_DENIED and getattr(obj, attr, None) is \
+                    getattr(sys.modules.get(obj.__name__), attr, None):
+                return set()
             if top in DENY_MODULES:
                 raise Refused(f"{why}: calls into {obj.__name__}")
             try:
@@ -732,6 +815,8 @@ class Scanner:
             return self.scan_callable(obj, why, depth + 1)
         mod = getattr(obj, "__module__", None) or (default[0] if default else "")
         name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or (default[1] if default else "?")
+        if (mod, name) in PURE_DENIED and getattr(sys.modules.get(mod), name, None) is obj:
+            return set()
         if mod.split(".")[0] in DENY_MODULES and mod != "builtins":
             raise Refused(f"{why}: calls into {mod}")
         if mod == "builtins":
@@ -923,24 +1008,9 @@ def analyse_class(cls, scanner):
             method("__setstate__", "BUILD runs")
         else:
             method("__getattr__", "BUILD looks up __setstate__, so runs")
-            method("__setattr__", "BUILD slot state runs")
-            # setattr() of slot state runs data descriptors' setters for keys the pickle chooses.
-            for k in cls.__mro__:
-                if k is object:
-                    continue
-                for attr, d in sorted(vars(k).items()):
-                    if isinstance(d, property):
-                        if d.fset is not None:
-                            calls.update(scanner.scan_callable(
-                                d.fset, f"{q}: BUILD slot state runs the setter of {k.__qualname__}.{attr}", 0, k))
-                            ran.append(f"{k.__qualname__}.{attr} setter")
-                    elif hasattr(type(d), "__set__") and not isinstance(
-                            d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
-                        setter = inspect.getattr_static(type(d), "__set__")
-                        calls.update(scanner.scan_callable(
-                            setter, f"{q}: BUILD slot state runs {type(d).__qualname__}.__set__ ({attr})", 0,
-                            type(d)))
-                        ran.append(f"{type(d).__qualname__}.__set__")
+            more, names = scanner.scan_slot_state(cls, f"{q}: BUILD slot state runs", 0)
+            calls.update(more)
+            ran.extend(names)
     if "append" in uses:
         method("append", "APPENDS runs")
         method("extend", "APPENDS runs")

@@ -2,6 +2,7 @@
 each kind the generator must tell apart. Never imported by a pickle."""
 
 import functools
+import inspect
 import warnings
 
 
@@ -269,6 +270,90 @@ class RenamedAttribute:
     @_deprecated("old is now new")
     def old(self, value):
         self.new = value
+
+
+class SetattrState:
+    """sympy's Basic.__setstate__: setattr(self, key, value) for every key is
+    what BUILD does with slot state; the same setters are scanned: allowed."""
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class SetattrStateRunsSetter:
+    """The same, and a property setter evaluates its value: refused."""
+
+    @property
+    def expr(self):
+        return self._expr
+
+    @expr.setter
+    def expr(self, value):
+        self._expr = eval(value)
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class SetattrOther:
+    """setattr on another object under a computed name: refused."""
+
+    def __setstate__(self, state):
+        target = state["target"]
+        setattr(target, state["name"], state["value"])
+
+
+class PrivateHelper:
+    """`self.__check()` is `self._PrivateHelper__check()`: allowed."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__check()
+
+    def __check(self):
+        return len(self.__dict__)
+
+
+class PrivateRunner:
+    """`self.__run()` is found under its mangled name, and evaluates: refused."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__run()
+
+    def __run(self):
+        return eval(self.expr)
+
+
+class LessIndentedString:
+    """A body line less indented than the def (a string): read from the
+    whole file's tree; allowed."""
+
+    def __setstate__(self, state):
+        self.doc = """
+header"""
+        self.__dict__.update(state)
+
+
+class LessIndentedEval:
+    """The same shape, and it evaluates: refused."""
+
+    def __setstate__(self, state):
+        self.doc = """
+header"""
+        self.value = eval(state["expr"])
+
+
+def is_class(x):
+    """inspect.isclass is isinstance(x, type): allowed."""
+    return inspect.isclass(x)
+
+
+def signature_of(x):
+    """inspect.signature is not in the table of pure inspect functions: refused."""
+    return inspect.signature(x)
 
 
 class _Lazy:
