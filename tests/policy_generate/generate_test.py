@@ -35,6 +35,7 @@ ALLOWED = {
     "PrivateHelper": {"reference", "new", "build"},
     "LessIndentedString": {"reference", "new", "build"},
     "is_class": {"reference"},
+    "ChecksOnLoad": {"reference", "new", "build"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -62,6 +63,9 @@ REFUSED = {
     "PrivateRunner": "PrivateRunner._PrivateRunner__run: calls eval",
     "LessIndentedEval": "calls eval",
     "signature_of": "calls into inspect",
+    "OverridesCheck": "ChecksOnLoad.__setstate__ -> OverridesCheck.check: calls eval",
+    "SuperCheck": "SuperCheck.check -> OverridesCheck.check: calls eval",
+    "InheritsSuperToEval": "SuperToEval.check -> OverridesCheck.check: calls eval",
 }
 
 

@@ -336,19 +336,22 @@ class Scanner:
                     raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
                 # Not memoized: the pruned reading differs from the full one.
                 calls |= self._scan_code(fn, fn.__code__, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
-                                         owner, noargs=True)
+                                         where, noargs=True)
                 continue
-            calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
+            calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                      concrete=where)
         return calls
 
-    def scan_method(self, owner, attr, fn, why, depth, noargs=False):
+    def scan_method(self, owner, attr, fn, why, depth, noargs=False, concrete=None):
+        """owner's method attr, run on an instance of `concrete` (a subclass of
+        owner, default owner): `self.m()` there is concrete's m, not owner's."""
         if attr == "__new__" and is_namedtuple_new(owner, fn):
             return set()
         if owner.__module__ in TRUSTED_MIXINS:
             return set()
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return set()
-        return self.scan_callable(fn, why, depth, cls=owner, noargs=noargs)
+        return self.scan_callable(fn, why, depth, cls=concrete or owner, noargs=noargs)
 
     def scan_code(self, fn, code, why, depth, cls):
         # Keyed by code and class: `self.m()` resolves against the class. The
@@ -498,7 +501,9 @@ class Scanner:
             except ValueError:
                 cells[name] = (False, "is empty")
                 continue
-            if rebound is None or name in rebound:
+            if name == "__class__":
+                cells[name] = (True, value)  # set once, by the class statement (zero-argument super())
+            elif rebound is None or name in rebound:
                 # A sibling closure may rebind it while the library runs.
                 cells[name] = (False, "a nonlocal statement may rebind (or its definition was not found)")
             else:
@@ -626,7 +631,7 @@ class Scanner:
             None)
         if owner is not None:
             return self.scan_callable(value, f"{why} -> {name} (closure cell: the method "
-                                      f"{getattr(target, '__qualname__', '?')})", depth + 1, owner)
+                                      f"{getattr(target, '__qualname__', '?')})", depth + 1, cls)
         return self.scan_target(value, f"{why} -> {name} (closure cell)", depth)
 
     def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None):
@@ -683,7 +688,8 @@ class Scanner:
                 owner, m = owner_of(cls, "__call__")
                 if owner is None or owner is object:
                     raise Refused(f"{why}: calls {n}, which has no __call__")
-                return self.scan_method(owner, "__call__", m, f"{why} -> {owner.__qualname__}.__call__", depth + 1)
+                return self.scan_method(owner, "__call__", m, f"{why} -> {owner.__qualname__}.__call__", depth + 1,
+                                        concrete=cls)
             if n in params:
                 raise Refused(f"{why}: calls its argument {n} (a callable taking a callable)")
             if n in nested:
@@ -699,13 +705,18 @@ class Scanner:
             v = f.value
             # super().m(...)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
+                # Zero-argument super() starts after the class the code was
+                # defined in (its __class__ cell), in the MRO of the instance's class.
                 mro = cls.__mro__
-                for k in mro[1:]:
+                ok, here = local.cells.get("__class__", (False, None))
+                if not ok or here not in mro:
+                    raise Refused(f"{why}: calls super() outside the class it was defined in")
+                for k in mro[mro.index(here) + 1:]:
                     if f.attr in vars(k):
                         if k is object:
                             return set()
                         return self.scan_method(k, f.attr, vars(k)[f.attr], f"{why} -> {k.__qualname__}.{f.attr}",
-                                                depth + 1, noargs=pass_noargs)
+                                                depth + 1, noargs=pass_noargs, concrete=cls)
                 return set()
             if isinstance(v, ast.Name) and v.id == first and cls is not None:
                 return self.scan_self_method(cls, f.attr, why, depth, noargs=pass_noargs)
@@ -751,7 +762,8 @@ class Scanner:
         owner, fn = owner_of(cls, "__setattr__")
         if owner is not None and owner is not object and (
                 isinstance(fn, (types.FunctionType, staticmethod, classmethod)) or not native_ok(owner)):
-            calls |= self.scan_method(owner, "__setattr__", fn, f"{why} {owner.__qualname__}.__setattr__", depth)
+            calls |= self.scan_method(owner, "__setattr__", fn, f"{why} {owner.__qualname__}.__setattr__", depth,
+                                      concrete=cls)
             ran.append(f"{owner.__qualname__}.__setattr__")
         for k in cls.__mro__:
             if k is object:
@@ -759,7 +771,7 @@ class Scanner:
             for attr, d in sorted(vars(k).items()):
                 if isinstance(d, property):
                     if d.fset is not None:
-                        calls |= self.scan_callable(d.fset, f"{why} the setter of {k.__qualname__}.{attr}", depth, k)
+                        calls |= self.scan_callable(d.fset, f"{why} the setter of {k.__qualname__}.{attr}", depth, cls)
                         ran.append(f"{k.__qualname__}.{attr} setter")
                 elif hasattr(type(d), "__set__") and not isinstance(
                         d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
@@ -777,10 +789,11 @@ class Scanner:
                 # `self.vocab()` in gensim's removed-attribute setters: the
                 # getter runs and raises, so no value is ever called.
                 return self.scan_callable(static.fget, f"{why} -> {owner.__qualname__}.{attr} getter (only raises)",
-                                          depth + 1, owner)
+                                          depth + 1, cls)
             raise Refused(f"{why}: calls self.{attr}, a property's value")
         return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
-                                noargs=noargs)
+                                noargs=noargs, concrete=cls if isinstance(cls, type) and issubclass(cls, owner)
+                                else None)
 
     def scan_attr_of(self, obj, attr, why, depth, noargs=False):
         if isinstance(obj, types.ModuleType):
@@ -992,7 +1005,8 @@ def analyse_class(cls, scanner):
             return
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return
-        calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0))
+        calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0,
+                                         concrete=cls))
         ran.append(f"{owner.__qualname__}.{attr}")
 
     if "new" in uses:

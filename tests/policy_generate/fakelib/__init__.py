@@ -356,6 +356,46 @@ def signature_of(x):
     return inspect.signature(x)
 
 
+class ChecksOnLoad:
+    """An inherited __setstate__ calls self.check(): pure here; allowed."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.check()
+
+    def check(self):
+        return len(self.__dict__)
+
+
+class OverridesCheck(ChecksOnLoad):
+    """Loading runs the inherited __setstate__, whose self.check() is this
+    class's, which evaluates: refused (self resolves on the loaded class)."""
+
+    def check(self):
+        return eval(self.expr)
+
+
+class SuperCheck(OverridesCheck):
+    """check() calls super().check(): OverridesCheck's (after the class the
+    code is defined in, not after the loaded class): refused."""
+
+    def check(self):
+        return super().check()
+
+
+class SuperToEval(OverridesCheck):
+    """check() hands on to OverridesCheck.check (eval) through super()."""
+
+    def check(self):
+        return super().check()
+
+
+class InheritsSuperToEval(SuperToEval):
+    """super() in the inherited check() starts after SuperToEval, the class
+    it was written in (its __class__ cell), not after this one: reaches
+    OverridesCheck.check's eval; refused."""
+
+
 class _Lazy:
     """nltk's LazyCorpusLoader: methods only through __getattr__."""
 
