@@ -382,7 +382,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls, noargs=False):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -434,6 +434,13 @@ class Scanner:
             nodes = pruned_walk(node, none_params)
         else:
             none_params = set()
+        if consts:
+            # A parameter whose value is known (BUILD looks up "__setstate__"
+            # through __getattr__) and that the body never rebinds: `if p == "A":`
+            # branches for other constants cannot run.
+            rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            known = {params[i]: v for i, v in consts.items() if i < len(params) and params[i] not in rebound}
+            nodes = pruned_walk(node, none_params, known)
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         for n in nodes:
             if isinstance(n, (ast.Import, ast.ImportFrom)):
@@ -863,8 +870,15 @@ def raises_only(fn):
 NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
 
 
-def is_none_test(test, names):
-    """True / False when `test` is known for parameters that are None; None when unknown."""
+def is_none_test(test, names, consts=None):
+    """True / False when `test` is known for parameters that are None (names)
+    or have a known constant value (consts); None when unknown."""
+    consts = consts or {}
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq)) \
+            and isinstance(test.left, ast.Name) and test.left.id in consts \
+            and isinstance(test.comparators[0], ast.Constant) and isinstance(test.comparators[0].value, str):
+        equal = consts[test.left.id] == test.comparators[0].value
+        return equal if isinstance(test.ops[0], ast.Eq) else not equal
     if isinstance(test, ast.Name) and test.id in names:
         return False
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
@@ -885,14 +899,14 @@ def is_none_test(test, names):
     return None
 
 
-def pruned_walk(node, none_names):
+def pruned_walk(node, none_names, consts=None):
     """ast.walk without the branches of `if` that cannot run (is_none_test)."""
     todo = [node]
     while todo:
         n = todo.pop()
         yield n
-        if isinstance(n, ast.If) and none_names:
-            known = is_none_test(n.test, none_names)
+        if isinstance(n, ast.If) and (none_names or consts):
+            known = is_none_test(n.test, none_names, consts)
             if known is not None:
                 todo.append(n.test)
                 todo.extend(n.body if known else n.orelse)
@@ -1021,7 +1035,15 @@ def analyse_class(cls, scanner):
         if owner is not None and owner is not object:
             method("__setstate__", "BUILD runs")
         else:
-            method("__getattr__", "BUILD looks up __setstate__, so runs")
+            owner, fn = owner_of(cls, "__getattr__")
+            if isinstance(fn, types.FunctionType) and not hasattr(fn, "__wrapped__"):
+                # load_build's getattr(inst, "__setstate__", None): read with
+                # its name parameter known to be "__setstate__".
+                calls.update(scanner._scan_code(fn, fn.__code__, f"{q}: BUILD looks up __setstate__, so runs "
+                                                f"{owner.__qualname__}.__getattr__", 1, cls, consts={1: "__setstate__"}))
+                ran.append(f"{owner.__qualname__}.__getattr__")
+            else:
+                method("__getattr__", "BUILD looks up __setstate__, so runs")
             more, names = scanner.scan_slot_state(cls, f"{q}: BUILD slot state runs", 0)
             calls.update(more)
             ran.extend(names)

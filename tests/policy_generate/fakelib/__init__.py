@@ -396,6 +396,26 @@ class InheritsSuperToEval(SuperToEval):
     OverridesCheck.check's eval; refused."""
 
 
+class AttributesOnDemand:
+    """scipy's spmatrix.__getattr__: BUILD asks it for "__setstate__", which
+    no branch but the final raise answers; the `A` branch evaluates, but
+    cannot run while loading: allowed."""
+
+    def __getattr__(self, name):
+        if name == "A":
+            return eval(self.expr)
+        raise AttributeError(name)
+
+
+class SetstateThroughGetattr:
+    """The branch BUILD's lookup takes evaluates: refused."""
+
+    def __getattr__(self, name):
+        if name == "__setstate__":
+            return eval(self.expr)
+        raise AttributeError(name)
+
+
 class _Lazy:
     """nltk's LazyCorpusLoader: methods only through __getattr__."""
 
