@@ -196,7 +196,11 @@ class CostScan:
         first = params[0] if params and cls is not None and not isinstance(
             inspect.getattr_static(cls, fn.__name__, None), staticmethod) else None
         g = getattr(fn, "__globals__", {})
-        sizes = gen.SizeEnv(node, params, first, g)
+        try:  # the function's own imports and closure cells name allocators too
+            local = self.scanner.local_names(fn, fn.__code__, node, params)
+        except (gen.Refused, AttributeError):
+            local = None
+        sizes = gen.SizeEnv(node, params, first, g, local)
         site = where(fn)
         for n in ast.walk(node):
             try:

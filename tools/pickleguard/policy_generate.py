@@ -54,11 +54,15 @@ not call its arguments (policy docs: "What a reference may be").
 
 import ast
 import builtins
+import copy
 import copyreg
+import functools
 import importlib
+import importlib.util
 import inspect
 import io
 import json
+import linecache
 import os
 import pkgutil
 import re
@@ -94,6 +98,25 @@ DENY_MODULES = {
     "dask", "distributed", "ray", "paramiko", "smtplib", "xmlrpc", "wsgiref", "socketserver", "mmap",
     # a YAML loader or dumper, and argparse (parses sys.argv and exits on a bad one)
     "yaml", "argparse", "getopt",
+    # formula strings are Python code: patsy's dmatrices(formula, data)
+    # evaluates them (statsmodels' ModelData.__setstate__ calls it with the
+    # pickle's formula); antigravity opens a web browser when imported
+    "patsy", "antigravity", "turtle", "idlelib",
+    # run code strings, or read and write their profiles and sessions
+    # (nltk's run_profile: profile.run("...", "/tmp/profile.out"))
+    "profile", "cProfile", "pstats", "trace", "bdb", "doctest", "ensurepip", "venv",
+}
+# Functions of deny-listed modules that only test or read types (their whole
+# CPython 3.11 body is the comment). inspect.signature is not here: it follows
+# __wrapped__ and __signature__ and evaluates text signatures (eval in
+# _signature_fromstr).
+PURE_DENIED = {
+    ("inspect", "getmro"): "return cls.__mro__",
+    ("inspect", "isclass"): "return isinstance(object, type)",
+    ("inspect", "ismodule"): "return isinstance(object, types.ModuleType)",
+    ("inspect", "isfunction"): "return isinstance(object, types.FunctionType)",
+    ("inspect", "ismethod"): "return isinstance(object, types.MethodType)",
+    ("inspect", "isbuiltin"): "return isinstance(object, types.BuiltinFunctionType)",
 }
 # Callees outside the library whose names say they reach files, the network,
 # other processes or code (numpy.load, pandas.read_csv, astropy's fitsopen,
@@ -183,6 +206,77 @@ class Refused(Exception):
     pass
 
 
+class LocalNames:
+    """What a function's own names stand for (Scanner.local_names)."""
+
+    def __init__(self, bound=(), imports=None, bad_imports=None, cells=None, wrapped=None, constructed=None):
+        self.bound = set(bound)  # bound by anything but an import: assignment, loop, with, except, ...
+        self.imports = imports or {}  # bound by import statements only: name -> the imported object
+        self.bad_imports = bad_imports or {}  # id(import node) -> why it is refused
+        self.cells = cells or {}  # free variable -> (True, value) or (False, why it is not fixed)
+        self.wrapped = wrapped  # the function's __wrapped__ (a decorator's wrapper)
+        self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
+        self.private_prefix = None  # "_Symbol" inside class Symbol: `__x` names there are `_Symbol__x`
+
+    def mangle(self, name):
+        if self.private_prefix and name.startswith("__") and not name.endswith("__"):
+            return self.private_prefix + name
+        return name
+
+
+class InstanceOf:
+    """A local the code itself made by calling a class (`r = Reader(...)`)."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+
+_TREES = {}
+
+
+def file_tree(filename):
+    if filename not in _TREES:
+        try:
+            _TREES[filename] = ast.parse("".join(linecache.getlines(filename)) or "\0")
+        except (SyntaxError, ValueError):
+            _TREES[filename] = None
+    return _TREES[filename]
+
+
+def first_line(n):
+    return min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+
+
+def function_in_file(code):
+    """The one def of code's name that starts on its first line, in its file's tree."""
+    tree = file_tree(code.co_filename)
+    if tree is None:
+        return None
+    found = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and n.name == code.co_name and first_line(n) == code.co_firstlineno]
+    return found[0] if len(found) == 1 else None
+
+
+def nonlocal_names(code):
+    """Names a `nonlocal` statement rebinds anywhere in the outermost function
+    enclosing the closure `code` (its cells belong to that function's calls,
+    so only code inside it can rebind them); None when it cannot be found
+    (then no closure cell is taken as fixed)."""
+    tree = file_tree(code.co_filename)
+    if tree is None:
+        return None
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    outer = None
+    for n in ast.walk(tree):
+        if isinstance(n, funcs) and n.lineno <= code.co_firstlineno <= n.end_lineno and any(
+                isinstance(m, funcs) and m is not n and first_line(m) == code.co_firstlineno for m in ast.walk(n)):
+            if outer is None or n.lineno < outer.lineno:
+                outer = n
+    if outer is None:
+        return None
+    return {x for n in ast.walk(outer) if isinstance(n, ast.Nonlocal) for x in n.names}
+
+
 def owner_of(cls, attr):
     for k in cls.__mro__:
         if attr in vars(k):
@@ -229,6 +323,11 @@ class Scanner:
             fn = fn.__func__
         if fn is None:
             return set()  # __hash__ = None: unhashable, nothing runs
+        if isinstance(fn, functools._lru_cache_wrapper):
+            # functools.lru_cache (C): hashes the arguments (their __hash__ and
+            # __eq__ dispatch on types the policy judges) and calls the function
+            # update_wrapper stored as __wrapped__, with the same arguments.
+            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs)
         if isinstance(fn, property):
             raise Refused(f"{why} is a property (its value is called)")
         if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
@@ -276,25 +375,30 @@ class Scanner:
                     raise Refused(f"{why}: call chain deeper than {MAX_DEPTH}")
                 # Not memoized: the pruned reading differs from the full one.
                 calls |= self._scan_code(fn, fn.__code__, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
-                                         owner, noargs=True)
+                                         where, noargs=True)
                 continue
-            calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1)
+            calls |= self.scan_method(owner, attr, fn, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
+                                      concrete=where)
         return calls
 
-    def scan_method(self, owner, attr, fn, why, depth, noargs=False):
+    def scan_method(self, owner, attr, fn, why, depth, noargs=False, concrete=None):
+        """owner's method attr, run on an instance of `concrete` (a subclass of
+        owner, default owner): `self.m()` there is concrete's m, not owner's."""
         if attr == "__new__" and is_namedtuple_new(owner, fn):
             return set()
         if owner.__module__ in TRUSTED_MIXINS:
             return set()
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return set()
-        return self.scan_callable(fn, why, depth, cls=owner, noargs=noargs)
+        return self.scan_callable(fn, why, depth, cls=concrete or owner, noargs=noargs)
 
     def scan_code(self, fn, code, why, depth, cls):
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
-        key = (code, cls, self.sizes_checked)
+        # A closure's calls of its cells depend on the cells' values (every
+        # sympy @cacheit wrapper shares one code object): keyed by the function.
+        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None)
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -317,7 +421,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls, noargs=False):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -325,12 +429,20 @@ class Scanner:
         try:
             tree = ast.parse(textwrap.dedent(src))
         except SyntaxError:
-            # A lambda or decorator line that does not parse alone.
-            raise Refused(f"{why}: source does not parse alone ({code.co_filename}:{code.co_firstlineno})")
+            # A lambda or decorator line that does not parse alone, or a body
+            # with a string less indented than its def (sympy's AssocOp.__new__):
+            # the function as its whole file parses it.
+            found = function_in_file(code)
+            if found is None:
+                raise Refused(f"{why}: source does not parse alone ({code.co_filename}:{code.co_firstlineno})")
+            tree = ast.Module(body=[copy.deepcopy(found)], type_ignores=[])
         node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                   ast.Lambda))), None)
         if node is None:
             raise Refused(f"{why}: no function in its source")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # Its decorators ran when it was defined (at import), not when it is called.
+            node.decorator_list = []
         a = node.args
         params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
         if a.vararg:
@@ -342,6 +454,7 @@ class Scanner:
         nested = {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                                    ast.ClassDef)) and n is not node}
         g = getattr(fn, "__globals__", {})
+        local = self.local_names(fn, code, node, params)
         calls = set()
         nodes = ast.walk(node)
         if noargs:
@@ -360,20 +473,148 @@ class Scanner:
             nodes = pruned_walk(node, none_params)
         else:
             none_params = set()
+        if consts:
+            # A parameter whose value is known (BUILD looks up "__setstate__"
+            # through __getattr__) and that the body never rebinds: `if p == "A":`
+            # branches for other constants cannot run.
+            rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            known = {params[i]: v for i, v in consts.items() if i < len(params) and params[i] not in rebound}
+            nodes = pruned_walk(node, none_params, known)
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
-        sizes = SizeEnv(node, params, first, g)
+        sizes = SizeEnv(node, params, first, g, local)
         for n in nodes:
             if self.sizes_checked:
                 sizes.check(n, why, self)
             if isinstance(n, (ast.Import, ast.ImportFrom)):
-                raise Refused(f"{why}: imports (line {n.lineno} of its source)")
+                refusal = local.bad_imports.get(id(n))
+                if refusal is not None:
+                    raise Refused(f"{why}: {refusal} (line {n.lineno} of its source)")
             if isinstance(n, ast.Attribute) and n.attr in DENY_ATTRS:
                 raise Refused(f"{why}: reaches .{n.attr}")
             if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
-                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx)
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local)
         return calls
+
+    def local_names(self, fn, code, node, params):
+        """The names the function binds itself, and what its imports and
+        closure cells hold.
+
+        An import statement inside loading code runs the imported module's
+        top level once (installed, trusted code; its name is a constant of the
+        library, not the pickle's) and binds names: refused when the module is
+        deny-listed or does not import here; otherwise the bound objects are
+        resolved here and their calls judged as calls of globals are (followed
+        inside the library, deny-list, file/code names and the knowledge base
+        outside). A name also bound another way is a local: never resolved."""
+        own_args = {id(x) for x in node.args.posonlyargs + node.args.args + node.args.kwonlyargs +
+                    [node.args.vararg, node.args.kwarg] if x is not None}
+        bound, imports, bad, resolved = set(), {}, {}, {}
+        stores, constructed = {}, {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and \
+                    isinstance(n.value, ast.Call):
+                constructed[n.targets[0].id] = n.value.func
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+                bound.add(n.id)
+            elif isinstance(n, ast.arg) and id(n) not in own_args:
+                bound.add(n.arg)  # a nested function's or lambda's parameter
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                bound.add(n.name)
+            elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+                bound.add(n.name)
+            elif isinstance(n, ast.MatchMapping) and n.rest:
+                bound.add(n.rest)
+            elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                bound.update(n.names)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                try:
+                    for name, obj in self.resolve_import(n, fn):
+                        if name in resolved and resolved[name] is not obj:
+                            bound.add(name)  # two imports bind it to different objects
+                        resolved[name] = obj
+                        imports.setdefault(name, obj)
+                except Refused as r:
+                    bad[id(n)] = str(r)
+                    for a in n.names:
+                        bound.add(a.asname or a.name.split(".")[0])
+        bound -= set(params)
+        cells = {}
+        closure = getattr(fn, "__closure__", None) if getattr(fn, "__code__", None) is code else None
+        rebound = nonlocal_names(code) if code.co_freevars else set()
+        for name, cell in zip(code.co_freevars, closure or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                cells[name] = (False, "is empty")
+                continue
+            if name == "__class__":
+                cells[name] = (True, value)  # set once, by the class statement (zero-argument super())
+            elif rebound is None or name in rebound:
+                # A sibling closure may rebind it while the library runs.
+                cells[name] = (False, "a nonlocal statement may rebind (or its definition was not found)")
+            else:
+                cells[name] = (True, value)
+        constructed = {k: v for k, v in constructed.items() if stores.get(k) == 1 and k not in imports and
+                       k not in params}
+        local = LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+        # Private names in a class body are mangled with the class's name
+        # (Symbol.__xnew_cached_ is Symbol._Symbol__xnew_cached_).
+        parts = getattr(code, "co_qualname", code.co_name).split(".")
+        classes = [x for i, x in enumerate(parts[:-1]) if x != "<locals>" and parts[i + 1] != "<locals>"]
+        if classes and classes[-1].lstrip("_"):
+            local.private_prefix = "_" + classes[-1].lstrip("_")
+        return local
+
+    def import_fixed(self, name):
+        top = name.split(".")[0]
+        if top in DENY_MODULES:
+            raise Refused(f"imports {name} (a module that reaches the system or loads code)")
+        try:
+            mod = importlib.import_module(name)
+        except BaseException as e:  # noqa: B036 -- what loading would run is unknown
+            raise Refused(f"imports {name}, which does not import here ({type(e).__name__})")
+        if mod.__name__.split(".")[0] in DENY_MODULES:
+            raise Refused(f"imports {name}, which is {mod.__name__}")
+        return mod
+
+    def resolve_import(self, n, fn):
+        """[(bound name, object)] of an import statement with constant names."""
+        g = getattr(fn, "__globals__", {})
+        if isinstance(n, ast.Import):
+            out = []
+            for a in n.names:
+                mod = self.import_fixed(a.name)
+                # `import a.b` binds a; `import a.b as c` binds a.b.
+                out.append((a.asname, mod) if a.asname else
+                           (a.name.split(".")[0], self.import_fixed(a.name.split(".")[0])))
+            return out
+        base = n.module or ""
+        if n.level:
+            package = g.get("__package__")
+            if not package:
+                raise Refused("imports relatively, from a module without a package")
+            try:
+                base = importlib.util.resolve_name("." * n.level + base, package)
+            except (ImportError, ValueError):
+                raise Refused(f"imports {'.' * n.level}{base} relative to {package}: cannot resolve")
+        mod = self.import_fixed(base)
+        out = []
+        for a in n.names:
+            if a.name == "*":
+                raise Refused(f"imports * from {base}")
+            try:
+                obj = getattr(mod, a.name)
+            except AttributeError:
+                obj = self.import_fixed(f"{base}.{a.name}")
+            except Exception as e:
+                raise Refused(f"imports {a.name} from {base}, which cannot be read ({type(e).__name__})")
+            if isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] in DENY_MODULES:
+                raise Refused(f"imports {a.name} from {base}, which is {obj.__name__}")
+            out.append((a.asname or a.name, obj))
+        return out
 
     def resolve_global(self, name, g):
         if name in g:
@@ -384,8 +625,67 @@ class Scanner:
             return True, b[name]
         return False, None
 
-    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None)):
+    def resolve_local_or_global(self, name, g, local, constructed=True):
+        """The module or class a dotted call's base name stands for: a name
+        bound only by this function's imports is the imported object; a local
+        bound once by calling a class stands for an InstanceOf it; any other
+        local is a value (its methods are not followed); else a global."""
+        if constructed and name in local.constructed:
+            cls = self.resolve_expr(local.constructed[name], g, local)
+            # Calling it makes an instance of it: type's own __call__, object's __new__.
+            if isinstance(cls, type) and type(cls) is type and owner_of(cls, "__new__")[0] is object:
+                return True, InstanceOf(cls)
+            return False, None
+        if name in local.imports and name not in local.bound:
+            return True, local.imports[name]
+        if name in local.cells and name not in local.bound and local.cells[name][0]:
+            return True, local.cells[name][1]
+        if name in local.bound or name in local.imports or name in local.cells:
+            return False, None
+        return self.resolve_global(name, g)
+
+    def resolve_expr(self, e, g, local):
+        """The object a callee expression names (`Reader`, `mod.Reader`), or None."""
+        chain = []
+        while isinstance(e, ast.Attribute):
+            chain.append(e.attr)
+            e = e.value
+        if not isinstance(e, ast.Name):
+            return None
+        found, obj = self.resolve_local_or_global(e.id, g, local, constructed=False)
+        if not found:
+            return None
+        for part in reversed(chain):
+            if not isinstance(obj, (types.ModuleType, type)):
+                return None
+            try:
+                obj = inspect.getattr_static(obj, part)
+            except AttributeError:
+                return None
+        return obj
+
+    def scan_cell(self, name, local, why, depth, cls):
+        """A call of a closure cell (sympy's @cacheit wrapper calls `func` and
+        `cfunc`, the decorated function and its lru_cache): its value, fixed
+        when the decorator ran, judged as a named global is."""
+        ok, value = local.cells[name]
+        if not ok:
+            raise Refused(f"{why}: calls {name}, a closure cell that {value}")
+        target = value.__wrapped__ if isinstance(value, functools._lru_cache_wrapper) else value
+        # The decorated method itself (defined in a class of the MRO under
+        # that name): read with its class, as __wrapped__ is.
+        owner = cls if cls is not None and target is local.wrapped else next(
+            (k for k in (cls.__mro__ if cls is not None else ()) if isinstance(target, types.FunctionType)
+             and target.__module__ == k.__module__ and target.__qualname__ == f"{k.__qualname__}.{target.__name__}"),
+            None)
+        if owner is not None:
+            return self.scan_callable(value, f"{why} -> {name} (closure cell: the method "
+                                      f"{getattr(target, '__qualname__', '?')})", depth + 1, cls)
+        return self.scan_target(value, f"{why} -> {name} (closure cell)", depth)
+
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None):
         f = call.func
+        local = local or LocalNames()
         # A call that hands on only parameters known to be None (and an empty
         # **kwargs) in a no-argument reading: the callee is read the same way.
         none_params, empty_kwarg = ctx
@@ -410,10 +710,24 @@ class Scanner:
                         and cls is not None and not callable(inspect.getattr_static(cls, a.attr, None)):
                     raise Refused(f"{why}: hands self.{a.attr}, a stored value, to {callee}, which may call it")
         if isinstance(f, ast.Name):
-            n = f.id
+            n = local.mangle(f.id)
+            if n in local.imports and n not in local.bound and n not in nested and n not in params:
+                # Bound only by import statements of this function (checked
+                # in _scan_code): the imported object, judged as a global is.
+                return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)
+            if n in local.bound or n in local.imports:
+                # A local shadows the global or builtin of the same name.
+                raise Refused(f"{why}: calls {n}, a local or computed value")
             if n in DENY_BUILTINS and n not in g:
                 raise Refused(f"{why}: calls {n} ({DENY_BUILTINS[n]})")
             if n in DYNAMIC_ATTR and n not in g:
+                if n == "setattr" and len(call.args) == 3 and isinstance(call.args[0], ast.Name) and \
+                        call.args[0].id == first and first is not None and cls is not None:
+                    # setattr(self, name, value) under names the pickle chooses
+                    # is what BUILD does with slot state (sympy's
+                    # Basic.__setstate__): the same code runs, and is scanned
+                    # the same way.
+                    return self.scan_slot_state(cls, f"{why} -> setattr(self, ...)", depth + 1)[0]
                 if len(call.args) < 2 or not isinstance(call.args[1], ast.Constant):
                     raise Refused(f"{why}: calls {n} with a computed attribute name")
                 return set()
@@ -423,34 +737,54 @@ class Scanner:
                 owner, m = owner_of(cls, "__call__")
                 if owner is None or owner is object:
                     raise Refused(f"{why}: calls {n}, which has no __call__")
-                return self.scan_method(owner, "__call__", m, f"{why} -> {owner.__qualname__}.__call__", depth + 1)
+                return self.scan_method(owner, "__call__", m, f"{why} -> {owner.__qualname__}.__call__", depth + 1,
+                                        concrete=cls)
             if n in params:
                 raise Refused(f"{why}: calls its argument {n} (a callable taking a callable)")
             if n in nested:
                 return set()
+            if n in local.cells:
+                return self.scan_cell(n, local, why, depth, cls)
             found, obj = self.resolve_global(n, g)
             if not found:
                 raise Refused(f"{why}: calls {n}, a local or computed value")
             return self.scan_target(obj, f"{why} -> {n}", depth)
         if isinstance(f, ast.Attribute):
+            f = ast.Attribute(value=f.value, attr=local.mangle(f.attr), ctx=f.ctx)
             v = f.value
             # super().m(...)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
+                # Zero-argument super() starts after the class the code was
+                # defined in (its __class__ cell), in the MRO of the instance's class.
                 mro = cls.__mro__
-                for k in mro[1:]:
+                ok, here = local.cells.get("__class__", (False, None))
+                if not ok or here not in mro:
+                    raise Refused(f"{why}: calls super() outside the class it was defined in")
+                for k in mro[mro.index(here) + 1:]:
                     if f.attr in vars(k):
                         if k is object:
                             return set()
                         return self.scan_method(k, f.attr, vars(k)[f.attr], f"{why} -> {k.__qualname__}.{f.attr}",
-                                                depth + 1, noargs=pass_noargs)
+                                                depth + 1, noargs=pass_noargs, concrete=cls)
                 return set()
             if isinstance(v, ast.Name) and v.id == first and cls is not None:
                 return self.scan_self_method(cls, f.attr, why, depth, noargs=pass_noargs)
             if isinstance(v, ast.Name) and v.id not in params and v.id not in nested:
-                found, obj = self.resolve_global(v.id, g)
+                found, obj = self.resolve_local_or_global(v.id, g, local)
                 if found and (isinstance(obj, types.ModuleType) or isinstance(obj, type)):
                     return self.scan_attr_of(obj, f.attr, f"{why} -> {v.id}.{f.attr}", depth,
                                              noargs=pass_noargs and isinstance(obj, type))
+                if found and isinstance(obj, InstanceOf):
+                    # The method its class defines (refused when not found on it,
+                    # e.g. reached through __getattr__ like nltk's corpus loaders).
+                    return self.scan_attr_of(obj.cls, f.attr, f"{why} -> {v.id}.{f.attr}", depth)
+                if found:
+                    # A module-level object (nltk's corpus loaders, a compiled
+                    # pattern, a logger), not a value the pickle made: the
+                    # method its type defines, unless the object stores one.
+                    if f.attr in (getattr(obj, "__dict__", None) or {}):
+                        raise Refused(f"{why}: calls {v.id}.{f.attr}, a value stored on {describe(type(obj))}")
+                    return self.scan_attr_of(type(obj), f.attr, f"{why} -> {v.id}.{f.attr}", depth)
             # A dotted module path: os.path.join(...)
             chain = []
             x = f
@@ -458,7 +792,7 @@ class Scanner:
                 chain.append(x.attr)
                 x = x.value
             if isinstance(x, ast.Name) and x.id not in params and x.id != first:
-                found, obj = self.resolve_global(x.id, g)
+                found, obj = self.resolve_local_or_global(x.id, g, local)
                 if found and isinstance(obj, types.ModuleType):
                     for part in reversed(chain[1:]):
                         obj = getattr(obj, part, None)
@@ -469,17 +803,53 @@ class Scanner:
             return set()
         raise Refused(f"{why}: calls a computed value ({ast.unparse(f)[:60]})")
 
+    def scan_slot_state(self, cls, why, depth):
+        """What setattr(instance, key, value) runs for keys the pickle chooses:
+        __setattr__ and every property setter and data descriptor __set__ in
+        the MRO. Returns (external callees, what was scanned)."""
+        calls, ran = set(), []
+        owner, fn = owner_of(cls, "__setattr__")
+        if owner is not None and owner is not object and (
+                isinstance(fn, (types.FunctionType, staticmethod, classmethod)) or not native_ok(owner)):
+            calls |= self.scan_method(owner, "__setattr__", fn, f"{why} {owner.__qualname__}.__setattr__", depth,
+                                      concrete=cls)
+            ran.append(f"{owner.__qualname__}.__setattr__")
+        for k in cls.__mro__:
+            if k is object:
+                continue
+            for attr, d in sorted(vars(k).items()):
+                if isinstance(d, property):
+                    if d.fset is not None:
+                        calls |= self.scan_callable(d.fset, f"{why} the setter of {k.__qualname__}.{attr}", depth, cls)
+                        ran.append(f"{k.__qualname__}.{attr} setter")
+                elif hasattr(type(d), "__set__") and not isinstance(
+                        d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                    setter = inspect.getattr_static(type(d), "__set__")
+                    calls |= self.scan_callable(setter, f"{why} {type(d).__qualname__}.__set__ ({attr})", depth,
+                                                type(d))
+                    ran.append(f"{type(d).__qualname__}.__set__")
+        return calls, ran
+
     def scan_self_method(self, cls, attr, why, depth, noargs=False):
         static, owner = static_attr(cls, attr, lambda: f"{why}: calls self.{attr}, a value stored on the instance",
                                     type(cls))
         if isinstance(static, property):
+            if raises_only(static.fget):
+                # `self.vocab()` in gensim's removed-attribute setters: the
+                # getter runs and raises, so no value is ever called.
+                return self.scan_callable(static.fget, f"{why} -> {owner.__qualname__}.{attr} getter (only raises)",
+                                          depth + 1, cls)
             raise Refused(f"{why}: calls self.{attr}, a property's value")
         return self.scan_method(owner, attr, static, f"{why} -> {owner.__qualname__}.{attr}", depth + 1,
-                                noargs=noargs)
+                                noargs=noargs, concrete=cls if isinstance(cls, type) and issubclass(cls, owner)
+                                else None)
 
     def scan_attr_of(self, obj, attr, why, depth, noargs=False):
         if isinstance(obj, types.ModuleType):
             top = obj.__name__.split(".")[0]
+            if (obj.__name__, attr) in PURE_DENIED and getattr(obj, attr, None) is \
+                    getattr(sys.modules.get(obj.__name__), attr, None):
+                return set()
             if top in DENY_MODULES:
                 raise Refused(f"{why}: calls into {obj.__name__}")
             try:
@@ -507,6 +877,8 @@ class Scanner:
             return self.scan_callable(obj, why, depth + 1)
         mod = getattr(obj, "__module__", None) or (default[0] if default else "")
         name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or (default[1] if default else "?")
+        if (mod, name) in PURE_DENIED and getattr(sys.modules.get(mod), name, None) is obj:
+            return set()
         if mod.split(".")[0] in DENY_MODULES and mod != "builtins":
             raise Refused(f"{why}: calls into {mod}")
         if mod == "builtins":
@@ -516,6 +888,25 @@ class Scanner:
         if IO_CALLEE.search(name):
             raise Refused(f"{why}: calls {mod}.{name}, named as reaching files or code")
         return {(mod, name)}
+
+
+def raises_only(fn):
+    """True when fn is a plain function whose body (after its docstring) is a
+    single raise statement: it never returns a value."""
+    if not isinstance(fn, types.FunctionType) or hasattr(fn, "__wrapped__"):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if node is None or node.name != fn.__name__:
+        return False
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+            isinstance(body[0].value.value, str):
+        body = body[1:]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
 
 
 NOT_NONE_TYPES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "complex"}
@@ -534,9 +925,12 @@ class SizeEnv:
     stored on the instance (BUILD state), a local bound otherwise and any other
     computed value are not: the pickle chooses them."""
 
-    def __init__(self, node, params, first, g):
+    def __init__(self, node, params, first, g, local=None):
         self.params = set(params) | {first}
         self.g = g
+        # The function's own imports and closure cells: `from numpy import
+        # empty` inside the body names numpy.empty as surely as a global does.
+        self.local = local if local is not None else LocalNames()
         self.bindings = {}  # local name -> [value expressions], or None (bound some other way)
         simple = set()  # the Name nodes bound by `name = value` or `for name in range(...)`
         for n in ast.walk(node):
@@ -609,7 +1003,7 @@ class SizeEnv:
         if isinstance(f, ast.Name):
             if f.id in self.params or f.id in self.bindings:
                 return None
-            found, obj = scanner.resolve_global(f.id, self.g)
+            found, obj = scanner.resolve_local_or_global(f.id, self.g, self.local, constructed=False)
             return (getattr(obj, "__module__", None) or "", getattr(obj, "__name__", f.id)) if found else None
         if not isinstance(f, ast.Attribute):
             return None
@@ -618,7 +1012,7 @@ class SizeEnv:
             chain.append(x.attr)
             x = x.value
         if isinstance(x, ast.Name) and x.id not in self.params and x.id not in self.bindings:
-            found, obj = scanner.resolve_global(x.id, self.g)
+            found, obj = scanner.resolve_local_or_global(x.id, self.g, self.local, constructed=False)
             if found and isinstance(obj, types.ModuleType):
                 for part in reversed(chain[1:]):
                     nxt = getattr(obj, part, None)
@@ -688,8 +1082,15 @@ class SizeEnv:
                     self.refuse(why, "formats with a computed width", v.value)
 
 
-def is_none_test(test, names):
-    """True / False when `test` is known for parameters that are None; None when unknown."""
+def is_none_test(test, names, consts=None):
+    """True / False when `test` is known for parameters that are None (names)
+    or have a known constant value (consts); None when unknown."""
+    consts = consts or {}
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq)) \
+            and isinstance(test.left, ast.Name) and test.left.id in consts \
+            and isinstance(test.comparators[0], ast.Constant) and isinstance(test.comparators[0].value, str):
+        equal = consts[test.left.id] == test.comparators[0].value
+        return equal if isinstance(test.ops[0], ast.Eq) else not equal
     if isinstance(test, ast.Name) and test.id in names:
         return False
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
@@ -710,14 +1111,14 @@ def is_none_test(test, names):
     return None
 
 
-def pruned_walk(node, none_names):
+def pruned_walk(node, none_names, consts=None):
     """ast.walk without the branches of `if` that cannot run (is_none_test)."""
     todo = [node]
     while todo:
         n = todo.pop()
         yield n
-        if isinstance(n, ast.If) and none_names:
-            known = is_none_test(n.test, none_names)
+        if isinstance(n, ast.If) and (none_names or consts):
+            known = is_none_test(n.test, none_names, consts)
             if known is not None:
                 todo.append(n.test)
                 todo.extend(n.body if known else n.orelse)
@@ -830,7 +1231,8 @@ def analyse_class(cls, scanner):
             return
         if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
             return
-        calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0))
+        calls.update(scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0,
+                                         concrete=cls))
         ran.append(f"{owner.__qualname__}.{attr}")
 
     if issubclass(cls, type) and ("new" in uses or "call" in uses):
@@ -852,25 +1254,18 @@ def analyse_class(cls, scanner):
         if owner is not None and owner is not object:
             method("__setstate__", "BUILD runs")
         else:
-            method("__getattr__", "BUILD looks up __setstate__, so runs")
-            method("__setattr__", "BUILD slot state runs")
-            # setattr() of slot state runs data descriptors' setters for keys the pickle chooses.
-            for k in cls.__mro__:
-                if k is object:
-                    continue
-                for attr, d in sorted(vars(k).items()):
-                    if isinstance(d, property):
-                        if d.fset is not None:
-                            calls.update(scanner.scan_callable(
-                                d.fset, f"{q}: BUILD slot state runs the setter of {k.__qualname__}.{attr}", 0, k))
-                            ran.append(f"{k.__qualname__}.{attr} setter")
-                    elif hasattr(type(d), "__set__") and not isinstance(
-                            d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
-                        setter = inspect.getattr_static(type(d), "__set__")
-                        calls.update(scanner.scan_callable(
-                            setter, f"{q}: BUILD slot state runs {type(d).__qualname__}.__set__ ({attr})", 0,
-                            type(d)))
-                        ran.append(f"{type(d).__qualname__}.__set__")
+            owner, fn = owner_of(cls, "__getattr__")
+            if isinstance(fn, types.FunctionType) and not hasattr(fn, "__wrapped__"):
+                # load_build's getattr(inst, "__setstate__", None): read with
+                # its name parameter known to be "__setstate__".
+                calls.update(scanner._scan_code(fn, fn.__code__, f"{q}: BUILD looks up __setstate__, so runs "
+                                                f"{owner.__qualname__}.__getattr__", 1, cls, consts={1: "__setstate__"}))
+                ran.append(f"{owner.__qualname__}.__getattr__")
+            else:
+                method("__getattr__", "BUILD looks up __setstate__, so runs")
+            more, names = scanner.scan_slot_state(cls, f"{q}: BUILD slot state runs", 0)
+            calls.update(more)
+            ran.extend(names)
     if "append" in uses:
         method("append", "APPENDS runs")
         method("extend", "APPENDS runs")

@@ -1,6 +1,10 @@
 """A fake library for tests/policy_generate/generate_test.py: one class of
 each kind the generator must tell apart. Never imported by a pickle."""
 
+import functools
+import inspect
+import warnings
+
 
 class SafePoint:
     """Default reduction, plain __init__: allowed new + build (+ reference)."""
@@ -109,10 +113,373 @@ def fetch_all():
     return urllib.request.urlopen("http://example.invalid/")
 
 
+class ImportsPure:
+    """__setstate__ imports a helper of the library (a constant name) and
+    calls it: the helper is followed and scanned; allowed."""
+
+    def __setstate__(self, state):
+        from fakelib._util import clamp
+        from . import _util
+        self.x = clamp(state["x"])
+        self.y = _util.clamp(state["y"])
+
+
+class ImportsUnsafeHelper:
+    """The imported helper calls eval: refused through it."""
+
+    def __setstate__(self, state):
+        from fakelib._util import run_code
+        self.x = run_code(state["x"])
+
+
+class ImportsFormulaEvaluator:
+    """statsmodels' ModelData.__setstate__: patsy evaluates the pickle's
+    formula as Python. A deny-listed module: refused (not even imported)."""
+
+    def __setstate__(self, state):
+        from patsy import dmatrices
+        self.design = dmatrices(state["formula"], state["data"])
+
+
+class ImportsFileReader:
+    """An imported name outside the library is judged by its name: json.load
+    reads a file object; refused."""
+
+    def __setstate__(self, state):
+        from json import load
+        self.config = load(state["stream"])
+
+
+class ShadowsBuiltin:
+    """A local rebinding a builtin's name is the pickle's value, not the
+    builtin: refused."""
+
+    def __setstate__(self, state):
+        len = state["size"]
+        self.n = len()
+
+
+def _cached(func):
+    """sympy's @cacheit: the wrapper calls `func` and `cfunc`, closure cells
+    fixed when the decorator ran (the decorated function, its lru_cache)."""
+    cfunc = functools.lru_cache(maxsize=16)(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return cfunc(*args, **kwargs)
+        except TypeError:
+            return func(*args, **kwargs)
+    return wrapper
+
+
+def _calls_with(target):
+    """A wrapper calling a closure cell that holds eval: refused through it."""
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(self, *args):
+            return target(*args)
+        return wrapper
+    return decorator
+
+
+def _counted(func):
+    """A closure cell a sibling closure rebinds (nonlocal) while the library
+    runs: its value varies, refused."""
+    def wrapper(*args):
+        return func(*args)
+
+    def rebind(f):
+        nonlocal func
+        func = f
+    wrapper.rebind = rebind
+    return wrapper
+
+
+class CachedNew:
+    """__new__ under a caching decorator (sympy's Basic subclasses): allowed."""
+
+    @_cached
+    def __new__(cls, x=0):
+        obj = object.__new__(cls)
+        obj.x = x
+        return obj
+
+
+class ClosureCallsEval:
+    """Loading calls a method whose wrapper calls eval (a closure cell): refused."""
+
+    @_calls_with(eval)
+    def __setstate__(self, state):
+        pass
+
+
+class ClosureRebound:
+    """Loading calls a method whose wrapper calls a rebound closure cell: refused."""
+
+    @_counted
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+class RemovedAttribute:
+    """gensim's removed attributes: the setter calls `self.old()`, whose
+    getter only raises, so no value is ever called; allowed."""
+
+    @property
+    def old(self):
+        raise AttributeError("old was removed; use new")
+
+    @old.setter
+    def old(self, value):
+        self.old()
+
+
+class CallsPropertyValue:
+    """The setter calls a property whose getter returns a stored value: refused."""
+
+    @property
+    def hook(self):
+        return self._hook
+
+    @hook.setter
+    def hook(self, value):
+        self.hook()
+
+
+def _deprecated(reason):
+    """gensim's and nltk's @deprecated(reason): the decorator call ran at
+    import; the wrapper warns and calls `func`, the decorated function."""
+    def decorator(func):
+        @functools.wraps(func)
+        def new_func(*args, **kwargs):
+            warnings.warn(reason, DeprecationWarning)
+            return func(*args, **kwargs)
+        return new_func
+    return decorator
+
+
+class RenamedAttribute:
+    """A renamed attribute's setter under @_deprecated(...): allowed."""
+
+    @property
+    def old(self):
+        return self.new
+
+    @old.setter
+    @_deprecated("old is now new")
+    def old(self, value):
+        self.new = value
+
+
+class SetattrState:
+    """sympy's Basic.__setstate__: setattr(self, key, value) for every key is
+    what BUILD does with slot state; the same setters are scanned: allowed."""
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class SetattrStateRunsSetter:
+    """The same, and a property setter evaluates its value: refused."""
+
+    @property
+    def expr(self):
+        return self._expr
+
+    @expr.setter
+    def expr(self, value):
+        self._expr = eval(value)
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class SetattrOther:
+    """setattr on another object under a computed name: refused."""
+
+    def __setstate__(self, state):
+        target = state["target"]
+        setattr(target, state["name"], state["value"])
+
+
+class PrivateHelper:
+    """`self.__check()` is `self._PrivateHelper__check()`: allowed."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__check()
+
+    def __check(self):
+        return len(self.__dict__)
+
+
+class PrivateRunner:
+    """`self.__run()` is found under its mangled name, and evaluates: refused."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__run()
+
+    def __run(self):
+        return eval(self.expr)
+
+
+class LessIndentedString:
+    """A body line less indented than the def (a string): read from the
+    whole file's tree; allowed."""
+
+    def __setstate__(self, state):
+        self.doc = """
+header"""
+        self.__dict__.update(state)
+
+
+class LessIndentedEval:
+    """The same shape, and it evaluates: refused."""
+
+    def __setstate__(self, state):
+        self.doc = """
+header"""
+        self.value = eval(state["expr"])
+
+
+def is_class(x):
+    """inspect.isclass is isinstance(x, type): allowed."""
+    return inspect.isclass(x)
+
+
+def signature_of(x):
+    """inspect.signature is not in the table of pure inspect functions: refused."""
+    return inspect.signature(x)
+
+
+class ChecksOnLoad:
+    """An inherited __setstate__ calls self.check(): pure here; allowed."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.check()
+
+    def check(self):
+        return len(self.__dict__)
+
+
+class OverridesCheck(ChecksOnLoad):
+    """Loading runs the inherited __setstate__, whose self.check() is this
+    class's, which evaluates: refused (self resolves on the loaded class)."""
+
+    def check(self):
+        return eval(self.expr)
+
+
+class SuperCheck(OverridesCheck):
+    """check() calls super().check(): OverridesCheck's (after the class the
+    code is defined in, not after the loaded class): refused."""
+
+    def check(self):
+        return super().check()
+
+
+class SuperToEval(OverridesCheck):
+    """check() hands on to OverridesCheck.check (eval) through super()."""
+
+    def check(self):
+        return super().check()
+
+
+class InheritsSuperToEval(SuperToEval):
+    """super() in the inherited check() starts after SuperToEval, the class
+    it was written in (its __class__ cell), not after this one: reaches
+    OverridesCheck.check's eval; refused."""
+
+
+class AttributesOnDemand:
+    """scipy's spmatrix.__getattr__: BUILD asks it for "__setstate__", which
+    no branch but the final raise answers; the `A` branch evaluates, but
+    cannot run while loading: allowed."""
+
+    def __getattr__(self, name):
+        if name == "A":
+            return eval(self.expr)
+        raise AttributeError(name)
+
+
+class SetstateThroughGetattr:
+    """The branch BUILD's lookup takes evaluates: refused."""
+
+    def __getattr__(self, name):
+        if name == "__setstate__":
+            return eval(self.expr)
+        raise AttributeError(name)
+
+
+class _Lazy:
+    """nltk's LazyCorpusLoader: methods only through __getattr__."""
+
+    def __getattr__(self, name):
+        return self.__dict__["_loaded"][name]
+
+
+class _Counter:
+    def __init__(self):
+        self.count = 0
+        self.hook = None
+
+    def total(self):
+        return self.count
+
+
+_LAZY = _Lazy()
+_COUNTER = _Counter()
+
+
+def count_total():
+    """Calls a method a module-level object's class defines: allowed."""
+    return _COUNTER.total()
+
+
+def lazy_words():
+    """A module-level object's method found only through __getattr__ (nltk's
+    corpus readers reading files): refused."""
+    return _LAZY.words()
+
+
+def counter_hook():
+    """A module-level object's stored value: refused."""
+    return _COUNTER.hook()
+
+
+def local_lazy_words():
+    """A local the code made by calling a class: its method is its class's,
+    and _Lazy has none (only __getattr__): refused."""
+    loader = _Lazy()
+    return loader.words()
+
+
+def local_counter_total():
+    """The same, with a method the class defines: allowed."""
+    counter = _Counter()
+    return counter.total()
+
+
 import json  # noqa: E402  (module level: the functions above name them)
 import urllib.request  # noqa: E402
 
 _SETTINGS = None
+
+
+class AllocatesThroughLocalImport:
+    """The allocator is imported inside __setstate__ (a constant import, which
+    the scanner reads): numpy.empty sized by state is refused as surely as a
+    global numpy.empty is."""
+
+    def __setstate__(self, state):
+        from numpy import empty
+        self.__dict__.update(state)
+        self.buffer = empty(state["size"])
 
 
 class AllocatesFromState:

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Each rule of the policy generate inspector can fail its fakelib cases.
+
+    mutations_test.py
+
+For every rule relaxed or added for issue 15 (docs/policies.md, "Generated
+policies"), the inspector is run on tests/policy_generate/fakelib with that
+rule changed (a one-line text edit of a copy): the change must refuse one of
+the rule's allowed cases or let one of its refused neighbours through. The
+unchanged inspector must allow all of ALLOWED and refuse all of REFUSED.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+SRC = HERE.parents[1] / "tools" / "pickleguard" / "policy_generate.py"
+ALLOWED = {
+    "AttributesOnDemand", "CachedNew", "ChecksOnLoad", "ImportsPure", "LessIndentedString", "PrivateHelper",
+    "RemovedAttribute", "RenamedAttribute", "SetattrState", "count_total", "is_class", "local_counter_total",
+}
+REFUSED = {
+    "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
+    "ImportsInInit", "ImportsUnsafeHelper", "InheritsSuperToEval", "LessIndentedEval", "OverridesCheck",
+    "PrivateRunner", "SetattrOther", "SetattrStateRunsSetter", "SetstateThroughGetattr", "ShadowsBuiltin",
+    "SuperCheck", "counter_hook", "lazy_words", "local_lazy_words", "signature_of",
+}
+
+
+def run(src):
+    with tempfile.TemporaryDirectory() as tmp:
+        script = pathlib.Path(tmp) / "inspector.py"
+        script.write_text(src)
+        out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "fakelib"],
+                             capture_output=True, text=True).stdout
+    d = json.loads(out)
+    return {e["name"] for e in d["entries"] if e["module"] == "fakelib"}
+
+
+base = SRC.read_text()
+# name -> (inspector text, what it is changed to)
+MUTATIONS = {
+ 'getattr const ignored': ('            nodes = pruned_walk(node, none_params, known)', '            pass'),
+ 'getattr const inverted': ('        return equal if isinstance(test.ops[0], ast.Eq) else not equal', '        return not equal if isinstance(test.ops[0], ast.Eq) else equal'),
+
+ 'self on owner': ('        return self.scan_callable(fn, why, depth, cls=concrete or owner, noargs=noargs)', '        return self.scan_callable(fn, why, depth, cls=owner, noargs=noargs)'),
+ 'super after concrete': ('                for k in mro[mro.index(here) + 1:]:', '                for k in mro[1:]:'),
+
+ 'setattr self refused': ('                if n == "setattr" and len(call.args) == 3', '                if False and len(call.args) == 3'),
+ 'setattr self free': ('                    return self.scan_slot_state(cls, f"{why} -> setattr(self, ...)", depth + 1)[0]', '                    return set()'),
+ 'setattr any object': ('call.args[0].id == first and first is not None and cls is not None:', 'cls is not None:'),
+ 'no mangling': ('        if classes and classes[-1].lstrip("_"):', '        if False:'),
+ 'no parse fallback': ('            found = function_in_file(code)\n', '            found = None\n'),
+ 'inspect table off': ('    ("inspect", "isclass"): "return isinstance(object, type)",\n', ''),
+ 'inspect all pure': ('            if (obj.__name__, attr) in PURE_DENIED and', '            if obj.__name__ == "inspect" or (obj.__name__, attr) in PURE_DENIED and'),
+
+ 'imports all refused': ('                refusal = local.bad_imports.get(id(n))\n', '                refusal = "imports"\n'),
+ 'patsy not denied': ('"patsy", ', ''),
+ 'imported names not judged': ('return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)', 'return set()'),
+ 'no shadow check': ('            if n in local.bound or n in local.imports:\n                # A local', '            if False:\n                # A local'),
+ 'cells not judged': ('        ok, value = local.cells[name]\n', '        return set()\n'),
+ 'cells refused': ('            if n in local.cells:\n                return self.scan_cell', '            if n in local.cells and False:\n                return self.scan_cell'),
+ 'nonlocal ignored': ('            elif rebound is None or name in rebound:', '            elif rebound is None:'),
+ 'raises_only always': ('    if not isinstance(fn, types.FunctionType) or hasattr(fn, "__wrapped__"):\n        return False', '    return True'),
+ 'raises_only never': ('            if raises_only(static.fget):', '            if False:'),
+ 'module objects unfollowed': ('''                if found:
+                    # A module-level object''', '''                if found:
+                    return set()
+                    # A module-level object'''),
+ 'constructed unfollowed': ('''                if found and isinstance(obj, InstanceOf):
+''', '''                if found and isinstance(obj, InstanceOf):
+                    return set()
+'''),
+ 'decorators scanned': ('            node.decorator_list = []\n', '            pass\n'),
+}
+errors = []
+b = run(base)
+if not ALLOWED <= b or REFUSED & b:
+    errors.append(f"unchanged: not allowed {sorted(ALLOWED - b)}, let through {sorted(REFUSED & b)}")
+for name, (old, new) in MUTATIONS.items():
+    if base.count(old) < 1:
+        errors.append(f"{name}: the text to change is gone from the inspector; update this test")
+        continue
+    a = run(base.replace(old, new, 1))
+    print(f"{name:28s} refuses {sorted(ALLOWED - a)}, lets through {sorted(REFUSED & a)}")
+    if ALLOWED <= a and not REFUSED & a:
+        errors.append(f"{name}: changing the rule changed no case")
+for e in errors:
+    print("FAIL:", e)
+sys.exit(1 if errors else 0)
