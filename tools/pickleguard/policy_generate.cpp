@@ -9,7 +9,11 @@
 // refusals as JSON. This side adds what only pickleguard knows: every
 // candidate, and every callee outside the library that its loading code
 // calls, is looked up in the knowledge base, and refused when it is named
-// there. The policy text is parsed before it is written, as `infer` does.
+// there. Entries a person reviewed (--reviewed FILE: native reconstructors
+// and helper reductions the inspector cannot read) are merged in, winning
+// over the derived entry or refusal of the same name but not over the
+// knowledge base. The policy text is parsed before it is written, as
+// `infer` does.
 #include "commands.hpp"
 #include "policy_write.hpp"
 
