@@ -7,6 +7,12 @@ Checks, by name, what the generator allows (and with which uses) and what it
 refuses (and why), that every entry carries a note, that the output parses
 as a policy (`policy show` of the written file is not needed: generate
 parses it before writing), and that two runs give the same bytes.
+
+Then the reviewed-entry input (--reviewed FILE, docs/policies.md "Reviewed
+entries"): a reviewed entry replaces the derived entry of the same name
+(its bounds and invokes written as given) and a refusal of the same name,
+an entry the knowledge base names stays refused, and a file with a pattern
+or an entry without a note is an error.
 """
 import argparse
 import pathlib
@@ -80,13 +86,67 @@ REFUSED = {
 }
 
 
-def generate(pickleguard, out):
+def generate(pickleguard, out, *extra, must_work=True):
     r = subprocess.run([pickleguard, "policy", "generate", "fakelib", "--path", str(HERE), "--name", "fakelib",
                         "-o", str(out),
-                        "--explain"], capture_output=True, text=True)
-    if r.returncode != 0:
+                        "--explain", *extra], capture_output=True, text=True)
+    if r.returncode != 0 and must_work:
         sys.exit(f"policy generate failed ({r.returncode}): {r.stderr}")
-    return out.read_bytes(), r.stderr
+    return (out.read_bytes() if r.returncode == 0 else None), r.stderr
+
+
+REVIEWED = """name = "fakelib-reviewed"
+
+[[allow]]
+module = "fakelib"
+name = "double"
+uses = ["call"]
+max_int_arg = 100
+note = "Reviewed: doubles a small integer."
+
+[[allow]]
+module = "fakelib"
+name = "ReducesThroughHelper"
+uses = ["call"]
+invokes = [{ arg = 0, use = "call", pass_arg = 1 }]
+note = "Reviewed: the helper reduction, checked by a person."
+
+[[allow]]
+module = "os"
+name = "system"
+uses = ["call"]
+note = "A reviewer's mistake: the knowledge base still refuses it."
+"""
+
+
+def reviewed_checks(pickleguard, tmp):
+    errors = []
+    rev = tmp / "reviewed.toml"
+    rev.write_text(REVIEWED)
+    text, err = generate(pickleguard, tmp / "merged.toml", "--reviewed", str(rev))
+    text = text.decode()
+    entries = {(e["module"], e["name"]): e for e in tomllib.loads(text).get("allow", [])}
+    d = entries.get(("fakelib", "double"))
+    if not d or d["uses"] != ["call"] or d.get("max_int_arg") != 100 or "replaces the derived entry (uses reference)" not in d["note"]:
+        errors.append(f"reviewed double did not replace the derived entry with its bounds: {d}")
+    h = entries.get(("fakelib", "ReducesThroughHelper"))
+    if not h or h.get("invokes") != [{"arg": 0, "use": "call", "pass_arg": 1}] or "The generator refused it" not in h["note"]:
+        errors.append(f"reviewed ReducesThroughHelper not merged over its refusal: {h}")
+    if any(l.startswith("# fakelib.ReducesThroughHelper: ") for l in text.splitlines()):
+        errors.append("a reviewed entry is still listed as refused")
+    if ("os", "system") in entries:
+        errors.append("a reviewed os.system, which the knowledge base names, was allowed")
+    if not any(l.startswith("# os.system: reviewed in") and "knowledge base" in l for l in text.splitlines()):
+        errors.append("the refused reviewed os.system is not listed with the reason")
+    if f"merged from --reviewed {rev} (" not in text:
+        errors.append("the header does not name the reviewed file")
+    for bad, why in ((REVIEWED.replace('name = "double"', 'name_pattern = "d.*"'), "no patterns"),
+                     (REVIEWED.replace('note = "Reviewed: doubles a small integer."\n', ""), "needs a note")):
+        rev.write_text(bad)
+        out, err = generate(pickleguard, tmp / "bad.toml", "--reviewed", str(rev), must_work=False)
+        if out is not None or why not in err:
+            errors.append(f"a reviewed file that breaks '{why}' was accepted: {err[:200]!r}")
+    return errors
 
 
 def main():
@@ -121,6 +181,8 @@ def main():
     extra = set(entries) - set(ALLOWED)
     if extra:
         errors.append(f"allowed but not expected: {sorted(extra)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        errors += reviewed_checks(args.pickleguard, pathlib.Path(tmp))
     for e in errors:
         print("FAIL:", e)
     print(f"{len(entries)} allowed, {len(REFUSED)} refusals checked, {len(errors)} errors")

@@ -140,6 +140,7 @@ struct generate_args {
     std::string python = "/usr/bin/python3";
     std::vector<std::string> paths;     // put first on the inspector's sys.path
     std::vector<std::string> includes;  // default: python
+    std::string reviewed;               // entries a person reviewed, merged in (--reviewed FILE)
     bool explain = false;               // list refusals on standard error
 };
 CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args);

@@ -9,7 +9,11 @@
 // refusals as JSON. This side adds what only pickleguard knows: every
 // candidate, and every callee outside the library that its loading code
 // calls, is looked up in the knowledge base, and refused when it is named
-// there. The policy text is parsed before it is written, as `infer` does.
+// there. Entries a person reviewed (--reviewed FILE: native reconstructors
+// and helper reductions the inspector cannot read) are merged in, winning
+// over the derived entry or refusal of the same name but not over the
+// knowledge base. The policy text is parsed before it is written, as
+// `infer` does.
 #include "commands.hpp"
 #include "policy_write.hpp"
 
@@ -24,7 +28,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -122,6 +129,68 @@ std::string kb_reason(const known_global& k) {
     return std::string(to_string(k.severity)) + ", " + k.category + ": " + r;
 }
 
+// "reference" first, then the report's order, as every generated entry lists them.
+std::vector<std::string> use_list(std::uint8_t bits) {
+    std::vector<std::string> words;
+    if (bits & uses::reference) words.emplace_back("reference");
+    for (const use_word& u : use_words)
+        if (u.bit != uses::reference && (bits & u.bit)) words.emplace_back(u.word);
+    return words;
+}
+
+// The reviewed entries (--reviewed FILE): what the inspector cannot derive
+// (native code, helpers that call or instantiate an argument), each written
+// by a person with the bounds and `invokes` that make it safe. The file is a
+// policy file, parsed as one (a misspelt key is an error), with exact names
+// only, so that each can be looked up in the knowledge base and set against
+// the derived entry of the same name; every entry needs a note.
+result<policy> load_reviewed(const std::string& path) {
+    auto fail = [&](std::string what) {
+        return error{error_kind::usage, error::no_offset, error::no_opcode, path + ": " + std::move(what)};
+    };
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("cannot read the reviewed entries");
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto parsed = parse_policy(text.str(), path, std::filesystem::path(path).parent_path().string());
+    if (!parsed) return parsed;
+    const policy& p = parsed.value();
+    if (!p.includes().empty() || !p.persistent_ids().empty())
+        return fail("a reviewed-entries file lists [[allow]] entries only (no include, no [[persistent_id]])");
+    for (const allow_entry& e : p.entries()) {
+        if (e.module_is_pattern || e.name_is_pattern)
+            return fail(e.origin + ": a reviewed entry names one global exactly (module and name, no patterns)");
+        if (e.note.empty()) return fail(e.origin + ": a reviewed entry needs a note saying what loading runs and why its arguments are bounded");
+    }
+    return parsed;
+}
+
+// One reviewed entry as policy text, every key it has, in a fixed order.
+std::string reviewed_text(const allow_entry& e, const std::string& note) {
+    std::string out = "\n[[allow]]\nmodule = " + toml_string(e.module) + "\nname = " + toml_string(e.name) +
+                      "\nuses = " + toml_array(use_list(e.uses)) + "\n";
+    if (e.max_int_arg) out += "max_int_arg = " + std::to_string(*e.max_int_arg) + "\n";
+    if (e.max_int_bytes) out += "max_int_bytes = " + std::to_string(*e.max_int_bytes) + "\n";
+    if (e.max_iter_len) out += "max_iter_len = " + std::to_string(*e.max_iter_len) + "\n";
+    if (!e.str_arg_pattern.empty()) out += "str_arg_pattern = " + toml_string(e.str_arg_pattern) + "\n";
+    if (!e.invokes.empty()) {
+        out += "invokes = [";
+        for (std::size_t i = 0; i < e.invokes.size(); ++i) {
+            const invoked_arg& v = e.invokes[i];
+            out += std::string(i ? ", " : "") + "{ arg = " + std::to_string(v.arg) +
+                   ", use = " + (v.use == uses::instantiate ? "\"new\"" : "\"call\"");
+            if (v.pass_arg) out += ", pass_arg = " + std::to_string(*v.pass_arg);
+            if (v.star_args) out += ", star_args = " + std::to_string(*v.star_args);
+            if (v.rest_args) out += ", rest_args = " + std::to_string(*v.rest_args);
+            if (v.star_kwargs) out += ", star_kwargs = " + std::to_string(*v.star_kwargs);
+            out += " }";
+        }
+        out += "]\n";
+    }
+    if (e.state_arg) out += "state_arg = " + std::to_string(*e.state_arg) + "\n";
+    return out + "note = " + toml_string(note) + "\n";
+}
+
 }  // namespace
 
 CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args) {
@@ -143,6 +212,9 @@ CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args)
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--reviewed", args.reviewed,
+                    "Merge these reviewed entries (a policy file of exact names, each with a note) into the "
+                    "derived ones; a reviewed entry replaces a derived or refused one of the same name");
     cmd->add_flag("--explain", args.explain, "Also list every refused class and function, with the reason, on standard error");
     return cmd;
 }
@@ -150,6 +222,15 @@ CLI::App* add_policy_generate_command(CLI::App& policy_cmd, generate_args& args)
 int run_policy_generate(const generate_args& args) {
     std::string name = policy_name(args.name, args.output, args.libraries.front());
     std::vector<std::string> includes = args.includes.empty() ? std::vector<std::string>{"python"} : args.includes;
+    std::optional<policy> reviewed;
+    if (!args.reviewed.empty()) {
+        auto r = load_reviewed(args.reviewed);
+        if (!r) {
+            std::fprintf(stderr, "pickleguard: policy generate: %s\n", r.error().reason.c_str());
+            return kExitError;
+        }
+        reviewed.emplace(std::move(r).value());
+    }
 
     auto printed = run_inspector(args);
     if (!printed) {
@@ -195,9 +276,51 @@ int run_policy_generate(const generate_args& args) {
         }
         allowed.push_back(std::move(c));
     }
+
+    // Reviewed entries win over derived ones and refusals of the same name
+    // (the note says which it replaced), but never over the knowledge base.
+    struct written {
+        std::string module, name, text;
+    };
+    std::vector<written> entries;
+    std::size_t n_reviewed = 0;
+    if (reviewed) {
+        for (const allow_entry& e : reviewed->entries()) {
+            if (const known_global* k = dangerous(kb, e.module, e.name)) {
+                std::fprintf(stderr, "pickleguard: policy generate: reviewed entry %s.%s refused: the knowledge base names it\n",
+                             comment_safe_ascii(e.module).c_str(), comment_safe_ascii(e.name).c_str());
+                refused.push_back({e.module, e.name, "reviewed in " + args.reviewed + ", but the knowledge base names it (" + kb_reason(*k) + ")"});
+                continue;
+            }
+            auto same = [&](const auto& x) { return x.module == e.module && x.name == e.name; };
+            std::string note = "Reviewed (" + args.reviewed + "): " + e.note;
+            auto d = std::find_if(allowed.begin(), allowed.end(), same);
+            if (d != allowed.end()) {
+                std::string was;
+                for (const std::string& u : d->uses) was += (was.empty() ? "" : ", ") + u;
+                note += " [It replaces the derived entry (uses " + was + ").]";
+                allowed.erase(d);
+            }
+            for (auto r = std::find_if(refused.begin(), refused.end(), same); r != refused.end();
+                 r = std::find_if(refused.begin(), refused.end(), same)) {
+                note += " [The generator refused it: " + r->reason + ".]";
+                refused.erase(r);
+            }
+            entries.push_back({e.module, e.name, reviewed_text(e, note)});
+            ++n_reviewed;
+        }
+    }
     auto by_name = [](const auto& a, const auto& b) { return std::tie(a.module, a.name) < std::tie(b.module, b.name); };
     std::sort(allowed.begin(), allowed.end(), by_name);
     std::sort(refused.begin(), refused.end(), by_name);
+    for (const candidate& c : allowed) {
+        std::uint8_t bits = 0;
+        for (const std::string& u : c.uses) bits |= use_bit(u);
+        entries.push_back({c.module, c.name,
+                           "\n[[allow]]\nmodule = " + toml_string(c.module) + "\nname = " + toml_string(c.name) +
+                               "\nuses = " + toml_array(use_list(bits)) + "\nnote = " + toml_string(c.note) + "\n"});
+    }
+    std::sort(entries.begin(), entries.end(), by_name);
 
     std::string out;
     out += "# GENERATED by `pickleguard policy generate` (pickleguard " + std::string(version()) + ") from " +
@@ -205,26 +328,18 @@ int run_policy_generate(const generate_args& args) {
     for (const auto& lib : doc["libraries"])
         out += "# " + comment_safe_ascii(lib["name"].get<std::string>()) + ": " +
                std::to_string(lib["modules"].get<int>()) + " modules inspected, " + std::to_string(lib["skipped"].size()) + " skipped (tests, failed imports).\n";
-    out += "# " + std::to_string(allowed.size()) + " entries allowed, " + std::to_string(refused.size()) +
-           " classes and functions refused (listed at the end with the reason).\n"
-           "# Each entry was derived from the code unpickling runs for it (docs/policies.md, \"Generated\n"
+    out += "# " + std::to_string(entries.size()) + " entries allowed, " + std::to_string(refused.size()) +
+           " classes and functions refused (listed at the end with the reason).\n";
+    if (reviewed)
+        out += "# " + std::to_string(n_reviewed) + " of the entries are reviewed ones, merged from --reviewed " +
+               comment_safe_ascii(args.reviewed) + " (their notes say so).\n";
+    out += "# Each entry was derived from the code unpickling runs for it (docs/policies.md, \"Generated\n"
            "# policies\"); review it before trusting it: every allowed global is code a pickle can run.\n\n";
     out += "name = " + toml_string(name) + "\n";
     out += "description = " + toml_string("Generated by pickleguard policy generate from " + versions) + "\n";
     out += "include = " + toml_array(includes) + "\n";
 
-    for (const candidate& c : allowed) {
-        // Generated files list "reference" first, then the report's order.
-        std::vector<std::string> words;
-        auto keep = [&](std::string_view u) {
-            if (std::find(c.uses.begin(), c.uses.end(), u) != c.uses.end()) words.emplace_back(u);
-        };
-        keep("reference");
-        for (const use_word& u : use_words)
-            if (u.bit != uses::reference) keep(u.word);
-        out += "\n[[allow]]\nmodule = " + toml_string(c.module) + "\nname = " + toml_string(c.name) +
-               "\nuses = " + toml_array(words) + "\nnote = " + toml_string(c.note) + "\n";
-    }
+    for (const written& w : entries) out += w.text;
     if (!refused.empty()) {
         out += "\n# --- refused -------------------------------------------------------------------\n";
         for (const refusal& r : refused)
@@ -244,8 +359,8 @@ int run_policy_generate(const generate_args& args) {
                          comment_safe_ascii(r.name).c_str(), comment_safe_ascii(r.reason).c_str());
 
     if (!write_output(args.output, out)) return kExitError;
-    std::fprintf(stderr, "pickleguard: policy generate: %zu entr%s allowed, %zu refused (%s)%s%s\n", allowed.size(),
-                 allowed.size() == 1 ? "y" : "ies", refused.size(), versions.c_str(), args.output.empty() ? "" : " -> ",
+    std::fprintf(stderr, "pickleguard: policy generate: %zu entr%s allowed, %zu refused (%s)%s%s\n", entries.size(),
+                 entries.size() == 1 ? "y" : "ies", refused.size(), versions.c_str(), args.output.empty() ? "" : " -> ",
                  args.output.c_str());
     return kExitOk;
 }

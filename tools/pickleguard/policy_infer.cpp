@@ -278,9 +278,11 @@ int run_policy_infer(const infer_args& args) {
 
     // --generalize: a global the files need from library L widens to L's
     // generated policy, which allows only what `policy generate` showed
-    // loading runs no code a pickle could turn into arbitrary code. Only
-    // shipped policies that say they were generated count (not hand-written
-    // ones such as sklearn), and the files are read again under them.
+    // loading runs no code a pickle could turn into arbitrary code, and the
+    // reviewed entries merged into it (numpy's, pandas', sklearn's native
+    // reconstructors). Only shipped policies that say they were generated
+    // count (not hand-written ones such as python or pytorch), and the files
+    // are read again under them.
     if (args.generalize) {
         std::set<std::string> wanted;
         for (const file_report& r : reports)
