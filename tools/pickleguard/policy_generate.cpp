@@ -327,7 +327,7 @@ int run_policy_generate(const generate_args& args) {
            comment_safe_ascii(versions) + ", Python " + comment_safe_ascii(doc["python"].get<std::string>()) + ".\n";
     for (const auto& lib : doc["libraries"])
         out += "# " + comment_safe_ascii(lib["name"].get<std::string>()) + ": " +
-               std::to_string(lib["modules"].get<int>()) + " modules inspected, " + std::to_string(lib["skipped"].size()) + " skipped (tests, failed imports).\n";
+               std::to_string(lib["modules"].get<int>()) + " modules inspected, " + std::to_string(lib["skipped"].size()) + " skipped (tests, build tools, failed imports).\n";
     out += "# " + std::to_string(entries.size()) + " entries allowed, " + std::to_string(refused.size()) +
            " classes and functions refused (listed at the end with the reason).\n";
     if (reviewed)
