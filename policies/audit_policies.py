@@ -21,7 +21,7 @@ or `native`:
                     factory, with no arguments
 
 and the bounds the entry declares (max_int_arg, max_int_bytes,
-str_arg_pattern, max_iter_len, invokes, state_arg).
+str_arg_pattern, max_iter_len, min_args, max_args, args, invokes, state_arg).
 
 With --check it fails (exit 1) on:
   * an entry without a note;
@@ -66,7 +66,7 @@ GENERATOR = ROOT / "tools" / "pickleguard" / "policy_generate.py"
 NATIVE_TABLE = HERE / "audit" / "native.toml"
 KNOWLEDGE = HERE / "knowledge" / "dangerous.toml"
 SEVERE = {"medium", "high", "critical"}
-BOUND_KEYS = ("max_int_arg", "max_int_bytes", "str_arg_pattern", "max_iter_len")
+BOUND_KEYS = ("max_int_arg", "max_int_bytes", "str_arg_pattern", "max_iter_len", "min_args", "max_args", "args")
 ARG_USES = ("call", "new", "build", "append", "setitem", "additems")
 FOLLOW_DEPTH = 6
 # An entry's note that says the global is not in the installed version.
