@@ -35,7 +35,8 @@ With --check it fails (exit 1) on:
     range(n), numpy.zeros(n), x ** n, math.factorial(n), int.to_bytes(n),
     str.ljust(n), format widths); a size the pickle chooses fails the entry
     unless the entry declares a bound (max_int_arg, max_int_bytes,
-    str_arg_pattern or max_iter_len) on the arguments that reach it;
+    str_arg_pattern, max_iter_len, min_args, max_args or args) on the
+    arguments that reach it;
   * native code loading runs with the pickle's arguments (call, new, build,
     append, setitem, additems) that is not in the reviewed table
     policies/audit/native.toml, which gives for each the reason it is safe
