@@ -108,6 +108,15 @@ def numpy_reconstruct_shape_through_rebuild_from_type():
     return PROTO + call + STOP
 
 
+def numpy_mareconstruct_shape():
+    """numpy.ma's _mareconstruct(MaskedArray, ndarray, (2**31,), dtype('O')) runs ndarray.__new__(ndarray,
+    (2**31,), 'O') and a mask of that shape: as _reconstruct."""
+    dtype = glob("numpy", "dtype") + text("O") + TUPLE1 + REDUCE
+    call = glob("numpy.ma.core", "_mareconstruct") + MARK + glob("numpy.ma.core", "MaskedArray") + \
+        glob("numpy", "ndarray") + long1(2 ** 31) + TUPLE1 + dtype + TUPLE + REDUCE
+    return PROTO + call + STOP
+
+
 # (policies, attack, (policy file, the line that bounds it) or None): every
 # policy that includes the one fixed must refuse it too. The rows through
 # invokes have no line to remove: the shipped entries of these callables do
@@ -133,6 +142,8 @@ ATTACKS = [
     (["sklearn"], numpy_reconstruct_shape, None),
     (["numpy"], numpy_reconstruct_nested_shape, SHAPE),
     (["numpy", "pytorch"], numpy_reconstruct_shape_through_rebuild_from_type, None),
+    (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
+    (["pandas"], numpy_mareconstruct_shape, None),
 ]
 
 
