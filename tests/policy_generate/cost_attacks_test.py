@@ -74,6 +74,18 @@ def pandas_rangeindex():
     return PROTO + idx + STOP
 
 
+def punycode_bytes():
+    """bytes(10,000 distinct CJK characters, 'punycode'): str.encode runs the same codec."""
+    s = "".join(chr(0x4E00 + i) for i in range(10000))
+    return PROTO + glob("builtins", "bytes") + text(s) + text("punycode") + TUPLE2 + REDUCE + STOP
+
+
+def punycode_bytearray():
+    """bytearray(10,000 distinct CJK characters, 'punycode'), as bytes."""
+    s = "".join(chr(0x4E00 + i) for i in range(10000))
+    return PROTO + glob("builtins", "bytearray") + text(s) + text("punycode") + TUPLE2 + REDUCE + STOP
+
+
 def punycode_through_rebuild_from_type():
     """torch's _rebuild_from_type_v2(_codecs.encode, Tensor, (text, 'punycode'), {}) calls
     _codecs.encode(text, 'punycode') itself (invokes, star_args)."""
@@ -108,6 +120,16 @@ def numpy_reconstruct_shape_through_rebuild_from_type():
     return PROTO + call + STOP
 
 
+def numpy2_scalar_void():
+    """numpy._core.multiarray.scalar(dtype('V2147483647')): numpy 2's spelling."""
+    return numpy_scalar_void().replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
+
+
+def numpy2_reconstruct_shape():
+    """numpy._core.multiarray._reconstruct(ndarray, (2**31,), dtype('O')): numpy 2's spelling."""
+    return numpy_reconstruct_shape().replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
+
+
 def numpy_mareconstruct_shape():
     """numpy.ma's _mareconstruct(MaskedArray, ndarray, (2**31,), dtype('O')) runs ndarray.__new__(ndarray,
     (2**31,), 'O') and a mask of that shape: as _reconstruct."""
@@ -123,9 +145,9 @@ def numpy_mareconstruct_shape():
 # not allow "reference", which handing one to another callable is, so they
 # are refused twice (tests/unit/judge_cost_test.cpp tests the bounds on that
 # path alone, under a policy that allows the reference).
-PUNY = ("python.toml", r'args = \[\{ pos = 1, pattern = "latin1\|latin-1" \}\]')
-SCALAR = ("numpy.toml", r"min_args = 2")
-SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]")
+PUNY = ("python.toml", r'args = \[\{ pos = 1, pattern = "latin1\|latin-1" \}\]', 3)  # the third: _codecs.encode
+SCALAR = ("numpy.toml", r"min_args = 2", 1)  # the first: numpy.core.multiarray
+SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]", 1)
 ATTACKS = [
     (["pandas"], pandas_rangeindex, None),
     (["statsmodels"], pandas_rangeindex, None),
@@ -133,6 +155,9 @@ ATTACKS = [
     (["default"], punycode, None),
     (["sklearn"], punycode, None),
     (["python", "pytorch"], punycode_through_rebuild_from_type, None),
+    (["python"], punycode_bytes, ("python.toml", PUNY[1], 2)),
+    (["default"], punycode_bytes, None),
+    (["python"], punycode_bytearray, ("python.toml", PUNY[1], 1)),
     (["numpy"], numpy_scalar_void, SCALAR),
     (["default"], numpy_scalar_void, None),
     (["pandas"], numpy_scalar_void, None),
@@ -142,6 +167,8 @@ ATTACKS = [
     (["sklearn"], numpy_reconstruct_shape, None),
     (["numpy"], numpy_reconstruct_nested_shape, SHAPE),
     (["numpy", "pytorch"], numpy_reconstruct_shape_through_rebuild_from_type, None),
+    (["numpy"], numpy2_scalar_void, ("numpy.toml", SCALAR[1], 2)),
+    (["numpy"], numpy2_reconstruct_shape, ("numpy.toml", SHAPE[1], 2)),
     (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
     (["pandas"], numpy_mareconstruct_shape, None),
 ]
@@ -157,11 +184,15 @@ def scan(pickleguard, policies, path):
 
 def without(tmp, policies, bound):
     """The policies with the bounding line removed from a copy of its file."""
-    file, line = bound
+    file, line, nth = (*bound, None)[:3]
     src = (POLICIES / file).read_text()
-    cut, n = re.subn(r"(?m)^" + line + r"\n", "", src)
-    if n == 0:
+    hits = list(re.finditer(r"(?m)^" + line + r"\n", src))
+    if not hits:
         sys.exit(f"{file} has no line matching {line!r}: update this test")
+    if nth is None and len(hits) > 1:
+        sys.exit(f"{file} has {len(hits)} lines matching {line!r}: say which (a third item, 1-based)")
+    cut_one = hits[(nth or 1) - 1]
+    cut = src[:cut_one.start()] + src[cut_one.end():]
     copy = pathlib.Path(tmp) / f"without-{file}"
     copy.write_text(cut)
     stem = file.removesuffix(".toml")
