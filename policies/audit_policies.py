@@ -21,7 +21,7 @@ or `native`:
                     factory, with no arguments
 
 and the bounds the entry declares (max_int_arg, max_int_bytes,
-str_arg_pattern, max_iter_len, invokes, state_arg).
+str_arg_pattern, max_iter_len, min_args, max_args, args, invokes, state_arg).
 
 With --check it fails (exit 1) on:
   * an entry without a note;
@@ -35,7 +35,8 @@ With --check it fails (exit 1) on:
     range(n), numpy.zeros(n), x ** n, math.factorial(n), int.to_bytes(n),
     str.ljust(n), format widths); a size the pickle chooses fails the entry
     unless the entry declares a bound (max_int_arg, max_int_bytes,
-    str_arg_pattern or max_iter_len) on the arguments that reach it;
+    str_arg_pattern, max_iter_len, min_args, max_args or args) on the
+    arguments that reach it;
   * native code loading runs with the pickle's arguments (call, new, build,
     append, setitem, additems) that is not in the reviewed table
     policies/audit/native.toml, which gives for each the reason it is safe
@@ -66,7 +67,7 @@ GENERATOR = ROOT / "tools" / "pickleguard" / "policy_generate.py"
 NATIVE_TABLE = HERE / "audit" / "native.toml"
 KNOWLEDGE = HERE / "knowledge" / "dangerous.toml"
 SEVERE = {"medium", "high", "critical"}
-BOUND_KEYS = ("max_int_arg", "max_int_bytes", "str_arg_pattern", "max_iter_len")
+BOUND_KEYS = ("max_int_arg", "max_int_bytes", "str_arg_pattern", "max_iter_len", "min_args", "max_args", "args")
 ARG_USES = ("call", "new", "build", "append", "setitem", "additems")
 FOLLOW_DEPTH = 6
 # An entry's note that says the global is not in the installed version.

@@ -11,6 +11,7 @@ ever unpickled.
     infer_explain_test.py --pickleguard build/tools/pickleguard
 """
 
+import codecs
 import collections
 import datetime
 import decimal
@@ -104,6 +105,21 @@ class InferTest(Base):
         self.assertNotIn('name = "Decimal"', text)
         self.assertIn('name = "_rebuild_tensor_v2"', text)
         self.assertEqual(self.scan(text, a, t).returncode, 0)
+
+    def test_an_entry_widening_an_included_one_keeps_its_bounds(self):
+        # python.toml allows _codecs.encode to be called with the encoding
+        # pinned to latin1; a file that also holds it as a value needs an
+        # entry, and the union with python's would drop the pin.
+        a = self.write("a.pkl", pickle.dumps({"f": codecs.encode}, protocol=2))
+        _, text = self.infer(a, extra=("--include", "python"))
+        self.assertIn('name = "encode"', text)
+        self.assertIn('args = [{ pos = 1, pattern = "latin1|latin-1" }]', text)
+        self.assertIn("max_args = 2", text)
+        self.assertEqual(self.scan(text, a).returncode, 0)
+        puny = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x08\x00\x00\x00punycode\x86R."
+        r = self.scan(text, self.write("puny.pkl", puny))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("argument-not-allowed", r.stdout)
 
     def test_torch_persistent_ids(self):
         t1 = self.write("t1.pkl", pickles.torch_state_dict())

@@ -5,16 +5,19 @@ verdicts under the shipped policies.
 
     cost_attacks_test.py --pickleguard build/tools/pickleguard [--write DIR]
 
-FIXED: each must be unsafe (ctest policy_cost_attacks fails otherwise).
-OPEN: the rows with `open` in the table, printed with their verdict ("safe"
-today, which is the bug) and not failing: the policy format cannot express
-their fix yet. Nothing here is ever loaded: the costs were measured by
-calling the trusted library directly (docs/policies.md, "Auditing the
-shipped entries").
+Each must be unsafe (ctest policy_cost_attacks fails otherwise), also when
+an allowed callable makes the call (invokes: torch's _rebuild_from_type_v2,
+numpy's __generator_ctor). Each row names the policy line that bounds it:
+the test also scans with a copy of that policy file without the line and
+requires "safe", so a row whose pickle is refused for some other reason
+fails too. Nothing here is ever loaded: the costs were measured by calling
+the trusted library directly (docs/policies.md, "Auditing the shipped
+entries").
 """
 import argparse
 import json
 import pathlib
+import re
 import struct
 import subprocess
 import sys
@@ -22,6 +25,7 @@ import tempfile
 
 PROTO, STOP, MARK, TUPLE, REDUCE, EMPTY_DICT, SETITEMS = b"\x80\x02", b".", b"(", b"t", b"R", b"}", b"u"
 TUPLE1, TUPLE2, TUPLE3 = b"\x85", b"\x86", b"\x87"
+POLICIES = pathlib.Path(__file__).resolve().parents[2] / "policies"
 
 
 def glob(module, name):
@@ -70,9 +74,129 @@ def pandas_rangeindex():
     return PROTO + idx + STOP
 
 
-# (policy, attack): every policy that includes the one fixed must refuse it too.
-FIXED = [("pandas", pandas_rangeindex), ("statsmodels", pandas_rangeindex)]
-OPEN = [("python", punycode), ("numpy", numpy_scalar_void), ("numpy", numpy_reconstruct_shape)]
+def punycode_bytes():
+    """bytes(10,000 distinct CJK characters, 'punycode'): str.encode runs the same codec."""
+    s = "".join(chr(0x4E00 + i) for i in range(10000))
+    return PROTO + glob("builtins", "bytes") + text(s) + text("punycode") + TUPLE2 + REDUCE + STOP
+
+
+def punycode_bytearray():
+    """bytearray(10,000 distinct CJK characters, 'punycode'), as bytes."""
+    s = "".join(chr(0x4E00 + i) for i in range(10000))
+    return PROTO + glob("builtins", "bytearray") + text(s) + text("punycode") + TUPLE2 + REDUCE + STOP
+
+
+def punycode_through_rebuild_from_type():
+    """torch's _rebuild_from_type_v2(_codecs.encode, Tensor, (text, 'punycode'), {}) calls
+    _codecs.encode(text, 'punycode') itself (invokes, star_args)."""
+    s = "".join(chr(0x4E00 + i) for i in range(10000))
+    call = glob("torch._tensor", "_rebuild_from_type_v2") + MARK + glob("_codecs", "encode") + \
+        glob("torch", "Tensor") + text(s) + text("punycode") + TUPLE2 + EMPTY_DICT + TUPLE + REDUCE
+    return PROTO + call + STOP
+
+
+def numpy_scalar_void_through_generator_ctor():
+    """numpy's __generator_ctor(dtype('V2147483647'), scalar) calls scalar(dtype) itself (invokes, pass_arg)."""
+    dtype = glob("numpy", "dtype") + text("V2147483647") + TUPLE1 + REDUCE
+    call = glob("numpy.random._pickle", "__generator_ctor") + dtype + glob("numpy.core.multiarray", "scalar") + \
+        TUPLE2 + REDUCE
+    return PROTO + call + STOP
+
+
+def numpy_reconstruct_nested_shape():
+    """_reconstruct(ndarray, [2**16, 2**15], 'O'): the shape as a list, its integers one level down (2**31 slots)."""
+    dtype = glob("numpy", "dtype") + text("O") + TUPLE1 + REDUCE
+    shape = b"]" + MARK + b"J" + struct.pack("<i", 2 ** 16) + b"J" + struct.pack("<i", 2 ** 15) + b"e"
+    call = glob("numpy.core.multiarray", "_reconstruct") + glob("numpy", "ndarray") + shape + dtype + TUPLE3 + REDUCE
+    return PROTO + call + STOP
+
+
+def numpy_reconstruct_shape_through_rebuild_from_type():
+    """_rebuild_from_type_v2(_reconstruct, Tensor, (ndarray, (2**31,), dtype('O')), {}) (invokes, star_args)."""
+    dtype = glob("numpy", "dtype") + text("O") + TUPLE1 + REDUCE
+    args = glob("numpy", "ndarray") + long1(2 ** 31) + TUPLE1 + dtype + TUPLE3
+    call = glob("torch._tensor", "_rebuild_from_type_v2") + MARK + glob("numpy.core.multiarray", "_reconstruct") + \
+        glob("torch", "Tensor") + args + EMPTY_DICT + TUPLE + REDUCE
+    return PROTO + call + STOP
+
+
+def numpy2_scalar_void():
+    """numpy._core.multiarray.scalar(dtype('V2147483647')): numpy 2's spelling."""
+    return numpy_scalar_void().replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
+
+
+def numpy2_reconstruct_shape():
+    """numpy._core.multiarray._reconstruct(ndarray, (2**31,), dtype('O')): numpy 2's spelling."""
+    return numpy_reconstruct_shape().replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
+
+
+def numpy_mareconstruct_shape():
+    """numpy.ma's _mareconstruct(MaskedArray, ndarray, (2**31,), dtype('O')) runs ndarray.__new__(ndarray,
+    (2**31,), 'O') and a mask of that shape: as _reconstruct."""
+    dtype = glob("numpy", "dtype") + text("O") + TUPLE1 + REDUCE
+    call = glob("numpy.ma.core", "_mareconstruct") + MARK + glob("numpy.ma.core", "MaskedArray") + \
+        glob("numpy", "ndarray") + long1(2 ** 31) + TUPLE1 + dtype + TUPLE + REDUCE
+    return PROTO + call + STOP
+
+
+# (policies, attack, (policy file, the line that bounds it) or None): every
+# policy that includes the one fixed must refuse it too. The rows through
+# invokes have no line to remove: the shipped entries of these callables do
+# not allow "reference", which handing one to another callable is, so they
+# are refused twice (tests/unit/judge_cost_test.cpp tests the bounds on that
+# path alone, under a policy that allows the reference).
+PUNY = ("python.toml", r'args = \[\{ pos = 1, pattern = "latin1\|latin-1" \}\]', 3)  # the third: _codecs.encode
+SCALAR = ("numpy.toml", r"min_args = 2", 1)  # the first: numpy.core.multiarray
+SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]", 1)
+ATTACKS = [
+    (["pandas"], pandas_rangeindex, None),
+    (["statsmodels"], pandas_rangeindex, None),
+    (["python"], punycode, PUNY),
+    (["default"], punycode, None),
+    (["sklearn"], punycode, None),
+    (["python", "pytorch"], punycode_through_rebuild_from_type, None),
+    (["python"], punycode_bytes, ("python.toml", PUNY[1], 2)),
+    (["default"], punycode_bytes, None),
+    (["python"], punycode_bytearray, ("python.toml", PUNY[1], 1)),
+    (["numpy"], numpy_scalar_void, SCALAR),
+    (["default"], numpy_scalar_void, None),
+    (["pandas"], numpy_scalar_void, None),
+    (["numpy"], numpy_scalar_void_through_generator_ctor, None),
+    (["numpy"], numpy_reconstruct_shape, SHAPE),
+    (["default"], numpy_reconstruct_shape, None),
+    (["sklearn"], numpy_reconstruct_shape, None),
+    (["numpy"], numpy_reconstruct_nested_shape, SHAPE),
+    (["numpy", "pytorch"], numpy_reconstruct_shape_through_rebuild_from_type, None),
+    (["numpy"], numpy2_scalar_void, ("numpy.toml", SCALAR[1], 2)),
+    (["numpy"], numpy2_reconstruct_shape, ("numpy.toml", SHAPE[1], 2)),
+    (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
+    (["pandas"], numpy_mareconstruct_shape, None),
+]
+
+
+def scan(pickleguard, policies, path):
+    cmd = [pickleguard, "scan", "--format", "json", str(path)]
+    for p in reversed(policies):
+        cmd[2:2] = ["--policy", str(p)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    return json.loads(r.stdout)["files"][0]["verdict"] if r.stdout.strip() else f"error {r.returncode}: {r.stderr}"
+
+
+def without(tmp, policies, bound):
+    """The policies with the bounding line removed from a copy of its file."""
+    file, line, nth = (*bound, None)[:3]
+    src = (POLICIES / file).read_text()
+    hits = list(re.finditer(r"(?m)^" + line + r"\n", src))
+    if not hits:
+        sys.exit(f"{file} has no line matching {line!r}: update this test")
+    if nth is None and len(hits) > 1:
+        sys.exit(f"{file} has {len(hits)} lines matching {line!r}: say which (a third item, 1-based)")
+    cut_one = hits[(nth or 1) - 1]
+    cut = src[:cut_one.start()] + src[cut_one.end():]
+    copy = pathlib.Path(tmp) / f"without-{file}"
+    copy.write_text(cut)
+    stem = file.removesuffix(".toml")
+    return [copy if p == stem else p for p in policies] if stem in policies else [copy] + policies
 
 
 def main():
@@ -84,17 +208,21 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = args.write or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        for kind, rows in (("FIXED", FIXED), ("OPEN", OPEN)):
-            for policy, make in rows:
-                path = out / f"{make.__name__}.pkl"
-                path.write_bytes(make())
-                r = subprocess.run([args.pickleguard, "scan", "--policy", policy, "--format", "json", str(path)],
-                                   capture_output=True, text=True)
-                verdict = json.loads(r.stdout)["files"][0]["verdict"] if r.stdout.strip() else f"error {r.returncode}"
-                print(f"{kind} {make.__name__} under {policy}: {verdict} ({path.stat().st_size} bytes) -- "
-                      f"{' '.join(make.__doc__.split())}")
-                if kind == "FIXED" and verdict != "unsafe":
-                    failures.append(f"{make.__name__} is {verdict} under {policy}, must be unsafe")
+        for policies, make, bound in ATTACKS:
+            path = out / f"{make.__name__}.pkl"
+            path.write_bytes(make())
+            verdict = scan(args.pickleguard, policies, path)
+            name = "+".join(policies)
+            line = f"{make.__name__} under {name}: {verdict} ({path.stat().st_size} bytes)"
+            if verdict != "unsafe":
+                failures.append(f"{make.__name__} is {verdict} under {name}, must be unsafe")
+            if bound:
+                ablated = scan(args.pickleguard, without(tmp, policies, bound), path)
+                line += f"; without {bound[0]}'s {bound[1]!r}: {ablated}"
+                if ablated != "safe":
+                    failures.append(f"{make.__name__} is {ablated} under {name} without {bound[0]}'s bound, "
+                                    "must be safe: something else refuses it, so the row does not test the bound")
+            print(f"{line} -- {' '.join(make.__doc__.split())}")
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0

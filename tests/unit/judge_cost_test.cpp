@@ -23,6 +23,7 @@ namespace {
 using testing::pb;
 
 class Cost : public testing::JudgeTest {};
+class Positional : public testing::JudgeTest {};
 
 // 2**36 as LONG1 (five bytes, little-endian).
 const std::string kTwoTo36 = pb(R"(\x8a\x05\x00\x00\x00\x00\x10)");
@@ -145,6 +146,110 @@ TEST_F(Cost, SklearnNewObjInstantiatesItsArgument) {
 TEST_F(Cost, InvokedComputedValueIsRefused) {
     auto r = scan("pytorch", pb(R"(\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cbuiltins\nrange\nK\x01\x85Rctorch\nTensor\n)}tR.)"));
     ASSERT_NE(find(r, "call-of-computed-value", "calls its argument 0"), nullptr) << rules(r);
+}
+
+// ---- bounds by position: min_args, max_args, args ------------------------------
+
+// m.f is _codecs.encode's shape (the encoding pinned), m.g numpy's scalar
+// (two arguments required), m.h _reconstruct's (a shape of zeros); rebuild
+// and kw call their first argument with the items of the second (invokes).
+const char* const kPositional = R"(name = "t"
+[[allow]]
+module = "m"
+name = "f"
+uses = ["call", "reference"]
+max_args = 2
+args = [{ pos = 1, pattern = "latin1|latin-1" }]
+[[allow]]
+module = "m"
+name = "g"
+uses = ["call", "reference"]
+min_args = 2
+[[allow]]
+module = "m"
+name = "h"
+uses = ["call", "reference"]
+args = [{ pos = 1, max_int = 0 }]
+[[allow]]
+module = "m"
+name = "rebuild"
+uses = ["call"]
+invokes = [{ arg = 0, use = "call", star_args = 1 }]
+[[allow]]
+module = "m"
+name = "kw"
+uses = ["call"]
+invokes = [{ arg = 0, use = "call", star_kwargs = 1 }]
+)";
+
+// A str constant (BINUNICODE).
+std::string str(std::string_view s) {
+    std::string len(4, '\0');
+    for (int i = 0; i < 4; ++i) len[i] = static_cast<char>((s.size() >> (8 * i)) & 0xff);
+    return "X" + len + std::string(s);
+}
+std::string call2(const char* name, const std::string& a, const std::string& b) {
+    return "\x80\x02" + std::string("cm\n") + name + "\n" + a + b + "\x86R.";
+}
+
+// _codecs.encode(text, 'punycode') is quadratic: the pattern bounds argument
+// 1 only (str_arg_pattern would bound the text too).
+TEST_F(Positional, ArgsPatternPinsOnePosition) {
+    EXPECT_EQ(scan_text(kPositional, call2("f", str("any text"), str("latin1"))).verdict, verdict::safe);
+    auto bad = scan_text(kPositional, call2("f", str("latin1"), str("punycode")));
+    ASSERT_NE(find(bad, "argument-not-allowed", "argument 1 = 'punycode'"), nullptr) << rules(bad);
+    EXPECT_EQ(bad.verdict, verdict::unsafe);
+    EXPECT_EQ(scan_text(kPositional, call2("f", str("x"), pb(R"(C\x06latin1)"))).verdict, verdict::safe);  // bytes
+    auto number = scan_text(kPositional, call2("f", str("x"), pb(R"(K\x01)")));
+    EXPECT_NE(find(number, "argument-not-allowed", "a str or bytes constant matching"), nullptr) << rules(number);
+    auto computed = scan_text(kPositional, call2("f", str("x"), pb(R"(cm\ng\nK\x01K\x02\x86R)")));
+    EXPECT_NE(find(computed, "argument-not-allowed", "argument 1"), nullptr) << rules(computed);
+}
+
+// numpy's scalar(dtype) without the bytes zero-fills the dtype's itemsize.
+TEST_F(Positional, MinArgsRequiresTheBoundingArgument) {
+    auto one = scan_text(kPositional, pb(R"(\x80\x02cm\ng\nK\x01\x85R.)"));
+    ASSERT_NE(find(one, "argument-not-allowed", "at least 2 (min_args"), nullptr) << rules(one);
+    EXPECT_EQ(one.verdict, verdict::unsafe);
+    EXPECT_EQ(scan_text(kPositional, call2("g", pb("K\\x01"), pb("C\\x00"))).verdict, verdict::safe);
+}
+TEST_F(Positional, MaxArgsRefusesMore) {
+    auto three = scan_text(kPositional, "\x80\x02" + std::string("cm\nf\n") + str("x") + str("latin1") + str("strict") + "\x87R.");
+    ASSERT_NE(find(three, "argument-not-allowed", "at most 2 (max_args"), nullptr) << rules(three);
+}
+
+// _reconstruct(ndarray, (2**31,), 'O'): max_int reaches into the shape,
+// through lists and nested tuples; bytes are a sequence of integers to numpy.
+TEST_F(Positional, MaxIntBoundsIntegersInsideTheArgument) {
+    EXPECT_EQ(scan_text(kPositional, call2("h", pb("K\\x01"), pb("K\\x00\\x85"))).verdict, verdict::safe);
+    for (const std::string& shape : {pb(R"(\x8a\x05\x00\x00\x00\x80\x00\x85)"),  // (2**31,)
+                                     pb(R"(](K\x00M\x00\x80\x85e)"),              // [0, (32768,)]
+                                     pb("K\\x05"), pb(R"(C\x02\x05\x05)"), pb(R"(cm\ng\nK\x01K\x02\x86R\x85)")}) {
+        auto r = scan_text(kPositional, call2("h", pb("K\\x01"), shape));
+        EXPECT_EQ(r.verdict, verdict::unsafe) << rules(r);
+        EXPECT_TRUE(has(r, "call-cost-exceeded", "args pos 1 max_int")) << rules(r);
+    }
+}
+
+// The same bounds when an allowed callable makes the call (invokes), and
+// keywords, which could bind a bounded parameter, are refused.
+TEST_F(Positional, BoundsApplyToInvokedCalls) {
+    auto r = scan_text(kPositional, pb(R"(\x80\x02cm\nrebuild\ncm\nf\n)") + str("x") + str("punycode") + "\x86\x86R.");
+    ASSERT_NE(find(r, "argument-not-allowed", "called by m.rebuild"), nullptr) << rules(r);
+    auto ok = scan_text(kPositional, pb(R"(\x80\x02cm\nrebuild\ncm\nf\n)") + str("x") + str("latin1") + "\x86\x86R.");
+    EXPECT_EQ(ok.verdict, verdict::safe) << rules(ok);
+    auto one = scan_text(kPositional, pb(R"(\x80\x02cm\nrebuild\ncm\ng\nK\x01\x85\x86R.)"));
+    EXPECT_NE(find(one, "argument-not-allowed", "min_args"), nullptr) << rules(one);
+    auto shape = scan_text(kPositional, pb(R"(\x80\x02cm\nrebuild\ncm\nh\nK\x01J\x00\x00\x00\x01\x85\x86\x86R.)"));
+    EXPECT_NE(find(shape, "call-cost-exceeded", "max_int"), nullptr) << rules(shape);
+    auto kw = scan_text(kPositional, pb(R"(\x80\x02cm\nkw\ncm\ng\n}X\x01\x00\x00\x00aK\x01s\x86R.)"));
+    EXPECT_NE(find(kw, "argument-not-allowed", "keyword arguments"), nullptr) << rules(kw);
+}
+
+// An argument tuple computed while loading cannot be counted.
+TEST_F(Positional, ComputedArgumentTupleIsRefused) {
+    auto r = scan_text(kPositional, pb(R"(\x80\x02cm\ng\ncm\ng\nK\x01K\x02\x86RR.)"));
+    EXPECT_NE(find(r, "argument-not-allowed", "values computed while loading"), nullptr) << rules(r);
 }
 
 // ---- reference is an explicit use -----------------------------------------------

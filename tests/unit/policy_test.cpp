@@ -34,6 +34,72 @@ TEST(PolicyFile, StrArgPatternsAreCheckedAndMerged) {
     EXPECT_FALSE(p.value().accepts_str_arg(*e, "12a"));
 }
 
+// Bounds by position: each malformed spelling is an error at its own line.
+TEST(PolicyFile, PositionalBoundsAreCheckedWithALine) {
+    const std::string head = "name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\n";  // the bad key is on line 5
+    struct bad_case {
+        const char* text;
+        const char* says;
+    };
+    for (const bad_case& c : {
+             bad_case{"args = [{ pos = 1, str_pattern = \"x\" }]\n", "unknown key 'str_pattern' in `args`"},
+             bad_case{"args = [{ pattern = \"x\" }]\n", "needs `pos`"},
+             bad_case{"args = [{ pos = -1, max_int = 0 }]\n", "`args` pos must be"},
+             bad_case{"args = [{ pos = 1 }]\n", "needs `pattern` or `max_int`"},
+             bad_case{"args = [{ pos = 1, pattern = \"(\" }]\n", "`args` pattern"},
+             bad_case{"args = [{ pos = 1, pattern = \"\" }]\n", "non-empty"},
+             bad_case{"args = [{ pos = 1, max_int = -2 }]\n", "max_int must be a non-negative integer"},
+             bad_case{"args = [{ pos = 1, max_int = 0 }, { pos = 1, max_int = 1 }]\n", "two `args` items for pos 1"},
+             bad_case{"args = { pos = 1, max_int = 0 }\n", "`args` must be an array of tables"},
+             bad_case{"args = [1]\n", "each `args` item must be a table"},
+             bad_case{"min_args = \"2\"\n", "`min_args` must be"},
+             bad_case{"max_args = 256\n", "`max_args` must be"},
+             bad_case{"max_arg = 2\n", "unknown key 'max_arg'"},
+         }) {
+        auto p = parse_policy(head + c.text, "x.toml");
+        ASSERT_FALSE(p) << c.text;
+        EXPECT_NE(p.error().reason.find("x.toml:5:"), std::string::npos) << c.text << p.error().reason;
+        EXPECT_NE(p.error().reason.find(c.says), std::string::npos) << c.text << p.error().reason;
+    }
+    auto past = parse_policy(head + "max_args = 2\nargs = [{ pos = 2, max_int = 0 }]\n", "x.toml");
+    ASSERT_FALSE(past);
+    EXPECT_NE(past.error().reason.find("x.toml:6: `args` pos 2 is past `max_args`"), std::string::npos) << past.error().reason;
+    auto order = parse_policy(head + "min_args = 3\nmax_args = 2\n", "x.toml");
+    ASSERT_FALSE(order);
+    EXPECT_NE(order.error().reason.find("x.toml:6:"), std::string::npos) << order.error().reason;
+}
+
+TEST(PolicyFile, PositionalBoundsParseAndMergeToTheLooser) {
+    const std::string a = "[[allow]]\nmodule = \"a\"\nname = \"b\"\n";
+    auto one = parse_policy("name = \"x\"\n" + a + "min_args = 2\nmax_args = 3\nargs = [{ pos = 1, pattern = \"latin1\" }, "
+                            "{ pos = 2, max_int = 0 }]\n", "x.toml");
+    ASSERT_TRUE(one) << one.error().reason;
+    const allow_entry* e = one.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->min_args, 2u);
+    EXPECT_EQ(e->max_args, 3u);
+    ASSERT_EQ(e->args.size(), 2u);
+    EXPECT_EQ(e->args[1].pos, 2u);
+    EXPECT_EQ(e->args[1].max_int, 0u);
+    EXPECT_TRUE(one.value().accepts_arg_text(*e, 0, "latin1"));
+    EXPECT_FALSE(one.value().accepts_arg_text(*e, 0, "latin1x"));  // the whole text
+    // Listed twice: what either allows. A position only one bounds is unbounded.
+    auto two = parse_policy("name = \"x\"\n" + a + "min_args = 2\nargs = [{ pos = 1, pattern = \"latin1\" }, { pos = 2, max_int = 0 }]\n" +
+                            a + "min_args = 1\nargs = [{ pos = 1, pattern = \"utf-8\" }]\n", "x.toml");
+    ASSERT_TRUE(two) << two.error().reason;
+    e = two.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->min_args, 1u);
+    EXPECT_FALSE(e->max_args);
+    ASSERT_EQ(e->args.size(), 1u);
+    EXPECT_TRUE(two.value().accepts_arg_text(*e, 0, "latin1"));
+    EXPECT_TRUE(two.value().accepts_arg_text(*e, 0, "utf-8"));
+    EXPECT_FALSE(two.value().accepts_arg_text(*e, 0, "punycode"));
+    auto unbounded = parse_policy("name = \"x\"\n" + a + "min_args = 2\n" + a, "x.toml");
+    ASSERT_TRUE(unbounded) << unbounded.error().reason;
+    EXPECT_FALSE(unbounded.value().find("a", "b")->has_position_bounds());
+}
+
 TEST(PolicyFile, MaxIntArgMustBeANonNegativeInteger) {
     for (const char* v : {"-1", "\"10\"", "1.5"}) {
         auto p = parse_policy(std::string("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nmax_int_arg = ") + v + "\n",

@@ -169,10 +169,7 @@ result<policy> load_reviewed(const std::string& path) {
 std::string reviewed_text(const allow_entry& e, const std::string& note) {
     std::string out = "\n[[allow]]\nmodule = " + toml_string(e.module) + "\nname = " + toml_string(e.name) +
                       "\nuses = " + toml_array(use_list(e.uses)) + "\n";
-    if (e.max_int_arg) out += "max_int_arg = " + std::to_string(*e.max_int_arg) + "\n";
-    if (e.max_int_bytes) out += "max_int_bytes = " + std::to_string(*e.max_int_bytes) + "\n";
-    if (e.max_iter_len) out += "max_iter_len = " + std::to_string(*e.max_iter_len) + "\n";
-    if (!e.str_arg_pattern.empty()) out += "str_arg_pattern = " + toml_string(e.str_arg_pattern) + "\n";
+    out += bound_lines(e);  // the same bound keys policy infer writes
     if (!e.invokes.empty()) {
         out += "invokes = [";
         for (std::size_t i = 0; i < e.invokes.size(); ++i) {

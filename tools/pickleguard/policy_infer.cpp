@@ -472,6 +472,9 @@ int run_policy_infer(const infer_args& args) {
         if (n.seen > n.origins.size()) out += "#   and " + std::to_string(n.seen - n.origins.size()) + " more\n";
         out += "[[allow]]\nmodule = " + toml_string(n.module) + "\nname = " + toml_string(n.name) + "\n";
         if (n.uses) out += "uses = " + uses_array(n.uses) + "\n";
+        // A global an include lists for other uses keeps its bounds (the
+        // union of two entries drops those only one of them has).
+        if (const allow_entry* prior = base_policy.value().find(n.module, n.name)) out += bound_lines(*prior);
         if (n.dangerous)
             out += "note = " + toml_string("DANGEROUS (" + n.danger + "); allowed by policy infer --allow-dangerous") + "\n";
     }

@@ -42,6 +42,31 @@ std::string toml_string(std::string_view s) {
     return out + "\"";
 }
 
+std::string bound_lines(const allow_entry& e) {
+    std::string out;
+    auto count = [&](const char* key, const auto& v) {
+        if (v) out += std::string(key) + " = " + std::to_string(*v) + "\n";
+    };
+    count("max_int_arg", e.max_int_arg);
+    if (!e.str_arg_pattern.empty()) out += "str_arg_pattern = " + toml_string(e.str_arg_pattern) + "\n";
+    count("max_int_bytes", e.max_int_bytes);
+    count("max_iter_len", e.max_iter_len);
+    count("min_args", e.min_args);
+    count("max_args", e.max_args);
+    if (!e.args.empty()) {
+        out += "args = [";
+        for (std::size_t i = 0; i < e.args.size(); ++i) {
+            const arg_rule& r = e.args[i];
+            out += std::string(i ? ", " : "") + "{ pos = " + std::to_string(r.pos);
+            if (!r.pattern.empty()) out += ", pattern = " + toml_string(r.pattern);
+            if (r.max_int) out += ", max_int = " + std::to_string(*r.max_int);
+            out += " }";
+        }
+        out += "]\n";
+    }
+    return out;
+}
+
 std::string toml_array(std::span<const std::string> items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_string(items[i]);

@@ -10,6 +10,8 @@
 //     auto parsed = parse_policy(out, "inferred policy", policy_dir(args.output));
 #pragma once
 
+#include "pickleguard/policy.hpp"
+
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +21,12 @@ namespace pickleguard::cli {
 // A TOML basic string: quotes, backslashes and control characters escaped;
 // other bytes as they are (a UTF-8 name stays readable).
 std::string toml_string(std::string_view s);
+
+// The argument bounds of `e` as the lines of an [[allow]] entry
+// (max_int_arg ... args), empty when it has none. An entry written for a
+// global an include already lists is merged with it as a union, which
+// drops every bound the written entry lacks: `policy infer` copies them.
+std::string bound_lines(const allow_entry& e);
 
 // A TOML array of basic strings, on one line: ["a", "b"].
 std::string toml_array(std::span<const std::string> items);

@@ -38,6 +38,31 @@
 //     invokes = [{ arg = 0, use = "call", star_args = 2 }]   # func(*args)
 //     state_arg = 3                                          # setattr per key
 //
+// Bounds that name an argument by its position, for callables whose cost
+// depends on which argument a value is (a codec name, an array shape):
+// min_args/max_args bound how many positional arguments the call is given,
+// and each item of `args` constrains the argument at `pos`, when given:
+// `pattern` (RE2, whole text) requires a str or bytes constant matching it,
+// `max_int` bounds every integer in it, the argument itself or any item of
+// tuples and lists within it (either sign). With any of the three, keyword
+// arguments are refused (which parameter a keyword binds is the callee's
+// code) and so are arguments computed while loading:
+//
+//     [[allow]]
+//     module = "_codecs"
+//     name = "encode"
+//     uses = ["call"]
+//     max_args = 2
+//     args = [{ pos = 1, pattern = "latin1|latin-1" }]  # not 'punycode' (quadratic)
+//
+//     [[allow]]
+//     module = "numpy.core.multiarray"
+//     name = "_reconstruct"
+//     uses = ["call", "build"]
+//     min_args = 3
+//     max_args = 3
+//     args = [{ pos = 1, max_int = 0 }]  # shape (0,): not (2**31,)
+//
 //     auto p = pickleguard::load_shipped_policy("default");
 //     auto q = pickleguard::load_policy_file("team.toml");
 #pragma once
@@ -122,6 +147,14 @@ struct invoked_arg {
     std::optional<std::size_t> rest_args;    // the arguments from that position on, as positional ones
 };
 
+// A bound on the argument at one position (see the header comment).
+struct arg_rule {
+    std::size_t pos = 0;
+    std::string pattern;                 // empty: not checked; else a str or bytes constant matching it
+    std::optional<std::uint64_t> max_int;  // every integer in the argument, nested in tuples and lists
+    bool operator==(const arg_rule&) const = default;
+};
+
 struct allow_entry {
     std::string module, name;        // exact, or RE2 patterns when the flags say so
     bool module_is_pattern = false;
@@ -142,6 +175,12 @@ struct allow_entry {
     // steps. Without it, lazy values (range) are bounded by
     // limits::max_lazy_items.
     std::optional<std::uint64_t> max_iter_len;
+    // How many positional arguments a call may have, and bounds on the
+    // argument at a position; with any of them, keyword arguments and
+    // computed arguments are refused.
+    std::optional<std::size_t> min_args, max_args;
+    std::vector<arg_rule> args;
+    bool has_position_bounds() const { return min_args || max_args || !args.empty(); }
     std::vector<invoked_arg> invokes;
     // An argument the callable applies as instance state, key by key with
     // setattr (as BUILD does): judged like BUILD state.
@@ -181,6 +220,8 @@ public:
     // Whether `text` matches the str_arg_pattern of `entry` (one of this
     // policy's entries); true when it has none.
     bool accepts_str_arg(const allow_entry& entry, std::string_view text) const;
+    // Whether `text` matches the `pattern` of rule `rule` of `entry`'s args.
+    bool accepts_arg_text(const allow_entry& entry, std::size_t rule, std::string_view text) const;
 
     struct impl;
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace pickleguard {
 
@@ -382,7 +383,8 @@ private:
         a.via = " (called through functools.partial)";
         const allow_entry* entry = p_.find(gn.module, gn.name);
         if (a.keywords && !g_.items(*a.keywords).empty() && entry &&
-            (entry->max_int_arg || !entry->str_arg_pattern.empty() || entry->max_int_bytes || entry->max_iter_len))
+            (entry->max_int_arg || !entry->str_arg_pattern.empty() || entry->max_int_bytes || entry->max_iter_len ||
+             entry->has_position_bounds()))
             a.unknown = true;  // a keyword's value may be replaced after the call (plain_keywords)
         add(rule::exact_partial, severity::info,
             opcode_name(e.opcode) + " calls a functools.partial of " + qualified(gn.module, gn.name) +
@@ -524,11 +526,12 @@ private:
     void check_arg_values(const event& e, const global_name& gn, const allow_entry* entry, const call_args& a) {
         const bool value_bounds = entry && (entry->max_int_arg || !entry->str_arg_pattern.empty());
         if (a.unknown && entry &&
-            (value_bounds || entry->max_int_bytes || entry->max_iter_len)) {
+            (value_bounds || entry->max_int_bytes || entry->max_iter_len || entry->has_position_bounds())) {
             argument_finding(e, gn, *entry, "the arguments", "values computed while loading, which cannot be checked before loading",
-                             "only arguments it can check (max_int_arg, max_int_bytes, str_arg_pattern, max_iter_len", a.via,
-                             rule::argument_not_allowed);
+                             "only arguments it can check (max_int_arg, max_int_bytes, str_arg_pattern, max_iter_len, "
+                             "min_args, max_args, args", a.via, rule::argument_not_allowed);
         }
+        if (entry && entry->has_position_bounds() && !a.unknown) check_positions(e, gn, *entry, a);
         auto one = [&](value_ref v, const std::string& label) {
             value_kind ak = g_.kind(v);
             if (entry && (ak == value_kind::integer || ak == value_kind::big_integer)) {
@@ -592,6 +595,79 @@ private:
                 one(kv[k + 1], "keyword argument '" + name + "'");
             }
         }
+    }
+    // Bounds by position: how many arguments (min_args, max_args) and what
+    // the argument at a position may be (args: a codec name, an array
+    // shape). A keyword could bind a bounded parameter (scalar(dtype,
+    // obj=...)), and which one it binds is the callee's code: refused.
+    void check_positions(const event& e, const global_name& gn, const allow_entry& entry, const call_args& a) {
+        const std::size_t n = a.positional.size();
+        if (a.keywords && !g_.items(*a.keywords).empty())
+            argument_finding(e, gn, entry, "keyword arguments", std::to_string(g_.items(*a.keywords).size() / 2) + " of them",
+                             "only positional arguments (its bounds name arguments by position: min_args, max_args, args",
+                             a.via, rule::argument_not_allowed);
+        if (entry.min_args && n < *entry.min_args)
+            argument_finding(e, gn, entry, "the arguments", std::to_string(n) + " positional",
+                             "at least " + std::to_string(*entry.min_args) + " (min_args", a.via, rule::argument_not_allowed);
+        if (entry.max_args && n > *entry.max_args)
+            argument_finding(e, gn, entry, "the arguments", std::to_string(n) + " positional",
+                             "at most " + std::to_string(*entry.max_args) + " (max_args", a.via, rule::argument_not_allowed);
+        for (std::size_t r = 0; r < entry.args.size(); ++r) {
+            const arg_rule& rule = entry.args[r];
+            if (rule.pos >= n) continue;  // the callable's default, not the stream's (min_args requires it)
+            value_ref v = a.positional[rule.pos];
+            const std::string label = "argument " + std::to_string(rule.pos);
+            const std::string at = " (args pos " + std::to_string(rule.pos);
+            if (!rule.pattern.empty()) {
+                value_kind k = g_.kind(v);
+                bool text = k == value_kind::str || k == value_kind::bytes;
+                std::string_view t = text ? g_.text(v) : std::string_view{};
+                if (!text || !p_.accepts_arg_text(entry, r, t))
+                    argument_finding(e, gn, entry, label,
+                                     text ? "'" + std::string(t.substr(0, 60)) + (t.size() > 60 ? "...'" : "'") : describe(v),
+                                     "a str or bytes constant matching " + rule.pattern + at + " pattern", a.via,
+                                     rule::argument_not_allowed);
+            }
+            if (rule.max_int)
+                if (std::string what = int_outside(v, *rule.max_int); !what.empty())
+                    argument_finding(e, gn, entry, label, what,
+                                     "an integer or a tuple or list of integers, each up to " +
+                                         std::to_string(*rule.max_int) + at + " max_int",
+                                     a.via, rule::call_cost_exceeded);
+        }
+    }
+    // What in `v` is not an integer within `bound` (either sign), nested in
+    // tuples and lists (a shape); empty when nothing. Anything else is
+    // refused: bytes are a sequence of integers to numpy, a computed value
+    // could be any size. Shared items are visited once.
+    std::string int_outside(value_ref root, std::uint64_t bound) const {
+        std::vector<value_ref> todo{root};
+        std::unordered_set<std::uint32_t> seen;
+        while (!todo.empty()) {
+            value_ref v = todo.back();
+            todo.pop_back();
+            switch (g_.kind(v)) {
+                case value_kind::boolean:
+                    if (g_.as_bool(v) && bound < 1) return "True (1)";
+                    break;
+                case value_kind::integer: {
+                    std::int64_t x = g_.as_int(v);
+                    std::uint64_t magnitude = x < 0 ? 0 - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
+                    if (magnitude > bound) return v == root ? std::to_string(x) : "an item " + std::to_string(x);
+                    break;
+                }
+                case value_kind::big_integer:
+                    return "an integer of " + std::to_string(g_.big_int_bytes(v).size()) + " bytes";
+                case value_kind::tuple:
+                case value_kind::list:
+                    if (!seen.insert(v.index()).second) break;
+                    for (value_ref item : g_.items(v)) todo.push_back(item);
+                    break;
+                default:
+                    return v == root ? describe(v) : "an item " + describe(v);
+            }
+        }
+        return {};
     }
     void argument_finding(const event& e, const global_name& gn, const allow_entry& entry, const std::string& label,
                           const std::string& what, const std::string& bound, const std::string& via, const char* rule) {

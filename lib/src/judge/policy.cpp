@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -173,6 +174,7 @@ struct policy::impl {
     std::vector<pattern_entry> patterns;
     std::set<std::string, std::less<>> storage_types;
     std::unordered_map<std::size_t, std::unique_ptr<RE2>> str_arg_patterns;  // entry index -> compiled
+    std::map<std::pair<std::size_t, std::size_t>, std::unique_ptr<RE2>> arg_patterns;  // (entry, args item) -> compiled
 };
 
 policy::policy() : impl_(std::make_unique<impl>()) {}
@@ -202,6 +204,12 @@ bool policy::allows_storage_type(std::string_view qualified) const {
 bool policy::accepts_str_arg(const allow_entry& entry, std::string_view text) const {
     auto it = impl_->str_arg_patterns.find(static_cast<std::size_t>(&entry - entries_.data()));
     if (it == impl_->str_arg_patterns.end()) return true;
+    return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *it->second);
+}
+
+bool policy::accepts_arg_text(const allow_entry& entry, std::size_t rule, std::string_view text) const {
+    auto it = impl_->arg_patterns.find({static_cast<std::size_t>(&entry - entries_.data()), rule});
+    if (it == impl_->arg_patterns.end()) return true;
     return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *it->second);
 }
 
@@ -268,8 +276,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             std::string at = where(origin, item);
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
-                                          "str_arg_pattern", "max_int_bytes", "max_iter_len", "invokes",
-                                          "state_arg", "note"},
+                                          "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
+                                          "args", "invokes", "state_arg", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -311,6 +319,60 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             std::optional<std::uint64_t> state_arg;
             if (auto r = count("state_arg", state_arg); !r) return r.error();
             if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
+            auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
+                auto n = m.value<std::int64_t>();
+                if (!n || *n < 0 || *n > 255)
+                    return usage_error(where(origin, m), std::string(what) + " must be an argument count or position (0-255)");
+                return static_cast<std::size_t>(*n);
+            };
+            for (auto [key, out] : {std::pair{"min_args", &e.min_args}, std::pair{"max_args", &e.max_args}})
+                if (const toml::node* m = t->get(key)) {
+                    auto n = position(*m, (std::string("`") + key + "`").c_str());
+                    if (!n) return n.error();
+                    *out = n.value();
+                }
+            if (e.min_args && e.max_args && *e.min_args > *e.max_args)
+                return usage_error(value_at(origin, *t, "max_args", at), "`max_args` is less than `min_args`");
+            if (const toml::node* args = t->get("args")) {
+                const toml::array* aa = args->as_array();
+                if (!aa)
+                    return usage_error(where(origin, *args),
+                                       "`args` must be an array of tables ({ pos = 1, pattern = \"...\" } or { pos = 1, max_int = 0 })");
+                for (const toml::node& item2 : *aa) {
+                    const toml::table* rt = item2.as_table();
+                    const std::string item_at = where(origin, item2);
+                    if (!rt) return usage_error(item_at, "each `args` item must be a table");
+                    if (auto k = unknown_key(*rt, {"pos", "pattern", "max_int"}, origin, key_at); !k.empty())
+                        return usage_error(key_at, "unknown key '" + k + "' in `args` (expected pos, pattern, max_int)");
+                    arg_rule rule;
+                    const toml::node* pos = rt->get("pos");
+                    if (!pos) return usage_error(item_at, "each `args` item needs `pos`, the position of the argument it bounds");
+                    auto n = position(*pos, "`args` pos");
+                    if (!n) return n.error();
+                    rule.pos = n.value();
+                    if (e.max_args && rule.pos >= *e.max_args)
+                        return usage_error(where(origin, *pos), "`args` pos " + std::to_string(rule.pos) +
+                                                                    " is past `max_args`");
+                    for (const arg_rule& other : e.args)
+                        if (other.pos == rule.pos)
+                            return usage_error(where(origin, *pos), "two `args` items for pos " + std::to_string(rule.pos));
+                    if (const toml::node* sp = rt->get("pattern")) {
+                        auto v = sp->value<std::string>();
+                        if (!v || v->empty())
+                            return usage_error(where(origin, *sp), "`args` pattern must be a non-empty string (an RE2 pattern)");
+                        if (auto re = compile_pattern(*v, where(origin, *sp), "`args` pattern"); !re) return re.error();
+                        rule.pattern = *v;
+                    }
+                    if (const toml::node* m = rt->get("max_int")) {
+                        auto v = m->value<std::int64_t>();
+                        if (!v || *v < 0) return usage_error(where(origin, *m), "`args` max_int must be a non-negative integer");
+                        rule.max_int = static_cast<std::uint64_t>(*v);
+                    }
+                    if (rule.pattern.empty() && !rule.max_int)
+                        return usage_error(item_at, "an `args` item needs `pattern` or `max_int`");
+                    e.args.push_back(std::move(rule));
+                }
+            }
             if (const toml::node* inv = t->get("invokes")) {
                 const toml::array* ia = inv->as_array();
                 if (!ia)
@@ -433,6 +495,25 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 // What either entry says the callable calls, it calls.
                 first.invokes.insert(first.invokes.end(), e.invokes.begin(), e.invokes.end());
                 if (!first.state_arg) first.state_arg = e.state_arg;
+                // Positional bounds: the looser of the two; a position only
+                // one of them bounds is not bounded.
+                if (!e.min_args) first.min_args.reset();
+                else if (first.min_args) first.min_args = std::min(*first.min_args, *e.min_args);
+                if (!e.max_args) first.max_args.reset();
+                else if (first.max_args) first.max_args = std::max(*first.max_args, *e.max_args);
+                std::vector<arg_rule> both;
+                for (const arg_rule& a : first.args)
+                    for (const arg_rule& b : e.args) {
+                        if (a.pos != b.pos) continue;
+                        arg_rule r = a;
+                        if (!b.max_int) r.max_int.reset();
+                        else if (r.max_int) r.max_int = std::max(*r.max_int, *b.max_int);
+                        if (b.pattern.empty()) r.pattern.clear();
+                        else if (!r.pattern.empty() && r.pattern != b.pattern)
+                            r.pattern = "(?:" + r.pattern + ")|(?:" + b.pattern + ")";
+                        if (!r.pattern.empty() || r.max_int) both.push_back(std::move(r));
+                    }
+                first.args = std::move(both);
                 if (e.str_arg_pattern.empty()) first.str_arg_pattern.clear();
                 else if (!first.str_arg_pattern.empty() && first.str_arg_pattern != e.str_arg_pattern)
                     first.str_arg_pattern = "(?:" + first.str_arg_pattern + ")|(?:" + e.str_arg_pattern + ")";
@@ -460,6 +541,15 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
         auto re = compile_pattern(e.str_arg_pattern, e.origin, "str_arg_pattern");
         if (!re) return re.error();
         p.impl_->str_arg_patterns.emplace(i, std::move(re).value());
+    }
+    for (std::size_t i = 0; i < p.entries_.size(); ++i) {
+        const allow_entry& e = p.entries_[i];
+        for (std::size_t r = 0; r < e.args.size(); ++r) {
+            if (e.args[r].pattern.empty()) continue;
+            auto re = compile_pattern(e.args[r].pattern, e.origin, "`args` pattern");
+            if (!re) return re.error();
+            p.impl_->arg_patterns.emplace(std::pair{i, r}, std::move(re).value());
+        }
     }
     for (const persistent_id_rule& rule : p.persistent_ids_)
         for (const std::string& s : rule.storage_types) p.impl_->storage_types.insert(s);
