@@ -146,8 +146,9 @@ def numpy_mareconstruct_shape():
 # are refused twice (tests/unit/judge_cost_test.cpp tests the bounds on that
 # path alone, under a policy that allows the reference).
 PUNY = ("python.toml", r'args = \[\{ pos = 1, pattern = "latin1\|latin-1" \}\]', 3)  # the third: _codecs.encode
-SCALAR = ("numpy.toml", r"min_args = 2", 1)  # the first: numpy.core.multiarray
-SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]", 1)
+# numpy.toml is generated, sorted by module: numpy._core.* (numpy 2) comes first.
+SCALAR = ("numpy.toml", r"min_args = 2", 2)  # the second: numpy.core.multiarray
+SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]", 2)
 ATTACKS = [
     (["pandas"], pandas_rangeindex, None),
     (["statsmodels"], pandas_rangeindex, None),
@@ -167,8 +168,8 @@ ATTACKS = [
     (["sklearn"], numpy_reconstruct_shape, None),
     (["numpy"], numpy_reconstruct_nested_shape, SHAPE),
     (["numpy", "pytorch"], numpy_reconstruct_shape_through_rebuild_from_type, None),
-    (["numpy"], numpy2_scalar_void, ("numpy.toml", SCALAR[1], 2)),
-    (["numpy"], numpy2_reconstruct_shape, ("numpy.toml", SHAPE[1], 2)),
+    (["numpy"], numpy2_scalar_void, ("numpy.toml", SCALAR[1], 1)),
+    (["numpy"], numpy2_reconstruct_shape, ("numpy.toml", SHAPE[1], 1)),
     (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
     (["pandas"], numpy_mareconstruct_shape, None),
 ]
