@@ -22,26 +22,13 @@ day it is added), scanned by path. Inputs:
 None may be "safe": a safe verdict is a failure naming the policy and input.
 A policy file that does not load fails the test too.
 """
-import argparse
-import json
 import pathlib
-import struct
-import subprocess
 import sys
 import tempfile
 import tomllib
+from harness import ROOT, arguments, report, scan_verdicts, stack_global, text
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 REFUSE_FROM = {"medium", "high", "critical"}
-
-
-def text(s):
-    b = s.encode()
-    return b"X" + struct.pack("<I", len(b)) + b  # BINUNICODE
-
-
-def stack_global(module, name):
-    return text(module) + text(name) + b"\x93"
 
 
 def call_p4(module, name):
@@ -124,22 +111,8 @@ def policy_inputs(path):
     return out
 
 
-def scan(pickleguard, policy, paths):
-    verdict = {}
-    for i in range(0, len(paths), 2000):
-        chunk = paths[i:i + 2000]
-        r = subprocess.run([pickleguard, "scan", "--policy", str(policy), "--format", "json", *map(str, chunk)],
-                           capture_output=True, text=True)
-        if r.returncode not in (0, 1, 2) or not r.stdout.strip():
-            sys.exit(f"scan under {policy} failed ({r.returncode}): {r.stderr[:500]}")
-        verdict.update({f["path"]: f["verdict"] for f in json.loads(r.stdout)["files"]})
-    return verdict
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args = ap.parse_args()
+    args = arguments()
     policies = sorted((ROOT / "policies").glob("*.toml"))
     if len(policies) < 16:
         sys.exit(f"only {len(policies)} policies in policies/: the glob lost them")
@@ -162,13 +135,13 @@ def main():
         for policy in policies:
             own = write(tmp / policy.stem, policy_inputs(policy))
             paths = shared + own
-            v = scan(args.pickleguard, policy, paths)
+            v = scan_verdicts(args.pickleguard, policy, paths)
             # An "error" is not "safe", but it judges nothing: a worker the
             # machine's load timed out is read again, alone, before the
             # input is called broken.
             again = [pathlib.Path(p) for p, x in v.items() if x == "error"]
             if again:
-                v.update(scan(args.pickleguard, policy, again))
+                v.update(scan_verdicts(args.pickleguard, policy, again))
             missing = [p for p in paths if str(p) not in v]
             if missing:
                 failures.append(f"{policy.name}: {len(missing)} inputs not in the report")
@@ -184,9 +157,7 @@ def main():
                 failures.append(f"{policy.name} lets through {pathlib.Path(p).name}: "
                                 f"{pathlib.Path(p).read_bytes()[:120]!r}")
         print(f"{total} scans of malicious inputs under {len(policies)} policies")
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return report(failures)
 
 
 if __name__ == "__main__":

@@ -14,27 +14,15 @@ fails too. Nothing here is ever loaded: the costs were measured by calling
 the trusted library directly (docs/policies.md, "Auditing the shipped
 entries").
 """
-import argparse
-import json
 import pathlib
 import re
 import struct
-import subprocess
 import sys
 import tempfile
+from harness import POLICIES, arguments, glob, report, scan_verdicts, text
 
 PROTO, STOP, MARK, TUPLE, REDUCE, EMPTY_DICT, SETITEMS = b"\x80\x02", b".", b"(", b"t", b"R", b"}", b"u"
 TUPLE1, TUPLE2, TUPLE3 = b"\x85", b"\x86", b"\x87"
-POLICIES = pathlib.Path(__file__).resolve().parents[2] / "policies"
-
-
-def glob(module, name):
-    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
-
-
-def text(s):
-    b = s.encode("utf-8")
-    return b"X" + struct.pack("<I", len(b)) + b
 
 
 def long1(n):
@@ -176,11 +164,7 @@ ATTACKS = [
 
 
 def scan(pickleguard, policies, path):
-    cmd = [pickleguard, "scan", "--format", "json", str(path)]
-    for p in reversed(policies):
-        cmd[2:2] = ["--policy", str(p)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    return json.loads(r.stdout)["files"][0]["verdict"] if r.stdout.strip() else f"error {r.returncode}: {r.stderr}"
+    return scan_verdicts(pickleguard, policies, [path])[str(path)]
 
 
 def without(tmp, policies, bound):
@@ -201,10 +185,7 @@ def without(tmp, policies, bound):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    ap.add_argument("--write", type=pathlib.Path, help="also keep the pickles in this folder")
-    args = ap.parse_args()
+    args = arguments((["--write"], {"type": pathlib.Path, "help": "also keep the pickles in this folder"}))
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         out = args.write or pathlib.Path(tmp)
@@ -224,9 +205,7 @@ def main():
                     failures.append(f"{make.__name__} is {ablated} under {name} without {bound[0]}'s bound, "
                                     "must be safe: something else refuses it, so the row does not test the bound")
             print(f"{line} -- {' '.join(make.__doc__.split())}")
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return report(failures)
 
 
 if __name__ == "__main__":

@@ -19,24 +19,18 @@ Prints, per library, the fixtures passing under infer alone and under
 --generalize (the README table's last columns).
 """
 import argparse
-import json
 import pathlib
 import subprocess
 import sys
 import tempfile
 import tomllib
+from harness import ROOT, scan_verdicts
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def safe_count(pickleguard, policy, paths):
-    r = subprocess.run([pickleguard, "scan", "--policy", str(policy), "--format", "json", *map(str, paths)],
-                       capture_output=True, text=True)
-    if r.returncode not in (0, 1, 2) or not r.stdout.strip():
-        sys.exit(f"scan failed ({r.returncode}): {r.stderr[:300]}")
-    files = json.loads(r.stdout)["files"]
-    return {f["path"] for f in files if f["verdict"] == "safe"}
+    return {p for p, v in scan_verdicts(pickleguard, policy, paths).items() if v == "safe"}
 
 
 def training_files(pickleguard, fixtures, includes, out):

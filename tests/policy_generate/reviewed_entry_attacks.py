@@ -16,26 +16,16 @@ must be unsafe under each policy that has the entry (the shipped file, by
 path). Two controls, the tzfile calls pandas itself writes, must be safe,
 so the bound is not simply "refuse tzfile".
 """
-import argparse
-import json
 import pathlib
-import struct
-import subprocess
 import sys
 import tempfile
+from harness import ROOT, arguments, report, scan_verdicts, stack_global, text
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 UMATH = "numpy.core._multiarray_umath"
 TZ = "dateutil.tz.tz"
 
 
-def text(s):
-    b = s.encode()
-    return b"X" + struct.pack("<I", len(b)) + b  # BINUNICODE
-
-
-def g(module, name):
-    return text(module) + text(name) + b"\x93"  # STACK_GLOBAL
+g = stack_global
 
 
 def p4(body):
@@ -113,18 +103,8 @@ CONTROLS = [
 ]
 
 
-def verdicts(pickleguard, policy, paths):
-    r = subprocess.run([pickleguard, "scan", "--policy", policy, "--format", "json", *map(str, paths)],
-                       capture_output=True, text=True)
-    if r.returncode not in (0, 1) or not r.stdout.strip():
-        sys.exit(f"scan under {policy} failed ({r.returncode}): {r.stderr[:500]}")
-    return {pathlib.Path(f["path"]).name: f["verdict"] for f in json.loads(r.stdout)["files"]}
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pickleguard", required=True)
-    args = ap.parse_args()
+    args = arguments()
     errors = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -134,15 +114,14 @@ def main():
         for policy in ["numpy", "pandas", "sklearn", "default"]:
             path = ROOT / "policies" / f"{policy}.toml"
             mine = [(n, want) for n, _, pols, want in cases if policy in pols]
-            v = verdicts(args.pickleguard, str(path), [tmp / f"{n}.pkl" for n, _ in mine])
+            v = {pathlib.Path(p).name: x for p, x in
+                 scan_verdicts(args.pickleguard, path, [tmp / f"{n}.pkl" for n, _ in mine]).items()}
             for n, want in mine:
                 got = v[f"{n}.pkl"]
                 if (got == "safe") != (want == "safe"):
                     errors.append(f"{n} under {policy}: {got}, expected {want}")
         print(f"{len(ATTACKS)} attacks and {len(CONTROLS)} controls on the reviewed entries' classes")
-    for e in errors:
-        print("FAIL:", e)
-    return 1 if errors else 0
+    return report(errors)
 
 
 if __name__ == "__main__":
