@@ -88,7 +88,7 @@ def _load_spec(spec):
 
 
 def _scan_task(jobs, spec, skip_unknown, threads, timeout, max_memory_mb, sandbox, version):
-    """Runs on a Dask worker: one outcome record per (path, named, name) job."""
+    """Runs on a Dask worker: one outcome record per (path, named, name, no_follow) job."""
     if version != _native.__version__:
         raise RuntimeError(f"pickleguard {_native.__version__} on this worker, {version} on the client: "
                            f"outcome records are private to one build")
@@ -158,11 +158,11 @@ def _file_size(path):
 def _tasks(files, task_bytes, task_files):
     """The walk's files, in order, cut into runs of about task_bytes."""
     batch, size = [], 0
-    for path, named in files:
+    for path, named, no_follow in files:
         # Joined, not os.path.abspath: that folds "link/.." by its text,
         # where the kernel (and `scan`) follow the link first, so the two
         # would read different files under one name.
-        batch.append((os.path.join(os.getcwd(), path), named, path))
+        batch.append((os.path.join(os.getcwd(), path), named, path, no_follow))
         size += _file_size(path)
         if size >= task_bytes or len(batch) >= task_files:
             yield batch
@@ -179,7 +179,7 @@ def _checked(records, batch, skip_unknown):
     every file once, never one twice, another not at all, or a named one as
     skipped."""
     out = []
-    for record, (_, named, name) in zip(records, batch):
+    for record, (_, named, name, _) in zip(records, batch):
         if not isinstance(record, bytes):
             why = f"the outcome is a {type(record).__name__}, not a record"
         else:
@@ -271,7 +271,7 @@ def scan_on_cluster(client, paths, policy="default", *, include=(), exclude=(), 
             failed += 1
             message = (f"the cluster task scanning it failed after {retries} retries "
                        f"({type(failure).__name__}: {failure}); the file was not judged")
-            records = [_native.error_outcome(name, "scanner-crashed", f"{name}: {message}") for _, _, name in batch]
+            records = [_native.error_outcome(name, "scanner-crashed", f"{name}: {message}") for _, _, name, _ in batch]
         results[i] = records
         future.release()
         if on_outcomes is not None:

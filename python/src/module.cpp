@@ -395,22 +395,24 @@ PYBIND11_MODULE(_pickleguard, m) {
                 found = pg::walk_paths(paths, options);
             }
             py::list files, errors, skipped;
-            for (const pg::scan_job& j : found.files) files.append(py::make_tuple(j.path, j.named));
+            for (const pg::scan_job& j : found.files) files.append(py::make_tuple(j.path, j.named, j.no_follow));
             for (const pg::file_report& r : found.errors) errors.append(record_of({r, {}}));
             for (const pg::skipped_file& f : found.skipped) skipped.append(py::make_tuple(f.path, f.reason));
             return py::make_tuple(files, errors, skipped, found.warnings);
         },
         py::arg("paths"), py::arg("include"), py::arg("exclude"), py::arg("follow_symlinks") = false);
 
-    // Scans (path, named, name) jobs as `scan` does, in `jobs` sandboxed
-    // workers (0: one per core), each reported under its `name` (the path as
-    // the user gave it; `path` is what this machine opens): a file found by
+    // Scans (path, named, name, no_follow) jobs as `scan` does, in `jobs`
+    // sandboxed workers (0: one per core), each reported under its `name`
+    // (the path as the user gave it; `path` is what this machine opens;
+    // no_follow as walk_paths gave it: a walked file swapped for a link
+    // after the walk is an error report, never read): a file found by
     // walking (or any, with skip_unknown) whose content is no container is
     // skipped, a named one is always judged. One outcome record per job, in
     // order. OSError when the sandbox cannot be set up (nothing is scanned).
     m.def(
         "scan_outcomes",
-        [](const std::vector<std::tuple<std::string, bool, std::string>>& paths, const policy_ptr& p,
+        [](const std::vector<std::tuple<std::string, bool, std::string, bool>>& paths, const policy_ptr& p,
            bool skip_unknown, unsigned jobs, double timeout_seconds, std::uint64_t max_memory_mb, bool sandbox) {
             std::vector<std::string> records;
             std::string failure;
@@ -418,8 +420,10 @@ PYBIND11_MODULE(_pickleguard, m) {
                 py::gil_scoped_release unlocked;
                 std::vector<pg::scan_job> todo;
                 std::unordered_map<std::string, std::string> name_of;
-                for (const auto& [path, named, name] : paths) {
-                    todo.push_back({path, named});
+                for (const auto& [path, named, name, no_follow] : paths) {
+                    pg::scan_job job{path, named};
+                    job.no_follow = no_follow;
+                    todo.push_back(job);
                     name_of.emplace(path, name);
                 }
                 // Runs in the forked worker, which has this map.

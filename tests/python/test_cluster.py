@@ -196,7 +196,7 @@ def test_named_file_outcome_replaced_by_a_skip(monkeypatch, tmp_path):
     class TamperingClient:
         def submit(self, fn, batch, *args, key, **kwargs):
             return _FakeFuture(key, lambda: [_native.skipped_outcome(name, "not a pickle container")
-                                             for _, _, name in batch])
+                                             for _, _, name, _ in batch])
 
     monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(list(futures)))
     result = cluster.scan_on_cluster(TamperingClient(), ["b.pkl"], sandbox=False)
@@ -215,3 +215,33 @@ def test_symlink_dotdot_policy_path_is_the_file_scan_loads(monkeypatch, tmp_path
     given = os.path.join("link", "..", "p.toml")
     spec, _ = cluster._policy_spec(given)
     assert os.path.samefile(spec[0], given) and os.path.samefile(spec[0], tmp_path / "real" / "p.toml")
+
+
+def test_walked_file_swapped_for_a_link_after_the_walk_is_an_error(monkeypatch, tmp_path):
+    # The walk saw d/x.pkl as a regular file; before the task opens it, it
+    # becomes a link to a file outside the walk. `scan` opens walked files
+    # with O_NOFOLLOW and reports the swap; the cluster task must too, not
+    # judge (or read) what the link points at.
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.pkl").write_bytes(EVIL)
+    (tmp_path / "outside.pkl").write_bytes(BENIGN)
+    monkeypatch.chdir(tmp_path)
+
+    class SwappingClient:
+        def submit(self, fn, batch, *args, key, **kwargs):
+            def compute():
+                os.unlink(tmp_path / "d" / "x.pkl")
+                os.symlink(tmp_path / "outside.pkl", tmp_path / "d" / "x.pkl")
+                return fn(batch, *args)
+            return _FakeFuture(key, compute)
+
+    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(list(futures)))
+    for sandbox in (False, True):
+        (tmp_path / "d" / "x.pkl").unlink()
+        (tmp_path / "d" / "x.pkl").write_bytes(EVIL)
+        result = cluster.scan_on_cluster(SwappingClient(), ["d"], sandbox=sandbox)
+        files = {f["path"]: f for f in result.document["files"]}
+        assert list(files) == [os.path.join("d", "x.pkl")], files
+        report = files[os.path.join("d", "x.pkl")]
+        assert report["verdict"] == "error", (sandbox, report)
+        assert result.exit_code == 2
