@@ -263,7 +263,6 @@ int main(int argc, char** argv) {
     pickleguard::cli::explain_args explain_args;
     CLI::App* explain = pickleguard::cli::add_explain_command(app, explain_args);
     add_limits(explain);
-    if (auto printed = pickleguard::cli::print_manual(app, argc, argv)) return *printed;
 
     pickleguard::cli::serve_args serve_args;
     CLI::App* serve = app.add_subcommand(
@@ -310,6 +309,8 @@ int main(int argc, char** argv) {
     pickleguard::cli::convert_args convert_args;
     CLI::App* convert = pickleguard::cli::add_convert_command(app, convert_args);
     add_limits(convert);
+    // Every command is registered by now: the man page and completions are written from all of them.
+    if (auto printed = pickleguard::cli::print_manual(app, argc, argv)) return *printed;
 
     try {
         app.parse(argc, argv);
