@@ -39,7 +39,8 @@ def options(pickleguard):
             suggested[(command, name)] = suggestions.split(",")
     commands = {r[0] for r in rows}
     # The tree walk itself, so a test that sees nothing cannot pass.
-    for expected in ("", "scan", "decode", "disasm", "explain", "policy", "policy infer", "policy generate"):
+    for expected in ("", "scan", "decode", "disasm", "explain", "policy", "policy infer", "policy generate", "serve",
+                     "convert"):
         assert expected in commands, f"--list-options lacks the command {expected!r}: {sorted(commands)}"
     assert len(rows) > 40, rows
     return rows, suggested
