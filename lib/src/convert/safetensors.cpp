@@ -252,7 +252,10 @@ conversion convert_file(std::span<const std::byte> input, const std::string& out
     // Readable as a file `cp` makes (mkstemp's are 0600), within the umask.
     mode_t mask = ::umask(0);
     ::umask(mask);
-    if (::fchmod(fd, 0666 & ~mask) != 0 || ::close(fd) != 0) {
+    // fsync before the rename: otherwise a crash soon after can leave the
+    // output's name on a file whose blocks were never written (ext4's
+    // delayed allocation), a truncated safetensors file that looks whole.
+    if (::fchmod(fd, 0666 & ~mask) != 0 || ::fsync(fd) != 0 || ::close(fd) != 0) {
         ::unlink(tmp.c_str());
         out.failure = fail("cannot write " + tmp + ": " + std::strerror(errno), error_kind::io);
         return out;
@@ -265,6 +268,13 @@ conversion convert_file(std::span<const std::byte> input, const std::string& out
         if (o.force) ::unlink(tmp.c_str());
         out.failure = fail("cannot create " + output + ": " + std::strerror(saved), error_kind::io);
         out.written.clear();
+        return out;
+    }
+    // The new name is durable once its directory is synced; best effort:
+    // the file is whole and in place either way, so this cannot fail it.
+    if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        (void)::fsync(dfd);
+        ::close(dfd);
     }
     return out;
 }
