@@ -4,8 +4,10 @@
     /usr/bin/python3 policies/verify_names.py [--json]
 
 For every entry of policies/knowledge/dangerous.toml and every [[allow]] entry
-of policies/*.toml this imports the module in a fresh interpreter (so one
-module's import side effects cannot hide another's failure) and:
+of policies/*.toml this imports the module, in one fresh interpreter per
+top-level package (one library's import side effects cannot hide another's
+failure; a library's own modules import one another anyway), several
+packages at once, and:
   * for ``name``: walks the dotted name with getattr, as find_class does;
   * for ``name_pattern``: counts the names that match among the module's
     attributes and its classes' attributes ("Class.attr"), since a dotted
@@ -30,19 +32,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHILD = r'''
 import importlib, json, re, sys, warnings
 warnings.filterwarnings("ignore")
-module = sys.argv[1]
-queries = json.loads(sys.stdin.read())
-out = []
-try:
-    mod = importlib.import_module(module)
-except BaseException as e:
-    print(json.dumps({"import_error": f"{type(e).__name__}: {e}"}))
-    sys.exit(0)
 def walk(obj, dotted):
     for part in dotted.split("."):
         obj = getattr(obj, part)
     return obj
-def candidates():
+def candidates(mod):
     names = set(dir(mod))
     for n in list(names):
         try:
@@ -52,21 +46,28 @@ def candidates():
         if isinstance(v, type):
             names.update(f"{n}.{a}" for a in dir(v))
     return names
-cand = None
-for q in queries:
-    if "name" in q:
-        try:
-            walk(mod, q["name"])
-            out.append({"ok": True})
-        except Exception as e:
-            out.append({"ok": False, "error": f"{type(e).__name__}: {e}"})
-    else:
-        if cand is None:
-            cand = candidates()
-        rx = re.compile(q["name_pattern"])
-        hits = sorted(n for n in cand if rx.fullmatch(n))
-        out.append({"ok": bool(hits), "matches": hits})
-print(json.dumps({"results": out}))
+def check(module, queries):
+    try:
+        mod = importlib.import_module(module)
+    except BaseException as e:
+        return {"import_error": f"{type(e).__name__}: {e}"}
+    out = []
+    cand = None
+    for q in queries:
+        if "name" in q:
+            try:
+                walk(mod, q["name"])
+                out.append({"ok": True})
+            except Exception as e:
+                out.append({"ok": False, "error": f"{type(e).__name__}: {e}"})
+        else:
+            if cand is None:
+                cand = candidates(mod)
+            rx = re.compile(q["name_pattern"])
+            hits = sorted(n for n in cand if rx.fullmatch(n))
+            out.append({"ok": bool(hits), "matches": hits})
+    return {"results": out}
+print(json.dumps([check(module, queries) for module, queries in json.loads(sys.stdin.read())]))
 '''
 
 
@@ -118,22 +119,31 @@ def main():
     by_module = {}
     for e in ents:
         by_module.setdefault(e[2]["module"], []).append(e)
-    def check(module, es):
-        queries = [{"name": e[2]["name"]} if "name" in e[2] else {"name_pattern": e[2]["name_pattern"]}
-                   for e in es]
-        p = subprocess.run([sys.executable, "-c", CHILD, module], input=json.dumps(queries),
-                           capture_output=True, text=True, timeout=300)
-        try:
-            return json.loads(p.stdout.strip().splitlines()[-1])
-        except Exception:
-            return {"import_error": "child failed: " + p.stderr[-300:]}
+    def query(es):
+        return [{"name": e[2]["name"]} if "name" in e[2] else {"name_pattern": e[2]["name_pattern"]} for e in es]
 
-    # One interpreter per module (isolation), several at once: the
-    # generated policies name thousands of modules, most of the time is
-    # spent importing, and the results are read back in sorted order.
+    def check(group):
+        p = subprocess.run([sys.executable, "-c", CHILD], input=json.dumps([(m, query(es)) for m, es in group]),
+                           capture_output=True, text=True, timeout=1800)
+        try:
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+            assert isinstance(res, list) and len(res) == len(group)
+            return res
+        except Exception:
+            return [{"import_error": "child failed: " + p.stderr[-300:]}] * len(group)
+
+    # One interpreter per top-level package: a library's modules import one
+    # another anyway, so a fresh interpreter per module (thousands in the
+    # generated policies, most of the time spent importing the same
+    # package again) isolated nothing more; packages run several at once.
     modules = sorted(by_module.items())
+    groups = {}
+    for module, es in modules:
+        groups.setdefault(module.split(".")[0], []).append((module, es))
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = list(pool.map(lambda item: check(*item), modules))
+        done = dict(zip(groups, pool.map(check, groups.values())))
+    results = [r for top in groups for r in done[top]]
+    modules = [item for top in groups for item in groups[top]]
     report = []
     for (module, es), res in zip(modules, results):
         for k, e in enumerate(es):
