@@ -51,9 +51,16 @@ EMPTY_DICT = b"}"
 PARIS = "/usr/share/zoneinfo/Europe/Paris"
 
 # (technique, body, policies it must be unsafe under)
-NUMPY_POLICIES = ["numpy", "pandas", "sklearn", "default"]
+NUMPY_POLICIES = ["numpy", "pandas", "sklearn", "default", "numpy-data"]
+# The policies with the generated numpy (ufuncs as references); default and
+# numpy-data hold only the names pickles of numpy values use.
+UFUNC_POLICIES = ["numpy", "pandas", "sklearn"]
+DATA_POLICIES = ["default", "numpy-data"]
 PANDAS_POLICIES = ["pandas"]
 ATTACKS = [
+    # default's scope: numpy-data, not the generated numpy, so no ufunc at all
+    ("ufunc_reference_under_default", g(UMATH, "log1p"), DATA_POLICIES),
+    ("ufunc_public_name_under_default", g("numpy", "log1p"), DATA_POLICIES),
     # ufuncs: references only
     ("ufunc_called_by_reduce", g(UMATH, "log1p") + tup(b"K\x01") + b"R", NUMPY_POLICIES),
     ("ufunc_public_name_called", g("numpy", "add") + tup(b"K\x01", b"K\x02") + b"R", NUMPY_POLICIES),
@@ -109,7 +116,7 @@ CONTROLS = [
      + text(PARIS) + b"sb", PANDAS_POLICIES),
     ("tzfile_opens_a_system_zone", g(TZ, "tzfile") + tup(text("/usr/share/zoneinfo/America/Argentina/Buenos_Aires"))
      + b"R", PANDAS_POLICIES),
-    ("ufunc_reference", g(UMATH, "log1p"), NUMPY_POLICIES),
+    ("ufunc_reference", g(UMATH, "log1p"), UFUNC_POLICIES),
 ]
 
 
@@ -131,7 +138,7 @@ def main():
         cases = [(n, b, pols, "unsafe") for n, b, pols in ATTACKS] + [(n, b, pols, "safe") for n, b, pols in CONTROLS]
         for name, body, _, _ in cases:
             (tmp / f"{name}.pkl").write_bytes(p4(body))
-        for policy in ["numpy", "pandas", "sklearn", "default"]:
+        for policy in sorted({p for _, _, pols, _ in cases for p in pols}):
             path = ROOT / "policies" / f"{policy}.toml"
             mine = [(n, want) for n, _, pols, want in cases if policy in pols]
             v = verdicts(args.pickleguard, str(path), [tmp / f"{n}.pkl" for n, _ in mine])
