@@ -122,7 +122,8 @@ ATTACKS = [
      PANDAS_POLICIES),
 ]
 # gensim's builtins.hash (reference only) and nltk's re._compile (two arguments,
-# flags <= 127, an ASCII pattern of at most 64 characters without \N, \u, \U).
+# flags <= 127, an ASCII pattern of at most 64 characters without \N, \u, \U,
+# without | and with no letter in a set).
 # Each row's last item is the bound it tests: (policy, regex, replacement)
 # applied to a copy of policies/POLICY.toml, under which the row must be safe,
 # so the row fails when the bound goes.
@@ -154,7 +155,15 @@ ENTRY_ATTACKS = [
      g(*RE) + tup(text("[\\x00-\\N{CJK COMPATIBILITY IDEOGRAPH-2FA1D}]"), b"K\x22") + b"R",
      NLTK_POLICIES, NO_PATTERN_BOUND),
     ("re_compile_pattern_beyond_64_characters",
-     g(*RE) + tup(text("[ks]" * 17), b"K\x22") + b"R", NLTK_POLICIES, NO_LENGTH_BOUND),
+     g(*RE) + tup(text("(k)" * 22), b"K\x22") + b"R", NLTK_POLICIES, NO_LENGTH_BOUND),
+    ("re_compile_set_of_folding_letters_ignorecase",
+     g(*RE) + tup(text("[ks]" * 16), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_single_letter_alternation_makes_a_set",
+     g(*RE) + tup(text("(?:k|s)" * 9), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_range_across_letters",
+     g(*RE) + tup(text("[!-~]" * 12), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_escaped_backslash_then_set",
+     g(*RE) + tup(text("\\\\[ks]" * 10), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
     ("re_compile_third_argument", g(*RE) + tup(text(".*"), b"K\x20", b"K\x00") + b"R", NLTK_POLICIES, NO_MAX_ARGS),
     ("re_compile_pattern_computed_while_loading",
      g(*RE) + tup(g("builtins", "str") + tup(text(".*")) + b"R", b"K\x20") + b"R", NLTK_POLICIES, None),
