@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Byte-built abuses of the entry classes the reviewed numpy, pandas and sklearn entries added.
+"""Byte-built abuses of the entry classes the reviewed numpy, pandas, sklearn, gensim and nltk entries added.
 
     reviewed_entry_attacks.py --pickleguard build/tools/pickleguard
 
@@ -15,8 +15,18 @@ attacker's choosing or call .read on an object the pickle made. Every one
 must be unsafe under each policy that has the entry (the shipped file, by
 path). Two controls, the tzfile calls pandas itself writes, must be safe,
 so the bound is not simply "refuse tzfile".
+
+policies/reviewed/{gensim,nltk}.toml allow builtins.hash as a reference
+(Word2Vec's hashfxn) and re._compile called with a bounded pattern and flags
+(RegexpTagger's compiled patterns). Their rows (ENTRY_ATTACKS) each name the
+bound that refuses them, and must be safe under a copy of the shipped policy
+without it: a row some other rule refuses does not test its bound. Their
+controls are what gensim and nltk write. Under default and numpy-data a
+ufunc reference is unsafe: they hold the names of numpy values, not the
+generated numpy.
 """
 import pathlib
+import re
 import sys
 import tempfile
 from harness import ROOT, arguments, report, scan_verdicts, stack_global, text
@@ -41,9 +51,16 @@ EMPTY_DICT = b"}"
 PARIS = "/usr/share/zoneinfo/Europe/Paris"
 
 # (technique, body, policies it must be unsafe under)
-NUMPY_POLICIES = ["numpy", "pandas", "sklearn", "default"]
+NUMPY_POLICIES = ["numpy", "pandas", "sklearn", "default", "numpy-data"]
+# The policies with the generated numpy (ufuncs as references); default and
+# numpy-data hold only the names pickles of numpy values use.
+UFUNC_POLICIES = ["numpy", "pandas", "sklearn"]
+DATA_POLICIES = ["default", "numpy-data"]
 PANDAS_POLICIES = ["pandas"]
 ATTACKS = [
+    # default's scope: numpy-data, not the generated numpy, so no ufunc at all
+    ("ufunc_reference_under_default", g(UMATH, "log1p"), DATA_POLICIES),
+    ("ufunc_public_name_under_default", g("numpy", "log1p"), DATA_POLICIES),
     # ufuncs: references only
     ("ufunc_called_by_reduce", g(UMATH, "log1p") + tup(b"K\x01") + b"R", NUMPY_POLICIES),
     ("ufunc_public_name_called", g("numpy", "add") + tup(b"K\x01", b"K\x02") + b"R", NUMPY_POLICIES),
@@ -94,13 +111,83 @@ ATTACKS = [
     ("tzfile_by_dotted_name_init", g(TZ, "tzfile.__init__") + tup(NONE, text("/etc/passwd")) + b"R",
      PANDAS_POLICIES),
 ]
+# gensim's builtins.hash (reference only) and nltk's re._compile (two arguments,
+# flags <= 127, an ASCII pattern of at most 64 characters without \N, \u, \U,
+# without | and with no letter in a set).
+# Each row's last item is the bound it tests: (policy, regex, replacement)
+# applied to a copy of policies/POLICY.toml, under which the row must be safe,
+# so the row fails when the bound goes.
+GENSIM_POLICIES = ["gensim"]
+NLTK_POLICIES = ["nltk"]
+HASH_CALLABLE = ("gensim", r'(name = "hash"\nuses = \["reference")\]', r'\1, "call"]')
+COMPILE = r'(name = "_compile"\n(?:.*\n)*?)'
+NO_FLAGS_BOUND = ("nltk", r", \{ pos = 1, max_int = 127 \}", "")
+NO_PATTERN_BOUND = ("nltk", r"\{ pos = 0, pattern = .*? \}, ", "")
+NO_LENGTH_BOUND = ("nltk", COMPILE + r"max_iter_len = 64\n", r"\1")
+NO_MAX_ARGS = ("nltk", COMPILE + r"max_args = 2\n", r"\1")
+RE = ("re", "_compile")
+BIG_TUPLE = b"(" + b"K\x01" * 1000 + b"t"
+ENTRY_ATTACKS = [
+    ("hash_called_by_reduce", g("builtins", "hash") + tup(BIG_TUPLE) + b"R", GENSIM_POLICIES, HASH_CALLABLE),
+    ("hash_called_by_reconstructor_invokes",
+     g("copyreg", "_reconstructor") + tup(g("gensim.corpora.dictionary", "Dictionary"), g("builtins", "hash"), BIG_TUPLE) + b"R",
+     GENSIM_POLICIES, HASH_CALLABLE),
+    ("hash_self_by_dotted_name", g("builtins", "hash.__self__"), GENSIM_POLICIES, None),
+    ("hash_build_sets_setstate",
+     g("builtins", "hash") + EMPTY_DICT + text("__setstate__") + g("builtins", "eval") + b"sb", GENSIM_POLICIES, None),
+    ("re_compile_debug_flag_prints", g(*RE) + tup(text(".*"), b"K\x80") + b"R", NLTK_POLICIES, NO_FLAGS_BOUND),
+    ("re_compile_ascii_flag", g(*RE) + tup(text(".*"), b"M\x00\x01") + b"R", NLTK_POLICIES, NO_FLAGS_BOUND),
+    ("re_compile_set_of_every_code_point",
+     g(*RE) + tup(text("[\x00-\U0010ffff]" * 7), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_set_by_u_escape",
+     g(*RE) + tup(text("[\\x00-\\U0010ffff]" * 3), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_set_by_named_escape",
+     g(*RE) + tup(text("[\\x00-\\N{CJK COMPATIBILITY IDEOGRAPH-2FA1D}]"), b"K\x22") + b"R",
+     NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_pattern_beyond_64_characters",
+     g(*RE) + tup(text("(k)" * 22), b"K\x22") + b"R", NLTK_POLICIES, NO_LENGTH_BOUND),
+    ("re_compile_set_of_folding_letters_ignorecase",
+     g(*RE) + tup(text("[ks]" * 16), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_single_letter_alternation_makes_a_set",
+     g(*RE) + tup(text("(?:k|s)" * 9), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_range_across_letters",
+     g(*RE) + tup(text("[!-~]" * 12), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_escaped_backslash_then_set",
+     g(*RE) + tup(text("\\\\[ks]" * 10), b"K\x22") + b"R", NLTK_POLICIES, NO_PATTERN_BOUND),
+    ("re_compile_third_argument", g(*RE) + tup(text(".*"), b"K\x20", b"K\x00") + b"R", NLTK_POLICIES, NO_MAX_ARGS),
+    ("re_compile_pattern_computed_while_loading",
+     g(*RE) + tup(g("builtins", "str") + tup(text(".*")) + b"R", b"K\x20") + b"R", NLTK_POLICIES, None),
+    ("re_compile_keyword_flags",
+     g(*RE) + tup(text(".*")) + EMPTY_DICT + text("flags") + b"K\x80" + b"s" + b"\x92", NLTK_POLICIES, None),
+    ("re_compile_as_defaultdict_factory", g("collections", "defaultdict") + tup(g(*RE)) + b"R", NLTK_POLICIES, None),
+]
 CONTROLS = [
     ("tzfile_as_pandas_writes_it", g(TZ, "tzfile") + tup(NONE, text(PARIS)) + b"R" + EMPTY_DICT + text("_filename")
      + text(PARIS) + b"sb", PANDAS_POLICIES),
     ("tzfile_opens_a_system_zone", g(TZ, "tzfile") + tup(text("/usr/share/zoneinfo/America/Argentina/Buenos_Aires"))
      + b"R", PANDAS_POLICIES),
-    ("ufunc_reference", g(UMATH, "log1p"), NUMPY_POLICIES),
+    ("ufunc_reference", g(UMATH, "log1p"), UFUNC_POLICIES),
+    ("hash_reference_as_word2vec_stores_it", g("builtins", "hash"), GENSIM_POLICIES),
+    ("re_compile_as_nltk_writes_it", g(*RE) + tup(text(".*ed$"), b"K\x20") + b"R", NLTK_POLICIES),
+    ("re_compile_number_pattern_ignorecase", g(*RE) + tup(text(r"^-?[0-9]+(\.[0-9]+)?$"), b"K\x22") + b"R",
+     NLTK_POLICIES),
 ]
+
+
+def verdicts(pickleguard, policy, paths):
+    return {pathlib.Path(p).name: v for p, v in scan_verdicts(pickleguard, policy, paths).items()}
+
+
+def without(tmp, bound):
+    """A copy of policies/POLICY.toml with the bounding text replaced (exactly once)."""
+    policy, pattern, replacement = bound
+    src = (ROOT / "policies" / f"{policy}.toml").read_text()
+    cut, n = re.subn(pattern, replacement, src, count=1)
+    if n != 1 or cut == src:
+        sys.exit(f"policies/{policy}.toml has no text matching {pattern!r}: update this test")
+    copy = tmp / f"without-{len(list(tmp.glob('without-*')))}-{policy}.toml"
+    copy.write_text(cut)
+    return copy
 
 
 def main():
@@ -108,19 +195,29 @@ def main():
     errors = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
-        cases = [(n, b, pols, "unsafe") for n, b, pols in ATTACKS] + [(n, b, pols, "safe") for n, b, pols in CONTROLS]
+        cases = ([(n, b, pols, "unsafe") for n, b, pols in ATTACKS] + [(n, b, pols, "unsafe") for n, b, pols, _ in ENTRY_ATTACKS]
+                 + [(n, b, pols, "safe") for n, b, pols in CONTROLS])
         for name, body, _, _ in cases:
             (tmp / f"{name}.pkl").write_bytes(p4(body))
-        for policy in ["numpy", "pandas", "sklearn", "default"]:
+        for policy in sorted({p for _, _, pols, _ in cases for p in pols}):
             path = ROOT / "policies" / f"{policy}.toml"
             mine = [(n, want) for n, _, pols, want in cases if policy in pols]
-            v = {pathlib.Path(p).name: x for p, x in
-                 scan_verdicts(args.pickleguard, path, [tmp / f"{n}.pkl" for n, _ in mine]).items()}
+            v = verdicts(args.pickleguard, path, [tmp / f"{n}.pkl" for n, _ in mine])
             for n, want in mine:
                 got = v[f"{n}.pkl"]
                 if (got == "safe") != (want == "safe"):
                     errors.append(f"{n} under {policy}: {got}, expected {want}")
-        print(f"{len(ATTACKS)} attacks and {len(CONTROLS)} controls on the reviewed entries' classes")
+        # Without its bound each entry attack is safe: the bound, not something else, refuses it.
+        for name, _, pols, bound in ENTRY_ATTACKS:
+            if bound is None:
+                continue
+            got = verdicts(args.pickleguard, str(without(tmp, bound)), [tmp / f"{name}.pkl"])[f"{name}.pkl"]
+            if got != "safe":
+                errors.append(f"{name} is {got} under {bound[0]} without its bound {bound[1]!r}, must be safe: "
+                              "something else refuses it, so the row does not test the bound")
+        n_ablated = sum(1 for row in ENTRY_ATTACKS if row[3])
+        print(f"{len(ATTACKS) + len(ENTRY_ATTACKS)} attacks ({n_ablated} also without their bound) and "
+              f"{len(CONTROLS)} controls on the reviewed entries' classes")
     return report(errors)
 
 

@@ -32,7 +32,7 @@ BENIGN = {
 def test_version_and_policy_names():
     assert pickleguard.__version__
     names = pickleguard.shipped_policy_names()
-    for name in ("default", "python", "numpy", "pytorch", "sklearn", "pandas"):
+    for name in ("default", "python", "numpy", "numpy-data", "pytorch", "sklearn", "pandas"):
         assert name in names
 
 

@@ -162,7 +162,7 @@ int run_explain(const explain_args& args);
 // `convert` (convert_command.cpp).
 struct convert_args : worker_args {
     std::string input, output;
-    std::vector<std::string> policies;  // default: pytorch, or numpy for .npy/.npz
+    std::vector<std::string> policies;  // default: pytorch, or numpy-data for .npy/.npz
     std::string key_prefix;
     bool skip_non_tensors = false;
     bool force = false;

@@ -62,7 +62,7 @@ int convert_one(const convert_args& args, const std::string& input, const std::s
     std::vector<std::string> names = args.policies;
     if (names.empty()) {
         std::string f = detect_format(file.value().bytes());
-        names.push_back(f == "npy" || f == "npz" ? "numpy" : "pytorch");
+        names.push_back(f == "npy" || f == "npz" ? "numpy-data" : "pytorch");
     }
     std::string policy_name;
     auto p = load_policy_options(names, policy_name);
@@ -282,7 +282,7 @@ CLI::App* add_convert_command(CLI::App& app, convert_args& args) {
     cmd->add_option("input", args.input, "A checkpoint file, or a folder of shards")->required();
     cmd->add_option("--output,-o", args.output, "The .safetensors file (a folder when INPUT is one)")->required();
     cmd->add_option("--policy", args.policies,
-                    "Policy the input must pass first, as for scan (default: pytorch, or numpy for .npy/.npz)")
+                    "Policy the input must pass first, as for scan (default: pytorch, or numpy-data for .npy/.npz)")
         ->expected(1)
         ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
