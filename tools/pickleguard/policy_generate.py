@@ -317,8 +317,11 @@ class Scanner:
         mod = getattr(obj, "__module__", None) or ""
         return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
 
-    def scan_callable(self, fn, why, depth, cls=None, noargs=False):
-        """Returns the set of external callees; raises Refused with a path."""
+    def scan_callable(self, fn, why, depth, cls=None, noargs=False, site=None):
+        """Returns the set of external callees; raises Refused with a path.
+
+        site: the CallSite of a plain call of a function with constant
+        arguments (see CallSite): the reading prunes what they decide."""
         if isinstance(fn, (staticmethod, classmethod)):
             fn = fn.__func__
         if fn is None:
@@ -327,7 +330,7 @@ class Scanner:
             # functools.lru_cache (C): hashes the arguments (their __hash__ and
             # __eq__ dispatch on types the policy judges) and calls the function
             # update_wrapper stored as __wrapped__, with the same arguments.
-            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs)
+            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs, site)
         if isinstance(fn, property):
             raise Refused(f"{why} is a property (its value is called)")
         if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
@@ -348,7 +351,7 @@ class Scanner:
         if noargs:  # not memoized: the pruned reading differs from the full one
             calls = self._scan_code(fn, code, why, depth, cls, noargs=True)
         else:
-            calls = self.scan_code(fn, code, why, depth, cls)
+            calls = self.scan_code(fn, code, why, depth, cls, site)
         wrapped = getattr(fn, "__wrapped__", None)
         if wrapped is not None:
             calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
@@ -392,13 +395,14 @@ class Scanner:
             return set()
         return self.scan_callable(fn, why, depth, cls=concrete or owner, noargs=noargs)
 
-    def scan_code(self, fn, code, why, depth, cls):
+    def scan_code(self, fn, code, why, depth, cls, site=None):
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
         # A closure's calls of its cells depend on the cells' values (every
         # sympy @cacheit wrapper shares one code object): keyed by the function.
-        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None)
+        # A reading with constant arguments (site) prunes what they decide: its own entry.
+        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None)
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -410,7 +414,7 @@ class Scanner:
         self.memo[key] = None
         before = self.cycles
         try:
-            calls = self._scan_code(fn, code, why, depth, cls)
+            calls = self._scan_code(fn, code, why, depth, cls, site=site)
         except Refused as r:
             text = str(r)
             self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set())
@@ -421,7 +425,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None, site=None):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -480,6 +484,16 @@ class Scanner:
             rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
             known = {params[i]: v for i, v in consts.items() if i < len(params) and params[i] not in rebound}
             nodes = pruned_walk(node, none_params, known)
+        known = {}
+        if site is not None and cls is None:
+            # Called by name with constant arguments (`sympify(a, strict=True)`):
+            # a parameter bound to a constant (or, when the call spreads no
+            # *args/**kwargs, left to a constant default) that the body never
+            # rebinds has that value throughout; the branches it decides that
+            # cannot run are not read, nor what follows a raise or return.
+            known = site.bind(fn, a, rebound_names(node))
+            if known:
+                nodes = pruned_walk(node, none_params, known)
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         sizes = SizeEnv(node, params, first, g, local)
         for n in nodes:
@@ -494,7 +508,7 @@ class Scanner:
             if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
-                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local)
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local, known)
         return calls
 
     def local_names(self, fn, code, node, params):
@@ -683,7 +697,8 @@ class Scanner:
                                       f"{getattr(target, '__qualname__', '?')})", depth + 1, cls)
         return self.scan_target(value, f"{why} -> {name} (closure cell)", depth)
 
-    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None):
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None,
+                  known=None):
         f = call.func
         local = local or LocalNames()
         # A call that hands on only parameters known to be None (and an empty
@@ -714,7 +729,8 @@ class Scanner:
             if n in local.imports and n not in local.bound and n not in nested and n not in params:
                 # Bound only by import statements of this function (checked
                 # in _scan_code): the imported object, judged as a global is.
-                return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)
+                site = CallSite.of(call, known)
+                return self.scan_target(local.imports[n], f"{why} -> {n}{site or ''} (imported)", depth, site=site)
             if n in local.bound or n in local.imports:
                 # A local shadows the global or builtin of the same name.
                 raise Refused(f"{why}: calls {n}, a local or computed value")
@@ -748,7 +764,8 @@ class Scanner:
             found, obj = self.resolve_global(n, g)
             if not found:
                 raise Refused(f"{why}: calls {n}, a local or computed value")
-            return self.scan_target(obj, f"{why} -> {n}", depth)
+            site = CallSite.of(call, known)
+            return self.scan_target(obj, f"{why} -> {n}{site or ''}", depth, site=site)
         if isinstance(f, ast.Attribute):
             f = ast.Attribute(value=f.value, attr=local.mangle(f.attr), ctx=f.ctx)
             v = f.value
@@ -871,10 +888,11 @@ class Scanner:
             return {(mod, f"{owner.__qualname__}.{attr}")}
         return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
 
-    def scan_target(self, obj, why, depth, default=None):
-        """A named global the code calls."""
+    def scan_target(self, obj, why, depth, default=None, site=None):
+        """A named global the code calls (site: its constant arguments)."""
         if self.in_library(obj):
-            return self.scan_callable(obj, why, depth + 1)
+            return self.scan_callable(obj, why, depth + 1, site=site if isinstance(obj, (
+                types.FunctionType, functools._lru_cache_wrapper)) else None)
         mod = getattr(obj, "__module__", None) or (default[0] if default else "")
         name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or (default[1] if default else "?")
         if (mod, name) in PURE_DENIED and getattr(sys.modules.get(mod), name, None) is obj:
@@ -1082,6 +1100,146 @@ class SizeEnv:
                     self.refuse(why, "formats with a computed width", v.value)
 
 
+# The constants a call site can fix a parameter to: compared exactly by value.
+SITE_CONSTANT_TYPES = (bool, int, float, str, bytes, type(None))
+
+
+class CallSite:
+    """The constant arguments of a call by name (`sympify(a, strict=True)`):
+    pos[i] and kw[name] are the value, or UNKNOWN; star when the call spreads
+    *args or **kwargs (then only what it names explicitly is known)."""
+
+    UNKNOWN = object()
+
+    def __init__(self, pos, kw, star):
+        self.pos, self.kw, self.star = pos, kw, star
+
+    @classmethod
+    def of(cls, call, known):
+        """The site of call, or None when it passes no constant."""
+        known = known or {}
+
+        def value(e):
+            if isinstance(e, ast.Constant) and isinstance(e.value, SITE_CONSTANT_TYPES):
+                return e.value
+            if isinstance(e, ast.Name) and e.id in known:
+                return known[e.id]  # a constant of the caller's reading, handed on
+            return cls.UNKNOWN
+        pos, star = [], False
+        for a in call.args:
+            if isinstance(a, ast.Starred):
+                star = True  # the positions after it are not known
+                break
+            pos.append(value(a))
+        kw = {}
+        for k in call.keywords:
+            if k.arg is None:
+                star = True
+            else:
+                kw[k.arg] = value(k.value)
+        site = cls(pos, kw, star)
+        return site if any(v is not cls.UNKNOWN for v in pos + list(kw.values())) else None
+
+    def key(self):
+        show = (lambda v: "?" if v is self.UNKNOWN else (type(v).__name__, v))
+        return (tuple(map(show, self.pos)), tuple(sorted((k, show(v)) for k, v in self.kw.items())), self.star)
+
+    def __str__(self):
+        parts = [repr(v) if v is not self.UNKNOWN else "..." for v in self.pos]
+        parts += [f"{k}={v!r}" for k, v in sorted(self.kw.items()) if v is not self.UNKNOWN]
+        return f"({', '.join(parts)}{', ...' if self.star else ''})"
+
+    def bind(self, fn, a, rebound):
+        """{parameter: value} for fn's parameters (arguments node a) this call
+        fixes: passed as a constant, or (no *args/**kwargs spread) left to a
+        default of a constant type. A rebound parameter is not fixed."""
+        positional = [p.arg for p in a.posonlyargs + a.args]
+        named = set(positional) | {p.arg for p in a.kwonlyargs}
+        posonly = {p.arg for p in a.posonlyargs}
+        bound = dict(zip(positional, self.pos))
+        for k, v in self.kw.items():
+            if k in named and k not in posonly:
+                bound[k] = v  # (also given by position: the call raises TypeError, nothing runs)
+        if not self.star:
+            defaults = getattr(fn, "__defaults__", None) or ()
+            for p, d in zip(positional[len(positional) - len(defaults):], defaults):
+                bound.setdefault(p, d)
+            for p, d in (getattr(fn, "__kwdefaults__", None) or {}).items():
+                bound.setdefault(p, d)
+        return {p: v for p, v in bound.items() if v is not self.UNKNOWN and p not in rebound and
+                type(v) in SITE_CONSTANT_TYPES}
+
+
+def rebound_names(node):
+    """The names the function node binds other than as its own parameters
+    (assignments, loop, with and except targets, nested functions' and
+    lambdas' parameters, imports, match captures, global/nonlocal)."""
+    own = {id(x) for x in node.args.posonlyargs + node.args.args + node.args.kwonlyargs +
+           [node.args.vararg, node.args.kwarg] if x is not None}
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            names.add(n.id)
+        elif isinstance(n, ast.arg) and id(n) not in own:
+            names.add(n.arg)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            names.add(n.name)
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            names.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            names.add(n.rest)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            names.update(n.names)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update((x.asname or x.name).split(".")[0] for x in n.names)
+    return names
+
+
+def known_test(test, consts):
+    """True / False when test is decided by parameters of known constant
+    value (consts: name -> value); None when not. Only the forms whose result
+    is the constant's own: `p`, `not p`, `p is None`, `p is not None`,
+    `p == c`, `p != c` (c a constant), and `and`/`or` of them."""
+    if isinstance(test, ast.Name) and test.id in consts:
+        return bool(consts[test.id])
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = known_test(test.operand, consts)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name) \
+            and test.left.id in consts and isinstance(test.comparators[0], ast.Constant):
+        v, c, op = consts[test.left.id], test.comparators[0].value, test.ops[0]
+        if isinstance(op, (ast.Is, ast.IsNot)) and c is None:
+            return (v is None) == isinstance(op, ast.Is)
+        if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(c, SITE_CONSTANT_TYPES):
+            return (v == c) == isinstance(op, ast.Eq)
+        return None
+    if isinstance(test, ast.BoolOp):
+        # As a condition: `or` is true when one operand is, `and` false when one is.
+        values = [known_test(v, consts) for v in test.values]
+        decisive = isinstance(test.op, ast.Or)
+        if decisive in values:
+            return decisive
+        if None not in values:
+            return not decisive
+    return None
+
+
+def terminates(stmts, none_names, consts):
+    """True when running the statement list never reaches its end: a raise or
+    return at its top level, or an if whose branch that runs (or both) does."""
+    for st in stmts:
+        if isinstance(st, (ast.Raise, ast.Return)):
+            return True
+        if isinstance(st, ast.If):
+            known = is_none_test(st.test, none_names, consts)
+            if known is not None and terminates(st.body if known else st.orelse, none_names, consts):
+                return True
+            if known is None and terminates(st.body, none_names, consts) and \
+                    terminates(st.orelse, none_names, consts):
+                return True
+    return False
+
+
 def is_none_test(test, names, consts=None):
     """True / False when `test` is known for parameters that are None (names)
     or have a known constant value (consts); None when unknown."""
@@ -1091,6 +1249,10 @@ def is_none_test(test, names, consts=None):
             and isinstance(test.comparators[0], ast.Constant) and isinstance(test.comparators[0].value, str):
         equal = consts[test.left.id] == test.comparators[0].value
         return equal if isinstance(test.ops[0], ast.Eq) else not equal
+    if consts and not names:
+        decided = known_test(test, consts)
+        if decided is not None:
+            return decided
     if isinstance(test, ast.Name) and test.id in names:
         return False
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
@@ -1121,9 +1283,32 @@ def pruned_walk(node, none_names, consts=None):
             known = is_none_test(n.test, none_names, consts)
             if known is not None:
                 todo.append(n.test)
-                todo.extend(n.body if known else n.orelse)
+                todo.extend(cut_after_exit(n.body if known else n.orelse, none_names, consts))
                 continue
-        todo.extend(ast.iter_child_nodes(n))
+        if isinstance(n, ast.IfExp) and consts:
+            known = is_none_test(n.test, none_names, consts)
+            if known is not None:
+                todo.extend((n.test, n.body if known else n.orelse))
+                continue
+        for _, value in ast.iter_fields(n):
+            if isinstance(value, list):
+                todo.extend(cut_after_exit(value, none_names, consts) if consts else
+                            [x for x in value if isinstance(x, ast.AST)])
+            elif isinstance(value, ast.AST):
+                todo.append(value)
+
+
+def cut_after_exit(items, none_names, consts):
+    """A statement list without what follows its first statement that never
+    falls through (terminates): that code cannot run."""
+    out = []
+    for x in items:
+        if not isinstance(x, ast.AST):
+            continue
+        out.append(x)
+        if isinstance(x, ast.stmt) and consts and terminates([x], none_names, consts):
+            break
+    return out
 
 
 def reduction(cls, scanner):
