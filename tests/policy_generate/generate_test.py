@@ -54,6 +54,10 @@ ALLOWED = {
     "ConvertsVia": {"reference", "new", "build"},
     "ConvertsWithMode": {"reference", "new", "build"},
     "ConvertsAtLevel": {"reference", "new", "build"},
+    # A callable read from a module-level dict no function changes: its values judged.
+    "ConvertsByTable": {"reference", "new", "build"},
+    "_to_text": {"reference"},
+    "register_converter": {"reference"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -99,6 +103,10 @@ REFUSED = {
     "ConvertsRebinding": "_convert_rebinding(..., strict=True): calls eval",
     "ConvertsViaNested": "_convert_via_nested(..., strict=True) -> _convert: calls eval",
     "ConvertsAtLevelOne": "_convert_level(..., level=1): calls eval",
+    "ConvertsByRunnerTable": "conv (_RUNNERS[builtins.str]): calls eval",
+    "ConvertsByOpenTable": "calls conv, read from _OPEN_CONVERTERS, which a function may change",
+    "ConvertsByShadowedTable": "calls conv, a local or computed value",
+    "ConvertsByReboundLookup": "calls conv, a local or computed value",
 }
 
 

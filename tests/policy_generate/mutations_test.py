@@ -21,7 +21,7 @@ ALLOWED = {
     "AttributesOnDemand", "CachedNew", "ChecksOnLoad", "ImportsPure", "LessIndentedString", "PrivateHelper",
     "RemovedAttribute", "RenamedAttribute", "SetattrState", "count_total", "is_class", "local_counter_total",
     "ConvertsStrictly", "ConvertsUnlessStrict", "ConvertsChosen", "ConvertsEither", "ConvertsCarefully",
-    "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel",
+    "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel", "ConvertsByTable",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
@@ -29,7 +29,8 @@ REFUSED = {
     "PrivateRunner", "SetattrOther", "SetattrStateRunsSetter", "SetstateThroughGetattr", "ShadowsBuiltin",
     "SuperCheck", "counter_hook", "lazy_words", "local_lazy_words", "signature_of",
     "ConvertsLoosely", "ConvertsUnlessByDefault", "ConvertsNeither", "ConvertsWithOptions", "ConvertsRebinding",
-    "ConvertsViaNested", "ConvertsAtLevelOne",
+    "ConvertsViaNested", "ConvertsAtLevelOne", "ConvertsByRunnerTable", "ConvertsByOpenTable",
+    "ConvertsByShadowedTable", "ConvertsByReboundLookup",
 }
 
 
@@ -92,6 +93,11 @@ MUTATIONS = {
  'is None inverted': ('            return (v is None) == isinstance(op, ast.Is)', '            return (v is not None) == isinstance(op, ast.Is)'),
  'equality inverted': ('            return (v == c) == isinstance(op, ast.Eq)', '            return (v != c) == isinstance(op, ast.Eq)'),
  'or undecided': ('        if decisive in values:\n            return decisive\n', ''),
+ 'table lookups refused': ('            if n in local.lookups and n not in local.imports and n not in nested:', '            if False:'),
+ 'table values unjudged': ('                        calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)', '                        pass'),
+ 'table stores read': ('                if isinstance(up, ast.Subscript) and up.value is x and isinstance(up.ctx, ast.Load):', '                if isinstance(up, ast.Subscript) and up.value is x:'),
+ 'table shadowing ignored': ('                         not any(t in params or t in bound or t in imports or t in other for t in v)}', '                         True}'),
+ 'lookup rebinding ignored': ('if stores.get(k) == lookup_stores[k] and', 'if True and'),
  'conditional expression unpruned': ('        if isinstance(n, ast.IfExp) and consts:', '        if isinstance(n, ast.IfExp) and False:'),
 }
 errors = []

@@ -217,6 +217,7 @@ class LocalNames:
         self.wrapped = wrapped  # the function's __wrapped__ (a decorator's wrapper)
         self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
         self.private_prefix = None  # "_Symbol" inside class Symbol: `__x` names there are `_Symbol__x`
+        self.lookups = {}  # a local bound only by `name = TABLE.get(key)` / `TABLE[key]`: name -> TABLE names
 
     def mangle(self, name):
         if self.private_prefix and name.startswith("__") and not name.endswith("__"):
@@ -312,6 +313,21 @@ class Scanner:
         # loading with its own arguments (like any other method; its code is
         # still scanned for everything else).
         self.sizes_checked = True
+        self.tables = {}  # id(dict) -> (dict, why library code may change it, or None)
+
+    def in_library_module(self, g):
+        mod = g.get("__name__", "") or ""
+        return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
+
+    def sealed_table(self, table):
+        """None when no function of the library can change the dict table
+        (every name the library binds to it, module global or class
+        attribute, is used inside functions only to read: `t[k]`, `t.get`,
+        `t.keys`/`values`/`items`/`copy`, `k in t`); else what can."""
+        key = id(table)
+        if key not in self.tables:
+            self.tables[key] = (table, table_writer(table, self))
+        return self.tables[key][1]
 
     def in_library(self, obj):
         mod = getattr(obj, "__module__", None) or ""
@@ -526,10 +542,20 @@ class Scanner:
                     [node.args.vararg, node.args.kwarg] if x is not None}
         bound, imports, bad, resolved = set(), {}, {}, {}
         stores, constructed = {}, {}
+        lookups, lookup_stores, other = {}, {}, set()  # other: bound by a parameter, except, import, ...
         for n in ast.walk(node):
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and \
                     isinstance(n.value, ast.Call):
                 constructed[n.targets[0].id] = n.value.func
+            table = table_lookup(n.value) if isinstance(n, ast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], ast.Name) else None
+            if table is not None:
+                lookups.setdefault(n.targets[0].id, set()).add(table)
+                lookup_stores[n.targets[0].id] = lookup_stores.get(n.targets[0].id, 0) + 1
+            if not (isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)) and \
+                    isinstance(n, (ast.arg, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping,
+                                   ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom)):
+                other.update(bound_by(n))
             if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
                 stores[n.id] = stores.get(n.id, 0) + 1
                 bound.add(n.id)
@@ -574,6 +600,10 @@ class Scanner:
         constructed = {k: v for k, v in constructed.items() if stores.get(k) == 1 and k not in imports and
                        k not in params}
         local = LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+        # A table named by a parameter or a local is the pickle's value, not a module's dict.
+        local.lookups = {k: v for k, v in lookups.items() if stores.get(k) == lookup_stores[k] and
+                         k not in other and k not in params and k not in imports and
+                         not any(t in params or t in bound or t in imports or t in other for t in v)}
         # Private names in a class body are mangled with the class's name
         # (Symbol.__xnew_cached_ is Symbol._Symbol__xnew_cached_).
         parts = getattr(code, "co_qualname", code.co_name).split(".")
@@ -731,6 +761,26 @@ class Scanner:
                 # in _scan_code): the imported object, judged as a global is.
                 site = CallSite.of(call, known)
                 return self.scan_target(local.imports[n], f"{why} -> {n}{site or ''} (imported)", depth, site=site)
+            if n in local.lookups and n not in local.imports and n not in nested:
+                # `conv = _external_converter.get(type(a)); conv(a)` (sympy's
+                # sympify and Basic._do_eq_sympify): a value of a module-level
+                # dict of the library, filled at import. Each value it holds
+                # here is judged as a named global called with the pickle's
+                # values, provided no function of the library can change the
+                # table (sealed_table): only its import-time code fills it.
+                calls = set()
+                for tname in sorted(local.lookups[n]):
+                    if tname in nested:
+                        raise Refused(f"{why}: calls {n}, read from {tname}, a local or computed value")
+                    found, table = self.resolve_global(tname, g)
+                    if not found or type(table) is not dict or not self.in_library_module(g):
+                        raise Refused(f"{why}: calls {n}, read from {tname}, not a module-level dict of the library")
+                    unsealed = self.sealed_table(table)
+                    if unsealed:
+                        raise Refused(f"{why}: calls {n}, read from {tname}, which {unsealed}")
+                    for key, value in list(table.items()):
+                        calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)
+                return calls
             if n in local.bound or n in local.imports:
                 # A local shadows the global or builtin of the same name.
                 raise Refused(f"{why}: calls {n}, a local or computed value")
@@ -1098,6 +1148,100 @@ class SizeEnv:
             for v in ast.walk(n.format_spec):
                 if isinstance(v, ast.FormattedValue) and not self.bounded(v.value):
                     self.refuse(why, "formats with a computed width", v.value)
+
+
+def table_lookup(e):
+    """TABLE when e is `TABLE.get(key)` (or with a None default) or `TABLE[key]`, TABLE a plain name."""
+    if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.ctx, ast.Load):
+        return e.value.id
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "get" and \
+            isinstance(e.func.value, ast.Name) and not e.keywords and (len(e.args) == 1 or (
+                len(e.args) == 2 and isinstance(e.args[1], ast.Constant) and e.args[1].value is None)):
+        return e.func.value.id
+    return None
+
+
+def bound_by(n):
+    """The names a parameter, except clause, match capture, global/nonlocal or import binds."""
+    if isinstance(n, ast.arg):
+        return {n.arg}
+    if isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return {n.name} if n.name else set()
+    if isinstance(n, ast.MatchMapping):
+        return {n.rest} if n.rest else set()
+    if isinstance(n, (ast.Global, ast.Nonlocal)):
+        return set(n.names)
+    return {(a.asname or a.name).split(".")[0] for a in n.names}
+
+
+# Uses of a table inside a function that only read it.
+TABLE_READERS = {"get", "keys", "values", "items", "copy", "__contains__", "__getitem__"}
+
+
+def table_writer(table, scanner):
+    """Why library code may change the dict table after import, or None:
+    a function of the library uses a name bound to it (a module global of
+    that module, or a class attribute of that name anywhere, as `x.name`)
+    other than to read it, stores or deletes under it, or rebinds it."""
+    globals_of, attrs = {}, set()
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or not scanner.in_library_module({"__name__": modname}):
+            continue
+        for name, value in list(vars(mod).items()):
+            if value is table:
+                globals_of.setdefault(modname, set()).add(name)
+                attrs.add(name)  # reachable as module.name
+            elif isinstance(value, type):
+                attrs.update(k for k, v in list(vars(value).items()) if v is table)
+    for modname in sorted({m for m in sys.modules if scanner.in_library_module({"__name__": m})}):
+        mod = sys.modules.get(modname)
+        path = getattr(mod, "__file__", None) or ""
+        if not path.endswith(".py"):
+            if path:
+                return f"native module {modname} may change"
+            continue
+        try:
+            tree = file_tree(path)
+        except (OSError, SyntaxError, ValueError):
+            return f"{modname}, whose source does not parse, may change"
+        if tree is None:
+            if not "".join(linecache.getlines(path)).strip():
+                continue  # an empty file
+            return f"{modname}, whose source cannot be read, may change"
+        for fdef in ast.walk(tree):
+            if not isinstance(fdef, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            # The module's own names for it, and those a function imports.
+            names = globals_of.get(modname, set()) | {
+                b for y in ast.walk(fdef) if isinstance(y, (ast.Import, ast.ImportFrom)) for b in bound_by(y)
+                if b in attrs}
+            hits = [x for x in ast.walk(fdef) if (isinstance(x, ast.Name) and x.id in names) or
+                    (isinstance(x, ast.Attribute) and x.attr in attrs)]
+            if not hits:
+                continue
+            parents = {}
+            for p in ast.walk(fdef):
+                for c in ast.iter_child_nodes(p):
+                    parents[id(c)] = p
+            for x in hits:
+                what = x.id if isinstance(x, ast.Name) else x.attr
+                where = f"{modname} line {x.lineno}"
+                if not isinstance(x.ctx, ast.Load):
+                    if isinstance(x, ast.Name) and not any(isinstance(y, ast.Global) and what in y.names
+                                                           for y in ast.walk(fdef)):
+                        continue  # a local of the same name
+                    return f"a function rebinds ({where})"
+                up = parents.get(id(x))
+                if isinstance(up, ast.Subscript) and up.value is x and isinstance(up.ctx, ast.Load):
+                    continue
+                if isinstance(up, ast.Attribute) and up.attr in TABLE_READERS and \
+                        isinstance(parents.get(id(up)), ast.Call) and parents[id(up)].func is up:
+                    continue
+                if isinstance(up, ast.Compare) and x in up.comparators and \
+                        all(isinstance(o, (ast.In, ast.NotIn)) for o in up.ops):
+                    continue
+                return f"a function may change ({where}: {ast.unparse(up or x)[:60]})"
+    return None
 
 
 # The constants a call site can fix a parameter to: compared exactly by value.

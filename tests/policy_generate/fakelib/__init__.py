@@ -709,3 +709,68 @@ class ConvertsAtLevelOne:
 
     def __setstate__(self, state):
         self.value = _convert_level(state["value"], level=1)
+
+
+# A callable looked up in a module-level dict of the library (sympy's
+# converter tables): each value the table holds is judged, provided no
+# function of the library can change the table.
+
+def _to_text(value):
+    return str(value)
+
+
+def _run_text(value):
+    return eval(value)
+
+
+_CONVERTERS = {int: _to_text, float: _to_text}
+_RUNNERS = {str: _run_text}
+_OPEN_CONVERTERS = {int: _to_text}
+
+
+def register_converter(kind, func):
+    """Lets a caller (a pickle's call of this function) install any callable."""
+    _OPEN_CONVERTERS[kind] = func
+
+
+class ConvertsByTable:
+    """conv = _CONVERTERS.get(type(v)); conv(v): every value is harmless: allowed."""
+
+    def __setstate__(self, state):
+        conv = _CONVERTERS.get(type(state["value"]))
+        self.value = conv(state["value"]) if conv is not None else None
+
+
+class ConvertsByRunnerTable:
+    """A table holding a function that evaluates: refused."""
+
+    def __setstate__(self, state):
+        conv = _RUNNERS.get(type(state["value"]))
+        self.value = conv(state["value"])
+
+
+class ConvertsByOpenTable:
+    """A table a function of the library writes: refused."""
+
+    def __setstate__(self, state):
+        conv = _OPEN_CONVERTERS[type(state["value"])]
+        self.value = conv(state["value"])
+
+
+class ConvertsByShadowedTable:
+    """The table's name bound locally to the pickle's dict: refused."""
+
+    def __setstate__(self, state):
+        _CONVERTERS = state["table"]
+        conv = _CONVERTERS.get(type(state["value"]))
+        self.value = conv(state["value"])
+
+
+class ConvertsByReboundLookup:
+    """conv bound by a lookup and by the state: refused."""
+
+    def __setstate__(self, state):
+        conv = _CONVERTERS.get(type(state["value"]))
+        if conv is None:
+            conv = self.fallback
+        self.value = conv(state["value"])
