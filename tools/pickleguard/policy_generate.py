@@ -501,7 +501,8 @@ class Scanner:
             known = {params[i]: v for i, v in consts.items() if i < len(params) and params[i] not in rebound}
             nodes = pruned_walk(node, none_params, known)
         known = {}
-        if site is not None and cls is None:
+        if site is not None and cls is None and getattr(fn, "__code__", None) is code and \
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
             # Called by name with constant arguments (`sympify(a, strict=True)`):
             # a parameter bound to a constant (or, when the call spreads no
             # *args/**kwargs, left to a constant default) that the body never
