@@ -314,6 +314,7 @@ class Scanner:
         # still scanned for everything else).
         self.sizes_checked = True
         self.tables = {}  # id(dict) -> (dict, why library code may change it, or None)
+        self.too_deep = {}  # memo key -> the depth its "call chain deeper" refusal was met at
 
     def in_library_module(self, g):
         mod = g.get("__name__", "") or ""
@@ -419,6 +420,8 @@ class Scanner:
         # sympy @cacheit wrapper shares one code object): keyed by the function.
         # A reading with constant arguments (site) prunes what they decide: its own entry.
         key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None)
+        if key in self.memo and self.memo[key] is not None and self.too_deep.get(key, -1) > depth:
+            del self.memo[key]  # refused for the depth it was met at: a shallower call reads further
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -434,6 +437,8 @@ class Scanner:
         except Refused as r:
             text = str(r)
             self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set())
+            if f"call chain deeper than {MAX_DEPTH}" in text:
+                self.too_deep[key] = depth
             raise
         if self.cycles == before:
             self.memo[key] = (None, set(calls))
