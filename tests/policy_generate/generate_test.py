@@ -45,6 +45,19 @@ ALLOWED = {
     "is_class": {"reference"},
     "ChecksOnLoad": {"reference", "new", "build"},
     "AttributesOnDemand": {"reference", "new", "build"},
+    # Constants carried into callees (CallSite): what they decide is not read.
+    "ConvertsStrictly": {"reference", "new", "build"},
+    "ConvertsUnlessStrict": {"reference", "new", "build"},
+    "ConvertsChosen": {"reference", "new", "build"},
+    "ConvertsEither": {"reference", "new", "build"},
+    "ConvertsCarefully": {"reference", "new", "build"},
+    "ConvertsVia": {"reference", "new", "build"},
+    "ConvertsWithMode": {"reference", "new", "build"},
+    "ConvertsAtLevel": {"reference", "new", "build"},
+    # A callable read from a module-level dict no function changes: its values judged.
+    "ConvertsByTable": {"reference", "new", "build"},
+    "_to_text": {"reference"},
+    "register_converter": {"reference"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -83,6 +96,17 @@ REFUSED = {
     "SuperCheck": "SuperCheck.check -> OverridesCheck.check: calls eval",
     "InheritsSuperToEval": "SuperToEval.check -> OverridesCheck.check: calls eval",
     "SetstateThroughGetattr": "BUILD looks up __setstate__, so runs SetstateThroughGetattr.__getattr__: calls eval",
+    "ConvertsLoosely": "_convert(..., strict=False): calls eval",
+    "ConvertsUnlessByDefault": "_convert_unless: calls eval",
+    "ConvertsNeither": "_convert_either(..., quiet=False): calls eval",
+    "ConvertsWithOptions": "_convert_careful(..., tag=1, ...): calls eval",
+    "ConvertsRebinding": "_convert_rebinding(..., strict=True): calls eval",
+    "ConvertsViaNested": "_convert_via_nested(..., strict=True) -> _convert: calls eval",
+    "ConvertsAtLevelOne": "_convert_level(..., level=1): calls eval",
+    "ConvertsByRunnerTable": "conv (_RUNNERS[builtins.str]): calls eval",
+    "ConvertsByOpenTable": "calls conv, read from _OPEN_CONVERTERS, which a function may change",
+    "ConvertsByShadowedTable": "calls conv, a local or computed value",
+    "ConvertsByReboundLookup": "calls conv, a local or computed value",
 }
 
 

@@ -20,12 +20,17 @@ SRC = HERE.parents[1] / "tools" / "pickleguard" / "policy_generate.py"
 ALLOWED = {
     "AttributesOnDemand", "CachedNew", "ChecksOnLoad", "ImportsPure", "LessIndentedString", "PrivateHelper",
     "RemovedAttribute", "RenamedAttribute", "SetattrState", "count_total", "is_class", "local_counter_total",
+    "ConvertsStrictly", "ConvertsUnlessStrict", "ConvertsChosen", "ConvertsEither", "ConvertsCarefully",
+    "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel", "ConvertsByTable",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
     "ImportsInInit", "ImportsUnsafeHelper", "InheritsSuperToEval", "LessIndentedEval", "OverridesCheck",
     "PrivateRunner", "SetattrOther", "SetattrStateRunsSetter", "SetstateThroughGetattr", "ShadowsBuiltin",
     "SuperCheck", "counter_hook", "lazy_words", "local_lazy_words", "signature_of",
+    "ConvertsLoosely", "ConvertsUnlessByDefault", "ConvertsNeither", "ConvertsWithOptions", "ConvertsRebinding",
+    "ConvertsViaNested", "ConvertsAtLevelOne", "ConvertsByRunnerTable", "ConvertsByOpenTable",
+    "ConvertsByShadowedTable", "ConvertsByReboundLookup",
 }
 
 
@@ -58,7 +63,7 @@ MUTATIONS = {
 
  'imports all refused': ('                refusal = local.bad_imports.get(id(n))\n', '                refusal = "imports"\n'),
  'patsy not denied': ('"patsy", ', ''),
- 'imported names not judged': ('return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)', 'return set()'),
+ 'imported names not judged': ('''return self.scan_target(local.imports[n], f"{why} -> {n}{site or ''} (imported)", depth, site=site)''', 'return set()'),
  'no shadow check': ('            if n in local.bound or n in local.imports:\n                # A local', '            if False:\n                # A local'),
  'cells not judged': ('        ok, value = local.cells[name]\n', '        return set()\n'),
  'cells refused': ('            if n in local.cells:\n                return self.scan_cell', '            if n in local.cells and False:\n                return self.scan_cell'),
@@ -74,6 +79,26 @@ MUTATIONS = {
                     return set()
 '''),
  'decorators scanned': ('            node.decorator_list = []\n', '            pass\n'),
+
+ 'constants not carried': ('            site = CallSite.of(call, known)\n            return self.scan_target(obj,', '            site = None\n            return self.scan_target(obj,'),
+ 'constants in one memo entry': ('fn if code.co_freevars else None, site.key() if site else None)', 'fn if code.co_freevars else None, None)'),
+ 'rebound constants kept': ('if v is not self.UNKNOWN and p not in rebound and', 'if v is not self.UNKNOWN and'),
+ 'nested params not rebound': ('        elif isinstance(n, ast.arg) and id(n) not in own:\n            names.add(n.arg)', '        elif False:\n            pass'),
+ 'spread ignored': ('        if not self.star:\n            defaults', '        if True:\n            defaults'),
+ 'defaults not bound': ('        if not self.star:\n            defaults', '        if False:\n            defaults'),
+ 'constants not handed on': ('                return known[e.id]  # a constant', '                return cls.UNKNOWN  # a constant'),
+ 'nothing cut after exit': ('        if isinstance(x, ast.stmt) and consts and terminates([x], none_names, consts):', '        if False:'),
+ 'truth inverted': ('        return bool(consts[test.id])', '        return not consts[test.id]'),
+ 'not inverted': ('        return None if inner is None else not inner', '        return None if inner is None else inner'),
+ 'is None inverted': ('            return (v is None) == isinstance(op, ast.Is)', '            return (v is not None) == isinstance(op, ast.Is)'),
+ 'equality inverted': ('            return (v == c) == isinstance(op, ast.Eq)', '            return (v != c) == isinstance(op, ast.Eq)'),
+ 'or undecided': ('        if decisive in values:\n            return decisive\n', ''),
+ 'table lookups refused': ('            if n in local.lookups and n not in local.imports and n not in nested:', '            if False:'),
+ 'table values unjudged': ('                        calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)', '                        pass'),
+ 'table stores read': ('                if isinstance(up, ast.Subscript) and up.value is x and isinstance(up.ctx, ast.Load):', '                if isinstance(up, ast.Subscript) and up.value is x:'),
+ 'table shadowing ignored': ('                         not any(t in params or t in bound or t in imports or t in other for t in v)}', '                         True}'),
+ 'lookup rebinding ignored': ('if stores.get(k) == lookup_stores[k] and', 'if True and'),
+ 'conditional expression unpruned': ('        if isinstance(n, ast.IfExp) and consts:', '        if isinstance(n, ast.IfExp) and False:'),
 }
 errors = []
 b = run(base)

@@ -217,6 +217,7 @@ class LocalNames:
         self.wrapped = wrapped  # the function's __wrapped__ (a decorator's wrapper)
         self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
         self.private_prefix = None  # "_Symbol" inside class Symbol: `__x` names there are `_Symbol__x`
+        self.lookups = {}  # a local bound only by `name = TABLE.get(key)` / `TABLE[key]`: name -> TABLE names
 
     def mangle(self, name):
         if self.private_prefix and name.startswith("__") and not name.endswith("__"):
@@ -312,13 +313,32 @@ class Scanner:
         # loading with its own arguments (like any other method; its code is
         # still scanned for everything else).
         self.sizes_checked = True
+        self.tables = {}  # id(dict) -> (dict, why library code may change it, or None)
+        self.too_deep = {}  # memo key -> the depth its "call chain deeper" refusal was met at
+
+    def in_library_module(self, g):
+        mod = g.get("__name__", "") or ""
+        return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
+
+    def sealed_table(self, table):
+        """None when no function of the library can change the dict table
+        (every name the library binds to it, module global or class
+        attribute, is used inside functions only to read: `t[k]`, `t.get`,
+        `t.keys`/`values`/`items`/`copy`, `k in t`); else what can."""
+        key = id(table)
+        if key not in self.tables:
+            self.tables[key] = (table, table_writer(table, self))
+        return self.tables[key][1]
 
     def in_library(self, obj):
         mod = getattr(obj, "__module__", None) or ""
         return any(mod == lib or mod.startswith(lib + ".") for lib in self.libraries)
 
-    def scan_callable(self, fn, why, depth, cls=None, noargs=False):
-        """Returns the set of external callees; raises Refused with a path."""
+    def scan_callable(self, fn, why, depth, cls=None, noargs=False, site=None):
+        """Returns the set of external callees; raises Refused with a path.
+
+        site: the CallSite of a plain call of a function with constant
+        arguments (see CallSite): the reading prunes what they decide."""
         if isinstance(fn, (staticmethod, classmethod)):
             fn = fn.__func__
         if fn is None:
@@ -327,7 +347,7 @@ class Scanner:
             # functools.lru_cache (C): hashes the arguments (their __hash__ and
             # __eq__ dispatch on types the policy judges) and calls the function
             # update_wrapper stored as __wrapped__, with the same arguments.
-            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs)
+            return self.scan_callable(fn.__wrapped__, why + " (lru_cache)", depth, cls, noargs, site)
         if isinstance(fn, property):
             raise Refused(f"{why} is a property (its value is called)")
         if isinstance(fn, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
@@ -348,7 +368,7 @@ class Scanner:
         if noargs:  # not memoized: the pruned reading differs from the full one
             calls = self._scan_code(fn, code, why, depth, cls, noargs=True)
         else:
-            calls = self.scan_code(fn, code, why, depth, cls)
+            calls = self.scan_code(fn, code, why, depth, cls, site)
         wrapped = getattr(fn, "__wrapped__", None)
         if wrapped is not None:
             calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
@@ -392,13 +412,16 @@ class Scanner:
             return set()
         return self.scan_callable(fn, why, depth, cls=concrete or owner, noargs=noargs)
 
-    def scan_code(self, fn, code, why, depth, cls):
+    def scan_code(self, fn, code, why, depth, cls, site=None):
         # Keyed by code and class: `self.m()` resolves against the class. The
         # same code object serves many functions (decorator wrappers), so a
         # refusal is kept without the path that led to it.
         # A closure's calls of its cells depend on the cells' values (every
         # sympy @cacheit wrapper shares one code object): keyed by the function.
-        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None)
+        # A reading with constant arguments (site) prunes what they decide: its own entry.
+        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None)
+        if key in self.memo and self.memo[key] is not None and self.too_deep.get(key, -1) > depth:
+            del self.memo[key]  # refused for the depth it was met at: a shallower call reads further
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
@@ -410,10 +433,12 @@ class Scanner:
         self.memo[key] = None
         before = self.cycles
         try:
-            calls = self._scan_code(fn, code, why, depth, cls)
+            calls = self._scan_code(fn, code, why, depth, cls, site=site)
         except Refused as r:
             text = str(r)
             self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set())
+            if f"call chain deeper than {MAX_DEPTH}" in text:
+                self.too_deep[key] = depth
             raise
         if self.cycles == before:
             self.memo[key] = (None, set(calls))
@@ -421,7 +446,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None, site=None):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -480,6 +505,17 @@ class Scanner:
             rebound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
             known = {params[i]: v for i, v in consts.items() if i < len(params) and params[i] not in rebound}
             nodes = pruned_walk(node, none_params, known)
+        known = {}
+        if site is not None and cls is None and getattr(fn, "__code__", None) is code and \
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
+            # Called by name with constant arguments (`sympify(a, strict=True)`):
+            # a parameter bound to a constant (or, when the call spreads no
+            # *args/**kwargs, left to a constant default) that the body never
+            # rebinds has that value throughout; the branches it decides that
+            # cannot run are not read, nor what follows a raise or return.
+            known = site.bind(fn, a, rebound_names(node))
+            if known:
+                nodes = pruned_walk(node, none_params, known)
         ctx = (none_params, a.kwarg.arg if a.kwarg and noargs else None)
         sizes = SizeEnv(node, params, first, g, local)
         for n in nodes:
@@ -494,7 +530,7 @@ class Scanner:
             if isinstance(n, ast.Name) and n.id in DENY_ATTRS:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
-                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local)
+                calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local, known)
         return calls
 
     def local_names(self, fn, code, node, params):
@@ -512,10 +548,20 @@ class Scanner:
                     [node.args.vararg, node.args.kwarg] if x is not None}
         bound, imports, bad, resolved = set(), {}, {}, {}
         stores, constructed = {}, {}
+        lookups, lookup_stores, other = {}, {}, set()  # other: bound by a parameter, except, import, ...
         for n in ast.walk(node):
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and \
                     isinstance(n.value, ast.Call):
                 constructed[n.targets[0].id] = n.value.func
+            table = table_lookup(n.value) if isinstance(n, ast.Assign) and len(n.targets) == 1 and \
+                isinstance(n.targets[0], ast.Name) else None
+            if table is not None:
+                lookups.setdefault(n.targets[0].id, set()).add(table)
+                lookup_stores[n.targets[0].id] = lookup_stores.get(n.targets[0].id, 0) + 1
+            if not (isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)) and \
+                    isinstance(n, (ast.arg, ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping,
+                                   ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom)):
+                other.update(bound_by(n))
             if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
                 stores[n.id] = stores.get(n.id, 0) + 1
                 bound.add(n.id)
@@ -560,6 +606,10 @@ class Scanner:
         constructed = {k: v for k, v in constructed.items() if stores.get(k) == 1 and k not in imports and
                        k not in params}
         local = LocalNames(bound, imports, bad, cells, getattr(fn, "__wrapped__", None), constructed)
+        # A table named by a parameter or a local is the pickle's value, not a module's dict.
+        local.lookups = {k: v for k, v in lookups.items() if stores.get(k) == lookup_stores[k] and
+                         k not in other and k not in params and k not in imports and
+                         not any(t in params or t in bound or t in imports or t in other for t in v)}
         # Private names in a class body are mangled with the class's name
         # (Symbol.__xnew_cached_ is Symbol._Symbol__xnew_cached_).
         parts = getattr(code, "co_qualname", code.co_name).split(".")
@@ -683,7 +733,8 @@ class Scanner:
                                       f"{getattr(target, '__qualname__', '?')})", depth + 1, cls)
         return self.scan_target(value, f"{why} -> {name} (closure cell)", depth)
 
-    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None):
+    def scan_call(self, call, why, depth, cls, g, params, first, nested, ctx=(set(), None), local=None,
+                  known=None):
         f = call.func
         local = local or LocalNames()
         # A call that hands on only parameters known to be None (and an empty
@@ -714,7 +765,28 @@ class Scanner:
             if n in local.imports and n not in local.bound and n not in nested and n not in params:
                 # Bound only by import statements of this function (checked
                 # in _scan_code): the imported object, judged as a global is.
-                return self.scan_target(local.imports[n], f"{why} -> {n} (imported)", depth)
+                site = CallSite.of(call, known)
+                return self.scan_target(local.imports[n], f"{why} -> {n}{site or ''} (imported)", depth, site=site)
+            if n in local.lookups and n not in local.imports and n not in nested:
+                # `conv = _external_converter.get(type(a)); conv(a)` (sympy's
+                # sympify and Basic._do_eq_sympify): a value of a module-level
+                # dict of the library, filled at import. Each value it holds
+                # here is judged as a named global called with the pickle's
+                # values, provided no function of the library can change the
+                # table (sealed_table): only its import-time code fills it.
+                calls = set()
+                for tname in sorted(local.lookups[n]):
+                    if tname in nested:
+                        raise Refused(f"{why}: calls {n}, read from {tname}, a local or computed value")
+                    found, table = self.resolve_global(tname, g)
+                    if not found or type(table) is not dict or not self.in_library_module(g):
+                        raise Refused(f"{why}: calls {n}, read from {tname}, not a module-level dict of the library")
+                    unsealed = self.sealed_table(table)
+                    if unsealed:
+                        raise Refused(f"{why}: calls {n}, read from {tname}, which {unsealed}")
+                    for key, value in list(table.items()):
+                        calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)
+                return calls
             if n in local.bound or n in local.imports:
                 # A local shadows the global or builtin of the same name.
                 raise Refused(f"{why}: calls {n}, a local or computed value")
@@ -748,7 +820,8 @@ class Scanner:
             found, obj = self.resolve_global(n, g)
             if not found:
                 raise Refused(f"{why}: calls {n}, a local or computed value")
-            return self.scan_target(obj, f"{why} -> {n}", depth)
+            site = CallSite.of(call, known)
+            return self.scan_target(obj, f"{why} -> {n}{site or ''}", depth, site=site)
         if isinstance(f, ast.Attribute):
             f = ast.Attribute(value=f.value, attr=local.mangle(f.attr), ctx=f.ctx)
             v = f.value
@@ -871,10 +944,11 @@ class Scanner:
             return {(mod, f"{owner.__qualname__}.{attr}")}
         return self.scan_method(owner, attr, static, why, depth + 1, noargs=noargs)
 
-    def scan_target(self, obj, why, depth, default=None):
-        """A named global the code calls."""
+    def scan_target(self, obj, why, depth, default=None, site=None):
+        """A named global the code calls (site: its constant arguments)."""
         if self.in_library(obj):
-            return self.scan_callable(obj, why, depth + 1)
+            return self.scan_callable(obj, why, depth + 1, site=site if isinstance(obj, (
+                types.FunctionType, functools._lru_cache_wrapper)) else None)
         mod = getattr(obj, "__module__", None) or (default[0] if default else "")
         name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or (default[1] if default else "?")
         if (mod, name) in PURE_DENIED and getattr(sys.modules.get(mod), name, None) is obj:
@@ -1082,6 +1156,240 @@ class SizeEnv:
                     self.refuse(why, "formats with a computed width", v.value)
 
 
+def table_lookup(e):
+    """TABLE when e is `TABLE.get(key)` (or with a None default) or `TABLE[key]`, TABLE a plain name."""
+    if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and isinstance(e.ctx, ast.Load):
+        return e.value.id
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "get" and \
+            isinstance(e.func.value, ast.Name) and not e.keywords and (len(e.args) == 1 or (
+                len(e.args) == 2 and isinstance(e.args[1], ast.Constant) and e.args[1].value is None)):
+        return e.func.value.id
+    return None
+
+
+def bound_by(n):
+    """The names a parameter, except clause, match capture, global/nonlocal or import binds."""
+    if isinstance(n, ast.arg):
+        return {n.arg}
+    if isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return {n.name} if n.name else set()
+    if isinstance(n, ast.MatchMapping):
+        return {n.rest} if n.rest else set()
+    if isinstance(n, (ast.Global, ast.Nonlocal)):
+        return set(n.names)
+    return {(a.asname or a.name).split(".")[0] for a in n.names}
+
+
+# Uses of a table inside a function that only read it.
+TABLE_READERS = {"get", "keys", "values", "items", "copy", "__contains__", "__getitem__"}
+
+
+def table_writer(table, scanner):
+    """Why library code may change the dict table after import, or None:
+    a function of the library uses a name bound to it (a module global of
+    that module, or a class attribute of that name anywhere, as `x.name`)
+    other than to read it, stores or deletes under it, or rebinds it."""
+    globals_of, attrs = {}, set()
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or not scanner.in_library_module({"__name__": modname}):
+            continue
+        for name, value in list(vars(mod).items()):
+            if value is table:
+                globals_of.setdefault(modname, set()).add(name)
+                attrs.add(name)  # reachable as module.name
+            elif isinstance(value, type):
+                attrs.update(k for k, v in list(vars(value).items()) if v is table)
+    for modname in sorted({m for m in sys.modules if scanner.in_library_module({"__name__": m})}):
+        mod = sys.modules.get(modname)
+        path = getattr(mod, "__file__", None) or ""
+        if not path.endswith(".py"):
+            if path:
+                return f"native module {modname} may change"
+            continue
+        try:
+            tree = file_tree(path)
+        except (OSError, SyntaxError, ValueError):
+            return f"{modname}, whose source does not parse, may change"
+        if tree is None:
+            if not "".join(linecache.getlines(path)).strip():
+                continue  # an empty file
+            return f"{modname}, whose source cannot be read, may change"
+        for fdef in ast.walk(tree):
+            if not isinstance(fdef, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            # The module's own names for it, and those a function imports.
+            names = globals_of.get(modname, set()) | {
+                b for y in ast.walk(fdef) if isinstance(y, (ast.Import, ast.ImportFrom)) for b in bound_by(y)
+                if b in attrs}
+            hits = [x for x in ast.walk(fdef) if (isinstance(x, ast.Name) and x.id in names) or
+                    (isinstance(x, ast.Attribute) and x.attr in attrs)]
+            if not hits:
+                continue
+            parents = {}
+            for p in ast.walk(fdef):
+                for c in ast.iter_child_nodes(p):
+                    parents[id(c)] = p
+            for x in hits:
+                what = x.id if isinstance(x, ast.Name) else x.attr
+                where = f"{modname} line {x.lineno}"
+                if not isinstance(x.ctx, ast.Load):
+                    if isinstance(x, ast.Name) and not any(isinstance(y, ast.Global) and what in y.names
+                                                           for y in ast.walk(fdef)):
+                        continue  # a local of the same name
+                    return f"a function rebinds ({where})"
+                up = parents.get(id(x))
+                if isinstance(up, ast.Subscript) and up.value is x and isinstance(up.ctx, ast.Load):
+                    continue
+                if isinstance(up, ast.Attribute) and up.attr in TABLE_READERS and \
+                        isinstance(parents.get(id(up)), ast.Call) and parents[id(up)].func is up:
+                    continue
+                if isinstance(up, ast.Compare) and x in up.comparators and \
+                        all(isinstance(o, (ast.In, ast.NotIn)) for o in up.ops):
+                    continue
+                return f"a function may change ({where}: {ast.unparse(up or x)[:60]})"
+    return None
+
+
+# The constants a call site can fix a parameter to: compared exactly by value.
+SITE_CONSTANT_TYPES = (bool, int, float, str, bytes, type(None))
+
+
+class CallSite:
+    """The constant arguments of a call by name (`sympify(a, strict=True)`):
+    pos[i] and kw[name] are the value, or UNKNOWN; star when the call spreads
+    *args or **kwargs (then only what it names explicitly is known)."""
+
+    UNKNOWN = object()
+
+    def __init__(self, pos, kw, star):
+        self.pos, self.kw, self.star = pos, kw, star
+
+    @classmethod
+    def of(cls, call, known):
+        """The site of call, or None when it passes no constant."""
+        known = known or {}
+
+        def value(e):
+            if isinstance(e, ast.Constant) and isinstance(e.value, SITE_CONSTANT_TYPES):
+                return e.value
+            if isinstance(e, ast.Name) and e.id in known:
+                return known[e.id]  # a constant of the caller's reading, handed on
+            return cls.UNKNOWN
+        pos, star = [], False
+        for a in call.args:
+            if isinstance(a, ast.Starred):
+                star = True  # the positions after it are not known
+                break
+            pos.append(value(a))
+        kw = {}
+        for k in call.keywords:
+            if k.arg is None:
+                star = True
+            else:
+                kw[k.arg] = value(k.value)
+        site = cls(pos, kw, star)
+        return site if any(v is not cls.UNKNOWN for v in pos + list(kw.values())) else None
+
+    def key(self):
+        show = (lambda v: "?" if v is self.UNKNOWN else (type(v).__name__, v))
+        return (tuple(map(show, self.pos)), tuple(sorted((k, show(v)) for k, v in self.kw.items())), self.star)
+
+    def __str__(self):
+        parts = [repr(v) if v is not self.UNKNOWN else "..." for v in self.pos]
+        parts += [f"{k}={v!r}" for k, v in sorted(self.kw.items()) if v is not self.UNKNOWN]
+        return f"({', '.join(parts)}{', ...' if self.star else ''})"
+
+    def bind(self, fn, a, rebound):
+        """{parameter: value} for fn's parameters (arguments node a) this call
+        fixes: passed as a constant, or (no *args/**kwargs spread) left to a
+        default of a constant type. A rebound parameter is not fixed."""
+        positional = [p.arg for p in a.posonlyargs + a.args]
+        named = set(positional) | {p.arg for p in a.kwonlyargs}
+        posonly = {p.arg for p in a.posonlyargs}
+        bound = dict(zip(positional, self.pos))
+        for k, v in self.kw.items():
+            if k in named and k not in posonly:
+                bound[k] = v  # (also given by position: the call raises TypeError, nothing runs)
+        if not self.star:
+            defaults = getattr(fn, "__defaults__", None) or ()
+            for p, d in zip(positional[len(positional) - len(defaults):], defaults):
+                bound.setdefault(p, d)
+            for p, d in (getattr(fn, "__kwdefaults__", None) or {}).items():
+                bound.setdefault(p, d)
+        return {p: v for p, v in bound.items() if v is not self.UNKNOWN and p not in rebound and
+                type(v) in SITE_CONSTANT_TYPES}
+
+
+def rebound_names(node):
+    """The names the function node binds other than as its own parameters
+    (assignments, loop, with and except targets, nested functions' and
+    lambdas' parameters, imports, match captures, global/nonlocal)."""
+    own = {id(x) for x in node.args.posonlyargs + node.args.args + node.args.kwonlyargs +
+           [node.args.vararg, node.args.kwarg] if x is not None}
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            names.add(n.id)
+        elif isinstance(n, ast.arg) and id(n) not in own:
+            names.add(n.arg)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            names.add(n.name)
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            names.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            names.add(n.rest)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            names.update(n.names)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names.update((x.asname or x.name).split(".")[0] for x in n.names)
+    return names
+
+
+def known_test(test, consts):
+    """True / False when test is decided by parameters of known constant
+    value (consts: name -> value); None when not. Only the forms whose result
+    is the constant's own: `p`, `not p`, `p is None`, `p is not None`,
+    `p == c`, `p != c` (c a constant), and `and`/`or` of them."""
+    if isinstance(test, ast.Name) and test.id in consts:
+        return bool(consts[test.id])
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = known_test(test.operand, consts)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name) \
+            and test.left.id in consts and isinstance(test.comparators[0], ast.Constant):
+        v, c, op = consts[test.left.id], test.comparators[0].value, test.ops[0]
+        if isinstance(op, (ast.Is, ast.IsNot)) and c is None:
+            return (v is None) == isinstance(op, ast.Is)
+        if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(c, SITE_CONSTANT_TYPES):
+            return (v == c) == isinstance(op, ast.Eq)
+        return None
+    if isinstance(test, ast.BoolOp):
+        # As a condition: `or` is true when one operand is, `and` false when one is.
+        values = [known_test(v, consts) for v in test.values]
+        decisive = isinstance(test.op, ast.Or)
+        if decisive in values:
+            return decisive
+        if None not in values:
+            return not decisive
+    return None
+
+
+def terminates(stmts, none_names, consts):
+    """True when running the statement list never reaches its end: a raise or
+    return at its top level, or an if whose branch that runs (or both) does."""
+    for st in stmts:
+        if isinstance(st, (ast.Raise, ast.Return)):
+            return True
+        if isinstance(st, ast.If):
+            known = is_none_test(st.test, none_names, consts)
+            if known is not None and terminates(st.body if known else st.orelse, none_names, consts):
+                return True
+            if known is None and terminates(st.body, none_names, consts) and \
+                    terminates(st.orelse, none_names, consts):
+                return True
+    return False
+
+
 def is_none_test(test, names, consts=None):
     """True / False when `test` is known for parameters that are None (names)
     or have a known constant value (consts); None when unknown."""
@@ -1091,6 +1399,10 @@ def is_none_test(test, names, consts=None):
             and isinstance(test.comparators[0], ast.Constant) and isinstance(test.comparators[0].value, str):
         equal = consts[test.left.id] == test.comparators[0].value
         return equal if isinstance(test.ops[0], ast.Eq) else not equal
+    if consts and not names:
+        decided = known_test(test, consts)
+        if decided is not None:
+            return decided
     if isinstance(test, ast.Name) and test.id in names:
         return False
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and \
@@ -1121,9 +1433,32 @@ def pruned_walk(node, none_names, consts=None):
             known = is_none_test(n.test, none_names, consts)
             if known is not None:
                 todo.append(n.test)
-                todo.extend(n.body if known else n.orelse)
+                todo.extend(cut_after_exit(n.body if known else n.orelse, none_names, consts))
                 continue
-        todo.extend(ast.iter_child_nodes(n))
+        if isinstance(n, ast.IfExp) and consts:
+            known = is_none_test(n.test, none_names, consts)
+            if known is not None:
+                todo.extend((n.test, n.body if known else n.orelse))
+                continue
+        for _, value in ast.iter_fields(n):
+            if isinstance(value, list):
+                todo.extend(cut_after_exit(value, none_names, consts) if consts else
+                            [x for x in value if isinstance(x, ast.AST)])
+            elif isinstance(value, ast.AST):
+                todo.append(value)
+
+
+def cut_after_exit(items, none_names, consts):
+    """A statement list without what follows its first statement that never
+    falls through (terminates): that code cannot run."""
+    out = []
+    for x in items:
+        if not isinstance(x, ast.AST):
+            continue
+        out.append(x)
+        if isinstance(x, ast.stmt) and consts and terminates([x], none_names, consts):
+            break
+    return out
 
 
 def reduction(cls, scanner):

@@ -538,3 +538,239 @@ class SizedByCaller:
 
     def __call__(self, n):
         return [0.0] * n
+
+
+# Constants carried into callees (sympy's `_sympify(a)` is
+# `sympify(a, strict=True)`, which raises before parsing a string): the
+# branches a constant argument decides, and what follows a raise or return
+# there, are not read.
+
+def _convert(value, strict=False):
+    """sympify: converts what it knows, parses anything else unless strict."""
+    if isinstance(value, int):
+        return value
+    if strict:
+        raise TypeError(value)
+    return eval(value)
+
+
+def _convert_unless(value, strict=False):
+    if not strict:
+        return eval(value)
+    return value
+
+
+def _convert_chosen(value, strict=False):
+    return value if strict else eval(value)
+
+
+def _convert_either(value, strict=False, quiet=False):
+    if strict or quiet:
+        raise TypeError(value)
+    return eval(value)
+
+
+def _convert_careful(value, careful=True, tag=None):
+    """Safe by its default: a call that spreads **kwargs may override it."""
+    if careful:
+        raise TypeError(value)
+    return eval(value)
+
+
+def _convert_rebinding(value, strict=False):
+    strict = value == "strict"
+    if strict:
+        raise TypeError(value)
+    return eval(value)
+
+
+def _convert_via(value, strict=False):
+    return _convert(value, strict=strict)
+
+
+def _convert_via_nested(value, strict=False):
+    def inner(strict):
+        return _convert(value, strict=strict)
+    return inner(False)
+
+
+class ConvertsStrictly:
+    """_convert(v, strict=True) raises before eval: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert(state["value"], strict=True)
+
+
+class ConvertsLoosely:
+    """_convert(v, strict=False) reaches eval: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert(state["value"], strict=False)
+
+
+class ConvertsUnlessStrict:
+    """`if not strict: return eval(...)` with strict=True: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_unless(state["value"], True)
+
+
+class ConvertsUnlessByDefault:
+    """The same with strict computed from the state: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_unless(state["value"], strict=state.get("strict", False))
+
+
+class ConvertsChosen:
+    """`v if strict else eval(v)` with strict=True: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_chosen(state["value"], strict=True)
+
+
+class ConvertsEither:
+    """`if strict or quiet: raise` with quiet=True: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_either(state["value"], quiet=True)
+
+
+class ConvertsNeither:
+    """The same with both False: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_either(state["value"], quiet=False)
+
+
+class ConvertsCarefully:
+    """careful left to its default True (tag=1 is the constant of the call): allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_careful(state["value"], tag=1)
+
+
+class ConvertsWithOptions:
+    """The same call spreading the pickle's **options, which may set careful: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_careful(state["value"], tag=1, **state["options"])
+
+
+class ConvertsRebinding:
+    """strict=True given, but the callee rebinds strict from the value: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_rebinding(state["value"], strict=True)
+
+
+class ConvertsVia:
+    """strict=True handed on by a callee to _convert: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_via(state["value"], strict=True)
+
+
+class ConvertsViaNested:
+    """strict=True, but a nested function's own parameter strict is handed on: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_via_nested(state["value"], strict=True)
+
+
+def _convert_mode(value, mode=None):
+    if mode is not None:
+        raise TypeError(value)
+    return eval(value)
+
+
+def _convert_level(value, level=0):
+    if level == 2:
+        raise TypeError(value)
+    return eval(value)
+
+
+class ConvertsWithMode:
+    """`if mode is not None: raise` with mode="x": allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_mode(state["value"], mode="x")
+
+
+class ConvertsAtLevel:
+    """`if level == 2: raise` with level=2: allowed."""
+
+    def __setstate__(self, state):
+        self.value = _convert_level(state["value"], level=2)
+
+
+class ConvertsAtLevelOne:
+    """The same with level=1: refused."""
+
+    def __setstate__(self, state):
+        self.value = _convert_level(state["value"], level=1)
+
+
+# A callable looked up in a module-level dict of the library (sympy's
+# converter tables): each value the table holds is judged, provided no
+# function of the library can change the table.
+
+def _to_text(value):
+    return str(value)
+
+
+def _run_text(value):
+    return eval(value)
+
+
+_CONVERTERS = {int: _to_text, float: _to_text}
+_RUNNERS = {str: _run_text}
+_OPEN_CONVERTERS = {int: _to_text}
+
+
+def register_converter(kind, func):
+    """Lets a caller (a pickle's call of this function) install any callable."""
+    _OPEN_CONVERTERS[kind] = func
+
+
+class ConvertsByTable:
+    """conv = _CONVERTERS.get(type(v)); conv(v): every value is harmless: allowed."""
+
+    def __setstate__(self, state):
+        conv = _CONVERTERS.get(type(state["value"]))
+        self.value = conv(state["value"]) if conv is not None else None
+
+
+class ConvertsByRunnerTable:
+    """A table holding a function that evaluates: refused."""
+
+    def __setstate__(self, state):
+        conv = _RUNNERS.get(type(state["value"]))
+        self.value = conv(state["value"])
+
+
+class ConvertsByOpenTable:
+    """A table a function of the library writes: refused."""
+
+    def __setstate__(self, state):
+        conv = _OPEN_CONVERTERS[type(state["value"])]
+        self.value = conv(state["value"])
+
+
+class ConvertsByShadowedTable:
+    """The table's name bound locally to the pickle's dict: refused."""
+
+    def __setstate__(self, state):
+        _CONVERTERS = state["table"]
+        conv = _CONVERTERS.get(type(state["value"]))
+        self.value = conv(state["value"])
+
+
+class ConvertsByReboundLookup:
+    """conv bound by a lookup and by the state: refused."""
+
+    def __setstate__(self, state):
+        conv = _CONVERTERS.get(type(state["value"]))
+        if conv is None:
+            conv = self.fallback
+        self.value = conv(state["value"])
