@@ -118,8 +118,14 @@ ATTACKS = [
     ("zero_d_shape_overflow",
      array(tup(i(1), tup(i(2**30), i(2**30), i(2**30), i(0)), O8, FALSE, lst()), shape=ZERO_D)),
     # (crash) a valid BUILD of 4096 int8, then one that fails on a negative dimension: object dtype over bytes
+    # ((-1, -1) has one item, as many as the list)
     ("second_build_negative_dimension",
-     array(tup(i(1), tup(i(4096)), I1, FALSE, raw(b"A" * 4096))) + tup(i(1), tup(i(-1)), O8, FALSE, lst()) + b"b"),
+     array(tup(i(1), tup(i(4096)), I1, FALSE, raw(b"A" * 4096))) + tup(i(1), tup(i(-1), i(-1)), O8, FALSE, lst(NONE))
+     + b"b"),
+    # a subtype whose entry names no ndarray state checker: which __setstate__ reads the state is unknown
+    ("subtype_without_state_checker",
+     g(MA, "_reconstruct") + tup(g("numpy", "float64"), tup(i(0)), b"C\x01b") + b"R"
+     + tup(i(1), tup(i(1)), F8, FALSE, raw(b"\x00" * 8)) + b"b"),
     # (crash) an 'O' dtype whose flags lack NPY_LIST_PICKLE: 8 bytes 0x41 become an object pointer
     ("object_dtype_flags_without_list_pickle",
      array(tup(i(1), tup(i(1)), dtype("O8", dstate("|", 0)), FALSE, raw(b"A" * 8)))),

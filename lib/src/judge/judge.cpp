@@ -491,11 +491,14 @@ private:
         if (g_.kind(made) == value_kind::reduce && g_.kind(args) == value_kind::tuple && !g_.items(args).empty())
             sub = named_index(g_.items(args)[0]);
         const allow_entry* se = sub ? p_.find(named(*sub).module, named(*sub).name) : nullptr;
-        if (!se || se->state.empty() || se->state == "numpy-subtype")
+        // Only the checkers of ndarray states: an instance of ndarray.__new__
+        // is read by ndarray.__setstate__ or a subclass's override of it.
+        if (!se || (se->state != "numpy-ndarray" && se->state != "numpy-masked-array"))
             return native_state_finding(
                 e, entry, "state",
                 "its class (argument 0, " + (sub ? qualified(named(*sub).module, named(*sub).name) : std::string("not a named global")) +
-                    ") has no entry whose `state` says which __setstate__ reads it");
+                    ") has no entry whose `state` names the ndarray __setstate__ that reads it (numpy-ndarray, "
+                    "numpy-masked-array)");
         run_state_checker(e, made, entry, se->state);
     }
 
