@@ -136,7 +136,7 @@ def numpy_mareconstruct_shape():
 PUNY = ("python.toml", r'args = \[\{ pos = 1, pattern = "latin1\|latin-1" \}\]', 3)  # the third: _codecs.encode
 # numpy.toml is generated, sorted by module: numpy._core.* (numpy 2) comes first.
 SCALAR = ("numpy.toml", r"min_args = 2", 2)  # the second: numpy.core.multiarray
-SHAPE = ("numpy.toml", r"args = \[\{ pos = 1, max_int = 0 \}\]", 2)
+SHAPE = ("numpy.toml", r'args = \[\{ pos = 1, max_int = 0 \}, \{ pos = 2, pattern = "b" \}\]', 2)
 ATTACKS = [
     (["pandas"], pandas_rangeindex, None),
     (["statsmodels"], pandas_rangeindex, None),
@@ -158,7 +158,7 @@ ATTACKS = [
     (["numpy", "pytorch"], numpy_reconstruct_shape_through_rebuild_from_type, None),
     (["numpy"], numpy2_scalar_void, ("numpy.toml", SCALAR[1], 1)),
     (["numpy"], numpy2_reconstruct_shape, ("numpy.toml", SHAPE[1], 1)),
-    (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
+    (["numpy"], numpy_mareconstruct_shape, ("numpy.toml", r'args = \[\{ pos = 2, max_int = 0 \}, \{ pos = 3, pattern = "b" \}\]')),
     (["pandas"], numpy_mareconstruct_shape, None),
     # default's numpy part is numpy-data: the same bounds, each tested on its own line there
     (["numpy-data"], numpy_scalar_void, ("numpy-data.toml", SCALAR[1], 1)),

@@ -29,6 +29,32 @@ std::string le(std::uint64_t v, int n) {
 
 // ---- values --------------------------------------------------------------------
 
+// The graph holds a container as it is at the end of the stream; a judge
+// reading a BUILD's state needs to know whether it changed after that BUILD.
+// Here a list is BUILD state (the first BUILD), then filled through the memo.
+TEST(Decode, ContainersRecordTheBuildsBeforeTheirLastChange) {
+    // PROTO 4, GLOBAL m.f, EMPTY_TUPLE, REDUCE, EMPTY_LIST, MEMOIZE, BUILD,
+    // BINGET 0, MARK, K 1, APPENDS, POP, STOP
+    const std::string p = "\x80\x04" "cm\nf\n" ")R" "]\x94" "b" "h\x00" "(K\x01" "e0" "."s;
+    decoding d = decode(p);
+    ASSERT_TRUE(d.complete()) << (d.failure ? describe(*d.failure) : "");
+    const event* build = nullptr;
+    for (const event& e : d.events)
+        if (e.kind == event_kind::build) build = &e;
+    ASSERT_NE(build, nullptr);
+    EXPECT_EQ(d.graph.items(build->operand).size(), 1u);            // full at the end of the stream
+    EXPECT_EQ(d.graph.builds_before_change(build->operand), 1u);    // changed after the first BUILD
+    // The same list filled before the BUILD: unchanged since (0 < 1).
+    const std::string q = "\x80\x04" "cm\nf\n" ")R" "](K\x01" "e" "b" ".";
+    decoding d2 = decode(q);
+    ASSERT_TRUE(d2.complete());
+    for (const event& e : d2.events) {
+        if (e.kind != event_kind::build) continue;
+        EXPECT_EQ(d2.graph.builds_before_change(e.operand), 0u);
+    }
+}
+
+
 TEST(Decode, ProtocolZeroIntSpellings) {
     EXPECT_EQ(json_of(pb(R"(I01\n.)")), "true");       // Python 2's bool spelling
     EXPECT_EQ(json_of(pb(R"(I00\n.)")), "false");

@@ -69,6 +69,20 @@ TEST(PolicyFile, PositionalBoundsAreCheckedWithALine) {
     EXPECT_NE(order.error().reason.find("x.toml:6:"), std::string::npos) << order.error().reason;
 }
 
+// `state` names one of the judge's checkers; a typo would silently drop the
+// check, so an unknown name is an error, and a merge never drops one.
+TEST(PolicyFile, StateNamesAKnownCheckerAndSurvivesMerges) {
+    const std::string head = "name = \"x\"\n[[allow]]\nmodule = \"numpy\"\nname = \"dtype\"\nuses = [\"call\", \"build\"]\n";
+    auto bad = parse_policy(head + "state = \"numpy-dtypes\"\n", "x.toml");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().reason.find("x.toml:6: `state` must name a state checker (numpy-dtype"), std::string::npos)
+        << bad.error().reason;
+    auto merged = parse_policy(head + "[[allow]]\nmodule = \"numpy\"\nname = \"dtype\"\nuses = [\"call\"]\n" + "[[allow]]\nmodule = \"numpy\"\nname = \"dtype\"\nstate = \"numpy-dtype\"\n", "x.toml");
+    ASSERT_TRUE(merged) << merged.error().reason;
+    ASSERT_NE(merged.value().find("numpy", "dtype"), nullptr);
+    EXPECT_EQ(merged.value().find("numpy", "dtype")->state, "numpy-dtype");
+}
+
 TEST(PolicyFile, PositionalBoundsParseAndMergeToTheLooser) {
     const std::string a = "[[allow]]\nmodule = \"a\"\nname = \"b\"\n";
     auto one = parse_policy("name = \"x\"\n" + a + "min_args = 2\nmax_args = 3\nargs = [{ pos = 1, pattern = \"latin1\" }, "

@@ -64,6 +64,7 @@ std::string bound_lines(const allow_entry& e) {
         }
         out += "]\n";
     }
+    if (!e.state.empty()) out += "state = " + toml_string(e.state) + "\n";
     return out;
 }
 

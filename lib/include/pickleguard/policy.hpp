@@ -185,9 +185,25 @@ struct allow_entry {
     // An argument the callable applies as instance state, key by key with
     // setattr (as BUILD does): judged like BUILD state.
     std::optional<std::size_t> state_arg;
+    // The checker of the BUILD state applied to what this entry makes (its
+    // calls' results, its instances), by name (state_checkers): a state
+    // native code reads unchecked (numpy's ndarray.__setstate__ trusts an
+    // object item list to be as long as the shape) is judged by the code
+    // that knows its layout; a state it cannot read is a finding.
+    std::string state;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };
+
+// BUILD state checkers an entry's `state` may name (the judge has one each):
+//   "numpy-dtype":        dtype.__setstate__: (3, byteorder, None, names, fields, elsize, alignment, flags[, metadata])
+//                         as numpy writes it for the type the call named, fields checked against elsize
+//   "numpy-ndarray":      ndarray.__setstate__: ([1,] shape, dtype, is_fortran, data), data exactly shape x dtype
+//   "numpy-masked-array": MaskedArray.__setstate__: (version, shape, dtype, is_fortran, data, mask, fill_value)
+//   "numpy-subtype":      the result is an instance of argument 0 (ndarray.__new__(subtype, ...)), whose own
+//                         entry's `state` names the checker: numpy's _reconstruct and _mareconstruct
+inline constexpr std::array<std::string_view, 4> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
+                                                                "numpy-subtype"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)

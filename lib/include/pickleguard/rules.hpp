@@ -186,6 +186,14 @@
       "(set(range(10**12))), more lazy items over the whole pickle than max_lazy_items, or an integer of more than " \
       "max_int_bytes bytes handed to arithmetic (Fraction(a, b) runs a quadratic gcd). The finding names the call " \
       "and the bound. See docs/policies.md, the cost of allowed calls.") \
+    X(unsafe_native_state, "unsafe-native-state", "BUILD state that native code would trust unchecked", \
+      "BUILD hands a state to a __setstate__ written in C that reads it without checking it (the policy entry's " \
+      "`state` names the checker): numpy 1.24's ndarray.__setstate__ copies an object array's items from a list it " \
+      "assumes is as long as the shape (a shorter one is a segfault), and dtype.__setstate__ takes the dtype's " \
+      "flags, item size and fields from the stream (an object dtype whose flags say it holds no objects turns the " \
+      "array's bytes into object pointers). The state must be exactly what numpy writes: a tuple of the known " \
+      "layout, a shape of non-negative integers, a dtype made by numpy.dtype(str, False, True) and its one BUILD, " \
+      "and data of exactly shape x item size; whatever the judge cannot determine before loading is refused.") \
     X(hash_collisions, "hash-collisions", "Dict or set keys that collide in CPython's hash", \
       "The keys of the pickle's dicts and sets share CPython hash() values so often that building them costs more " \
       "comparisons than [limits] max_hash_collisions: 300,000 integers k * (2**61 - 1) all hash to 0, and inserting " \

@@ -129,6 +129,13 @@ public:
     // persistent id), or is what an attribute fetch returned: a global the
     // loader hands on as a value, not only calls.
     bool held(value_ref v) const;
+    // list, dict and set: how many BUILDs on symbolic nodes the stream had
+    // run when APPEND(S), SETITEM(S) or ADDITEMS last changed its items (0
+    // when none ever did; other kinds: 0). The graph holds a container as
+    // it is at the end of the stream: the state the n-th BUILD (counting
+    // from 1, in event order) was handed held it as it is here only when
+    // this is below n.
+    std::uint64_t builds_before_change(value_ref v) const;
 
     std::size_t node_count() const;
     // Every global the stream named, in stream order.

@@ -221,6 +221,14 @@ private:
         return malformed(marks_.empty() ? "unpickling stack underflow" : "unexpected MARK found");
     }
 
+    // A list, dict or set whose items APPEND(S), SETITEM(S) or ADDITEMS just
+    // changed: it keeps how many BUILDs on symbolic nodes had run by then
+    // (value_graph::builds_before_change), in the node's otherwise unused
+    // integer field. The graph holds containers as they are at the end of
+    // the stream; a state checked at a BUILD must be the state it was then.
+    [[gnu::always_inline]] void changed(value_ref container) { at(container).i = static_cast<std::int64_t>(builds_); }
+    std::uint64_t builds_ = 0;  // BUILDs on symbolic nodes so far
+
     // ---- the stack --------------------------------------------------------
     std::size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
     [[gnu::always_inline]] bool push(value_ref v) {
@@ -961,6 +969,7 @@ bool machine::do_append(std::size_t x) {
     switch (kind_of(target)) {
         case value_kind::list:
             if (!add_items(target, first, count)) return false;
+            changed(target);
             break;
         case value_kind::bytearray: {
             // bytearray has extend(): every item must be an int in range(256).
@@ -1052,6 +1061,7 @@ bool machine::do_setitems(std::size_t x) {
             for (std::size_t k = 0; k < count; k += 2)
                 if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
             if (!insert_keyed(target, first, count, /*pairs=*/true)) return false;
+            changed(target);
             break;
         case value_kind::list:
         case value_kind::bytearray: {
@@ -1085,6 +1095,7 @@ bool machine::do_setitems(std::size_t x) {
                 }
             }
             if (!is_list) set_bytes(target, std::move(bytes));
+            else changed(target);
             break;
         }
         default:
@@ -1131,6 +1142,7 @@ bool machine::load_additems() {
         for (std::size_t k = 0; k < count; ++k)
             if (!hashable(first[k])) return malformed(std::string("unhashable type: '") + type_name(first[k]) + "'");
         if (!insert_keyed(target, first, count, /*pairs=*/false)) return false;
+        changed(target);
     } else if (symbolic(target)) {
         apply_to_symbolic(target, &applied_ops::added, event_kind::additems, first, count);
     } else {
@@ -1370,6 +1382,7 @@ bool machine::load_build() {
     stack_.pop_back();
     value_ref inst = stack_.back();
     if (symbolic(inst)) {
+        ++builds_;  // before note(): a container changed from here on changed after this BUILD
         applied_on(inst).states.push_back(state);
         container& c = items_of(inst);
         held_item(state, c.depth);

@@ -51,6 +51,12 @@ value_kind value_graph::kind(value_ref v) const {
 
 bool value_graph::held(value_ref v) const { return s_->nodes[v.index()].flags & node_flag::held; }
 
+std::uint64_t value_graph::builds_before_change(value_ref v) const {
+    const node& n = s_->nodes[v.index()];
+    if (n.kind != value_kind::list && n.kind != value_kind::dict && n.kind != value_kind::set) return 0;
+    return static_cast<std::uint64_t>(n.i);
+}
+
 bool value_graph::as_bool(value_ref v) const { return s_->nodes[v.index()].i != 0; }
 
 std::int64_t value_graph::as_int(value_ref v) const {

@@ -245,6 +245,8 @@ private:
                         opcode_name(e.opcode) + " modifies " + describe(t) + "; no policy can allow this", &e);
                 }
                 if (e.kind == event_kind::build) {
+                    ++build_ordinal_;
+                    check_native_state(e);
                     build_partial(t, e.operand);
                     check_slot_state(e);
                     check_state_keys(e, e.operand, "BUILD");
@@ -395,6 +397,539 @@ private:
         std::vector<value_ref> given = a.owned;
         check_call(e, pc.func, std::move(a));
         scan_nested(e, gn, given);  // partial(pickle.loads, b'...')(): the bytes are a pickle too
+    }
+
+    // ---- BUILD state that native code trusts (allow_entry::state) ----------
+    //
+    // numpy's __setstate__ methods are C code that reads the stream's state
+    // as numpy wrote it: 1.24's ndarray.__setstate__ copies an object
+    // array's items from a list it assumes holds prod(shape) of them (a
+    // shorter one is read past its end: a segfault), assigns the new dtype
+    // before it validates the rest (an error leaves an object dtype over a
+    // buffer of int8), and dtype.__setstate__ takes flags, item size, fields
+    // and offsets from the stream (an 'O' dtype whose flags lack
+    // NPY_LIST_PICKLE takes raw bytes as object pointers). The checker an
+    // entry names accepts only states whose every part it can determine and
+    // that match what numpy writes; anything else is a finding.
+    using state_check = void (judge::*)(const event&, value_ref made, const allow_entry&);
+    struct state_checker {
+        std::string_view name;
+        state_check check;
+    };
+    static constexpr std::size_t kMaxDims = 32;  // NPY_MAXDIMS in numpy 1.x
+    // numpy's dtype flags (ndarraytypes.h)
+    static constexpr std::uint8_t kListPickle = 0x02, kNeedsInit = 0x08, kNeedsPyApi = 0x10, kAlignedStruct = 0x80;
+    static constexpr std::uint8_t kFromFields = 0x1b;  // NPY_FROM_FIELDS
+    static constexpr std::uint8_t kObjectFlags = 0x3f;  // NPY_OBJECT_DTYPE_FLAGS
+
+    // What the judge knows of one dtype node once its state is read.
+    struct dtype_facts {
+        std::uint64_t itemsize = 0;
+        std::uint8_t flags = 0;
+        std::uint64_t fields = 0;         // named fields; 0 for an unstructured dtype
+        std::uint64_t mask_itemsize = 1;  // numpy.ma.make_mask_descr: one bool per leaf field
+        std::uint64_t alignment = 1;
+        bool list_pickle() const { return (flags & kListPickle) != 0; }
+    };
+    // A dtype node's facts, or why they are not known.
+    struct dtype_reading {
+        std::optional<dtype_facts> facts;
+        std::string why;
+    };
+
+    // The BUILD state of the object `e` builds, judged by the checker its
+    // maker's entry names.
+    void check_native_state(const event& e) {
+        value_ref t = e.target;
+        if (g_.kind(t) != value_kind::reduce && g_.kind(t) != value_kind::newobj) return;
+        auto made = made_from_.find(t.index());
+        value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
+        auto o = named_index(origin);
+        if (!o) return;
+        const allow_entry* entry = p_.find(named(*o).module, named(*o).name);
+        if (!entry || entry->state.empty()) return;
+        run_state_checker(e, t, *entry, entry->state);
+    }
+    void run_state_checker(const event& e, value_ref made, const allow_entry& entry, std::string_view name) {
+        static constexpr state_checker kCheckers[] = {
+            {"numpy-dtype", &judge::check_dtype_state},
+            {"numpy-ndarray", &judge::check_ndarray_state},
+            {"numpy-masked-array", &judge::check_masked_state},
+            {"numpy-subtype", &judge::check_subtype_state},
+        };
+        static_assert(std::size(kCheckers) == state_checkers.size(), "a checker for each name in state_checkers");
+        for (const state_checker& c : kCheckers)
+            if (c.name == name) return (this->*c.check)(e, made, entry);
+        native_state_finding(e, entry, "the state", "no checker named '" + std::string(name) + "'");
+    }
+    void native_state_finding(const event& e, const allow_entry& entry, const std::string& what, const std::string& why) {
+        add(rule::unsafe_native_state, severity::high,
+            "BUILD gives an object made by " + qualified(entry.module, entry.name) + " " + what + ", which its native " +
+                "__setstate__ would trust: " + why + "; the policy '" + p_.name() + "' (state = \"" + entry.state +
+                "\", entry at " + entry.origin + ") allows only states the judge can read whole and that match what " +
+                "numpy writes (docs/policies.md, \"State that native code trusts\"). Do not load this file unless " +
+                "you trust whoever wrote it",
+            &e);
+    }
+
+    // The ordinal (from 1) of BUILD event `e` among the stream's BUILDs, and
+    // the BUILDs already judged on each node: a state's containers are read
+    // as they were at its BUILD (value_graph::builds_before_change).
+    std::uint64_t build_ordinal_ = 0;
+    std::unordered_map<std::uint32_t, std::uint32_t> builds_seen_;
+    std::unordered_map<std::uint32_t, dtype_reading> dtypes_;  // dtype node -> its reading, after its BUILD
+    bool unchanged_since_build(value_ref container) const {
+        return g_.builds_before_change(container) < build_ordinal_;
+    }
+
+    // "numpy-subtype": _reconstruct(subtype, shape, dtype) and
+    // _mareconstruct(subtype, ...) return ndarray.__new__(subtype, ...): the
+    // state goes to the subtype's __setstate__, named by its own entry.
+    void check_subtype_state(const event& e, value_ref made, const allow_entry& entry) {
+        value_ref args = g_.items(made).size() > 1 ? g_.items(made)[1] : value_ref{};
+        std::optional<std::size_t> sub;
+        if (g_.kind(made) == value_kind::reduce && g_.kind(args) == value_kind::tuple && !g_.items(args).empty())
+            sub = named_index(g_.items(args)[0]);
+        const allow_entry* se = sub ? p_.find(named(*sub).module, named(*sub).name) : nullptr;
+        // Only the checkers of ndarray states: an instance of ndarray.__new__
+        // is read by ndarray.__setstate__ or a subclass's override of it.
+        if (!se || (se->state != "numpy-ndarray" && se->state != "numpy-masked-array"))
+            return native_state_finding(
+                e, entry, "state",
+                "its class (argument 0, " + (sub ? qualified(named(*sub).module, named(*sub).name) : std::string("not a named global")) +
+                    ") has no entry whose `state` names the ndarray __setstate__ that reads it (numpy-ndarray, "
+                    "numpy-masked-array)");
+        run_state_checker(e, made, entry, se->state);
+    }
+
+    // "numpy-ndarray": ndarray.__setstate__((version, shape, dtype,
+    // is_fortran, data)), or the version-0 (shape, dtype, is_fortran, data)
+    // that PyArg_ParseTuple falls back to.
+    void check_ndarray_state(const event& e, value_ref, const allow_entry& entry) {
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::tuple || (g_.items(state).size() != 5 && g_.items(state).size() != 4))
+            return native_state_finding(e, entry, "state " + describe(state),
+                                        "ndarray.__setstate__ takes a tuple (version, shape, dtype, is_fortran, data) "
+                                        "or (shape, dtype, is_fortran, data)");
+        auto s = g_.items(state);
+        std::size_t at = 0;
+        if (s.size() == 5) {
+            std::optional<std::int64_t> v = small_int(s[0]);
+            if (!v || (*v != 0 && *v != 1))
+                return native_state_finding(e, entry, "state version " + describe_scalar(s[0]),
+                                            "numpy reads versions 0 and 1 (an int)");
+            at = 1;
+        }
+        check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr);
+    }
+
+    // "numpy-masked-array": MaskedArray.__setstate__ unpacks (version,
+    // shape, dtype, is_fortran, data, mask, fill_value) and hands (shape,
+    // dtype, is_fortran, data) to ndarray.__setstate__, then (shape,
+    // make_mask_descr(dtype), is_fortran, mask) to its mask's.
+    void check_masked_state(const event& e, value_ref, const allow_entry& entry) {
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 7)
+            return native_state_finding(e, entry, "state " + describe(state),
+                                        "MaskedArray.__setstate__ takes a tuple (version, shape, dtype, is_fortran, "
+                                        "data, mask, fill_value)");
+        auto s = g_.items(state);
+        dtype_facts data_dtype;
+        if (!check_array_part(e, entry, "", s[1], s[2], s[3], s[4], &data_dtype)) return;
+        dtype_facts mask;  // bool, or a structured bool of one byte per leaf field: no objects
+        mask.itemsize = data_dtype.mask_itemsize;
+        check_array_bytes(e, entry, "mask ", s[1], mask, s[3], s[5]);
+    }
+
+    // One ndarray.__setstate__ state: shape, dtype, is_fortran, data. False
+    // after a finding; `facts` gets the dtype's.
+    bool check_array_part(const event& e, const allow_entry& entry, const std::string& part, value_ref shape,
+                          value_ref dtype, value_ref fortran, value_ref data, dtype_facts* facts) {
+        dtype_reading d = read_dtype(dtype);
+        if (!d.facts) {
+            native_state_finding(e, entry, part + "dtype " + describe(dtype), d.why);
+            return false;
+        }
+        if (facts) *facts = *d.facts;
+        return check_array_bytes(e, entry, part, shape, *d.facts, fortran, data);
+    }
+    bool check_array_bytes(const event& e, const allow_entry& entry, const std::string& part, value_ref shape,
+                           const dtype_facts& dt, value_ref fortran, value_ref data) {
+        if (g_.kind(shape) != value_kind::tuple || g_.items(shape).size() > kMaxDims) {
+            native_state_finding(e, entry, part + "shape " + describe(shape),
+                                 "a shape is a tuple of at most " + std::to_string(kMaxDims) + " integers");
+            return false;
+        }
+        // npy_mul_sizes_with_overflow over every dimension, then the item
+        // size, as numpy does (it raises on overflow even when one is 0).
+        std::int64_t count = 1;
+        bool overflow = false;
+        for (value_ref dim : g_.items(shape)) {
+            std::optional<std::int64_t> n = g_.kind(dim) == value_kind::integer ? small_int(dim) : std::nullopt;
+            if (!n || *n < 0) {
+                native_state_finding(e, entry, part + "shape item " + describe_scalar(dim),
+                                     "each dimension must be a non-negative int (not a bool, not computed)");
+                return false;
+            }
+            if (*n != 0 && count > INT64_MAX / *n) overflow = true;
+            else count *= *n;
+        }
+        std::uint64_t nbytes = 0;
+        if (!overflow && dt.itemsize != 0 && static_cast<std::uint64_t>(count) > INT64_MAX / dt.itemsize) overflow = true;
+        else nbytes = static_cast<std::uint64_t>(count) * dt.itemsize;
+        if (overflow) {
+            native_state_finding(e, entry, part + "shape " + describe(shape),
+                                 "its size overflows npy_intp, and numpy 1.24 raises only after it replaced the "
+                                 "array's dtype");
+            return false;
+        }
+        if (!small_int(fortran) || (g_.kind(fortran) != value_kind::integer && g_.kind(fortran) != value_kind::boolean)) {
+            native_state_finding(e, entry, part + "is_fortran " + describe_scalar(fortran), "it must be a bool or a small int");
+            return false;
+        }
+        const std::string expect = std::to_string(count) + (dt.list_pickle() ? " items" : " x " + std::to_string(dt.itemsize) + " bytes");
+        if (dt.list_pickle()) {
+            if (g_.kind(data) != value_kind::list || g_.items(data).size() != static_cast<std::uint64_t>(count) ||
+                !unchanged_since_build(data)) {
+                native_state_finding(
+                    e, entry, part + "data " + describe_data(data),
+                    "an object dtype's data must be a list of exactly " + expect +
+                        " (_setlist_pkl reads prod(shape) items without checking the list's length)" +
+                        (g_.kind(data) == value_kind::list && !unchanged_since_build(data)
+                             ? ", and this list is changed after the BUILD (APPEND or SETITEM through the memo): "
+                               "at the BUILD it held fewer"
+                             : ""));
+                return false;
+            }
+            if (dt.fields)
+                for (value_ref item : g_.items(data))
+                    if (g_.kind(item) != value_kind::tuple || g_.items(item).size() != dt.fields) {
+                        native_state_finding(e, entry, part + "data item " + describe(item),
+                                             "a structured object array's items are tuples of its " +
+                                                 std::to_string(dt.fields) + " fields");
+                        return false;
+                    }
+            return true;
+        }
+        std::optional<std::uint64_t> len;
+        if (g_.kind(data) == value_kind::bytes) len = g_.text(data).size();
+        else if (g_.kind(data) == value_kind::str) len = latin1_length(g_.text(data));
+        if (!len || *len != nbytes) {
+            native_state_finding(e, entry, part + "data " + describe_data(data),
+                                 "the data of a dtype without objects must be bytes (or a latin-1 str) of exactly " +
+                                     expect + " = " + std::to_string(nbytes));
+            return false;
+        }
+        return true;
+    }
+    // The number of latin-1 characters a str's UTF-8 holds, or nothing when
+    // one is past U+00FF (PyUnicode_AsLatin1String raises: numpy's error path).
+    static std::optional<std::uint64_t> latin1_length(std::string_view utf8) {
+        std::uint64_t n = 0;
+        for (std::size_t i = 0; i < utf8.size(); ++n) {
+            auto c = static_cast<unsigned char>(utf8[i]);
+            if (c < 0x80) ++i;
+            else if ((c == 0xc2 || c == 0xc3) && i + 1 < utf8.size()) i += 2;
+            else return std::nullopt;
+        }
+        return n;
+    }
+    std::optional<std::int64_t> small_int(value_ref v) const {
+        value_kind k = g_.kind(v);
+        if (k == value_kind::boolean) return g_.as_bool(v) ? 1 : 0;
+        if (k != value_kind::integer) return std::nullopt;
+        std::int64_t x = g_.as_int(v);
+        if (x < INT32_MIN || x > INT32_MAX) return std::nullopt;  // PyArg "i"
+        return x;
+    }
+    std::string describe_scalar(value_ref v) const {
+        value_kind k = g_.kind(v);
+        if (k == value_kind::integer) return std::to_string(g_.as_int(v));
+        if (k == value_kind::boolean) return g_.as_bool(v) ? "True" : "False";
+        if (k == value_kind::str) return "'" + std::string(g_.text(v).substr(0, 20)) + "'";
+        return describe(v);
+    }
+    std::string describe_data(value_ref v) const {
+        value_kind k = g_.kind(v);
+        if (k == value_kind::list) return "(a list of " + std::to_string(g_.items(v).size()) + " items)";
+        if (k == value_kind::bytes || k == value_kind::bytearray || k == value_kind::str)
+            return std::string("(a ") + to_string(k) + " of " + std::to_string(g_.text(v).size()) + " bytes)";
+        return describe(v);
+    }
+
+    // "numpy-dtype": dtype.__setstate__ on what numpy.dtype(str, False,
+    // True) made (copy=True: a new descriptor, never the process's own).
+    void check_dtype_state(const event& e, value_ref made, const allow_entry& entry) {
+        std::uint32_t seen = ++builds_seen_[made.index()];
+        dtype_reading r;
+        if (seen > 1) r.why = "dtype.__setstate__ runs on it again, changing a dtype arrays may already use";
+        else r = read_dtype_state(made, e.operand);
+        if (!r.facts) native_state_finding(e, entry, "dtype state " + describe(e.operand), r.why);
+        dtypes_[made.index()] = std::move(r);
+    }
+
+    // A dtype value an array state or a field names: its facts once its
+    // one BUILD (if any) has been judged, before the BUILD that uses it.
+    dtype_reading read_dtype(value_ref d) {
+        dtype_reading r;
+        if (g_.kind(d) != value_kind::reduce) {
+            r.why = "a dtype must be made by numpy.dtype(str, False, True) in the stream";
+            return r;
+        }
+        if (auto it = dtypes_.find(d.index()); it != dtypes_.end()) {
+            r = it->second;
+            if (!r.facts) r.why = "its dtype's state was refused above (" + r.why + ")";
+            return r;
+        }
+        const applied_ops* ops = g_.applied(d);
+        if (ops && !ops->states.empty()) {
+            r.why = "its dtype's BUILD comes after this BUILD, so numpy would read the dtype before its state is set";
+            return r;
+        }
+        return read_dtype_state(d, std::nullopt);
+    }
+
+    // The dtype numpy.dtype(type, False, True) makes, with BUILD state
+    // `state` applied when given: the state numpy's arraydescr_reduce writes
+    // for that type (version 3, or 4 with datetime metadata), checked item
+    // by item, fields against the item size.
+    struct base_type {
+        char kind;                  // numpy's type character
+        std::string_view sizes;     // allowed sizes in the string, as characters ('\x01'...) ; empty: any
+        char byteorder;             // '|' when numpy writes '|', else 0 (any of < > =)
+        std::uint8_t flags;
+        bool flexible;              // S U V: elsize and alignment are in the state
+    };
+    dtype_reading read_dtype_state(value_ref d, std::optional<value_ref> state_v) {
+        dtype_reading r;
+        auto fail = [&](std::string why) {
+            r.facts.reset();
+            r.why = std::move(why);
+            return r;
+        };
+        auto parts = g_.items(d);
+        auto callee = named_index(parts[0]);
+        const allow_entry* ce = callee ? p_.find(named(*callee).module, named(*callee).name) : nullptr;
+        if (!ce || ce->state != "numpy-dtype")
+            return fail("it is made by " + describe(parts[0]) + ", not by a dtype constructor whose entry has "
+                        "state = \"numpy-dtype\"");
+        if (parts.size() < 2 || g_.kind(parts[1]) != value_kind::tuple || g_.items(parts[1]).size() != 3)
+            return fail("numpy.dtype must be called with (type, False, True), as numpy pickles it");
+        auto a = g_.items(parts[1]);
+        if (g_.kind(a[1]) != value_kind::boolean || g_.as_bool(a[1]) || g_.kind(a[2]) != value_kind::boolean ||
+            !g_.as_bool(a[2]))
+            return fail("numpy.dtype must be called with align=False and copy=True (without copy, BUILD would "
+                        "change numpy's own dtype for the whole process)");
+        // The type: 'f8', 'U5', 'V16', ... or numpy.record (a structured
+        // dtype of recarrays, its size from the state).
+        char kind = 0;
+        std::uint64_t n = 0;
+        bool record = false;
+        if (g_.kind(a[0]) == value_kind::str) {
+            std::string_view t = g_.text(a[0]);
+            if (t.size() < 2 || t.size() > 12) return fail("type string '" + std::string(t.substr(0, 20)) + "' is not one numpy writes");
+            kind = t[0];
+            for (char c : t.substr(1)) {
+                if (c < '0' || c > '9') return fail("type string '" + std::string(t) + "' is not one numpy writes");
+                n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            }
+        } else if (auto ri = named_index(a[0]); ri && named(*ri).name == "record" &&
+                                                   (named(*ri).module == "numpy" || named(*ri).module == "numpy.core.records" ||
+                                                    named(*ri).module == "numpy._core.records")) {
+            kind = 'V';
+            record = true;
+        } else {
+            return fail("its type " + describe(a[0]) + " is neither a type string nor numpy.record");
+        }
+        static constexpr base_type kTypes[] = {
+            {'b', "\x01", '|', 0, false},         {'i', "\x01\x02\x04\x08", 0, 0, false},
+            {'u', "\x01\x02\x04\x08", 0, 0, false}, {'f', "\x02\x04\x08\x10", 0, 0, false},
+            {'c', "\x08\x10\x20", 0, 0, false},   {'O', "\x08", '|', kObjectFlags, false},
+            {'M', "\x08", 0, 0, false},           {'m', "\x08", 0, 0, false},
+            {'S', "", '|', 0, true},              {'U', "", 0, kNeedsInit, true},
+            {'V', "", '|', 0, true},
+        };
+        const base_type* bt = nullptr;
+        for (const base_type& b : kTypes)
+            if (b.kind == kind) bt = &b;
+        if (!bt || (!bt->sizes.empty() && bt->sizes.find(static_cast<char>(n)) == std::string_view::npos))
+            return fail("type '" + std::string(1, kind) + std::to_string(n) + "' is not a numpy type the judge can size");
+        if (bt->flexible && n > (std::uint64_t{1} << 31)) return fail("its item size is over 2**31");
+        dtype_facts f;
+        f.flags = bt->flags;
+        f.itemsize = kind == 'U' ? 4 * n : n;
+        f.alignment = kind == 'U' ? 4 : bt->flexible ? 1 : std::max<std::uint64_t>(1, std::min<std::uint64_t>(n, 16));
+        if (!state_v) {
+            if (record) return fail("numpy.record without its BUILD state has no fields");
+            r.facts = f;
+            return r;
+        }
+        value_ref sv = *state_v;
+        if (g_.kind(sv) != value_kind::tuple || (g_.items(sv).size() != 8 && g_.items(sv).size() != 9))
+            return fail("dtype.__setstate__ takes (version, byteorder, subarray, names, fields, elsize, alignment, "
+                        "flags[, metadata]) as numpy 1.7 and later write it");
+        auto s = g_.items(sv);
+        std::optional<std::int64_t> version = small_int(s[0]);
+        if (g_.kind(s[0]) != value_kind::integer || !version || *version != static_cast<std::int64_t>(s.size() == 8 ? 3 : 4))
+            return fail("its version must be 3 (8 items) or 4 (9 items, with metadata)");
+        // byteorder: one character; '|' where numpy writes '|'.
+        value_kind bk = g_.kind(s[1]);
+        std::string_view bo = bk == value_kind::str || bk == value_kind::bytes ? g_.text(s[1]) : std::string_view{};
+        // (numpy writes '|' for single bytes, '<' or '>' for the rest)
+        const char order = bt->byteorder ? bt->byteorder : f.itemsize == 1 ? '|' : 0;
+        if (bo.size() != 1 || (order ? bo[0] != order : (bo[0] != '<' && bo[0] != '>' && bo[0] != '=')))
+            return fail("its byteorder " + describe_scalar(s[1]) + " is not " +
+                        (order ? "'" + std::string(1, order) + "'" : std::string("'<', '>' or '='")) + " for this type");
+        const bool subarray = g_.kind(s[2]) != value_kind::none;
+        if (subarray && (kind != 'V' || record)) return fail("only a void type string makes a subarray dtype");
+        // elsize and alignment: the type's for flexible types, -1 (ignored by numpy) otherwise.
+        std::optional<std::int64_t> elsize = small_int(s[5]), align = small_int(s[6]);
+        if (g_.kind(s[5]) != value_kind::integer || g_.kind(s[6]) != value_kind::integer || !elsize || !align)
+            return fail("its elsize and alignment must be ints");
+        if (!bt->flexible) {
+            if (*elsize != -1 || *align != -1) return fail("elsize and alignment of a fixed-size type must be -1, as numpy writes them");
+        } else {
+            if (*elsize < 0 || (!record && static_cast<std::uint64_t>(*elsize) != f.itemsize))
+                return fail("its elsize " + std::to_string(*elsize) + " is not the " + std::to_string(f.itemsize) +
+                            " bytes its type string says");
+            f.itemsize = static_cast<std::uint64_t>(*elsize);
+            if (*align < 1 || *align > 16 || (*align & (*align - 1)) != 0)
+                return fail("its alignment " + std::to_string(*align) + " is not a power of two up to 16");
+            f.alignment = static_cast<std::uint64_t>(*align);
+        }
+        // flags: a char in numpy 1.x (negative for 0x80 and up), int64 in 2.x.
+        std::optional<std::int64_t> fl = small_int(s[7]);
+        if (g_.kind(s[7]) != value_kind::integer || !fl || *fl < -128 || *fl > 255) return fail("its flags are not a char");
+        const auto flags = static_cast<std::uint8_t>(*fl & 0xff);
+        // names and fields
+        value_ref names = s[3], fields = s[4];
+        if (subarray) {
+            if (g_.kind(names) != value_kind::none || g_.kind(fields) != value_kind::none)
+                return fail("a subarray dtype with fields of its own");
+            std::string why = read_subarray(s[2], f);
+            if (!why.empty()) return fail(why);
+            if (flags != f.flags)
+                return fail("its flags " + std::to_string(*fl) + " are not the " + std::to_string(f.flags) +
+                            " of its base dtype (flags decide whether items are objects: NPY_LIST_PICKLE, "
+                            "NPY_ITEM_REFCOUNT)");
+        } else if (g_.kind(names) == value_kind::none && g_.kind(fields) == value_kind::none) {
+            if (record) return fail("numpy.record without fields");
+            if (flags != f.flags)
+                return fail("its flags " + std::to_string(*fl) + " are not the " + std::to_string(f.flags) +
+                            " numpy gives this type (flags decide whether items are objects: NPY_LIST_PICKLE, "
+                            "NPY_ITEM_REFCOUNT)");
+        } else {
+            if (kind != 'V') return fail("only a void dtype has fields");
+            std::string why = read_fields(names, fields, f);
+            if (!why.empty()) return fail(why);
+            // NPY_NEEDS_PYAPI and the fields' flags, as numpy computes them
+            // (_convert_from_dict), NPY_ALIGNED_STRUCT when aligned.
+            if ((flags & ~kAlignedStruct) != f.flags)
+                return fail("its flags " + std::to_string(*fl) + " are not the " + std::to_string(f.flags) +
+                            " its fields give (flags decide whether items are objects: NPY_LIST_PICKLE, "
+                            "NPY_ITEM_REFCOUNT)");
+            f.flags = flags;
+        }
+        // metadata: a datetime's unit tuple (C metadata numpy copies from
+        // it); on other dtypes a dict numpy only stores (dtype.metadata).
+        if (s.size() == 9 && g_.kind(s[8]) != value_kind::none) {
+            if (kind == 'M' || kind == 'm') {
+                std::string why = read_datetime_metadata(s[8]);
+                if (!why.empty()) return fail(why);
+            } else if (g_.kind(s[8]) != value_kind::dict) {
+                return fail("its metadata is not a dict");
+            }
+        }
+        r.facts = f;
+        return r;
+    }
+    // names: a tuple of distinct str; fields: a dict of exactly those names,
+    // each (dtype, offset) inside the item size, none overlapping another.
+    // Adds each field's flags and mask size to `f`.
+    std::string read_fields(value_ref names, value_ref fields, dtype_facts& f) {
+        if (g_.kind(names) != value_kind::tuple || g_.kind(fields) != value_kind::dict)
+            return "names must be a tuple and fields a dict";
+        if (!unchanged_since_build(fields))
+            return "its fields dict is changed after its BUILD (SETITEM through the memo), and numpy keeps that dict as the dtype's own";
+        auto nm = g_.items(names);
+        auto kv = g_.items(fields);
+        if (nm.empty() || kv.size() != 2 * nm.size())
+            return "its fields dict must hold exactly its names (no titles: the judge does not read them)";
+        f.flags = kNeedsPyApi;
+        f.fields = nm.size();
+        f.mask_itemsize = 0;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+        for (value_ref name : nm) {
+            if (g_.kind(name) != value_kind::str) return "a field name is not a str";
+            const value_ref* value = nullptr;
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+                if (g_.kind(kv[i]) == value_kind::str && g_.text(kv[i]) == g_.text(name)) {
+                    if (value) return "field '" + std::string(g_.text(name)) + "' is named twice";
+                    value = &kv[i + 1];
+                }
+            if (!value) return "field '" + std::string(g_.text(name)) + "' is in names but not in fields";
+            if (g_.kind(*value) != value_kind::tuple || g_.items(*value).size() != 2)
+                return "field '" + std::string(g_.text(name)) + "' is not a (dtype, offset) tuple";
+            auto fv = g_.items(*value);
+            dtype_reading fd = read_dtype(fv[0]);
+            if (!fd.facts) return "field '" + std::string(g_.text(name)) + "': " + fd.why;
+            std::optional<std::int64_t> off = g_.kind(fv[1]) == value_kind::integer ? small_int(fv[1]) : std::nullopt;
+            if (!off || *off < 0) return "field '" + std::string(g_.text(name)) + "' has no non-negative int offset";
+            const auto start = static_cast<std::uint64_t>(*off);
+            if (start + fd.facts->itemsize > f.itemsize)
+                return "field '" + std::string(g_.text(name)) + "' at offset " + std::to_string(start) + " of " +
+                       std::to_string(fd.facts->itemsize) + " bytes runs past the item size " + std::to_string(f.itemsize);
+            spans.emplace_back(start, start + fd.facts->itemsize);
+            f.flags |= fd.facts->flags & kFromFields;
+            f.mask_itemsize += fd.facts->mask_itemsize;
+        }
+        std::sort(spans.begin(), spans.end());
+        for (std::size_t i = 1; i < spans.size(); ++i)
+            if (spans[i].first < spans[i - 1].second) return "two fields overlap (an object pointer could be written as bytes)";
+        return {};
+    }
+    // subarray: (base dtype, shape), the item size base x prod(shape) as
+    // the type string says, the base's flags and alignment.
+    std::string read_subarray(value_ref sub, dtype_facts& f) {
+        if (g_.kind(sub) != value_kind::tuple || g_.items(sub).size() != 2) return "its subarray is not (dtype, shape)";
+        dtype_reading base = read_dtype(g_.items(sub)[0]);
+        if (!base.facts) return "its subarray's base: " + base.why;
+        value_ref shape = g_.items(sub)[1];
+        std::vector<value_ref> dims;
+        if (g_.kind(shape) == value_kind::integer) dims.push_back(shape);
+        else if (g_.kind(shape) == value_kind::tuple && g_.items(shape).size() <= kMaxDims)
+            dims.assign(g_.items(shape).begin(), g_.items(shape).end());
+        else return "its subarray shape is not an int or a tuple of ints";
+        std::uint64_t count = 1;
+        for (value_ref dim : dims) {
+            std::optional<std::int64_t> n = g_.kind(dim) == value_kind::integer ? small_int(dim) : std::nullopt;
+            if (!n || *n < 0) return "its subarray shape holds " + describe_scalar(dim) + ", not a non-negative int";
+            count *= static_cast<std::uint64_t>(*n);  // both under 2**31 here: no overflow
+            if (count > (std::uint64_t{1} << 31)) return "its subarray holds more than 2**31 items";
+        }
+        if (base.facts->itemsize * count != f.itemsize)
+            return "its subarray of " + std::to_string(count) + " x " + std::to_string(base.facts->itemsize) +
+                   " bytes is not its elsize " + std::to_string(f.itemsize);
+        f.flags = base.facts->flags;
+        f.fields = 0;
+        f.mask_itemsize = count * base.facts->mask_itemsize;
+        return {};
+    }
+    std::string read_datetime_metadata(value_ref m) const {
+        // ({}, (unit, num, den, events)) as arraydescr_reduce writes it
+        if (g_.kind(m) != value_kind::tuple || g_.items(m).size() != 2) return "datetime metadata is not (dict, (unit, num, 1, 1))";
+        auto t = g_.items(m);
+        if (g_.kind(t[0]) != value_kind::dict || !g_.items(t[0]).empty() || g_.kind(t[1]) != value_kind::tuple ||
+            g_.items(t[1]).size() != 4)
+            return "datetime metadata is not ({}, (unit, num, 1, 1))";
+        auto u = g_.items(t[1]);
+        static constexpr std::string_view kUnits[] = {"Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as", "generic"};
+        value_kind uk = g_.kind(u[0]);
+        std::string_view unit = uk == value_kind::str || uk == value_kind::bytes ? g_.text(u[0]) : std::string_view{};
+        if (std::find(std::begin(kUnits), std::end(kUnits), unit) == std::end(kUnits)) return "datetime unit is not one numpy knows";
+        std::optional<std::int64_t> num = small_int(u[1]), den = small_int(u[2]), ev = small_int(u[3]);
+        if (!num || *num < 1 || !den || *den != 1 || !ev || *ev != 1) return "datetime metadata is not (unit, num >= 1, 1, 1)";
+        return {};
     }
 
     // ---- calls: what the callee is given, and what it calls in turn --------

@@ -277,7 +277,7 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
-                                          "args", "invokes", "state_arg", "note"},
+                                          "args", "invokes", "state_arg", "state", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -319,6 +319,15 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             std::optional<std::uint64_t> state_arg;
             if (auto r = count("state_arg", state_arg); !r) return r.error();
             if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
+            if (const toml::node* st = t->get("state")) {
+                auto v = st->value<std::string>();
+                if (!v || std::find(state_checkers.begin(), state_checkers.end(), *v) == state_checkers.end()) {
+                    std::string names;
+                    for (std::string_view n : state_checkers) names += (names.empty() ? "" : ", ") + std::string(n);
+                    return usage_error(where(origin, *st), "`state` must name a state checker (" + names + ")");
+                }
+                e.state = *v;
+            }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
                 if (!n || *n < 0 || *n > 255)
@@ -495,6 +504,9 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 // What either entry says the callable calls, it calls.
                 first.invokes.insert(first.invokes.end(), e.invokes.begin(), e.invokes.end());
                 if (!first.state_arg) first.state_arg = e.state_arg;
+                // A state check stays: a state the loader's native code
+                // cannot survive is not made safe by another entry.
+                if (first.state.empty()) first.state = e.state;
                 // Positional bounds: the looser of the two; a position only
                 // one of them bounds is not bounded.
                 if (!e.min_args) first.min_args.reset();
