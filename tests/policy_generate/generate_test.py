@@ -45,6 +45,7 @@ ALLOWED = {
     "is_class": {"reference"},
     "ChecksOnLoad": {"reference", "new", "build"},
     "AttributesOnDemand": {"reference", "new", "build"},
+    "SetterUnsafeDictState": {"reference", "new", "build-dict"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -71,6 +72,9 @@ REFUSED = {
     "ClosureCallsEval": "target (closure cell): calls eval",
     "ClosureRebound": "calls func, a closure cell that a nonlocal statement may rebind",
     "CallsPropertyValue": "calls self.hook, a property's value",
+    "SetstateRunsUnsafeSetter": "setattr(self, ...) the setter of SetterUnsafeDictState.shape: calls eval",
+    "GetattributeOnDictState": "BUILD looks up __setstate__ through GetattributeOnDictState.__getattribute__: calls eval",
+    "OwnDictAttribute": "dict state would not be safe either: OwnDictAttribute.__dict__ is property",
     "lazy_words": "_LAZY.words: not found on fakelib._Lazy",
     "counter_hook": "calls _COUNTER.hook, a value stored on fakelib._Counter",
     "local_lazy_words": "loader.words: not found on fakelib._Lazy",

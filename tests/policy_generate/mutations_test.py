@@ -20,12 +20,17 @@ SRC = HERE.parents[1] / "tools" / "pickleguard" / "policy_generate.py"
 ALLOWED = {
     "AttributesOnDemand", "CachedNew", "ChecksOnLoad", "ImportsPure", "LessIndentedString", "PrivateHelper",
     "RemovedAttribute", "RenamedAttribute", "SetattrState", "count_total", "is_class", "local_counter_total",
+    "SetterUnsafeDictState[build-dict]",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
     "ImportsInInit", "ImportsUnsafeHelper", "InheritsSuperToEval", "LessIndentedEval", "OverridesCheck",
     "PrivateRunner", "SetattrOther", "SetattrStateRunsSetter", "SetstateThroughGetattr", "ShadowsBuiltin",
     "SuperCheck", "counter_hook", "lazy_words", "local_lazy_words", "signature_of",
+    "SetstateRunsUnsafeSetter", "GetattributeOnDictState", "OwnDictAttribute",
+    "OwnDictAttribute[build-dict]",
+    # build instead of build-dict: slot state would run its eval setter
+    "SetterUnsafeDictState",
 }
 
 
@@ -36,7 +41,9 @@ def run(src):
         out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "fakelib"],
                              capture_output=True, text=True).stdout
     d = json.loads(out)
-    return {e["name"] for e in d["entries"] if e["module"] == "fakelib"}
+    # A class admitted only with build-dict is another case than one with build.
+    return {e["name"] + ("[build-dict]" if "build-dict" in e["uses"] else "") for e in d["entries"]
+            if e["module"] == "fakelib"}
 
 
 base = SRC.read_text()
@@ -63,6 +70,9 @@ MUTATIONS = {
  'cells not judged': ('        ok, value = local.cells[name]\n', '        return set()\n'),
  'cells refused': ('            if n in local.cells:\n                return self.scan_cell', '            if n in local.cells and False:\n                return self.scan_cell'),
  'nonlocal ignored': ('            elif rebound is None or name in rebound:', '            elif rebound is None:'),
+ 'dict state never': ('                uses[uses.index("build")] = "build-dict"', '                raise'),
+ 'dict state own __dict__': ('            return f"{k.__qualname__}.__dict__ is {type(d).__name__}, not the instance namespace"', '            return None'),
+ 'getattribute not scanned': ('        method("__getattribute__", "BUILD looks up __setstate__ through")', '        pass'),
  'raises_only always': ('    if not isinstance(fn, types.FunctionType) or hasattr(fn, "__wrapped__"):\n        return False', '    return True'),
  'raises_only never': ('            if raises_only(static.fget):', '            if False:'),
  'module objects unfollowed': ('''                if found:
