@@ -25,7 +25,7 @@ name = "test"
 [[allow]]
 module = "mylib"
 name = "Sparse"
-uses = ["new", "build-dict"]
+uses = ["new", "build-dict", "reference"]
 
 [[allow]]
 module = "mylib"
@@ -223,14 +223,14 @@ TEST_F(BuildState, PolicyReaderKeepsTheConstraints) {
     const allow_entry* m = policy_.find("mylib", "Module");
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->empty_state_keys, std::vector<std::string>{"_forward_hooks"});
-    EXPECT_EQ(policy_.find("mylib", "Sparse")->uses, uses::instantiate | uses::build_dict);
+    EXPECT_EQ(policy_.find("mylib", "Sparse")->uses, uses::instantiate | uses::build_dict | uses::reference);
     EXPECT_FALSE(parse_policy("[[allow]]\nmodule = \"m\"\nname = \"C\"\nempty_state_keys = \"x\"\n", "t.toml"));
     // Two entries: only keys both constrain stay constrained.
     auto two = parse_policy(
-        "[[allow]]\nmodule = \"m\"\nname = \"C\"\nuses = [\"build\"]\nempty_state_keys = [\"a\", \"b\"]\n"
+        "name = \"t\"\n[[allow]]\nmodule = \"m\"\nname = \"C\"\nuses = [\"build\"]\nempty_state_keys = [\"a\", \"b\"]\n"
         "[[allow]]\nmodule = \"m\"\nname = \"C\"\nuses = [\"build\"]\nempty_state_keys = [\"b\"]\n",
         "t.toml");
-    ASSERT_TRUE(two);
+    ASSERT_TRUE(two) << two.error().reason;
     EXPECT_EQ(two.value().find("m", "C")->empty_state_keys, std::vector<std::string>{"b"});
 }
 
