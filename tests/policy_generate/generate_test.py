@@ -74,6 +74,7 @@ REFUSED = {
     "CallsPropertyValue": "calls self.hook, a property's value",
     "SetstateRunsUnsafeSetter": "setattr(self, ...) the setter of SetterUnsafeDictState.shape: calls eval",
     "GetattributeOnDictState": "BUILD looks up __setstate__ through GetattributeOnDictState.__getattribute__: calls eval",
+    "AssignsUnsafeSetter": "__setstate__ -> self.shape = ... the setter of SetterUnsafeDictState.shape: calls eval",
     "OwnDictAttribute": "dict state would not be safe either: OwnDictAttribute.__dict__ is property",
     "lazy_words": "_LAZY.words: not found on fakelib._Lazy",
     "counter_hook": "calls _COUNTER.hook, a value stored on fakelib._Counter",

@@ -27,7 +27,7 @@ REFUSED = {
     "ImportsInInit", "ImportsUnsafeHelper", "InheritsSuperToEval", "LessIndentedEval", "OverridesCheck",
     "PrivateRunner", "SetattrOther", "SetattrStateRunsSetter", "SetstateThroughGetattr", "ShadowsBuiltin",
     "SuperCheck", "counter_hook", "lazy_words", "local_lazy_words", "signature_of",
-    "SetstateRunsUnsafeSetter", "GetattributeOnDictState", "OwnDictAttribute",
+    "SetstateRunsUnsafeSetter", "GetattributeOnDictState", "OwnDictAttribute", "AssignsUnsafeSetter",
     "OwnDictAttribute[build-dict]",
     # build instead of build-dict: slot state would run its eval setter
     "SetterUnsafeDictState",
@@ -70,6 +70,7 @@ MUTATIONS = {
  'cells not judged': ('        ok, value = local.cells[name]\n', '        return set()\n'),
  'cells refused': ('            if n in local.cells:\n                return self.scan_cell', '            if n in local.cells and False:\n                return self.scan_cell'),
  'nonlocal ignored': ('            elif rebound is None or name in rebound:', '            elif rebound is None:'),
+ 'attribute store unscanned': ('                calls |= self.scan_attr_store(cls, n.attr, f"{why} -> self.{n.attr} = ...", depth + 1)', '                pass'),
  'dict state never': ('                uses[uses.index("build")] = "build-dict"', '                raise'),
  'dict state own __dict__': ('            return f"{k.__qualname__}.__dict__ is {type(d).__name__}, not the instance namespace"', '            return None'),
  'getattribute not scanned': ('        method("__getattribute__", "BUILD looks up __setstate__ through")', '        pass'),

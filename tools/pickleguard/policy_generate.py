@@ -499,6 +499,34 @@ class Scanner:
                 raise Refused(f"{why}: reaches {n.id}")
             if isinstance(n, ast.Call):
                 calls |= self.scan_call(n, why, depth, cls, g, params, first, nested, ctx, local)
+            if (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                    and first is not None and n.value.id == first and isinstance(cls, type)):
+                # `self.shape = v` runs __setattr__ and shape's setter, as
+                # setattr(self, "shape", v) would (scipy's shape setter).
+                calls |= self.scan_attr_store(cls, n.attr, f"{why} -> self.{n.attr} = ...", depth + 1)
+        return calls
+
+    def scan_attr_store(self, cls, attr, why, depth):
+        """What `instance.attr = value` runs: __setattr__, and attr's property
+        setter or data descriptor __set__ in the MRO."""
+        calls = set()
+        owner, fn = owner_of(cls, "__setattr__")
+        if owner is not None and owner is not object and (
+                isinstance(fn, (types.FunctionType, staticmethod, classmethod)) or not native_ok(owner)):
+            calls |= self.scan_method(owner, "__setattr__", fn, f"{why} {owner.__qualname__}.__setattr__", depth,
+                                      concrete=cls)
+        for k in cls.__mro__:
+            if attr not in vars(k):
+                continue
+            d = vars(k)[attr]
+            if isinstance(d, property):
+                if d.fset is not None:
+                    calls |= self.scan_callable(d.fset, f"{why} the setter of {k.__qualname__}.{attr}", depth, cls)
+            elif hasattr(type(d), "__set__") and not isinstance(
+                    d, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                setter = inspect.getattr_static(type(d), "__set__")
+                calls |= self.scan_callable(setter, f"{why} {type(d).__qualname__}.__set__ ({attr})", depth, type(d))
+            break
         return calls
 
     def local_names(self, fn, code, node, params):

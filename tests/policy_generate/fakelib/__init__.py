@@ -582,3 +582,11 @@ class SizedByCaller:
 
     def __call__(self, n):
         return [0.0] * n
+
+
+class AssignsUnsafeSetter(SetterUnsafeDictState):
+    """__setstate__ assigns self.shape, which runs the eval setter as
+    setattr would (an attribute store was not read before): refused."""
+
+    def __setstate__(self, state):
+        self.shape = state["shape"]
