@@ -58,6 +58,7 @@ ALLOWED = {
     "ConvertsByTable": {"reference", "new", "build"},
     "_to_text": {"reference"},
     "register_converter": {"reference"},
+    "SetterUnsafeDictState": {"reference", "new", "build-dict"},
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -84,6 +85,10 @@ REFUSED = {
     "ClosureCallsEval": "target (closure cell): calls eval",
     "ClosureRebound": "calls func, a closure cell that a nonlocal statement may rebind",
     "CallsPropertyValue": "calls self.hook, a property's value",
+    "SetstateRunsUnsafeSetter": "setattr(self, ...) the setter of SetterUnsafeDictState.shape: calls eval",
+    "GetattributeOnDictState": "BUILD looks up __setstate__ through GetattributeOnDictState.__getattribute__: calls eval",
+    "AssignsUnsafeSetter": "__setstate__ -> self.shape = ... the setter of SetterUnsafeDictState.shape: calls eval",
+    "OwnDictAttribute": "dict state would not be safe either: OwnDictAttribute.__dict__ is property",
     "lazy_words": "_LAZY.words: not found on fakelib._Lazy",
     "counter_hook": "calls _COUNTER.hook, a value stored on fakelib._Counter",
     "local_lazy_words": "loader.words: not found on fakelib._Lazy",

@@ -89,7 +89,8 @@ std::string where(const finding& f) {
 
 // Rules a policy entry can satisfy; every other violation no policy can allow.
 bool allowable(const finding& f) {
-    return f.rule == rule::global_not_allowed || f.rule == rule::use_not_allowed || f.rule == rule::persistent_id_not_allowed;
+    return f.rule == rule::global_not_allowed || f.rule == rule::use_not_allowed ||
+           f.rule == rule::persistent_id_not_allowed || f.rule == rule::state_not_allowed;
 }
 
 bool function_pickler(std::string_view module) {
@@ -319,6 +320,7 @@ int run_policy_infer(const infer_args& args) {
     // What the files need, and what no policy could allow.
     const knowledge_base& kb = shipped_knowledge_base();
     std::map<std::pair<std::string, std::string>, needed_global> needed;
+    std::set<std::pair<std::string, std::string>> filled_state_keys;
     std::vector<std::string> blocking;
     std::vector<std::size_t> pid_files;
     for (std::size_t i = 0; i < reports.size(); ++i) {
@@ -327,6 +329,10 @@ int run_policy_infer(const infer_args& args) {
         for (const finding& f : r.findings) {
             if (!f.violation) continue;
             if (f.rule == rule::persistent_id_not_allowed) has_pid = true;
+            // The files need state an included entry's empty_state_keys
+            // refuses: the entry written for them does not repeat the keys.
+            if (f.rule == rule::state_not_allowed && f.message.find("empty_state_keys") != std::string::npos)
+                filled_state_keys.insert({f.module, f.name});
             if (allowable(f)) continue;
             blocking.push_back(comment_safe(r.path + where(f) + ": " + f.rule + ": " + f.message));
         }
@@ -474,7 +480,11 @@ int run_policy_infer(const infer_args& args) {
         if (n.uses) out += "uses = " + uses_array(n.uses) + "\n";
         // A global an include lists for other uses keeps its bounds (the
         // union of two entries drops those only one of them has).
-        if (const allow_entry* prior = base_policy.value().find(n.module, n.name)) out += bound_lines(*prior);
+        if (const allow_entry* prior = base_policy.value().find(n.module, n.name)) {
+            allow_entry bounds = *prior;
+            if (filled_state_keys.contains({n.module, n.name})) bounds.empty_state_keys.clear();
+            out += bound_lines(bounds);
+        }
         if (n.dangerous)
             out += "note = " + toml_string("DANGEROUS (" + n.danger + "); allowed by policy infer --allow-dangerous") + "\n";
     }

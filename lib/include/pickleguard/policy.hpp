@@ -21,7 +21,9 @@
 // Uses: "reference" (the global itself is a value the loader hands on: an
 // argument, an item, state, or the result), "call" (REDUCE, INST, OBJ), "new"
 // (NEWOBJ, NEWOBJ_EX), and for objects made from the global: "build" (BUILD),
-// "append" (APPEND(S)), "setitem" (SETITEM(S)), "additems" (ADDITEMS). Each
+// "build-dict" (BUILD with dict state only: a plain dict or (dict, None),
+// never slot state; "build" implies it), "append" (APPEND(S)), "setitem"
+// (SETITEM(S)), "additems" (ADDITEMS). Each
 // is explicit: an entry that allows only "call" does not allow the bare value,
 // which an allowed callable could call with arguments nobody checks. An
 // entry without `uses` allows "reference" only.
@@ -88,6 +90,14 @@ inline constexpr std::uint8_t build = 4;
 inline constexpr std::uint8_t append = 8;
 inline constexpr std::uint8_t setitem = 16;
 inline constexpr std::uint8_t additems = 32;
+// BUILD with dict state only: a plain dict, or (dict, None). load_build
+// (with no __setstate__) writes dict state straight into the instance
+// __dict__ (no setattr, no __setattr__, no property setter); slot state,
+// the second item, is applied with setattr, which runs them. "build"
+// implies it. A class whose setters are unsafe to run with the pickle's
+// values (scipy's sparse matrices: the shape setter reaches native code
+// with the pickle's indptr) can still be built from dict state.
+inline constexpr std::uint8_t build_dict = 128;
 }  // namespace uses
 
 // The word a policy and a report spell each use with, in the order reports
@@ -98,10 +108,11 @@ struct use_word {
     std::uint8_t bit;
     std::string_view word;
 };
-inline constexpr std::array<use_word, 7> use_words{{
+inline constexpr std::array<use_word, 8> use_words{{
     {uses::call, "call"},
     {uses::instantiate, "new"},
     {uses::build, "build"},
+    {uses::build_dict, "build-dict"},
     {uses::append, "append"},
     {uses::setitem, "setitem"},
     {uses::additems, "additems"},
@@ -117,8 +128,8 @@ constexpr bool use_words_cover_each_bit_once() {
         for (const use_word& v : use_words)
             if (&u != &v && u.word == v.word) return false;
     }
-    return all == (uses::call | uses::instantiate | uses::build | uses::append | uses::setitem | uses::additems |
-                   uses::reference);
+    return all == (uses::call | uses::instantiate | uses::build | uses::build_dict | uses::append | uses::setitem |
+                   uses::additems | uses::reference);
 }
 }  // namespace detail
 static_assert(detail::use_words_cover_each_bit_once(), "use_words: one distinct word for each bit of pickleguard::uses");
@@ -191,6 +202,11 @@ struct allow_entry {
     // object item list to be as long as the shape) is judged by the code
     // that knows its layout; a state it cannot read is a finding.
     std::string state;
+    // Keys of BUILD's state that, when present, must hold an empty container
+    // (EMPTY_DICT, or OrderedDict()/dict() called without arguments) that
+    // nothing in the stream fills, before or after the BUILD: torch's
+    // nn.Module keeps its hooks there (_forward_hooks), which forward() calls.
+    std::vector<std::string> empty_state_keys;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

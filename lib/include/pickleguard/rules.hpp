@@ -31,6 +31,11 @@
     X(use_not_allowed, "use-not-allowed", "Global used beyond what the policy allows", \
       "The global is in the policy, but the pickle does more with it (calls it, instantiates it, or applies state to " \
       "objects made from it) than the entry's `uses` allow.") \
+    X(state_not_allowed, "state-not-allowed", "BUILD state beyond what the policy allows", \
+      "The class's entry constrains the state BUILD may apply to its instances, and this state breaks the " \
+      "constraint: slot state (setattr, which runs the class's __setattr__ and property setters) or state the " \
+      "judge cannot read under \"build-dict\", or a key of `empty_state_keys` holding a container that is not " \
+      "empty or that the stream fills. If you trust the file, allow \"build\" or drop the key.") \
     X(call_of_computed_value, "call-of-computed-value", "Call of a value computed while loading", \
       "REDUCE, OBJ or NEWOBJ call something that is not a named global: the result of another call, a persistent " \
       "object or an extension code. This is how getattr/attrgetter chains reach arbitrary methods. No policy can " \

@@ -236,8 +236,10 @@ private:
                 } else if (k == value_kind::reduce || k == value_kind::newobj) {
                     auto made = made_from_.find(t.index());
                     value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
-                    if (auto o = named_index(origin)) uses_[*o] |= bit;
-                    else
+                    if (auto o = named_index(origin)) {
+                        uses_[*o] |= bit;
+                        if (e.kind == event_kind::build) check_constrained_state(e, *o);
+                    } else
                         add(rule::mutation_of_computed_value, severity::high,
                             opcode_name(e.opcode) + " modifies " + describe(t) + ", whose class is not a named global", &e);
                 } else {
@@ -1418,6 +1420,126 @@ private:
         }
     }
 
+    // ---- state an entry constrains (build-dict, empty_state_keys) ----------
+    //
+    // load_build without __setstate__ (_pickle.c and pickle.py alike) writes
+    // dict state into inst.__dict__ item by item (PyObject_SetItem; str keys
+    // interned first): no setattr, so no __setattr__, no property setter, no
+    // descriptor __set__, whatever the keys. The second item of a (state,
+    // slotstate) pair is applied with setattr, which runs them all. Dict state
+    // is a plain dict the judge reads (EMPTY_DICT...), or (dict, None):
+    // pickle.py skips the None, _pickle.c raises "slot state is not a
+    // dictionary" after the dict is written, neither calls setattr. Anything
+    // else (slot state, a state computed while loading, an OrderedDict made
+    // by a call) is not known to be dict state: under build-dict, a finding.
+    bool dict_state(value_ref state) const {
+        if (g_.kind(state) == value_kind::dict) return true;
+        if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 2) return false;
+        return g_.kind(g_.items(state)[0]) == value_kind::dict && g_.kind(g_.items(state)[1]) == value_kind::none;
+    }
+    static std::string key_of(const global_name& gn) { return std::string(gn.module) + '\n' + std::string(gn.name); }
+
+    void check_constrained_state(const event& e, std::size_t cls) {
+        const global_name& gn = named(cls);
+        const allow_entry* entry = p_.find(gn.module, gn.name);
+        if (!entry) return;  // global-not-allowed says it
+        const std::string q = qualified(gn.module, gn.name);
+        if ((entry->uses & uses::build_dict) && !(entry->uses & uses::build) && !dict_state(e.operand)) {
+            const bool slots = g_.kind(e.operand) == value_kind::tuple && g_.items(e.operand).size() == 2 &&
+                               g_.kind(g_.items(e.operand)[1]) != value_kind::none;
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " " +
+                             (slots ? "slot state (" + describe(g_.items(e.operand)[1]) +
+                                          " as the second item of its state), which the loader applies with setattr: "
+                                          "that runs " + q + "'s __setattr__ and property setters with the pickle's "
+                                          "values"
+                                    : "state that is not a plain dict the judge can read (" + describe(e.operand) +
+                                          "), so it cannot tell that the loader writes it to __dict__ rather than "
+                                          "setattr()ing it") +
+                             "; the policy '" + p_.name() + "' allows only build-dict (dict state) for it (entry at " +
+                             entry->origin + "): its setters were not found safe to run with a pickle's values",
+                         entry);
+        }
+        if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
+    }
+
+    void refuse_state(const event& e, const global_name& gn, std::string message, const allow_entry* entry) {
+        (void)entry;
+        finding& f = add(rule::state_not_allowed, severity::high, std::move(message), &e);
+        f.module = gn.module;
+        f.name = gn.name;
+        state_refused_.insert(key_of(gn));
+    }
+
+    // An empty container nothing fills: EMPTY_DICT whose node never got an
+    // item (SETITEM(S) on a plain dict adds to the node itself, through the
+    // memo or not, before or after the BUILD: the graph holds the items the
+    // dict ends with, and none is ever removed), or a call of
+    // collections.OrderedDict / builtins.dict with an empty argument tuple
+    // that nothing (BUILD, SETITEM(S), APPEND(S), ADDITEMS) was applied to.
+    bool empty_container(value_ref v) const {
+        if (g_.kind(v) == value_kind::dict) return g_.items(v).empty();
+        if (g_.kind(v) != value_kind::reduce || g_.applied(v) != nullptr) return false;
+        auto parts = g_.items(v);
+        auto o = named_index(parts[0]);
+        if (!o) return false;
+        const global_name& c = named(*o);
+        const bool maker = (c.module == "collections" && c.name == "OrderedDict") ||
+                           (c.module == "builtins" && c.name == "dict");
+        return maker && g_.kind(parts[1]) == value_kind::tuple && g_.items(parts[1]).empty();
+    }
+
+    void check_empty_state_keys(const event& e, const global_name& gn, const allow_entry& entry) {
+        const std::string q = qualified(gn.module, gn.name);
+        const std::string tail = " (empty_state_keys of the entry at " + entry.origin + ")";
+        value_ref parts[2];
+        std::size_t count = 0;
+        value_ref state = e.operand;
+        if (g_.kind(state) == value_kind::tuple && g_.items(state).size() == 2) {
+            parts[count++] = g_.items(state)[0];
+            parts[count++] = g_.items(state)[1];
+        } else {
+            parts[count++] = state;
+        }
+        for (std::size_t p = 0; p < count; ++p) {
+            value_kind k = g_.kind(parts[p]);
+            if (k == value_kind::none) continue;
+            if (k != value_kind::dict) {
+                // __setstate__ gets it whole: keys we cannot read may be any of them.
+                refuse_state(e, gn,
+                             "BUILD gives an instance of " + q + " state whose keys cannot be read (" +
+                                 describe(parts[p]) + "), so it cannot be told that " + entry.empty_state_keys.front() +
+                                 " and the other constrained keys hold empty containers" + tail,
+                             &entry);
+                continue;
+            }
+            auto kv = g_.items(parts[p]);
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+                if (is_symbolic(g_.kind(kv[i]))) {
+                    refuse_state(e, gn,
+                                 "BUILD gives an instance of " + q + " state with a key computed while loading (" +
+                                     describe(kv[i]) + "), which may be one of its empty_state_keys" + tail,
+                                 &entry);
+                    continue;
+                }
+                if (g_.kind(kv[i]) != value_kind::str) continue;
+                std::string_view key = g_.text(kv[i]);
+                if (std::find(entry.empty_state_keys.begin(), entry.empty_state_keys.end(), key) ==
+                    entry.empty_state_keys.end())
+                    continue;
+                if (empty_container(kv[i + 1])) continue;
+                refuse_state(e, gn,
+                             "BUILD gives an instance of " + q + " the state item '" + std::string(key) + "' = " +
+                                 describe(kv[i + 1]) +
+                                 ", which is not an empty container nothing in the pickle fills (EMPTY_DICT, or "
+                                 "OrderedDict()/dict() called without arguments, never given items by SETITEM(S), "
+                                 "APPEND(S), ADDITEMS or BUILD): the class calls what it holds (hooks) with values "
+                                 "nobody judged" + tail,
+                             &entry);
+            }
+        }
+    }
+
     void check_persistent_id(const event& e) {
         value_ref pid = e.operand;
         auto is_int = [&](value_ref v) {
@@ -1491,7 +1613,13 @@ private:
             std::uint8_t needed = merged_uses[i];
             const allow_entry* entry = p_.find(gn.module, gn.name);
             bool storage_only = !entry && (needed & ~uses::reference) == 0 && p_.allows_storage_type(qualified(gn.module, gn.name));
-            bool allowed = storage_only || (entry && (needed & ~entry->uses) == 0) || consumed[i];
+            // build-dict allows BUILD; each BUILD whose state is not dict
+            // state was refused on its own (check_constrained_state), and so
+            // was a key of empty_state_keys holding what it may not.
+            const std::uint8_t entry_uses =
+                entry ? static_cast<std::uint8_t>(entry->uses | (entry->uses & uses::build_dict ? uses::build : 0)) : 0;
+            const bool state_ok = !state_refused_.contains(key_of(gn));
+            bool allowed = storage_only || (entry && (needed & ~entry_uses) == 0 && state_ok) || consumed[i];
 
             global_report r;
             r.module = gn.module;
@@ -1564,8 +1692,10 @@ private:
                                                 : "") +
                                         " (see `pickleguard policy infer`)"),
                          &at);
+            } else if ((needed & ~entry_uses) == 0) {
+                continue;  // only its state was refused: state-not-allowed says where and why
             } else {
-                std::uint8_t missing = needed & ~entry->uses;
+                std::uint8_t missing = needed & ~entry_uses;
                 f = &add(rule::use_not_allowed, k ? std::max(k->severity, severity::high) : severity::high,
                          q + " is allowed by policy '" + p_.name() + "' only to " + describe_uses(entry->uses) +
                              ", but the pickle would " + describe_uses(missing) + " it (entry at " + entry->origin +
@@ -1621,6 +1751,7 @@ private:
     std::unordered_map<std::uint32_t, std::uint64_t> lazy_within_;  // container node -> longest lazy item
     const allow_entry no_entry_{};  // bounds of a global no entry allows: none but the limits
     std::unordered_map<std::uint32_t, partial_call> partials_;  // exact partial node -> the call it makes
+    std::unordered_set<std::string> state_refused_;  // key_of(class) whose BUILD state an entry refused
     std::unordered_map<std::uint32_t, value_ref> made_from_;  // result node -> class an instance maker was given
     std::unordered_map<std::uint32_t, std::size_t> fetched_;   // getattr result node -> named global index
     std::unordered_map<std::size_t, value_ref> getattr_nodes_;  // builtins.getattr global index -> its node

@@ -277,7 +277,7 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
-                                          "args", "invokes", "state_arg", "state", "note"},
+                                          "args", "invokes", "state_arg", "state", "empty_state_keys", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -327,6 +327,16 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                     return usage_error(where(origin, *st), "`state` must name a state checker (" + names + ")");
                 }
                 e.state = *v;
+            }
+            if (const toml::node* ek = t->get("empty_state_keys")) {
+                const toml::array* ea = ek->as_array();
+                if (!ea) return usage_error(where(origin, *ek), "`empty_state_keys` must be an array of attribute names");
+                for (const toml::node& k : *ea) {
+                    auto v = k.value<std::string>();
+                    if (!v || v->empty())
+                        return usage_error(where(origin, k), "`empty_state_keys` must be an array of attribute names");
+                    e.empty_state_keys.push_back(*v);
+                }
             }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
@@ -492,6 +502,8 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
             if (!inserted) {
                 // The same global listed twice: the union of what they allow.
                 allow_entry& first = p.entries_[it->second];
+                auto builds = [](const allow_entry& x) { return (x.uses & (uses::build | uses::build_dict)) != 0; };
+                const bool first_builds = builds(first);
                 first.uses |= e.uses;
                 if (!e.max_int_arg) first.max_int_arg.reset();
                 else if (first.max_int_arg) first.max_int_arg = std::max(*first.max_int_arg, *e.max_int_arg);
@@ -507,6 +519,20 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 // A state check stays: a state the loader's native code
                 // cannot survive is not made safe by another entry.
                 if (first.state.empty()) first.state = e.state;
+                // A key stays constrained only if every entry that lets
+                // BUILD apply state constrains it too.
+                if (builds(e)) {
+                    if (!first_builds) {
+                        first.empty_state_keys = e.empty_state_keys;
+                    } else {
+                        std::vector<std::string> kept;
+                        for (const std::string& k : first.empty_state_keys)
+                            if (std::find(e.empty_state_keys.begin(), e.empty_state_keys.end(), k) !=
+                                e.empty_state_keys.end())
+                                kept.push_back(k);
+                        first.empty_state_keys = std::move(kept);
+                    }
+                }
                 // Positional bounds: the looser of the two; a position only
                 // one of them bounds is not bounded.
                 if (!e.min_args) first.min_args.reset();

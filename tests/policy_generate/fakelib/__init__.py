@@ -236,7 +236,8 @@ class RemovedAttribute:
 
 
 class CallsPropertyValue:
-    """The setter calls a property whose getter returns a stored value: refused."""
+    """The setter calls a property whose getter returns a stored value, and
+    __setstate__ runs the setter (setattr for each key): refused."""
 
     @property
     def hook(self):
@@ -245,6 +246,49 @@ class CallsPropertyValue:
     @hook.setter
     def hook(self, value):
         self.hook()
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class SetterUnsafeDictState:
+    """scipy's sparse matrices: a property setter that must not run with a
+    pickle's value (scipy's shape setter reaches native code with the
+    pickle's indptr), no __setstate__. Slot state would run it; dict state
+    goes into __dict__ without it: allowed with build-dict."""
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @shape.setter
+    def shape(self, value):
+        self._shape = eval(value)
+
+
+class SetstateRunsUnsafeSetter(SetterUnsafeDictState):
+    """The neighbour: its own __setstate__ applies the state with setattr,
+    so BUILD runs the setter whatever the state's shape: refused."""
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+class GetattributeOnDictState:
+    """load_build looks __setstate__ up (and reads inst.__dict__) through
+    __getattribute__, which evaluates: refused, with build or build-dict."""
+
+    def __getattribute__(self, name):
+        return object.__getattribute__(self, eval(name))
+
+
+class OwnDictAttribute(SetterUnsafeDictState):
+    """The neighbour: `__dict__` is a property of the class, so load_build's
+    getattr(inst, "__dict__") runs its getter: refused even for dict state."""
+
+    __dict__ = property(lambda self: eval("{}"))
 
 
 def _deprecated(reason):
@@ -774,3 +818,9 @@ class ConvertsByReboundLookup:
         if conv is None:
             conv = self.fallback
         self.value = conv(state["value"])
+class AssignsUnsafeSetter(SetterUnsafeDictState):
+    """__setstate__ assigns self.shape, which runs the eval setter as
+    setattr would (an attribute store was not read before): refused."""
+
+    def __setstate__(self, state):
+        self.shape = state["shape"]
