@@ -185,6 +185,12 @@ struct allow_entry {
     // An argument the callable applies as instance state, key by key with
     // setattr (as BUILD does): judged like BUILD state.
     std::optional<std::size_t> state_arg;
+    // BUILD's dict state of what this entry makes: each empty_state_keys key,
+    // if set, must hold an empty container; each required_state_keys key must
+    // be set. policy generate writes them for classes read through a dispatch
+    // summary (nn.Module.__call__ runs only forward when the hook tables are
+    // empty); the judge enforces them (branch slotstate).
+    std::vector<std::string> empty_state_keys, required_state_keys;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

@@ -277,7 +277,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
-                                          "args", "invokes", "state_arg", "note"},
+                                          "args", "invokes", "state_arg", "empty_state_keys",
+                                          "required_state_keys", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -319,6 +320,18 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             std::optional<std::uint64_t> state_arg;
             if (auto r = count("state_arg", state_arg); !r) return r.error();
             if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
+            for (auto [key, out] : {std::pair{"empty_state_keys", &e.empty_state_keys},
+                                    std::pair{"required_state_keys", &e.required_state_keys}})
+                if (const toml::node* m = t->get(key)) {
+                    const toml::array* ka = m->as_array();
+                    if (!ka) return usage_error(where(origin, *m), "`" + std::string(key) + "` must be an array of strings");
+                    for (const toml::node& k : *ka) {
+                        auto v = k.value<std::string>();
+                        if (!v || v->empty())
+                            return usage_error(where(origin, k), "`" + std::string(key) + "` items must be non-empty strings");
+                        out->push_back(*v);
+                    }
+                }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
                 if (!n || *n < 0 || *n > 255)
@@ -495,6 +508,11 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 // What either entry says the callable calls, it calls.
                 first.invokes.insert(first.invokes.end(), e.invokes.begin(), e.invokes.end());
                 if (!first.state_arg) first.state_arg = e.state_arg;
+                // State constraints: the union of what they allow, so only the
+                // keys both entries constrain.
+                for (auto [a, b] : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
+                                    std::pair{&first.required_state_keys, &e.required_state_keys}})
+                    std::erase_if(*a, [b](const std::string& k) { return std::find(b->begin(), b->end(), k) == b->end(); });
                 // Positional bounds: the looser of the two; a position only
                 // one of them bounds is not bounded.
                 if (!e.min_args) first.min_args.reset();
