@@ -59,6 +59,22 @@ ALLOWED = {
     "_to_text": {"reference"},
     "register_converter": {"reference"},
     "SetterUnsafeDictState": {"reference", "new", "build-dict"},
+    # Enum members, as the dotted names getattr(Color, 'RED') is judged as.
+    "Color": {"reference"},
+    "Color.RED": {"reference"},
+    "Color.GREEN": {"reference"},
+}
+# torch.nn.Module subclasses (the Module.__call__ dispatch summary): checked
+# only where /usr/bin/python3 imports torch (not after install-deps.sh --no-ml).
+TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"}}
+TORCH_REFUSED = {
+    "BlockEvaluates": "Module.__call__ (hook tables empty) -> BlockEvaluates.forward: calls eval",
+    "BlockCallsStored": "calls self.inner, a value stored on the instance",
+}
+# The state the summary needs: no hooks (and forward not shadowed) in BUILD's dict state.
+SAFEBLOCK_KEYS = {
+    "empty_state_keys": ["_backward_hooks", "_forward_hooks", "_forward_pre_hooks", "_slow_forward", "forward"],
+    "required_state_keys": ["_backward_hooks", "_forward_hooks"],
 }
 REFUSED = {
     "EvalState": "calls eval",
@@ -112,6 +128,10 @@ REFUSED = {
     "ConvertsByOpenTable": "calls conv, read from _OPEN_CONVERTERS, which a function may change",
     "ConvertsByShadowedTable": "calls conv, a local or computed value",
     "ConvertsByReboundLookup": "calls conv, a local or computed value",
+    "HashesWithEval": "HashesWithEval.__hash__: calls eval",
+    "ReducesByName": "reduces to getattr, not the class",
+    "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
+    "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
 }
 
 
@@ -183,6 +203,12 @@ def main():
     ap.add_argument("--pickleguard", required=True)
     args = ap.parse_args()
     errors = []
+    has_torch = subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True).returncode == 0
+    if has_torch:
+        ALLOWED.update(TORCH_ALLOWED)
+        REFUSED.update(TORCH_REFUSED)
+    else:
+        print("note: torch does not import: the Module.__call__ cases are not checked")
     with tempfile.TemporaryDirectory() as tmp:
         first, explain = generate(args.pickleguard, pathlib.Path(tmp) / "fakelib.toml")
         second, _ = generate(args.pickleguard, pathlib.Path(tmp) / "again.toml")
@@ -207,6 +233,13 @@ def main():
             errors.append(f"{name}: no refusal comment saying {reason!r} (got {line!r})")
         if f"refused fakelib.{name}: " not in explain:
             errors.append(f"{name}: not listed by --explain")
+    if has_torch:
+        got = {k: entries.get("SafeBlock", {}).get(k) for k in SAFEBLOCK_KEYS}
+        if got != SAFEBLOCK_KEYS:
+            errors.append(f"SafeBlock's state constraints: {got}, expected {SAFEBLOCK_KEYS}")
+    for name, e in entries.items():
+        if name not in TORCH_ALLOWED and any(k in e for k in SAFEBLOCK_KEYS):
+            errors.append(f"{name}: state constraints without a dispatch summary: {e}")
     extra = set(entries) - set(ALLOWED)
     if extra:
         errors.append(f"allowed but not expected: {sorted(extra)}")

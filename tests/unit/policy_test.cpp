@@ -114,6 +114,30 @@ TEST(PolicyFile, PositionalBoundsParseAndMergeToTheLooser) {
     EXPECT_FALSE(unbounded.value().find("a", "b")->has_position_bounds());
 }
 
+TEST(PolicyFile, StateKeysParseAndMergeToTheKeysBothList) {
+    // policy generate writes them for nn.Module classes (the hook tables);
+    // the judge's check of BUILD state is branch slotstate's.
+    const std::string a = "[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"new\", \"build\"]\n";
+    auto one = parse_policy("name = \"x\"\n" + a + "empty_state_keys = [\"_forward_hooks\", \"forward\"]\n"
+                            "required_state_keys = [\"_forward_hooks\"]\n", "x.toml");
+    ASSERT_TRUE(one) << one.error().reason;
+    const allow_entry* e = one.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->empty_state_keys, (std::vector<std::string>{"_forward_hooks", "forward"}));
+    EXPECT_EQ(e->required_state_keys, (std::vector<std::string>{"_forward_hooks"}));
+    // Listed twice: what either allows, so only the keys both constrain.
+    auto two = parse_policy("name = \"x\"\n" + a + "empty_state_keys = [\"_forward_hooks\", \"forward\"]\n" + a +
+                            "empty_state_keys = [\"forward\"]\n", "x.toml");
+    ASSERT_TRUE(two) << two.error().reason;
+    e = two.value().find("a", "b");
+    EXPECT_EQ(e->empty_state_keys, (std::vector<std::string>{"forward"}));
+    EXPECT_TRUE(e->required_state_keys.empty());
+    for (const char* bad : {"empty_state_keys = \"forward\"", "empty_state_keys = [1]", "required_state_keys = [\"\"]"}) {
+        auto p = parse_policy("name = \"x\"\n" + a + bad + "\n", "x.toml");
+        EXPECT_FALSE(p) << bad;
+    }
+}
+
 TEST(PolicyFile, MaxIntArgMustBeANonNegativeInteger) {
     for (const char* v : {"-1", "\"10\"", "1.5"}) {
         auto p = parse_policy(std::string("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nmax_int_arg = ") + v + "\n",

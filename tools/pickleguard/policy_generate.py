@@ -60,7 +60,9 @@ import ast
 import builtins
 import copy
 import copyreg
+import enum
 import functools
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -192,6 +194,48 @@ NATIVE_REDUCE = {
 # while loading.
 TRUSTED_MIXINS = {"_collections_abc", "collections.abc"}
 NATIVE_OWNERS_OK = {"builtins", "collections", "_collections", "abc", "_abc", "enum", "typing"}
+
+# Trusted dispatchers read as a summary instead of line by line: code whose
+# calls the scan cannot resolve (a hook table, a method picked at run time)
+# but whose every branch is known when some of the instance's state is empty.
+# Keyed by (module, qualname); "sha256": of its source as inspect.getsource
+# reads it (any other version is scanned as written, and refused);
+# "empty_state_keys": instance attributes that, if BUILD's dict state sets
+# them, must be empty containers (also a method name: an empty container
+# stored under it shadows the method and cannot be called);
+# "required_state_keys": those that must be in BUILD's dict state (when
+# absent, a __getattr__ looks them up elsewhere in state the pickle fills);
+# the policy entry of the loaded class carries both and the judge checks its
+# BUILD. "runs": the loaded class's methods it then calls, scanned as
+# `self.m()` is.
+DISPATCH_SUMMARIES = {
+    # torch 1.13's nn.Module.__call__. With its instance hook tables empty it
+    # is `return forward_call(*input, **kwargs)`, forward_call being
+    # self.forward, or self._slow_forward while torch.jit traces. Tracing and
+    # the module-level _global_*_hooks are process state, set by the program
+    # that loads (not by a pickle). Module.__setstate__ defaults
+    # _forward_pre_hooks when absent, not _forward_hooks or _backward_hooks:
+    # without them in state, Module.__getattr__ would find those names in
+    # _parameters, _buffers or _modules, which the pickle fills.
+    ("torch.nn.modules.module", "Module._call_impl"): {
+        "sha256": "9991dcfdea793d70f3e22bb97dfb7af6e6a9aae569ad9f308c4ca97be5f1d767",
+        "empty_state_keys": ("_backward_hooks", "_forward_hooks", "_forward_pre_hooks", "_slow_forward", "forward"),
+        "required_state_keys": ("_backward_hooks", "_forward_hooks"),
+        "runs": ("forward", "_slow_forward"),
+    },
+}
+
+
+def dispatch_summary(fn):
+    """The DISPATCH_SUMMARIES row of fn when its source is the one reviewed, else None."""
+    row = DISPATCH_SUMMARIES.get((getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)))
+    if row is None or not isinstance(fn, types.FunctionType):
+        return None
+    try:
+        src = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    return row if hashlib.sha256(src.encode()).hexdigest() == row["sha256"] else None
 
 
 def native_ok(owner):
@@ -333,6 +377,11 @@ class Scanner:
         if key not in self.tables:
             self.tables[key] = (table, table_writer(table, self))
         return self.tables[key][1]
+        # The class being analysed (analyse_class), and the state constraints
+        # (("empty_state_keys" | "required_state_keys", key)) the dispatch
+        # summaries its scan used put on its BUILD.
+        self.current = None
+        self.state_keys = set()
 
     def in_library(self, obj):
         mod = getattr(obj, "__module__", None) or ""
@@ -364,6 +413,9 @@ class Scanner:
             raise Refused(f"{why} is native code ({describe(fn)}): no source to read")
         if isinstance(fn, type):
             return self.scan_construction(fn, why, depth)
+        summary = dispatch_summary(fn)
+        if summary is not None:
+            return self.scan_summary(fn, summary, why, depth, cls)
         code = getattr(fn, "__code__", None)
         if code is None:
             raise Refused(f"{why} is not a function ({type(fn).__name__}): cannot read what it runs")
@@ -376,6 +428,22 @@ class Scanner:
         wrapped = getattr(fn, "__wrapped__", None)
         if wrapped is not None:
             calls |= self.scan_callable(wrapped, why + " (wrapped)", depth + 1, cls)
+        return calls
+
+    def scan_summary(self, fn, summary, why, depth, cls):
+        """A trusted dispatcher (DISPATCH_SUMMARIES) run on an instance of the
+        class being analysed: its constraints go on that class's entry, and
+        the methods it runs are the loaded class's."""
+        if cls is None or cls is not self.current:
+            # On another object (`Block.__call__(other, x)`) the constraint
+            # would bind a state the entry does not describe.
+            raise Refused(f"{why}: {fn.__qualname__} dispatches on instance state, which only the loaded "
+                          "class's own entry can constrain")
+        for kind in ("empty_state_keys", "required_state_keys"):
+            self.state_keys.update((kind, k) for k in summary[kind])
+        calls = set()
+        for m in summary["runs"]:
+            calls |= self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)
         return calls
 
     def scan_construction(self, cls, why, depth, noargs=False):
@@ -423,29 +491,37 @@ class Scanner:
         # A closure's calls of its cells depend on the cells' values (every
         # sympy @cacheit wrapper shares one code object): keyed by the function.
         # A reading with constant arguments (site) prunes what they decide: its own entry.
-        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None)
+        # The state constraints a dispatch summary adds are kept with the
+        # result (a memo hit adds them again); a summary applies only on the
+        # class being analysed, so whether cls is that class is in the key.
+        key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None,
+               cls is self.current)
         if key in self.memo and self.memo[key] is not None and self.too_deep.get(key, -1) > depth:
             del self.memo[key]  # refused for the depth it was met at: a shallower call reads further
         if key in self.memo:
             if self.memo[key] is None:  # recursion: the outer scan reads the whole body anyway
                 self.cycles += 1
                 return set()
-            refusal, calls = self.memo[key]
+            refusal, calls, keys = self.memo[key]
             if refusal is not None:
                 raise Refused(f"{why}{refusal}")
+            self.state_keys |= keys
             return set(calls)
         self.memo[key] = None
         before = self.cycles
+        outer, self.state_keys = self.state_keys, set()
         try:
             calls = self._scan_code(fn, code, why, depth, cls, site=site)
         except Refused as r:
             text = str(r)
-            self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set())
+            self.memo[key] = (text[len(why):] if text.startswith(why) else f" -> {text}", set(), set())
             if f"call chain deeper than {MAX_DEPTH}" in text:
                 self.too_deep[key] = depth
             raise
+        finally:
+            inner, self.state_keys = self.state_keys, outer | self.state_keys
         if self.cycles == before:
-            self.memo[key] = (None, set(calls))
+            self.memo[key] = (None, set(calls), inner)
         else:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
@@ -1597,9 +1673,28 @@ def dict_state_refusal(cls):
         if d is not None and not isinstance(d, types.GetSetDescriptorType):
             return f"{k.__qualname__}.__dict__ is {type(d).__name__}, not the instance namespace"
     return None
+def state_constraints(scanner):
+    """The entry keys for the state constraints scanner.state_keys collected."""
+    out = {}
+    for kind, key in sorted(scanner.state_keys):
+        out.setdefault(kind, []).append(key)
+    return out
 
 
 def analyse_class(cls, scanner):
+    scanner.current, scanner.state_keys = cls, set()
+    try:
+        uses, note, calls = _analyse_class(cls, scanner)
+    finally:
+        scanner.current = None
+    extra = state_constraints(scanner)
+    if extra:
+        note += (" Its entry constrains BUILD's dict state (empty_state_keys: each, if set, an empty container; "
+                 "required_state_keys: each set), under which the dispatch summary it was read with holds.")
+    return uses, note, calls, extra
+
+
+def _analyse_class(cls, scanner):
     uses, how = reduction(cls, scanner)
     calls = set()
     ran = []
@@ -1697,6 +1792,93 @@ def analyse_class(cls, scanner):
     return uses, note, calls
 
 
+def required_positional(fn):
+    """How many positional parameters of a plain function have no default."""
+    if not isinstance(fn, types.FunctionType):
+        return 0
+    c = fn.__code__
+    return c.co_argcount - len(fn.__defaults__ or ())
+
+
+def plain_enum(cls):
+    """An Enum class reduced by CPython 3.11's own Enum.__reduce_ex__, which
+    pickles a member as getattr(<the class>, member._name_)."""
+    return isinstance(cls, enum.EnumType) and owner_of(cls, "__reduce_ex__")[1] is vars(enum.Enum)["__reduce_ex__"] \
+        and owner_of(cls, "__reduce__")[0] is object
+
+
+def analyse_enum(cls, scanner):
+    """Entries for an Enum's members, as the judge sees them: getattr(Cls,
+    'NAME') with a constant name is the dotted global Cls.NAME (rule
+    attribute-of-global), a reference to an object made at import; the class
+    is named as getattr's argument (reference). No member is made or built
+    while loading, so what can run is what a member, stored where the library
+    expects a callable or used as a dict key, runs: its class's __call__,
+    __hash__, __eq__ and __del__. Returns [(name, uses, note, calls)]."""
+    q = cls.__qualname__
+    meta = type(cls)
+    if owner_of(meta, "__getattribute__")[0] is not type:
+        raise Refused(f"{q}: getattr(cls, name) runs {owner_of(meta, '__getattribute__')[0].__qualname__}"
+                      ".__getattribute__ (not analysed)")
+    scanner.current, scanner.state_keys = cls, set()
+    calls, ran = set(), []
+    try:
+        for attr, why in (("__call__", "calling a member runs"), ("__hash__", "a dict key or set item runs"),
+                          ("__eq__", "a dict key or set item runs"), ("__del__", "freeing it runs")):
+            owner, fn = owner_of(cls, attr)
+            if owner is None or owner is object or fn is None:
+                continue
+            if attr == "__eq__" and owner_of(cls, "__hash__")[1] is None:
+                continue
+            if not isinstance(fn, (types.FunctionType, staticmethod, classmethod)) and native_ok(owner):
+                continue
+            scanner.sizes_checked = attr != "__call__"
+            try:
+                calls |= scanner.scan_method(owner, attr, fn, f"{q}: {why} {owner.__qualname__}.{attr}", 0,
+                                             concrete=cls)
+            finally:
+                scanner.sizes_checked = True
+            ran.append(f"{owner.__qualname__}.{attr}")
+    finally:
+        scanner.current = None
+    if scanner.state_keys:
+        raise Refused(f"{q}: its members' code dispatches on instance state (not analysed for members)")
+    out = []
+    scanned = ", ".join(ran) if ran else "nothing beyond object's and enum's code"
+    for name, member in cls._member_map_.items():
+        if member._name_ != name:
+            continue  # an alias: members pickle under their canonical name
+        # getattr(cls, name) must find the member itself in the class's
+        # __dict__, running no descriptor: not a metaclass attribute (a data
+        # descriptor there wins), not an enum.property, no __get__.
+        if vars(cls).get(name) is not member or hasattr(meta, name) or hasattr(type(member), "__get__"):
+            continue
+        out.append((f"{q}.{name}", ["reference"],
+                    f"Enum member: pickled by Enum.__reduce_ex__ as getattr({q}, '{name}'), judged as this dotted "
+                    f"name (attribute-of-global); it exists from import, loading makes and builds nothing. "
+                    f"Scanned: {scanned}.", set(calls)))
+    if not out:
+        raise Refused(f"{q}: no member is found by getattr without running code")
+    # The class itself, named as getattr's argument: a reference, when calling
+    # it without arguments runs only scanned code. EnumType.__call__(cls,
+    # value, names=None, ...) needs a value: without one the call raises
+    # TypeError binding it, before any code runs. Another metaclass __call__
+    # is scanned as any class's no-argument call is.
+    call_owner, call = owner_of(meta, "__call__")
+    if call_owner is enum.EnumType and required_positional(call) > 1:
+        ref_calls = set()
+    else:
+        try:
+            ref_calls = scanner.scan_construction(cls, f"{q}: calling the class without arguments runs", 0,
+                                                  noargs=True)
+        except Refused as r:
+            raise Refused(f"{q}: named as getattr's argument, so a reference: {r}")
+    out.append((q, ["reference"], f"Enum class, named as the argument of getattr({q}, NAME) when a member is "
+                f"pickled (Enum.__reduce_ex__); calling it without arguments runs only scanned code. Scanned: "
+                f"{scanned}.", ref_calls | calls))
+    return out
+
+
 def analyse_function(fn, scanner):
     calls = scanner.scan_callable(fn, f"{fn.__qualname__}", 0)
     return ["reference"], "Function stored as a value (pickled by name); its code calls none of its arguments " \
@@ -1770,9 +1952,16 @@ def main(argv):
                 if key in seen:
                     continue
                 seen.add(key)
+                extra = {}
                 try:
+                    if isinstance(obj, type) and plain_enum(obj):
+                        for name, uses, note, calls in analyse_enum(obj, scanner):
+                            doc["entries"].append({"module": modname, "name": name, "kind": "class" if name == attr
+                                                   else "member", "uses": uses, "note": note,
+                                                   "calls": sorted([list(c) for c in calls])})
+                        continue
                     if isinstance(obj, type):
-                        uses, note, calls = analyse_class(obj, scanner)
+                        uses, note, calls, extra = analyse_class(obj, scanner)
                     else:
                         uses, note, calls = analyse_function(obj, scanner)
                 except Refused as r:
@@ -1787,7 +1976,7 @@ def main(argv):
                     continue
                 doc["entries"].append({"module": modname, "name": attr, "kind": "class" if isinstance(obj, type)
                                        else "function", "uses": uses, "note": note,
-                                       "calls": sorted([list(c) for c in calls])})
+                                       "calls": sorted([list(c) for c in calls]), **extra})
     out.write(json.dumps(doc, sort_keys=True))
     out.write("\n")
     out.flush()

@@ -65,10 +65,11 @@ std::string bound_lines(const allow_entry& e) {
         out += "]\n";
     }
     if (!e.state.empty()) out += "state = " + toml_string(e.state) + "\n";
-    if (!e.empty_state_keys.empty()) {
-        out += "empty_state_keys = [";
-        for (std::size_t i = 0; i < e.empty_state_keys.size(); ++i)
-            out += (i ? ", " : "") + toml_string(e.empty_state_keys[i]);
+    for (auto [key, keys] : {std::pair{"empty_state_keys", &e.empty_state_keys},
+                             std::pair{"required_state_keys", &e.required_state_keys}}) {
+        if (keys->empty()) continue;
+        out += std::string(key) + " = [";
+        for (std::size_t i = 0; i < keys->size(); ++i) out += (i ? ", " : "") + toml_string((*keys)[i]);
         out += "]\n";
     }
     return out;

@@ -207,6 +207,10 @@ struct allow_entry {
     // nothing in the stream fills, before or after the BUILD: torch's
     // nn.Module keeps its hooks there (_forward_hooks), which forward() calls.
     std::vector<std::string> empty_state_keys;
+    // Keys BUILD's dict state must set: where an absent key would be looked
+    // up elsewhere (nn.Module.__getattr__ finds a missing _forward_hooks in
+    // _modules, which the pickle fills), "empty if present" is not enough.
+    std::vector<std::string> required_state_keys;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

@@ -1460,7 +1460,53 @@ private:
                              entry->origin + "): its setters were not found safe to run with a pickle's values",
                          entry);
         }
-        if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
+        if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty()) {
+            if (!keyed_state_readable(e, gn, *entry)) return;
+            if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
+            if (!entry->required_state_keys.empty()) check_required_state_keys(e, gn, *entry);
+        }
+    }
+
+    // State whose keys an entry constrains must be a plain dict (or (dict,
+    // None)) as it was at this BUILD: a class with __setstate__ gets the
+    // state whole, and nn.Module's __dict__.update((d1, d2)) would read each
+    // 2-key dict of a pair as a (name, value) pair of its keys, setting
+    // attributes no key check saw.
+    bool keyed_state_readable(const event& e, const global_name& gn, const allow_entry& entry) {
+        value_ref d = e.operand;
+        if (g_.kind(d) == value_kind::tuple && dict_state(d)) d = g_.items(d)[0];
+        if (g_.kind(d) == value_kind::dict && g_.builds_before_change(d) < build_ordinal_ + 1) return true;
+        refuse_state(e, gn,
+                     "BUILD gives an instance of " + qualified(gn.module, gn.name) +
+                         (g_.kind(d) == value_kind::dict
+                              ? " a state dict the pickle changes after this BUILD (" + describe(d) +
+                                    "): the keys the loader applied are not the ones the stream ends with"
+                              : " state that is not a plain dict (" + describe(e.operand) +
+                                    "), whose keys the policy constrains: it cannot be told which attributes it "
+                                    "sets") +
+                         " (state keys of the entry at " + entry.origin + ")",
+                     &entry);
+        return false;
+    }
+
+    // A required key absent from the state is looked up elsewhere when the
+    // class reads it (nn.Module.__getattr__ searches _modules, _parameters
+    // and _buffers, which the pickle fills): it must be set by the state.
+    void check_required_state_keys(const event& e, const global_name& gn, const allow_entry& entry) {
+        value_ref d = g_.kind(e.operand) == value_kind::tuple ? g_.items(e.operand)[0] : e.operand;
+        auto kv = g_.items(d);
+        for (const std::string& want : entry.required_state_keys) {
+            bool found = false;
+            for (std::size_t i = 0; i + 1 < kv.size() && !found; i += 2)
+                found = g_.kind(kv[i]) == value_kind::str && g_.text(kv[i]) == want;
+            if (!found)
+                refuse_state(e, gn,
+                             "BUILD gives an instance of " + qualified(gn.module, gn.name) + " state without '" + want +
+                                 "': the class then finds that name elsewhere (for nn.Module, in _modules, "
+                                 "_parameters or _buffers, which the pickle fills) and calls what it holds "
+                                 "(required_state_keys of the entry at " + entry.origin + ")",
+                             &entry);
+        }
     }
 
     void refuse_state(const event& e, const global_name& gn, std::string message, const allow_entry* entry) {

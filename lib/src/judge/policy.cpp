@@ -277,7 +277,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (!t) return usage_error(at, "each [[allow]] entry must be a table");
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
-                                          "args", "invokes", "state_arg", "state", "empty_state_keys", "note"},
+                                          "args", "invokes", "state_arg", "state", "empty_state_keys",
+                                          "required_state_keys", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -328,16 +329,18 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 }
                 e.state = *v;
             }
-            if (const toml::node* ek = t->get("empty_state_keys")) {
-                const toml::array* ea = ek->as_array();
-                if (!ea) return usage_error(where(origin, *ek), "`empty_state_keys` must be an array of attribute names");
-                for (const toml::node& k : *ea) {
-                    auto v = k.value<std::string>();
-                    if (!v || v->empty())
-                        return usage_error(where(origin, k), "`empty_state_keys` must be an array of attribute names");
-                    e.empty_state_keys.push_back(*v);
+            for (auto [key, out] : {std::pair{"empty_state_keys", &e.empty_state_keys},
+                                    std::pair{"required_state_keys", &e.required_state_keys}})
+                if (const toml::node* m = t->get(key)) {
+                    const toml::array* ka = m->as_array();
+                    if (!ka) return usage_error(where(origin, *m), "`" + std::string(key) + "` must be an array of strings");
+                    for (const toml::node& k : *ka) {
+                        auto v = k.value<std::string>();
+                        if (!v || v->empty())
+                            return usage_error(where(origin, k), "`" + std::string(key) + "` items must be non-empty strings");
+                        out->push_back(*v);
+                    }
                 }
-            }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
                 if (!n || *n < 0 || *n > 255)
@@ -524,13 +527,13 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 if (builds(e)) {
                     if (!first_builds) {
                         first.empty_state_keys = e.empty_state_keys;
+                        first.required_state_keys = e.required_state_keys;
                     } else {
-                        std::vector<std::string> kept;
-                        for (const std::string& k : first.empty_state_keys)
-                            if (std::find(e.empty_state_keys.begin(), e.empty_state_keys.end(), k) !=
-                                e.empty_state_keys.end())
-                                kept.push_back(k);
-                        first.empty_state_keys = std::move(kept);
+                        for (auto [a, b] : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
+                                            std::pair{&first.required_state_keys, &e.required_state_keys}})
+                            std::erase_if(*a, [b](const std::string& k) {
+                                return std::find(b->begin(), b->end(), k) == b->end();
+                            });
                     }
                 }
                 // Positional bounds: the looser of the two; a position only

@@ -824,3 +824,82 @@ class AssignsUnsafeSetter(SetterUnsafeDictState):
 
     def __setstate__(self, state):
         self.shape = state["shape"]
+# --- Enum members (pickled as getattr(<class>, name)) -----------------------
+import enum  # noqa: E402
+
+
+class Color(enum.Enum):
+    """Enum.__reduce_ex__ pickles a member as getattr(Color, 'RED'): the
+    members are allowed as the dotted references Color.RED and Color.GREEN
+    (SHADE is an alias, pickled as GREEN), and the class as getattr's
+    argument (EnumType.__call__ needs a value, so a call without one runs nothing)."""
+    RED = 1
+    GREEN = 2
+    SHADE = 2
+
+
+class HashesWithEval(enum.Enum):
+    """A member is hashed when it is a dict key while loading: refused."""
+    ONE = 1
+
+    def __hash__(self):
+        return eval("1")
+
+
+class ReducesByName(enum.Enum):
+    """Its own __reduce_ex__, not CPython's (even the same text): refused, the
+    generator reads only Enum's reduction."""
+    ONE = 1
+
+    def __reduce_ex__(self, proto):
+        return getattr, (self.__class__, self._name_)
+
+
+class _LookupMeta(enum.EnumType):
+    def __getattribute__(cls, name):
+        if name.isupper():
+            eval("0")
+        return super().__getattribute__(name)
+
+
+class LooksUpMembers(enum.Enum, metaclass=_LookupMeta):
+    """getattr(cls, 'ONE') runs its metaclass's __getattribute__: refused."""
+    ONE = 1
+
+
+class _CallMeta(enum.EnumType):
+    def __call__(cls, *args, **kwargs):
+        return eval("cls")
+
+
+class CalledByMeta(enum.Enum, metaclass=_CallMeta):
+    """The class is a reference (getattr's argument): calling it without
+    arguments runs its metaclass's __call__, which evaluates code: refused."""
+    ONE = 1
+
+
+# --- torch.nn.Module.__call__ (a dispatch summary): only with python3-torch --
+try:
+    import torch.nn as _nn
+except ImportError:  # scripts/install-deps.sh --no-ml: the tests skip these cases
+    _nn = None
+
+if _nn is not None:
+    class SafeBlock(_nn.Module):
+        """Module.__call__ with empty hook tables runs forward: allowed, with
+        the hook tables as empty_state_keys and required_state_keys."""
+
+        def forward(self, x):
+            return x * 2
+
+    class BlockEvaluates(_nn.Module):
+        """forward, run by Module.__call__, evaluates its input: refused."""
+
+        def forward(self, x):
+            return eval(x)
+
+    class BlockCallsStored(_nn.Module):
+        """forward calls a submodule, a value stored on the instance: refused."""
+
+        def forward(self, x):
+            return self.inner(x)
