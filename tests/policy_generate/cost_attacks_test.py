@@ -163,7 +163,8 @@ ATTACKS = [
     # default's numpy part is numpy-data: the same bounds, each tested on its own line there
     (["numpy-data"], numpy_scalar_void, ("numpy-data.toml", SCALAR[1], 1)),
     (["numpy-data"], numpy_reconstruct_shape, ("numpy-data.toml", SHAPE[1], 1)),
-    (["numpy-data"], numpy_mareconstruct_shape, ("numpy-data.toml", r"args = \[\{ pos = 2, max_int = 0 \}\]")),
+    (["numpy-data"], numpy_mareconstruct_shape,
+     ("numpy-data.toml", r'args = \[\{ pos = 2, max_int = 0 \}, \{ pos = 3, pattern = "b" \}\]')),
     (["default"], numpy_mareconstruct_shape, None),
 ]
 
