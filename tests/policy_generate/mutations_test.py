@@ -53,12 +53,11 @@ def run(src):
         out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "fakelib"],
                              capture_output=True, text=True).stdout
     d = json.loads(out)
-    # A class admitted only with build-dict is another case than one with build.
-    return {e["name"] + ("[build-dict]" if "build-dict" in e["uses"] else "") for e in d["entries"]
-            if e["module"] == "fakelib"}
     mine = [e for e in d["entries"] if e["module"] == "fakelib"]
-    return {e["name"] for e in mine} | {f"{e['name']}#keys" for e in mine if "_forward_hooks" in
-                                        e.get("empty_state_keys", []) and "_forward_hooks" in e.get("required_state_keys", [])}
+    # A class admitted only with build-dict is another case than one with build.
+    return {e["name"] + ("[build-dict]" if "build-dict" in e["uses"] else "") for e in mine} | \
+        {f"{e['name']}#keys" for e in mine if "_forward_hooks" in e.get("empty_state_keys", [])
+         and "_forward_hooks" in e.get("required_state_keys", [])}
 
 
 base = SRC.read_text()
@@ -102,7 +101,7 @@ MUTATIONS = {
  'decorators scanned': ('            node.decorator_list = []\n', '            pass\n'),
 
  'constants not carried': ('            site = CallSite.of(call, known)\n            return self.scan_target(obj,', '            site = None\n            return self.scan_target(obj,'),
- 'constants in one memo entry': ('fn if code.co_freevars else None, site.key() if site else None)', 'fn if code.co_freevars else None, None)'),
+ 'constants in one memo entry': ('fn if code.co_freevars else None, site.key() if site else None,', 'fn if code.co_freevars else None, None,'),
  'rebound constants kept': ('if v is not self.UNKNOWN and p not in rebound and', 'if v is not self.UNKNOWN and'),
  'nested params not rebound': ('        elif isinstance(n, ast.arg) and id(n) not in own:\n            names.add(n.arg)', '        elif False:\n            pass'),
  'spread ignored': ('        if not self.star:\n            defaults', '        if True:\n            defaults'),

@@ -202,6 +202,7 @@ private:
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
+                    mark_handed_to_call(e.operand);
                     check_call(e, *i, args_of(e));
                     if (e.kind == event_kind::call && is_global(e.target)) scan_nested(e);
                     if (is_partial(*i)) make_partial(e);
@@ -479,6 +480,26 @@ private:
     // as they were at its BUILD (value_graph::builds_before_change).
     std::uint64_t build_ordinal_ = 0;
     std::unordered_map<std::uint32_t, std::uint32_t> builds_seen_;
+    // Every node reachable from the arguments of a call or instantiation
+    // seen so far (the graph holds containers as they end, so this is a
+    // superset of what each call was handed): a dtype in it was used before
+    // any later BUILD of it. Each node is walked once, with an explicit stack.
+    std::unordered_set<std::uint32_t> handed_to_call_;
+    void mark_handed_to_call(value_ref args) {
+        std::vector<value_ref> stack{args};
+        while (!stack.empty()) {
+            value_ref v = stack.back();
+            stack.pop_back();
+            if (!handed_to_call_.insert(v.index()).second) continue;
+            switch (g_.kind(v)) {
+                case value_kind::tuple: case value_kind::list: case value_kind::dict: case value_kind::set:
+                case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
+                    for (value_ref c : g_.items(v)) stack.push_back(c);
+                    break;
+                default: break;
+            }
+        }
+    }
     std::unordered_map<std::uint32_t, dtype_reading> dtypes_;  // dtype node -> its reading, after its BUILD
     bool unchanged_since_build(value_ref container) const {
         return g_.builds_before_change(container) < build_ordinal_;
@@ -507,8 +528,15 @@ private:
     // "numpy-ndarray": ndarray.__setstate__((version, shape, dtype,
     // is_fortran, data)), or the version-0 (shape, dtype, is_fortran, data)
     // that PyArg_ParseTuple falls back to.
-    void check_ndarray_state(const event& e, value_ref, const allow_entry& entry) {
+    void check_ndarray_state(const event& e, value_ref made, const allow_entry& entry) {
         value_ref state = e.operand;
+        // numpy writes one BUILD per array. A second one frees the buffer
+        // and allocates another, while a scalar() or view made from the
+        // array in between still points into the freed one.
+        if (++builds_seen_[made.index()] > 1)
+            return native_state_finding(e, entry, "a second state",
+                                        "ndarray.__setstate__ runs on it again, freeing the data buffer values made "
+                                        "from the array since its first BUILD still read (use after free)");
         if (g_.kind(state) != value_kind::tuple || (g_.items(state).size() != 5 && g_.items(state).size() != 4))
             return native_state_finding(e, entry, "state " + describe(state),
                                         "ndarray.__setstate__ takes a tuple (version, shape, dtype, is_fortran, data) "
@@ -529,8 +557,15 @@ private:
     // shape, dtype, is_fortran, data, mask, fill_value) and hands (shape,
     // dtype, is_fortran, data) to ndarray.__setstate__, then (shape,
     // make_mask_descr(dtype), is_fortran, mask) to its mask's.
-    void check_masked_state(const event& e, value_ref, const allow_entry& entry) {
+    void check_masked_state(const event& e, value_ref made, const allow_entry& entry) {
         value_ref state = e.operand;
+        // numpy writes one BUILD per array. A second one frees the buffer
+        // and allocates another, while a scalar() or view made from the
+        // array in between still points into the freed one.
+        if (++builds_seen_[made.index()] > 1)
+            return native_state_finding(e, entry, "a second state",
+                                        "ndarray.__setstate__ runs on it again, freeing the data buffer values made "
+                                        "from the array since its first BUILD still read (use after free)");
         if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 7)
             return native_state_finding(e, entry, "state " + describe(state),
                                         "MaskedArray.__setstate__ takes a tuple (version, shape, dtype, is_fortran, "
@@ -665,6 +700,9 @@ private:
         std::uint32_t seen = ++builds_seen_[made.index()];
         dtype_reading r;
         if (seen > 1) r.why = "dtype.__setstate__ runs on it again, changing a dtype arrays may already use";
+        else if (handed_to_call_.count(made.index()))
+            r.why = "the dtype was handed to a call (scalar, _frombuffer, ...) before this BUILD: what that call made "
+                    "keeps the dtype and would read its data with the fields and flags set here";
         else r = read_dtype_state(made, e.operand);
         if (!r.facts) native_state_finding(e, entry, "dtype state " + describe(e.operand), r.why);
         dtypes_[made.index()] = std::move(r);
