@@ -529,11 +529,14 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                         first.empty_state_keys = e.empty_state_keys;
                         first.required_state_keys = e.required_state_keys;
                     } else {
-                        for (auto [a, b] : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
-                                            std::pair{&first.required_state_keys, &e.required_state_keys}})
-                            std::erase_if(*a, [b](const std::string& k) {
-                                return std::find(b->begin(), b->end(), k) == b->end();
+                        // (pairs, not structured bindings: clang 14 cannot capture those)
+                        for (const auto& keys : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
+                                                 std::pair{&first.required_state_keys, &e.required_state_keys}}) {
+                            const std::vector<std::string>* other = keys.second;
+                            std::erase_if(*keys.first, [other](const std::string& k) {
+                                return std::find(other->begin(), other->end(), k) == other->end();
                             });
+                        }
                     }
                 }
                 // Positional bounds: the looser of the two; a position only
