@@ -101,6 +101,14 @@ def mareconstruct():
 
 
 ZERO_D = tup()  # _reconstruct(ndarray, (), b'b'): one int8 item, 1 byte
+# a structured dtype of two object fields, memoized at 0, as numpy writes np.void of [('a', 'O'), ('b', 'O')]
+V16_OBJECTS = dtype("V16", dstate("|", 27, tup(text("a"), text("b")),
+                                  dct((text("a"), tup(O8, i(0))), (text("b"), tup(O8, i(8)))), 16, 1)) + MEMO + b"0"
+
+
+def scalar_of_array(shape, items):
+    return V16_OBJECTS + g(MA, "scalar") + tup(get(0), array(tup(i(1), shape, get(0), FALSE, lst(*items)),
+                                                            shape=shape)) + b"R"
 
 # (technique, body)
 ATTACKS = [
@@ -205,8 +213,12 @@ ATTACKS = [
         "6e756d707958050000006474797065932858020000004f3889887452284a0300000058010000007c4e4e4e4affffffff"
         "4affffffff4a3f00000074624a0000000074754a080000004a080000004a1b000000746274"
     )),
+    # (crash) scalar() of a structured object array of shape (0,): numpy reads one item from its empty buffer
+    # (found by a red-team pass)
+    ("scalar_of_zero_size_structured_object_array", scalar_of_array(tup(i(0)), [])),
 ]
 CONTROLS = [
+    ("scalar_of_structured_object_array_as_numpy_writes_it", scalar_of_array(ZERO_D, [tup(NONE, NONE)])),
     ("object_list_as_numpy_writes_it", array(tup(i(1), tup(i(2)), O8, FALSE, lst(i(1), i(2))))),
     ("float64_bytes_as_numpy_writes_them", array(tup(i(1), tup(i(2), i(2)), F8, TRUE, raw(b"\x00" * 32)))),
     ("version_0_layout", array(tup(tup(i(2)), I1, FALSE, raw(b"ab")))),

@@ -126,6 +126,13 @@ NO_PATTERN_BOUND = ("nltk", r"\{ pos = 0, pattern = .*? \}, ", "")
 NO_LENGTH_BOUND = ("nltk", COMPILE + r"max_iter_len = 64\n", r"\1")
 NO_MAX_ARGS = ("nltk", COMPILE + r"max_args = 2\n", r"\1")
 RE = ("re", "_compile")
+# torch's _rebuild_parameter(data, requires_grad, backward_hooks) stores the hooks, which backward() calls with
+# the gradient: args pos 2 must be an empty container nothing fills (python.toml's OrderedDict is the reference).
+TORCH_POLICIES = ["pytorch", "default", "torchvision"]
+NO_HOOKS_BOUND = ("pytorch", r"args = \[\{ pos = 2, empty = true \}\]\n", "")
+PARAM = ("torch._utils", "_rebuild_parameter")
+ORDERED_DICT = g("collections", "OrderedDict") + b")R"
+HOOK = b"K\x00" + g("builtins", "bytes") + b"s"  # bytes(grad): an allowed reference, called by backward()
 BIG_TUPLE = b"(" + b"K\x01" * 1000 + b"t"
 ENTRY_ATTACKS = [
     ("hash_called_by_reduce", g("builtins", "hash") + tup(BIG_TUPLE) + b"R", GENSIM_POLICIES, HASH_CALLABLE),
@@ -160,6 +167,11 @@ ENTRY_ATTACKS = [
     ("re_compile_keyword_flags",
      g(*RE) + tup(text(".*")) + EMPTY_DICT + text("flags") + b"K\x80" + b"s" + b"\x92", NLTK_POLICIES, None),
     ("re_compile_as_defaultdict_factory", g("collections", "defaultdict") + tup(g(*RE)) + b"R", NLTK_POLICIES, None),
+    ("parameter_backward_hooks_hold_a_reference",
+     g(*PARAM) + tup(NONE, b"\x88", EMPTY_DICT + HOOK) + b"R", TORCH_POLICIES, NO_HOOKS_BOUND),
+    ("parameter_backward_hooks_ordered_dict_filled_after_the_call",
+     g(*PARAM) + b"(" + NONE + b"\x88" + ORDERED_DICT + b"\x94" + b"tR" + b"h\x00" + HOOK + b"0", TORCH_POLICIES,
+     NO_HOOKS_BOUND),
 ]
 CONTROLS = [
     ("tzfile_as_pandas_writes_it", g(TZ, "tzfile") + tup(NONE, text(PARIS)) + b"R" + EMPTY_DICT + text("_filename")
@@ -168,6 +180,7 @@ CONTROLS = [
      + b"R", PANDAS_POLICIES),
     ("ufunc_reference", g(UMATH, "log1p"), UFUNC_POLICIES),
     ("hash_reference_as_word2vec_stores_it", g("builtins", "hash"), GENSIM_POLICIES),
+    ("parameter_as_torch_writes_it", g(*PARAM) + tup(NONE, b"\x88", ORDERED_DICT) + b"R", TORCH_POLICIES),
     ("re_compile_as_nltk_writes_it", g(*RE) + tup(text(".*ed$"), b"K\x20") + b"R", NLTK_POLICIES),
     ("re_compile_number_pattern_ignorecase", g(*RE) + tup(text(r"^-?[0-9]+(\.[0-9]+)?$"), b"K\x22") + b"R",
      NLTK_POLICIES),

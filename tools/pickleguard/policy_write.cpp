@@ -60,6 +60,8 @@ std::string bound_lines(const allow_entry& e) {
             out += std::string(i ? ", " : "") + "{ pos = " + std::to_string(r.pos);
             if (!r.pattern.empty()) out += ", pattern = " + toml_string(r.pattern);
             if (r.max_int) out += ", max_int = " + std::to_string(*r.max_int);
+            if (r.array_items) out += ", array_items = " + std::to_string(*r.array_items);
+            if (r.empty) out += ", empty = true";
             out += " }";
         }
         out += "]\n";

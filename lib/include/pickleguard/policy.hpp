@@ -46,7 +46,11 @@
 // and each item of `args` constrains the argument at `pos`, when given:
 // `pattern` (RE2, whole text) requires a str or bytes constant matching it,
 // `max_int` bounds every integer in it, the argument itself or any item of
-// tuples and lists within it (either sign). With any of the three, keyword
+// tuples and lists within it (either sign), `array_items` requires, unless
+// the argument is a str or bytes constant, an ndarray the judge read whole
+// (built in the stream, its one BUILD judged before the call) holding
+// exactly that many items, `empty = true` an empty container nothing in the
+// stream fills. With any of them, keyword
 // arguments are refused (which parameter a keyword binds is the callee's
 // code) and so are arguments computed while loading:
 //
@@ -64,6 +68,13 @@
 //     min_args = 3
 //     max_args = 3
 //     args = [{ pos = 1, max_int = 0 }]  # shape (0,): not (2**31,)
+//
+//     [[allow]]
+//     module = "numpy.core.multiarray"
+//     name = "scalar"
+//     uses = ["call"]
+//     min_args = 2
+//     args = [{ pos = 1, array_items = 1 }]  # one item to read, not a zero-size array
 //
 //     auto p = pickleguard::load_shipped_policy("default");
 //     auto q = pickleguard::load_policy_file("team.toml");
@@ -163,6 +174,17 @@ struct arg_rule {
     std::size_t pos = 0;
     std::string pattern;                 // empty: not checked; else a str or bytes constant matching it
     std::optional<std::uint64_t> max_int;  // every integer in the argument, nested in tuples and lists
+    // Unless a str or bytes constant, the argument must be an ndarray the
+    // judge read whole (_reconstruct of numpy.ndarray, its one BUILD judged
+    // by "numpy-ndarray" before the call) of exactly this many items:
+    // numpy's scalar(structured object dtype, arr) reads one item from arr's
+    // buffer without checking its size (a zero-size array is read past).
+    std::optional<std::uint64_t> array_items;
+    // The argument must be an empty container nothing in the stream fills
+    // (EMPTY_DICT, or OrderedDict()/dict() with no arguments): torch's
+    // _rebuild_parameter stores its backward_hooks argument as the
+    // parameter's hooks, which backward() calls with the gradient.
+    bool empty = false;
     bool operator==(const arg_rule&) const = default;
 };
 

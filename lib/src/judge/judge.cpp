@@ -550,8 +550,13 @@ private:
                                             "numpy reads versions 0 and 1 (an int)");
             at = 1;
         }
-        check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr);
+        std::uint64_t items = 0;
+        if (check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr, &items))
+            array_items_[made.index()] = items;
     }
+    // Arrays whose one BUILD the ndarray checker read whole, and their item
+    // counts, for calls that read an array's buffer (args array_items).
+    std::unordered_map<std::uint32_t, std::uint64_t> array_items_;
 
     // "numpy-masked-array": MaskedArray.__setstate__ unpacks (version,
     // shape, dtype, is_fortran, data, mask, fill_value) and hands (shape,
@@ -581,17 +586,18 @@ private:
     // One ndarray.__setstate__ state: shape, dtype, is_fortran, data. False
     // after a finding; `facts` gets the dtype's.
     bool check_array_part(const event& e, const allow_entry& entry, const std::string& part, value_ref shape,
-                          value_ref dtype, value_ref fortran, value_ref data, dtype_facts* facts) {
+                          value_ref dtype, value_ref fortran, value_ref data, dtype_facts* facts,
+                          std::uint64_t* items = nullptr) {
         dtype_reading d = read_dtype(dtype);
         if (!d.facts) {
             native_state_finding(e, entry, part + "dtype " + describe(dtype), d.why);
             return false;
         }
         if (facts) *facts = *d.facts;
-        return check_array_bytes(e, entry, part, shape, *d.facts, fortran, data);
+        return check_array_bytes(e, entry, part, shape, *d.facts, fortran, data, items);
     }
     bool check_array_bytes(const event& e, const allow_entry& entry, const std::string& part, value_ref shape,
-                           const dtype_facts& dt, value_ref fortran, value_ref data) {
+                           const dtype_facts& dt, value_ref fortran, value_ref data, std::uint64_t* items = nullptr) {
         if (g_.kind(shape) != value_kind::tuple || g_.items(shape).size() > kMaxDims) {
             native_state_finding(e, entry, part + "shape " + describe(shape),
                                  "a shape is a tuple of at most " + std::to_string(kMaxDims) + " integers");
@@ -624,6 +630,7 @@ private:
             native_state_finding(e, entry, part + "is_fortran " + describe_scalar(fortran), "it must be a bool or a small int");
             return false;
         }
+        if (items) *items = static_cast<std::uint64_t>(count);
         const std::string expect = std::to_string(count) + (dt.list_pickle() ? " items" : " x " + std::to_string(dt.itemsize) + " bytes");
         if (dt.list_pickle()) {
             if (g_.kind(data) != value_kind::list || g_.items(data).size() != static_cast<std::uint64_t>(count) ||
@@ -1203,6 +1210,26 @@ private:
                                      "a str or bytes constant matching " + rule.pattern + at + " pattern", a.via,
                                      rule::argument_not_allowed);
             }
+            if (rule.array_items && g_.kind(v) != value_kind::str && g_.kind(v) != value_kind::bytes) {
+                auto it = array_items_.find(v.index());
+                if (it == array_items_.end() || it->second != *rule.array_items)
+                    argument_finding(
+                        e, gn, entry, label,
+                        it == array_items_.end()
+                            ? describe(v) + ", not an ndarray built in the stream whose one BUILD was read whole before this call"
+                            : "an ndarray of " + std::to_string(it->second) + " items",
+                        "a str or bytes constant, or an ndarray of exactly " + std::to_string(*rule.array_items) +
+                            " items (numpy reads that many from its buffer without checking its size; a zero-size "
+                            "array is read past its end)" + at + " array_items",
+                        a.via, rule::argument_not_allowed);
+            }
+            if (rule.empty && !empty_container(v))
+                argument_finding(e, gn, entry, label, describe(v),
+                                 "only an empty container nothing in the stream fills (EMPTY_DICT, or "
+                                 "collections.OrderedDict() called without arguments and never given items): what it "
+                                 "holds is called later (torch stores it as a Parameter's backward hooks, which "
+                                 "backward() calls with the gradient)" + at + " empty",
+                                 a.via, rule::argument_not_allowed);
             if (rule.max_int)
                 if (std::string what = int_outside(v, *rule.max_int); !what.empty())
                     argument_finding(e, gn, entry, label, what,

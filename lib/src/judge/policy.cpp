@@ -359,13 +359,13 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 const toml::array* aa = args->as_array();
                 if (!aa)
                     return usage_error(where(origin, *args),
-                                       "`args` must be an array of tables ({ pos = 1, pattern = \"...\" } or { pos = 1, max_int = 0 })");
+                                       "`args` must be an array of tables ({ pos = 1, pattern = \"...\" }, { pos = 1, max_int = 0 }, { pos = 1, array_items = 1 } or { pos = 2, empty = true })");
                 for (const toml::node& item2 : *aa) {
                     const toml::table* rt = item2.as_table();
                     const std::string item_at = where(origin, item2);
                     if (!rt) return usage_error(item_at, "each `args` item must be a table");
-                    if (auto k = unknown_key(*rt, {"pos", "pattern", "max_int"}, origin, key_at); !k.empty())
-                        return usage_error(key_at, "unknown key '" + k + "' in `args` (expected pos, pattern, max_int)");
+                    if (auto k = unknown_key(*rt, {"pos", "pattern", "max_int", "array_items", "empty"}, origin, key_at); !k.empty())
+                        return usage_error(key_at, "unknown key '" + k + "' in `args` (expected pos, pattern, max_int, array_items, empty)");
                     arg_rule rule;
                     const toml::node* pos = rt->get("pos");
                     if (!pos) return usage_error(item_at, "each `args` item needs `pos`, the position of the argument it bounds");
@@ -390,8 +390,18 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                         if (!v || *v < 0) return usage_error(where(origin, *m), "`args` max_int must be a non-negative integer");
                         rule.max_int = static_cast<std::uint64_t>(*v);
                     }
-                    if (rule.pattern.empty() && !rule.max_int)
-                        return usage_error(item_at, "an `args` item needs `pattern` or `max_int`");
+                    if (const toml::node* m = rt->get("array_items")) {
+                        auto v = m->value<std::int64_t>();
+                        if (!v || *v < 1) return usage_error(where(origin, *m), "`args` array_items must be a positive integer");
+                        rule.array_items = static_cast<std::uint64_t>(*v);
+                    }
+                    if (const toml::node* m = rt->get("empty")) {
+                        const toml::value<bool>* v = m->as_boolean();  // value<bool>() would take 1 for true
+                        if (!v || !v->get()) return usage_error(where(origin, *m), "`args` empty must be true (or left out)");
+                        rule.empty = true;
+                    }
+                    if (rule.pattern.empty() && !rule.max_int && !rule.array_items && !rule.empty)
+                        return usage_error(item_at, "an `args` item needs `pattern`, `max_int`, `array_items` or `empty`");
                     e.args.push_back(std::move(rule));
                 }
             }
@@ -555,7 +565,9 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                         if (b.pattern.empty()) r.pattern.clear();
                         else if (!r.pattern.empty() && r.pattern != b.pattern)
                             r.pattern = "(?:" + r.pattern + ")|(?:" + b.pattern + ")";
-                        if (!r.pattern.empty() || r.max_int) both.push_back(std::move(r));
+                        if (r.array_items != b.array_items) r.array_items.reset();
+                        r.empty = r.empty && b.empty;
+                        if (!r.pattern.empty() || r.max_int || r.array_items || r.empty) both.push_back(std::move(r));
                     }
                 first.args = std::move(both);
                 if (e.str_arg_pattern.empty()) first.str_arg_pattern.clear();
