@@ -24,6 +24,11 @@ without it: a row some other rule refuses does not test its bound. Their
 controls are what gensim and nltk write. Under default and numpy-data a
 ufunc reference is unsafe: they hold the names of numpy values, not the
 generated numpy.
+
+policies/pytorch.toml's torch._utils._rebuild_parameter stores its third
+argument as the parameter's backward hooks, which backward() calls with the
+gradient: it must be an empty container nothing fills (`args` pos 2
+`empty`), as torch writes it, not a dict holding an allowed reference.
 """
 import pathlib
 import re
