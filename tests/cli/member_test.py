@@ -74,6 +74,24 @@ class ListMembersTest(cli_common.TempDirTest):
         self.assertRegex(r.stdout, r"\npickle\s+\d+  objects.npy > object array\n")
 
 
+JOBLIB_OBJECTS = os.path.join(FIXTURES, "sklearn", "logistic_regression_feature_names.joblib")
+
+
+class JoblibArrayBytesTest(cli_common.TempDirTest):
+    def test_disasm_lists_a_joblib_file_as_joblib_load_reads_it(self):
+        # sklearn's feature_names_in_ is an object array: joblib pickles it on
+        # its own right after the wrapper's BUILD, and reads it itself.
+        r = run("disasm", JOBLIB_OBJECTS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        skipped = [i for i, line in enumerate(lines) if "(joblib.load reads bytes 516..745 itself" in line]
+        self.assertEqual(len(skipped), 1, r.stdout[-2000:])
+        self.assertRegex(lines[skipped[0] - 1], r"^\s*515: b\s+BUILD")
+        self.assertRegex(lines[skipped[0] + 1], r"^\s*745: ")
+        self.assertNotIn("PROTO            2", r.stdout, "the object array's own pickle is not listed as opcodes")
+        self.assertNotIn("bytes follow", lines[-1], "the outer stream is listed to its own STOP")
+
+
 class ContainerWithoutMemberTest(cli_common.TempDirTest):
     def test_disasm_of_a_container_names_its_pickles_and_decodes_nothing(self):
         r = run("disasm", TORCH_ZIP)

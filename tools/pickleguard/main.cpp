@@ -6,6 +6,7 @@
 #include "pickleguard/disasm.hpp"
 #include "pickleguard/json.hpp"
 #include "pickleguard/opcodes.hpp"
+#include "pickleguard/read.hpp"
 #include "pickleguard/version.hpp"
 
 #include "commands.hpp"
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <malloc.h>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pickleguard::cli {
@@ -150,11 +152,48 @@ int run_decode(const std::vector<std::string>& paths, const pickleguard::cli::me
     return pickleguard::cli::for_each_stream(paths, member, reader_options(options), decode_one, failed);
 }
 
+// A reader host for disasm's joblib reading: the object arrays joblib
+// unpickles on their own are named in the listing, not disassembled inline.
+struct disasm_host final : pickleguard::read::reader_host {
+    void member(pickleguard::read::bytes_view, const pickleguard::location&, int) override {}
+    void pickle(pickleguard::read::bytes_view, const pickleguard::location&,
+                const std::function<void(const pickleguard::decoding&)>*) override {}
+    std::uint64_t pickles() const override { return 0; }
+};
+
 int run_disasm(const std::vector<std::string>& paths, const pickleguard::cli::member_args& member,
                std::size_t offset, const pickleguard::decode_options& options) {
     auto disasm_one = [&](const std::string& path, std::span<const std::byte> bytes) {
         if (paths.size() > 1) write_out("== " + path + "\n");
-        pickleguard::decoding d = pickleguard::disassemble(bytes, options, offset, write_out);
+        // joblib.load reads an array's bytes (raw data, or an object array
+        // pickled on its own) straight from the stream after each
+        // NumpyArrayWrapper's BUILD, then unpickles on after them: listed as
+        // joblib reads them, since as opcodes they are noise (pickle.load
+        // would execute them; `scan` judges both readings).
+        disasm_host host;
+        pickleguard::scan_options scan_opts;
+        std::vector<pickleguard::finding> notes;
+        pickleguard::read::read_context ctx{host, scan_opts, notes};
+        bool wrappers = false;
+        std::string pending;
+        auto arrays = pickleguard::read::joblib_array_reader(ctx, bytes, pickleguard::location{}, wrappers);
+        pickleguard::decode_options o = options;
+        o.after_build = [&](std::span<const std::byte> input, const pickleguard::value_graph& g, pickleguard::value_ref node,
+                            std::uint64_t at) {
+            std::uint64_t skip = arrays(input, g, node, at);
+            if (skip)
+                pending = "          (joblib.load reads bytes " + std::to_string(at) + ".." + std::to_string(at + skip) +
+                          " itself: the array's data, or an object array pickled on its own; pickle.load would "
+                          "execute them as opcodes)\n";
+            return skip;
+        };
+        // The decoder calls the hook before it lists the BUILD: the note goes after that line.
+        auto sink = [&](std::string_view line) {
+            write_out(line);
+            if (!pending.empty()) write_out(std::exchange(pending, std::string()));
+        };
+        pickleguard::decoding d = pickleguard::disassemble(bytes, o, offset, sink);
+        for (const pickleguard::finding& f : notes) write_out("note: " + f.message + "\n");
         return d.failure ? kExitFound : kExitOk;
     };
     return pickleguard::cli::for_each_stream(paths, member, reader_options(options), disasm_one);
