@@ -1025,7 +1025,8 @@ private:
             const global_name& gn = named(job.callee);
             const allow_entry* entry = p_.find(gn.module, gn.name);
             if (entry)
-                charge_cost(e, gn, *entry, job.depth ? "runs " : e.kind == event_kind::instantiate ? "instantiates " : "calls ",
+                charge_cost(e, gn, *entry,
+                            job.depth ? "runs " : e.kind == event_kind::instantiate ? "instantiates " : "calls ",
                             job.args.via);
             check_arg_values(e, gn, entry, job.args);
             if (entry && entry->state_arg && *entry->state_arg < job.args.positional.size())
@@ -1357,8 +1358,8 @@ private:
                      std::string_view via) {
         if (!budget_->charge(entry.call_cost(), lim_.max_call_cost)) return;
         finding& f = add(rule::call_cost_exceeded, severity::medium,
-                         opcode_name(e.opcode) + " " + verb + qualified(gn.module, gn.name) + std::string(via) + " (cost " + std::to_string(entry.call_cost()) +
-                             (entry.cost ? "" : ", the default") +
+                         opcode_name(e.opcode) + " " + verb + qualified(gn.module, gn.name) + std::string(via) +
+                             " (cost " + std::to_string(entry.call_cost()) + (entry.cost ? "" : ", the default") +
                              (entry.origin.empty() ? std::string() : ", entry at " + entry.origin) +
                              "), which brings the cost of the calls, instantiations and BUILDs the policy '" + p_.name() +
                              "' allows to " + cost_text(budget_->spent) +
