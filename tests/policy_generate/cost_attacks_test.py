@@ -127,6 +127,73 @@ def numpy_mareconstruct_shape():
     return PROTO + call + STOP
 
 
+BININT1, BINPUT, BINGET, EMPTY_LIST, APPENDS, BUILD, SHORT_BINBYTES = b"K", b"q", b"h", b"]", b"e", b"b", b"C"
+
+
+def re_compile_calls(n, first=0):
+    """n calls of re._compile(pattern, 0), each pattern distinct and within the nltk entry's bounds, in a list:
+    the callable memoised, each call its own pattern (about 35 bytes a call)."""
+    out = glob("re", "_compile") + BINPUT + b"\x00" + b"0" + EMPTY_LIST + MARK  # memoised, POPped
+    for i in range(first, first + n):
+        out += BINGET + b"\x00" + text(rf"^w{i}[0-9]+(\.[0-9]+)?$") + BININT1 + b"\x00" + TUPLE2 + REDUCE
+        if (i - first) % 1000 == 999:
+            out += APPENDS + MARK
+    return PROTO + out + APPENDS + STOP
+
+
+def re_compile_repeated():
+    """10,000 re._compile calls of distinct patterns its entry allows (each at most 64 characters): 3.4 s of
+    compiling for a 350 kB pickle; the entry's cost (500 units each) is past [limits] max_call_cost (2**21)."""
+    return re_compile_calls(10000)
+
+
+def re_compile_spread_over_streams():
+    """The same calls spread over three pickles, 4,000 each (each alone within the budget): a reader calling
+    pickle.load three times compiles them all, and the streams of one load share the budget."""
+    return b"".join(re_compile_calls(4000, k * 4000) for k in range(3))
+
+
+def re_compile_one_stream_of_spread():
+    """One of the three pickles above: 4,000 calls (2,000,000 units) are within the budget."""
+    return re_compile_calls(4000)
+
+
+def numpy_reconstruct_repeated():
+    """1,100,000 empty arrays, each _reconstruct(ndarray, (0,), b'b') and its BUILD (cost 1 each, about a
+    microsecond together), everything memoised: 8 bytes an array, 2.2 million units (past 2**21)."""
+    dtype = glob("numpy", "dtype") + text("f8") + b"\x89\x88" + TUPLE3 + REDUCE  # dtype('f8', False, True)
+    # the state tuple (1, (0,), dtype, False, b'') built with MARK ... TUPLE
+    head = glob("numpy.core.multiarray", "_reconstruct") + BINPUT + b"\x00" + \
+        glob("numpy", "ndarray") + b"K\x00" + TUPLE1 + SHORT_BINBYTES + b"\x01b" + TUPLE3 + BINPUT + b"\x01" + \
+        MARK + b"K\x01" + b"K\x00" + TUPLE1 + dtype + b"\x89" + SHORT_BINBYTES + b"\x00" + b"t" + BINPUT + b"\x02" + \
+        b"0"  # POP the state: it is fetched by BINGET for each BUILD
+    one = BINGET + b"\x00" + BINGET + b"\x01" + REDUCE + BINGET + b"\x02" + BUILD
+    body = (one * 1000 + APPENDS + MARK) * 1100
+    return b"\x80\x03" + head + EMPTY_LIST + MARK + body + APPENDS + STOP
+
+
+def pandas_new_index_calls(n):
+    """n calls of _new_Index(Index, {'data': [1, 2, 3], 'name': None}), the callable and its argument tuple
+    memoised: 5 bytes a call."""
+    args = glob("pandas.core.indexes.base", "Index") + EMPTY_DICT + MARK + text("data") + b"]" + MARK + \
+        b"K\x01K\x02K\x03" + APPENDS + text("name") + b"N" + SETITEMS + TUPLE2
+    head = glob("pandas.core.indexes.base", "_new_Index") + BINPUT + b"\x00" + b"0" + args + BINPUT + b"\x01" + b"0"
+    one = BINGET + b"\x00" + BINGET + b"\x01" + REDUCE
+    body = b"".join(one * min(1000, n - k) + APPENDS + MARK for k in range(0, n, 1000))
+    return PROTO + head + EMPTY_LIST + MARK + body + APPENDS + STOP
+
+
+def pandas_new_index_repeated():
+    """70,000 Index constructions through _new_Index (15 to 40 us each, 5 bytes each: about 2 s from 350 kB);
+    cost 30 each, and the Index instantiated 1: 2.17 million units, past 2**21."""
+    return pandas_new_index_calls(70000)
+
+
+def pandas_new_index_few():
+    """1,000 of the same Index constructions: 31,000 units, within the budget."""
+    return pandas_new_index_calls(1000)
+
+
 # (policies, attack, (policy file, the line that bounds it) or None): every
 # policy that includes the one fixed must refuse it too. The rows through
 # invokes have no line to remove: the shipped entries of these callables do
@@ -166,6 +233,17 @@ ATTACKS = [
     (["numpy-data"], numpy_mareconstruct_shape,
      ("numpy-data.toml", r'args = \[\{ pos = 2, max_int = 0 \}, \{ pos = 3, pattern = "b" \}\]')),
     (["default"], numpy_mareconstruct_shape, None),
+    # [limits] max_call_cost: a budget over all the calls of one load, each charging its entry's cost
+    (["nltk"], re_compile_repeated, ("nltk.toml", r"cost = 500")),
+    (["nltk"], re_compile_spread_over_streams, ("nltk.toml", r"cost = 500")),
+    (["pandas"], pandas_new_index_repeated, ("pandas.toml", r"cost = 30")),
+    (["numpy"], numpy_reconstruct_repeated, None),
+    (["default"], numpy_reconstruct_repeated, None),
+]
+# Benign pickles of the same calls, fewer: safe (each row's calls within the budget, and bounded otherwise).
+SAFE = [
+    (["nltk"], re_compile_one_stream_of_spread),
+    (["pandas"], pandas_new_index_few),
 ]
 
 
@@ -211,6 +289,14 @@ def main():
                     failures.append(f"{make.__name__} is {ablated} under {name} without {bound[0]}'s bound, "
                                     "must be safe: something else refuses it, so the row does not test the bound")
             print(f"{line} -- {' '.join(make.__doc__.split())}")
+        for policies, make in SAFE:
+            path = out / f"{make.__name__}.pkl"
+            path.write_bytes(make())
+            verdict = scan(args.pickleguard, policies, path)
+            if verdict != "safe":
+                failures.append(f"{make.__name__} is {verdict} under {'+'.join(policies)}, must be safe")
+            print(f"{make.__name__} under {'+'.join(policies)}: {verdict} ({path.stat().st_size} bytes) -- "
+                  f"{' '.join(make.__doc__.split())}")
     return report(failures)
 
 

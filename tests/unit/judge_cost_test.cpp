@@ -3,6 +3,7 @@
 // named after it, under the shipped policies the techniques got past. Every
 // pickle is built byte by byte; nothing is ever unpickled.
 #include "pickleguard/decode.hpp"
+#include "pickleguard/judge.hpp"
 #include "pickleguard/limits.hpp"
 #include "pickleguard/scan.hpp"
 
@@ -415,6 +416,171 @@ TEST_F(Cost, HashCollisionBoundIsConfigurable) {
     auto wide = parse_policy("name = \"t\"\n[limits]\nmax_hash_collisions = 100000\n", "t.toml");
     auto r2 = scan_under(wide.value(), pickle);
     EXPECT_EQ(find(r2, "hash-collisions"), nullptr) << rules(r2);
+}
+
+// ---- a budget over all the calls of a pickle ([limits] max_call_cost) -----------
+
+// The running sum saturates at 2^64 - 1 instead of wrapping (a wrapped sum
+// would read as cheap), goes past a limit once, and never past 2^64 - 1.
+TEST(CallCostBudget, SumSaturatesAndGoesPastTheLimitOnce) {
+    constexpr std::uint64_t kMax = ~std::uint64_t{0};
+    call_cost_budget b;
+    EXPECT_FALSE(b.charge(100, 100));  // at the limit: not past it
+    EXPECT_EQ(b.spent, 100u);
+    EXPECT_TRUE(b.charge(1, 100));     // past it: reported
+    EXPECT_FALSE(b.charge(1, 100));    // once
+    EXPECT_EQ(b.spent, 102u);
+
+    call_cost_budget wide;
+    EXPECT_FALSE(wide.charge(kMax - 1, kMax));
+    EXPECT_FALSE(wide.charge(5, kMax));  // kMax - 1 + 5 saturates at kMax, which no sum goes past
+    EXPECT_EQ(wide.spent, kMax);
+    EXPECT_FALSE(wide.charge(kMax, kMax));
+    EXPECT_EQ(wide.spent, kMax);
+
+    call_cost_budget huge;  // one entry whose cost is 2^64 - 1, charged twice
+    EXPECT_TRUE(huge.charge(kMax, kMax - 1));
+    EXPECT_FALSE(huge.charge(kMax, kMax - 1));
+    EXPECT_EQ(huge.spent, kMax);
+    static_assert(call_cost_budget{}.charge(3, 2), "charge is constexpr: the arithmetic is checked at compile time too");
+}
+
+// A stream of n calls of collections.OrderedDict(), the callable memoised
+// (BINPUT 0, then BINGET 0 + EMPTY_TUPLE + REDUCE: four bytes a call), in a list.
+std::string ordered_dict_calls(int n, const std::string& proto = pb(R"(\x80\x02)")) {
+    std::string s = proto + pb(R"((ccollections\nOrderedDict\nq\x00)R)");
+    for (int i = 1; i < n; ++i) s += pb(R"(h\x00)R)");
+    return s + "l.";
+}
+const char kBudgetPolicy[] = R"(name = "budget"
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["call", "new", "build"]
+cost = 10
+note = "t"
+[limits]
+max_call_cost = 100
+)";
+
+// Each call is bounded on its own; ten thousand of them are not: the costs
+// are summed over the pickle, and one past the budget is refused.
+TEST_F(Cost, RepeatedAllowedCallsExceedTheBudget) {
+    auto at = scan_text(kBudgetPolicy, ordered_dict_calls(10));  // 10 x 10 = 100: the budget exactly
+    EXPECT_EQ(at.verdict, verdict::safe) << rules(at);
+    auto past = scan_text(kBudgetPolicy, ordered_dict_calls(11));
+    const finding* f = find(past, "call-cost-exceeded", "max_call_cost allows 100");
+    ASSERT_NE(f, nullptr) << rules(past);
+    EXPECT_NE(f->message.find("collections.OrderedDict (cost 10, entry at test.toml:"), std::string::npos) << f->message;
+    EXPECT_NE(f->message.find("to 110 units"), std::string::npos) << f->message;
+    EXPECT_NE(f->message.find("--limit max_call_cost=N"), std::string::npos) << f->message;
+    EXPECT_EQ(past.verdict, verdict::unsafe);
+    // reported once, at the call that went past it, however many follow
+    auto many = scan_text(kBudgetPolicy, ordered_dict_calls(50));
+    int n = 0;
+    for (const finding& g : many.findings) n += g.rule == "call-cost-exceeded";
+    EXPECT_EQ(n, 1) << rules(many);
+}
+
+// Without `cost`, a call, an instantiation and a BUILD of what it made
+// charge 1 each; a reference charges nothing.
+TEST_F(Cost, DefaultCostIsOneForEachCallInstantiationAndBuild) {
+    const std::string policy = R"(name = "budget"
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["call", "new", "build", "reference"]
+note = "t"
+[limits]
+max_call_cost = 3
+)";
+    // NEWOBJ (1), BUILD (1), REDUCE (1), and the class itself as an item (0)
+    const std::string three = pb(R"(\x80\x02(ccollections\nOrderedDict\nq\x00)\x81}bh\x00)Rh\x00l.)");
+    auto r = scan_text(policy, three);
+    EXPECT_EQ(r.verdict, verdict::safe) << rules(r);
+    const std::string four = pb(R"(\x80\x02(ccollections\nOrderedDict\nq\x00)\x81}bh\x00)Rh\x00)Rl.)");
+    auto s = scan_text(policy, four);
+    ASSERT_NE(find(s, "call-cost-exceeded", "(cost 1, the default"), nullptr) << rules(s);
+}
+
+// Spreading the calls over the pickles after STOP (which a reader calling
+// pickle.load again runs in the same process) gains nothing: one budget.
+TEST_F(Cost, BudgetIsSharedWithPicklesAfterStop) {
+    auto one = scan_text(kBudgetPolicy, ordered_dict_calls(6));
+    EXPECT_EQ(one.verdict, verdict::safe) << rules(one);
+    auto two = scan_text(kBudgetPolicy, ordered_dict_calls(6) + ordered_dict_calls(6));
+    ASSERT_NE(find(two, "call-cost-exceeded", "to 110 units"), nullptr) << rules(two);
+    EXPECT_EQ(two.verdict, verdict::unsafe);
+}
+
+// The same over a pickle handed to a nested loader, under a policy that
+// allows pickle.loads (none shipped does): the nested stream's calls and the
+// outer's share the budget.
+TEST_F(Cost, BudgetIsSharedWithNestedPickles) {
+    const std::string policy = std::string(kBudgetPolicy).replace(std::string(kBudgetPolicy).find("[limits]"), 8,
+                                                                  "[[allow]]\nmodule = \"pickle\"\nname = \"loads\"\n"
+                                                                  "uses = [\"call\"]\nnote = \"t\"\n[limits]");
+    const std::string inner = ordered_dict_calls(6, pb(R"(\x80\x03)"));
+    ASSERT_LT(inner.size(), 256u);
+    const std::string outer_calls = pb(R"((ccollections\nOrderedDict\nq\x00)R)") + pb(R"(h\x00)R)") + pb(R"(h\x00)R)");
+    auto nested = [&](const std::string& calls) {
+        return pb(R"(\x80\x03)") + calls + pb(R"(cpickle\nloads\nC)") + std::string(1, static_cast<char>(inner.size())) +
+               inner + pb(R"(\x85Rl.)");
+    };
+    auto alone = scan_text(policy, inner);  // 60
+    EXPECT_EQ(alone.verdict, verdict::safe) << rules(alone);
+    auto both = scan_text(policy, nested(outer_calls));  // 30 + 1 (loads) + 60 = 91: within
+    EXPECT_FALSE(has(both, "call-cost-exceeded")) << rules(both);
+    auto more = scan_text(policy, nested(outer_calls + pb(R"(h\x00)R)")));  // 40 + 1 + 60 = 101
+    ASSERT_NE(find(more, "call-cost-exceeded", "to 101 units"), nullptr) << rules(more);
+}
+
+// A callable listed twice costs what the costlier entry says, and calls an
+// allowed callable makes itself (invokes) are charged as the stream's are.
+TEST_F(Cost, CostOfAnEntryListedTwiceAndOfInvokedCalls) {
+    const std::string policy = R"(name = "budget"
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["call", "new", "build"]
+cost = 10
+note = "t"
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["call"]
+cost = 30
+note = "t"
+[limits]
+max_call_cost = 100
+)";
+    auto r = scan_text(policy, ordered_dict_calls(4));  // 4 x 30 = 120
+    ASSERT_NE(find(r, "call-cost-exceeded", "(cost 30"), nullptr) << rules(r);
+    // copyreg._reconstructor(OrderedDict, object, None) instantiates OrderedDict: 1 + 10 a call
+    const std::string invoking = R"(name = "budget"
+[[allow]]
+module = "copyreg"
+name = "_reconstructor"
+uses = ["call"]
+note = "t"
+[[allow]]
+module = "collections"
+name = "OrderedDict"
+uses = ["new"]
+cost = 10
+note = "t"
+[[allow]]
+module = "builtins"
+name = "object"
+uses = ["reference"]
+note = "t"
+[limits]
+max_call_cost = 100
+)";
+    std::string calls = pb(R"(\x80\x02(ccopyreg\n_reconstructor\nq\x00ccollections\nOrderedDict\ncbuiltins\nobject\nN\x87q\x01R)");
+    for (int i = 1; i < 10; ++i) calls += pb(R"(h\x00h\x01R)");
+    auto nine = scan_text(invoking, calls + "l.");  // 10 x 11 = 110
+    ASSERT_NE(find(nine, "call-cost-exceeded", "instantiated by copyreg._reconstructor"), nullptr) << rules(nine);
 }
 
 // ---- CPython's hash(), against /usr/bin/python3 ---------------------------------------

@@ -51,6 +51,7 @@ std::string bound_lines(const allow_entry& e) {
     if (!e.str_arg_pattern.empty()) out += "str_arg_pattern = " + toml_string(e.str_arg_pattern) + "\n";
     count("max_int_bytes", e.max_int_bytes);
     count("max_iter_len", e.max_iter_len);
+    count("cost", e.cost);
     count("min_args", e.min_args);
     count("max_args", e.max_args);
     if (!e.args.empty()) {

@@ -14,6 +14,7 @@
 #include "pickleguard/policy.hpp"
 #include "pickleguard/scan.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -25,6 +26,23 @@ namespace pickleguard {
 // pickle.loads at offset 12").
 using nested_pickle_sink = std::function<void(std::span<const std::byte> bytes, const location& member)>;
 
+// The cost of the allowed calls, instantiations and BUILDs judged so far
+// (allow_entry::cost, [limits] max_call_cost), shared by the streams one
+// load runs: a pickle, those after its STOP (a reader calling pickle.load
+// again) and those it hands to nested loaders. One counter, no allocation.
+struct call_cost_budget {
+    std::uint64_t spent = 0;  // saturates at 2^64 - 1
+    bool reported = false;
+    // Adds `units`; true once, when the sum first goes past `limit` (which
+    // 2^64 - 1 never is: the sum saturates there).
+    constexpr bool charge(std::uint64_t units, std::uint64_t limit) noexcept {
+        spent = units > ~std::uint64_t{0} - spent ? ~std::uint64_t{0} : spent + units;
+        if (reported || spent <= limit) return false;
+        reported = true;
+        return true;
+    }
+};
+
 struct judge_input {
     const decoding& decoded;
     std::span<const std::byte> bytes;  // what was decoded (for the opcode at a finding's offset)
@@ -32,6 +50,7 @@ struct judge_input {
     const knowledge_base& kb;
     const limits& limit;               // the decode limits in force, the policy's [limits] applied
     const location& member;
+    call_cost_budget* budget = nullptr;  // shared with the other streams of one load; nullptr: this stream's own
 };
 
 void judge_pickle(const judge_input& in, file_report& out, const nested_pickle_sink& nested);

@@ -58,6 +58,13 @@ struct limits {
     // and __setstate__ consume, per call and in total per pickle, unless
     // the entry sets max_iter_len: set(range(10**12)) builds 10**12 items.
     std::uint64_t max_lazy_items = std::uint64_t{1} << 24;
+    // The cost of the calls, instantiations and BUILDs the policy allows,
+    // summed over one pickle a loader reads (with the pickles after its STOP
+    // and those it hands to nested loaders): each charges its entry's `cost`
+    // (default 1). A unit is about a microsecond of CPython's time
+    // (tests/policy_generate/measure_call_cost.py): 10,000 calls of an
+    // allowed re._compile compile for seconds, each bounded on its own.
+    std::uint64_t max_call_cost = std::uint64_t{1} << 21;
 };
 
 // One limit: a member of `limits`, 32 or 64 bits wide.
@@ -105,6 +112,9 @@ inline constexpr limit_info limit_table[] = {
      "CPython hash collisions among the keys of one dict or set (rule hash-collisions)"},
     {"max_lazy_items", "", &limits::max_lazy_items,
      "items allowed calls draw from lazy values such as range, per call and per pickle"},
+    {"max_call_cost", "", &limits::max_call_cost,
+     "cost of the allowed calls, instantiations and BUILDs of a pickle, summed (entries' cost, default 1; rule "
+     "call-cost-exceeded)"},
 };
 
 constexpr std::span<const limit_info> all_limits() { return limit_table; }

@@ -214,6 +214,13 @@ struct allow_entry {
     std::optional<std::size_t> min_args, max_args;
     std::vector<arg_rule> args;
     bool has_position_bounds() const { return min_args || max_args || !args.empty(); }
+    // What each call, instantiation and BUILD of what it makes costs the
+    // loader, in units of about a microsecond (docs/policies.md, "A budget
+    // over all the calls of a pickle"); without it, 1. The judge sums them
+    // over a pickle and refuses more than [limits] max_call_cost: a bound
+    // on each call is not a bound on ten thousand of them.
+    std::optional<std::uint64_t> cost;
+    std::uint64_t call_cost() const { return cost.value_or(1); }
     std::vector<invoked_arg> invokes;
     // An argument the callable applies as instance state, key by key with
     // setattr (as BUILD does): judged like BUILD state.

@@ -189,8 +189,10 @@
       "A call the policy allows would consume more than the entry (or [limits]) permits: an iterable argument longer " \
       "than max_iter_len, a lazy value (range) that a constructor or __setstate__ expands beyond max_lazy_items " \
       "(set(range(10**12))), more lazy items over the whole pickle than max_lazy_items, or an integer of more than " \
-      "max_int_bytes bytes handed to arithmetic (Fraction(a, b) runs a quadratic gcd). The finding names the call " \
-      "and the bound. See docs/policies.md, the cost of allowed calls.") \
+      "max_int_bytes bytes handed to arithmetic (Fraction(a, b) runs a quadratic gcd), or calls, instantiations and " \
+      "BUILDs whose entries' cost sums past max_call_cost over one load (10,000 re._compile calls of allowed " \
+      "patterns compile for seconds). The finding names the call and the bound. See docs/policies.md, the cost of " \
+      "allowed calls.") \
     X(unsafe_native_state, "unsafe-native-state", "BUILD state that native code would trust unchecked", \
       "BUILD hands a state to a __setstate__ written in C that reads it without checking it (the policy entry's " \
       "`state` names the checker): numpy 1.24's ndarray.__setstate__ copies an object array's items from a list it " \

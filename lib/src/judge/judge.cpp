@@ -66,7 +66,8 @@ class judge {
 public:
     judge(const judge_input& in, file_report& out, const nested_pickle_sink& nested)
         : d_(in.decoded), g_(in.decoded.graph), input_(in.bytes), p_(in.p), kb_(in.kb), member_(in.member),
-          out_(out), nested_(nested), uses_(g_.globals().size(), 0), lim_(in.limit) {}
+          out_(out), nested_(nested), uses_(g_.globals().size(), 0), lim_(in.limit),
+          budget_(in.budget ? in.budget : &own_budget_) {}
 
     void run() {
         for (const event& e : d_.events) on_event(e);
@@ -239,7 +240,11 @@ private:
                     value_ref origin = made != made_from_.end() ? made->second : g_.items(t)[0];
                     if (auto o = named_index(origin)) {
                         uses_[*o] |= bit;
-                        if (e.kind == event_kind::build) check_constrained_state(e, *o);
+                        if (e.kind == event_kind::build) {
+                            check_constrained_state(e, *o);
+                            if (const allow_entry* be = p_.find(named(*o).module, named(*o).name))
+                                charge_cost(e, named(*o), *be, "applies state to an object made by ", {});
+                        }
                     } else
                         add(rule::mutation_of_computed_value, severity::high,
                             opcode_name(e.opcode) + " modifies " + describe(t) + ", whose class is not a named global", &e);
@@ -1026,6 +1031,10 @@ private:
             if (!job.args.owned.empty()) job.args.positional = job.args.owned;
             const global_name& gn = named(job.callee);
             const allow_entry* entry = p_.find(gn.module, gn.name);
+            if (entry)
+                charge_cost(e, gn, *entry,
+                            job.depth ? "runs " : e.kind == event_kind::instantiate ? "instantiates " : "calls ",
+                            job.args.via);
             check_arg_values(e, gn, entry, job.args);
             if (entry && entry->state_arg && *entry->state_arg < job.args.positional.size())
                 check_state_keys(e, job.args.positional[*entry->state_arg], qualified(gn.module, gn.name));
@@ -1361,6 +1370,38 @@ private:
                          &e);
         f.module = gn.module;
         f.name = gn.name;
+    }
+
+    // ---- a budget over all the calls of a pickle ----------------------------
+    //
+    // Each allowed call, instantiation and BUILD is bounded on its own; the
+    // memo lets a pickle repeat one for a few bytes each (BINGET, BINGET,
+    // REDUCE): 10,000 re._compile calls of patterns its entry allows compile
+    // for seconds. Each charges its entry's cost (about a microsecond a
+    // unit, default 1) to a counter shared by the streams of one load, and
+    // past [limits] max_call_cost the pickle is refused, once.
+    // (`verb` and `via` are only read for the finding: nothing is built per call.)
+    void charge_cost(const event& e, const global_name& gn, const allow_entry& entry, const char* verb,
+                     std::string_view via) {
+        if (!budget_->charge(entry.call_cost(), lim_.max_call_cost)) return;
+        finding& f = add(rule::call_cost_exceeded, severity::medium,
+                         opcode_name(e.opcode) + " " + verb + qualified(gn.module, gn.name) + std::string(via) +
+                             " (cost " + std::to_string(entry.call_cost()) + (entry.cost ? "" : ", the default") +
+                             (entry.origin.empty() ? std::string() : ", entry at " + entry.origin) +
+                             "), which brings the cost of the calls, instantiations and BUILDs the policy '" + p_.name() +
+                             "' allows to " + cost_text(budget_->spent) +
+                             " units in one load (this pickle, those after its STOP and those it hands to nested "
+                             "loaders); [limits] max_call_cost allows " + std::to_string(lim_.max_call_cost) +
+                             ". Each is bounded on its own, but together they would keep the loader busy for about as "
+                             "many microseconds (docs/policies.md, \"A budget over all the calls of a pickle\"). If "
+                             "you trust the file, raise the budget: max_call_cost in the policy's [limits] and "
+                             "--limit max_call_cost=N (a scan takes the smaller of the two)",
+                         &e);
+        f.module = gn.module;
+        f.name = gn.name;
+    }
+    static std::string cost_text(std::uint64_t n) {
+        return n == UINT64_MAX ? std::string("more than 2**64") : std::to_string(n);
     }
 
     // __setstate__ consumes its state: pandas' BlockManager tests
@@ -1857,6 +1898,8 @@ private:
     const nested_pickle_sink& nested_;
     std::vector<std::uint8_t> uses_;
     limits lim_;
+    call_cost_budget own_budget_;   // when the caller shares none
+    call_cost_budget* budget_;      // the cost of the allowed calls so far, shared by the streams of one load
     std::uint64_t lazy_total_ = 0;  // items drawn from lazy values by all calls so far
     bool lazy_total_reported_ = false;
     std::unordered_map<std::uint32_t, std::uint64_t> lazy_within_;  // container node -> longest lazy item

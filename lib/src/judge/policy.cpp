@@ -278,7 +278,7 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
                                           "args", "invokes", "state_arg", "state", "empty_state_keys",
-                                          "required_state_keys", "note"},
+                                          "required_state_keys", "cost", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -317,6 +317,7 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             };
             if (auto r = count("max_int_bytes", e.max_int_bytes); !r) return r.error();
             if (auto r = count("max_iter_len", e.max_iter_len); !r) return r.error();
+            if (auto r = count("cost", e.cost); !r) return r.error();
             std::optional<std::uint64_t> state_arg;
             if (auto r = count("state_arg", state_arg); !r) return r.error();
             if (state_arg) e.state_arg = static_cast<std::size_t>(*state_arg);
@@ -526,6 +527,9 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 };
                 widest(first.max_int_bytes, e.max_int_bytes);
                 widest(first.max_iter_len, e.max_iter_len);
+                // A price, not a bound: the costlier entry's (a call costs
+                // what it costs whichever entry allows it).
+                if (e.cost) first.cost = std::max(first.cost.value_or(1), *e.cost);
                 // What either entry says the callable calls, it calls.
                 first.invokes.insert(first.invokes.end(), e.invokes.begin(), e.invokes.end());
                 if (!first.state_arg) first.state_arg = e.state_arg;

@@ -12,13 +12,18 @@
 namespace pickleguard::scan {
 
 void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const location& member, int depth,
-                  const std::function<void(const decoding&)>* first_stream) {
+                  const std::function<void(const decoding&)>* first_stream, call_cost_budget* budget) {
+    // One load: the pickle, those after its STOP (a reader calling
+    // pickle.load again in the same process) and the nested ones share the
+    // budget, so that spreading the calls over streams gains nothing.
+    call_cost_budget own;
+    if (!budget) budget = &own;
     const scan_options& options = ctx.options;
     file_report& out = ctx.report;
     decode_options dopt = options.decode;
     dopt.limit = tighter(options.decode.limit, ctx.p.limits());
     const nested_pickle_sink nested = [&](std::span<const std::byte> inner, const location& name) {
-        if (depth < options.max_nested_depth) scan_streams(ctx, inner, name, depth + 1, nullptr);
+        if (depth < options.max_nested_depth) scan_streams(ctx, inner, name, depth + 1, nullptr, budget);
     };
     std::size_t offset = 0;
     for (int index = 1;; ++index) {
@@ -29,7 +34,7 @@ void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, c
             return;
         }
         ++out.pickles;
-        judge_pickle({d, bytes, ctx.p, ctx.kb, dopt.limit, name}, out, nested);
+        judge_pickle({d, bytes, ctx.p, ctx.kb, dopt.limit, name, budget}, out, nested);
         if (index == 1 && first_stream) (*first_stream)(d);
         if (d.failure || d.end >= bytes.size() || !options.scan_trailing_pickles) return;
         finding f;

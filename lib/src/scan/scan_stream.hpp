@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pickleguard/decode.hpp"
+#include "pickleguard/judge.hpp"
 #include "pickleguard/scan.hpp"
 
 #include <functional>
@@ -23,8 +24,9 @@ struct stream_context {
 // reader calling pickle.load again would; bytes the pickles hand to a nested
 // loader (pickle.loads) are judged too, `depth` of them deep already.
 // `first_stream`, when given, receives the first stream's decoding once it
-// is judged.
+// is judged. The streams share one budget of call cost ([limits]
+// max_call_cost): `budget`, or one of their own when it is null (depth 0).
 void scan_streams(const stream_context& ctx, std::span<const std::byte> bytes, const location& member, int depth,
-                  const std::function<void(const decoding&)>* first_stream);
+                  const std::function<void(const decoding&)>* first_stream, call_cost_budget* budget = nullptr);
 
 }  // namespace pickleguard::scan
