@@ -60,6 +60,8 @@ std::string bound_lines(const allow_entry& e) {
             out += std::string(i ? ", " : "") + "{ pos = " + std::to_string(r.pos);
             if (!r.pattern.empty()) out += ", pattern = " + toml_string(r.pattern);
             if (r.max_int) out += ", max_int = " + std::to_string(*r.max_int);
+            if (r.pins_global())
+                out += ", module = " + toml_string(r.global_module) + ", name = " + toml_string(r.global_name);
             out += " }";
         }
         out += "]\n";

@@ -46,9 +46,11 @@
 // and each item of `args` constrains the argument at `pos`, when given:
 // `pattern` (RE2, whole text) requires a str or bytes constant matching it,
 // `max_int` bounds every integer in it, the argument itself or any item of
-// tuples and lists within it (either sign). With any of the three, keyword
-// arguments are refused (which parameter a keyword binds is the callee's
-// code) and so are arguments computed while loading:
+// tuples and lists within it (either sign), and `module` with `name`
+// requires that named global itself (and the argument to be given). With
+// min_args, max_args, a pattern or a max_int, keyword arguments are refused
+// (which parameter a keyword binds is the callee's code); with any of them,
+// arguments computed while loading are:
 //
 //     [[allow]]
 //     module = "_codecs"
@@ -64,6 +66,13 @@
 //     min_args = 3
 //     max_args = 3
 //     args = [{ pos = 1, max_int = 0 }]  # shape (0,): not (2**31,)
+//
+//     [[allow]]                           # functools.partial(Symbol.__new__, Symbol, 'x', **assumptions)()
+//     module = "sympy.core.symbol"        # at protocol 2: the NEWOBJ_EX it stands for, only of Symbol
+//     name = "Symbol.__new__"
+//     uses = ["call"]
+//     invokes = [{ arg = 0, use = "new" }]
+//     args = [{ pos = 0, module = "sympy.core.symbol", name = "Symbol" }]
 //
 //     auto p = pickleguard::load_shipped_policy("default");
 //     auto q = pickleguard::load_policy_file("team.toml");
@@ -163,6 +172,10 @@ struct arg_rule {
     std::size_t pos = 0;
     std::string pattern;                 // empty: not checked; else a str or bytes constant matching it
     std::optional<std::uint64_t> max_int;  // every integer in the argument, nested in tuples and lists
+    // Non-empty: the argument must be this named global itself, given by
+    // position (`C.__new__(C, ...)`: the class whose __new__ reading holds).
+    std::string global_module, global_name;
+    bool pins_global() const { return !global_name.empty(); }
     bool operator==(const arg_rule&) const = default;
 };
 
