@@ -25,7 +25,7 @@ ALLOWED = {
     "SetterUnsafeDictState[build-dict]",
     "Color", "Color.RED", "Color.GREEN",
     # partial(C.__new__, C, ...) at protocol 2: the entry, with argument 0 pinned to C
-    "NamedWithOptions.__new__", "NamedWithOptions.__new__#pinned",
+    "NamedWithOptions.__new__", "NamedWithOptions.__new__#pinned", "NamedWithoutOptions", "NamedNativeNew",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
@@ -136,7 +136,7 @@ MUTATIONS = {
  # partial(C.__new__, C, ...)(): protocol 2's NEWOBJ_EX (partial_new_entry)
  'bound new never': ('        bound_new = partial_new_entry(obj, modname, attr, uses, calls)', '        bound_new = None'),
  'bound new without getnewargs_ex': ('    if owner is None or owner is object or not isinstance(getnewargs_ex, types.FunctionType):\n        return None', '    if False:\n        return None'),
- 'bound new of native new': ('    if new_owner is None or new_owner is object or not isinstance(new, (staticmethod, types.FunctionType)):', '    if False:'),
+ 'bound new of native new': ('    if not isinstance(fn, types.FunctionType) or required_positional(fn) < 1:', '    if False:'),
  'bound new unpinned': ('"args": [{"pos": 0, "module": modname, "name": attr}],', '"args": [],'),
  'bound new for refused class': ('        if isinstance(obj, type):\n                        uses, note, calls, extra = analyse_class(obj, scanner)', '        if isinstance(obj, type):\n                        b = partial_new_entry(obj, modname, attr, ["new"], set())\n                        if b: doc["entries"].append(b)\n                        uses, note, calls, extra = analyse_class(obj, scanner)'),
  # nn.Module.__call__ (DISPATCH_SUMMARIES)

@@ -268,7 +268,7 @@ uses = ["new", "reference"]
 [[allow]]
 module = "m"
 name = "C.__new__"
-uses = ["call"]
+uses = ["call", "reference"]
 invokes = [{ arg = 0, use = "new" }]
 args = [{ pos = 0, module = "m", name = "C" }]
 )";

@@ -45,7 +45,7 @@ TEST(PolicyFile, PositionalBoundsAreCheckedWithALine) {
              bad_case{"args = [{ pos = 1, str_pattern = \"x\" }]\n", "unknown key 'str_pattern' in `args`"},
              bad_case{"args = [{ pattern = \"x\" }]\n", "needs `pos`"},
              bad_case{"args = [{ pos = -1, max_int = 0 }]\n", "`args` pos must be"},
-             bad_case{"args = [{ pos = 1 }]\n", "needs `pattern` or `max_int`"},
+             bad_case{"args = [{ pos = 1 }]\n", "needs `pattern`, `max_int`, or `module` and `name`"},
              bad_case{"args = [{ pos = 1, pattern = \"(\" }]\n", "`args` pattern"},
              bad_case{"args = [{ pos = 1, pattern = \"\" }]\n", "non-empty"},
              bad_case{"args = [{ pos = 1, max_int = -2 }]\n", "max_int must be a non-negative integer"},

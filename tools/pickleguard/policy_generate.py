@@ -1826,13 +1826,12 @@ def partial_new_entry(cls, modname, attr, uses, calls):
     if owner is None or owner is object or not isinstance(getnewargs_ex, types.FunctionType):
         return None
     new_owner, new = owner_of(cls, "__new__")
-    if new_owner is None or new_owner is object or not isinstance(new, (staticmethod, types.FunctionType)):
-        return None  # native __new__: pickled by another name (not this entry's)
-    # partial's argument is a reference to it (the judge counts it so); a
-    # reference may be called with no arguments (collections.defaultdict),
-    # which raises TypeError binding cls before any of its code runs.
     fn = new.__func__ if isinstance(new, staticmethod) else new
-    if required_positional(fn) < 1:
+    # A native __new__ (object's) is pickled under its owner's name, not this
+    # entry's. partial's argument is a reference to it (the judge counts it
+    # so); a reference may be called with no arguments (defaultdict), which
+    # must raise TypeError binding cls before any of its code runs.
+    if not isinstance(fn, types.FunctionType) or required_positional(fn) < 1:
         return None
     return {"module": modname, "name": f"{attr}.__new__", "kind": "function", "uses": ["call", "reference"],
             "calls": sorted([list(c) for c in calls]),
