@@ -13,7 +13,12 @@ argument 0 must be Symbol itself (args pos 0 module/name), since its reading
 (NEWOBJ of Symbol) holds only for that class: `cls._sanitize(...)` in it is
 another class's method when cls is another class. Each row below must be
 unsafe under policies/sympy.toml; the benign row (the fixture's own shape) safe.
-Which check each row needs is in its name; the pin rows are safe without it.
+Which check each row needs is in its name. Checked by removing each from the
+judge: without the pin the first, second and fourth rows are safe (the third
+is refused by invokes too: a keyword may bind the instantiated argument);
+without the held check the list row; without the same-func check the
+Dummy.__new__ swap row (the sympify swap is refused also because sympify is
+no allowed reference, and by the pin).
 
 Never unpickled: the bytes are written here and only scanned.
 """
@@ -69,6 +74,11 @@ CASES = {
     "exact-partial: BUILD state swaps func for sympify": partial_call(
         SYMBOL_NEW, tup(x("__import__('os').system('id')")), b"N",
         state_func=glob("sympy.core.sympify", "sympify")),
+    # Swapped for another allowed reference, Dummy.__new__, with arguments
+    # Symbol.__new__'s pin accepts: Dummy.__new__(Symbol, 'p') is a reading
+    # nobody made; only the same-func check refuses it.
+    "exact-partial: BUILD state swaps func for Dummy.__new__, arguments fit the pin": partial_call(
+        SYMBOL_NEW, tup(SYMBOL, x("p")), state_func=glob("__builtin__", "getattr") + DUMMY + x("__new__") + b"\x86R"),
     "exact-partial: the partial handed on in a list": partial_call(
         SYMBOL_NEW, tup(SYMBOL, x("p")), tail=b"q\x020]h\x02a."),
     "exact-partial: a partial of sympify (not allowed) with a string": partial_call(
@@ -93,7 +103,7 @@ def main():
             r = subprocess.run([args.pickleguard, "scan", "--policy", str(policy), str(f)], capture_output=True, text=True)
             verdict = r.stdout.split()[0] if r.stdout.split() else f"error {r.returncode}"
             want = "safe" if name == "benign" else "unsafe"
-            print(f"{name:66s} {verdict}")
+            print(f"{name:80s} {verdict}")
             if (verdict == "safe") != (want == "safe"):
                 errors.append(f"{name}: {verdict}, expected {want}")
     for e in errors:
