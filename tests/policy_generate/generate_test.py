@@ -59,6 +59,11 @@ ALLOWED = {
     "_to_text": {"reference"},
     "register_converter": {"reference"},
     "SetterUnsafeDictState": {"reference", "new", "build-dict"},
+    # __getnewargs_ex__: the protocol-2 form, partial(C.__new__, C, ...)() (partial_new_entry).
+    "NamedWithOptions": {"reference", "new", "build"},
+    "NamedWithOptions.__new__": {"call", "reference"},
+    "NamedWithoutOptions": {"reference", "new", "build"},
+    "NamedNativeNew": {"reference", "new", "build"},
     # Enum members, as the dotted names getattr(Color, 'RED') is judged as.
     "Color": {"reference"},
     "Color.RED": {"reference"},
@@ -132,7 +137,13 @@ REFUSED = {
     "ReducesByName": "reduces to getattr, not the class",
     "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
     "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
+    "NamedEvaluates": "NEWOBJ runs NamedEvaluates.__new__: calls eval",
 }
+# The entry of C.__new__ for NamedWithOptions: argument 0 pinned to the class,
+# which it instantiates; and the one functools.partial entry that goes with it.
+BOUND_NEW = {"uses": ["reference", "call"], "invokes": [{"arg": 0, "use": "new"}],
+             "args": [{"pos": 0, "module": "fakelib", "name": "NamedWithOptions"}]}
+EXACT_PARTIAL = {"uses": ["call", "build"]}
 
 
 def generate(pickleguard, out, *extra, must_work=True):
@@ -240,6 +251,16 @@ def main():
     for name, e in entries.items():
         if name not in TORCH_ALLOWED and any(k in e for k in SAFEBLOCK_KEYS):
             errors.append(f"{name}: state constraints without a dispatch summary: {e}")
+    got = {k: entries.get("NamedWithOptions.__new__", {}).get(k) for k in BOUND_NEW}
+    if got != BOUND_NEW:
+        errors.append(f"NamedWithOptions.__new__: {got}, expected {BOUND_NEW}")
+    for name in ("NamedEvaluates.__new__", "NamedWithoutOptions.__new__", "NamedNativeNew.__new__"):
+        if name in entries:
+            errors.append(f"{name} allowed: only a class read safe for NEWOBJ with __getnewargs_ex__ and its own "
+                          "Python __new__ gets a C.__new__ entry")
+    partial = [e for e in pol.get("allow", []) if (e["module"], e["name"]) == ("functools", "partial")]
+    if len(partial) != 1 or {k: partial[0].get(k) for k in EXACT_PARTIAL} != EXACT_PARTIAL:
+        errors.append(f"functools.partial: {partial}, expected one entry with {EXACT_PARTIAL}")
     extra = set(entries) - set(ALLOWED)
     if extra:
         errors.append(f"allowed but not expected: {sorted(extra)}")

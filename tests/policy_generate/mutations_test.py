@@ -24,6 +24,8 @@ ALLOWED = {
     "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel", "ConvertsByTable",
     "SetterUnsafeDictState[build-dict]",
     "Color", "Color.RED", "Color.GREEN",
+    # partial(C.__new__, C, ...) at protocol 2: the entry, with argument 0 pinned to C
+    "NamedWithOptions.__new__", "NamedWithOptions.__new__#pinned", "NamedWithoutOptions", "NamedNativeNew",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
@@ -38,6 +40,7 @@ REFUSED = {
     # build instead of build-dict: slot state would run its eval setter
     "SetterUnsafeDictState",
     "HashesWithEval", "ReducesByName", "LooksUpMembers", "CalledByMeta", "Color.SHADE",
+    "NamedWithoutOptions.__new__", "NamedNativeNew.__new__", "NamedEvaluates.__new__",
 }
 # torch.nn.Module cases (only where torch imports); "SafeBlock#keys" stands
 # for SafeBlock's entry carrying the hook tables as state constraints.
@@ -57,7 +60,10 @@ def run(src):
     # A class admitted only with build-dict is another case than one with build.
     return {e["name"] + ("[build-dict]" if "build-dict" in e["uses"] else "") for e in mine} | \
         {f"{e['name']}#keys" for e in mine if "_forward_hooks" in e.get("empty_state_keys", [])
-         and "_forward_hooks" in e.get("required_state_keys", [])}
+         and "_forward_hooks" in e.get("required_state_keys", [])} | \
+        {f"{e['name']}#pinned" for e in mine if e["name"].endswith(".__new__") and
+         e.get("args") == [{"pos": 0, "module": "fakelib", "name": e["name"][:-len(".__new__")]}] and
+         e.get("invokes") == [{"arg": 0, "use": "new"}]}
 
 
 base = SRC.read_text()
@@ -127,6 +133,12 @@ MUTATIONS = {
  'enum class call unscanned': ('    if call_owner is enum.EnumType and required_positional(call) > 1:', '    if True:'),
  'enum class call refused': ('    if call_owner is enum.EnumType and required_positional(call) > 1:', '    if False:'),
 
+ # partial(C.__new__, C, ...)(): protocol 2's NEWOBJ_EX (partial_new_entry)
+ 'bound new never': ('        bound_new = partial_new_entry(obj, modname, attr, uses, calls)', '        bound_new = None'),
+ 'bound new without getnewargs_ex': ('    if owner is None or owner is object or not isinstance(getnewargs_ex, types.FunctionType):\n        return None', '    if False:\n        return None'),
+ 'bound new of native new': ('    if not isinstance(fn, types.FunctionType) or required_positional(fn) < 1:', '    if False:'),
+ 'bound new unpinned': ('"args": [{"pos": 0, "module": modname, "name": attr}],', '"args": [],'),
+ 'bound new for refused class': ('        if isinstance(obj, type):\n                        uses, note, calls, extra = analyse_class(obj, scanner)', '        if isinstance(obj, type):\n                        b = partial_new_entry(obj, modname, attr, ["new"], set())\n                        if b: doc["entries"].append(b)\n                        uses, note, calls, extra = analyse_class(obj, scanner)'),
  # nn.Module.__call__ (DISPATCH_SUMMARIES)
  'summary off': ('        if summary is not None:\n            return self.scan_summary', '        if False:\n            return self.scan_summary'),
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),

@@ -253,6 +253,78 @@ TEST_F(Positional, ComputedArgumentTupleIsRefused) {
     EXPECT_NE(find(r, "argument-not-allowed", "values computed while loading"), nullptr) << rules(r);
 }
 
+// An `args` item with module and name pins the argument to that global
+// (protocol 2's partial(C.__new__, C, ...): the reading holds for C only).
+// m.C.__new__ instantiates its argument 0, which must be m.C; keywords are
+// not refused for a pin (cls= with cls given is a TypeError).
+const char* const kPinned = R"(name = "t"
+[[allow]]
+module = "m"
+name = "C"
+uses = ["new", "reference"]
+[[allow]]
+module = "m"
+name = "D"
+uses = ["new", "reference"]
+[[allow]]
+module = "m"
+name = "C.__new__"
+uses = ["call", "reference"]
+invokes = [{ arg = 0, use = "new" }]
+args = [{ pos = 0, module = "m", name = "C" }]
+)";
+// C.__new__(<arg 0>, 'x') at protocol 4 (STACK_GLOBAL walks the dotted name).
+const std::string kCNew = pb(R"(\x8c\x01m\x8c\x09C.__new__\x93)");
+std::string call_new(const std::string& arg0) { return pb(R"(\x80\x04)") + kCNew + arg0 + str("x") + "\x86R."; }
+// partial(C.__new__) given (C, 'x') and {'a': True} by its BUILD, then called:
+// protocol 2's form of NEWOBJ_EX(C, ('x',), {'a': True}).
+std::string partial_new(const std::string& arg0) {
+    return pb(R"(\x80\x04\x8c\x09functools\x8c\x07partial\x93)") + kCNew + pb(R"(\x94\x85R(h\x00()") + arg0 +
+           str("x") + pb(R"(t}\x8c\x01a\x88sNtb)R.)");
+}
+TEST_F(Positional, ArgsModuleNamePinsAGlobal) {
+    auto ok = scan_text(kPinned, call_new(pb(R"(cm\nC\n)")));
+    EXPECT_EQ(ok.verdict, verdict::safe) << rules(ok);
+    for (const std::string& other : {pb(R"(cm\nD\n)"), str("m.C"), pb(R"(cm\nC\n)\x81)")}) {
+        auto r = scan_text(kPinned, call_new(other));
+        EXPECT_NE(find(r, "argument-not-allowed", "only the global m.C there (args pos 0 module, name"), nullptr)
+            << rules(r);
+        EXPECT_EQ(r.verdict, verdict::unsafe);
+    }
+    // Not given by position: the parameter is bound another way.
+    auto none = scan_text(kPinned, pb(R"(\x80\x04)") + kCNew + ")R.");
+    EXPECT_NE(find(none, "argument-not-allowed", "not given by position"), nullptr) << rules(none);
+    // Through an exact partial with keywords: the pin holds, keywords are not refused for it.
+    const std::string with_partial = std::string(kPinned) +
+                                     "[[allow]]\nmodule = \"functools\"\nname = \"partial\"\nuses = [\"call\", \"build\"]\n";
+    auto kw = scan_text(with_partial, partial_new(pb(R"(cm\nC\n)")));
+    EXPECT_EQ(kw.verdict, verdict::safe) << rules(kw);
+    auto kw_other = scan_text(with_partial, partial_new(pb(R"(cm\nD\n)")));
+    EXPECT_NE(find(kw_other, "argument-not-allowed", "only the global m.C there"), nullptr) << rules(kw_other);
+}
+TEST(PolicyFile, ArgsPinNeedsModuleAndName) {
+    const std::string head = "name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\n";
+    for (const char* text : {"args = [{ pos = 0, module = \"m\" }]\n", "args = [{ pos = 0, name = \"C\" }]\n",
+                             "args = [{ pos = 0, module = \"\", name = \"C\" }]\n"}) {
+        auto p = parse_policy(head + text, "x.toml");
+        ASSERT_FALSE(p) << text;
+        EXPECT_NE(p.error().reason.find("needs both `module` and `name`"), std::string::npos) << p.error().reason;
+    }
+    auto ok = parse_policy(head + "args = [{ pos = 0, module = \"m\", name = \"C\" }]\n", "x.toml");
+    ASSERT_TRUE(ok) << ok.error().reason;
+    const allow_entry* e = ok.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    ASSERT_EQ(e->args.size(), 1u);
+    EXPECT_EQ(e->args[0].global_module, "m");
+    EXPECT_EQ(e->args[0].global_name, "C");
+    // Listed twice, pinned to different globals: the looser (no pin) wins.
+    auto two = parse_policy(head + "args = [{ pos = 0, module = \"m\", name = \"C\" }]\n" +
+                                "[[allow]]\nmodule = \"a\"\nname = \"b\"\nargs = [{ pos = 0, module = \"m\", name = \"D\" }]\n",
+                            "x.toml");
+    ASSERT_TRUE(two) << two.error().reason;
+    EXPECT_TRUE(two.value().find("a", "b")->args.empty());
+}
+
 // ---- reference is an explicit use -----------------------------------------------
 
 // bytearray is allowed to be called with bounds, not to be handed on as a

@@ -45,7 +45,7 @@ TEST(PolicyFile, PositionalBoundsAreCheckedWithALine) {
              bad_case{"args = [{ pos = 1, str_pattern = \"x\" }]\n", "unknown key 'str_pattern' in `args`"},
              bad_case{"args = [{ pattern = \"x\" }]\n", "needs `pos`"},
              bad_case{"args = [{ pos = -1, max_int = 0 }]\n", "`args` pos must be"},
-             bad_case{"args = [{ pos = 1 }]\n", "needs `pattern`, `max_int`, `array_items` or `empty`"},
+             bad_case{"args = [{ pos = 1 }]\n", "needs `pattern`, `max_int`, `array_items`, `empty`, or `module` and `name`"},
              bad_case{"args = [{ pos = 1, array_items = 0 }]\n", "array_items must be a positive integer"},
              bad_case{"args = [{ pos = 1, empty = false }]\n", "empty must be true"},
              bad_case{"args = [{ pos = 1, empty = 1 }]\n", "empty must be true"},

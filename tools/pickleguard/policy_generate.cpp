@@ -105,6 +105,10 @@ struct candidate {
     // Constraints on BUILD's dict state under which the inspector's reading
     // holds (its dispatch summaries: nn.Module.__call__ with empty hook tables).
     std::vector<std::string> empty_state_keys, required_state_keys;
+    // For `C.__new__` called through functools.partial (protocol 2's form of
+    // NEWOBJ_EX): it instantiates argument 0, which must be C itself.
+    std::vector<invoked_arg> invokes;
+    std::vector<arg_rule> args;
 };
 
 struct refusal {
@@ -168,6 +172,20 @@ result<policy> load_reviewed(const std::string& path) {
     return parsed;
 }
 
+// A candidate's invokes and args lines (only `C.__new__` entries have them).
+std::string candidate_bounds(const candidate& c) {
+    allow_entry e;
+    e.args = c.args;
+    std::string out = c.args.empty() ? "" : bound_lines(e);
+    if (!c.invokes.empty()) {
+        out += "invokes = [";
+        for (std::size_t i = 0; i < c.invokes.size(); ++i)
+            out += std::string(i ? ", " : "") + "{ arg = " + std::to_string(c.invokes[i].arg) + ", use = " +
+                   (c.invokes[i].use == uses::instantiate ? "\"new\"" : "\"call\"") + " }";
+        out += "]\n";
+    }
+    return out;
+}
 // One reviewed entry as policy text, every key it has, in a fixed order.
 std::string reviewed_text(const allow_entry& e, const std::string& note) {
     std::string out = "\n[[allow]]\nmodule = " + toml_string(e.module) + "\nname = " + toml_string(e.name) +
@@ -258,12 +276,35 @@ int run_policy_generate(const generate_args& args) {
     std::vector<refusal> refused;
     for (const auto& r : doc["refused"]) refused.push_back({r["module"], r["name"], r["reason"]});
     for (const auto& e : doc["entries"]) {
-        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}};
+        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}, {}};
         for (const auto& call : e["calls"]) c.calls.emplace_back(call[0].get<std::string>(), call[1].get<std::string>());
         if (e.contains("empty_state_keys")) c.empty_state_keys = e["empty_state_keys"].get<std::vector<std::string>>();
         if (e.contains("required_state_keys"))
             c.required_state_keys = e["required_state_keys"].get<std::vector<std::string>>();
-        if (const known_global* k = dangerous(kb, c.module, c.name)) {
+        if (e.contains("invokes"))
+            for (const auto& v : e["invokes"]) {
+                invoked_arg ia;
+                ia.arg = v["arg"].get<std::size_t>();
+                ia.use = use_bit(v["use"].get<std::string>());
+                c.invokes.push_back(ia);
+            }
+        if (e.contains("args"))
+            for (const auto& v : e["args"]) {
+                arg_rule r;
+                r.pos = v["pos"].get<std::size_t>();
+                r.global_module = v.value("module", std::string{});
+                r.global_name = v.value("name", std::string{});
+                c.args.push_back(std::move(r));
+            }
+        // functools.partial, which the knowledge base names for hiding the
+        // callable it binds: the judge calls a partial only as the call of a
+        // named global it binds (rule exact-partial, that global's entry and
+        // bounds), and refuses every other partial, so the entry hides none.
+        // Admitted for the protocol-2 form of NEWOBJ_EX (the inspector writes
+        // it only with a `C.__new__` entry), with no reference use.
+        const bool exact_partial = c.kind == "exact-partial" && c.module == "functools" && c.name == "partial" &&
+                                   c.calls.empty() && c.uses == std::vector<std::string>{"call", "build"};
+        if (const known_global* k = exact_partial ? nullptr : dangerous(kb, c.module, c.name)) {
             refused.push_back({c.module, c.name, "the knowledge base names it (" + kb_reason(*k) + ")"});
             continue;
         }
@@ -325,7 +366,7 @@ int run_policy_generate(const generate_args& args) {
                                (c.empty_state_keys.empty() ? "" : "empty_state_keys = " + toml_array(c.empty_state_keys) + "\n") +
                                (c.required_state_keys.empty() ? ""
                                                               : "required_state_keys = " + toml_array(c.required_state_keys) + "\n") +
-                               "note = " + toml_string(c.note) + "\n"});
+                               candidate_bounds(c) + "note = " + toml_string(c.note) + "\n"});
     }
     std::sort(entries.begin(), entries.end(), by_name);
 

@@ -1792,6 +1792,59 @@ def _analyse_class(cls, scanner):
     return uses, note, calls
 
 
+# functools.partial, for the protocol-2 form of NEWOBJ_EX (partial_new_entry).
+# The judge calls a partial made from a named global and constants the call
+# of that global it is (rule exact-partial: the global's own entry, its bounds
+# and invokes, with the combined arguments); any other partial (of a computed
+# value, held where other code could call it, re-BUILT with another func) is
+# call-of-computed-value. So the entry lets through no callable the policy
+# does not allow by name; the C++ side admits it past the knowledge base,
+# which names partial for hiding the callable, for that reason only.
+EXACT_PARTIAL_ENTRY = {
+    "module": "functools", "name": "partial", "kind": "exact-partial", "uses": ["call", "build"], "calls": [],
+    "note": "Protocol-2 pickles of classes with __getnewargs_ex__ call functools.partial(C.__new__, C, *args, "
+            "**kwargs) (reduce_newobj in CPython's typeobject.c, below protocol 4). Judged as the call it makes "
+            "(rule exact-partial): only a partial of a named global the policy allows, made from constants and "
+            "never handed on, is called; any other partial is refused.",
+}
+
+
+def partial_new_entry(cls, modname, attr, uses, calls):
+    """The entry for `C.__new__` called through functools.partial, or None.
+
+    Below protocol 4, object.__reduce_ex__ pickles an instance whose
+    __getnewargs_ex__ returns keywords as functools.partial(C.__new__, C,
+    *args, **kwargs)() (reduce_newobj in typeobject.c; NEWOBJ_EX needs
+    protocol 4): the same `C.__new__(C, *args, **kwargs)` NEWOBJ_EX runs, which
+    the class's "new" was read for. With another class as its first argument
+    `cls.m()` in that code would be the other class's m, not what was read:
+    the entry pins argument 0 to C itself (args module/name) and says it
+    instantiates it (invokes new), so what it makes is judged as C's instance."""
+    if "new" not in uses:
+        return None
+    owner, getnewargs_ex = owner_of(cls, "__getnewargs_ex__")
+    if owner is None or owner is object or not isinstance(getnewargs_ex, types.FunctionType):
+        return None
+    new_owner, new = owner_of(cls, "__new__")
+    fn = new.__func__ if isinstance(new, staticmethod) else new
+    # A native __new__ (object's) is pickled under its owner's name, not this
+    # entry's. partial's argument is a reference to it (the judge counts it
+    # so); a reference may be called with no arguments (defaultdict), which
+    # must raise TypeError binding cls before any of its code runs.
+    if not isinstance(fn, types.FunctionType) or required_positional(fn) < 1:
+        return None
+    return {"module": modname, "name": f"{attr}.__new__", "kind": "function", "uses": ["call", "reference"],
+            "calls": sorted([list(c) for c in calls]),
+            "invokes": [{"arg": 0, "use": "new"}], "args": [{"pos": 0, "module": modname, "name": attr}],
+            "note": ("" if new_owner is cls else f"{new_owner.__qualname__}.__new__ (inherited) as ") +
+                    f"{attr}.__new__, called through functools.partial("
+                    f"{attr}.__new__, {attr}, *args, **kwargs): how protocol 2 pickles the NEWOBJ_EX of a class "
+                    f"with __getnewargs_ex__ ({owner.__qualname__}.__getnewargs_ex__). It runs what NEWOBJ of "
+                    f"{attr} runs, read for that entry; argument 0 must be {attr} itself (args), which it "
+                    "instantiates (invokes). Reference: as partial's argument; called without arguments it "
+                    "raises TypeError (cls is required) before running anything."}
+
+
 def required_positional(fn):
     """How many positional parameters of a plain function have no default."""
     if not isinstance(fn, types.FunctionType):
@@ -1962,6 +2015,11 @@ def main(argv):
                         continue
                     if isinstance(obj, type):
                         uses, note, calls, extra = analyse_class(obj, scanner)
+                        bound_new = partial_new_entry(obj, modname, attr, uses, calls)
+                        if bound_new is not None:
+                            doc["entries"].append(bound_new)
+                            if not any(e["module"] == "functools" and e["name"] == "partial" for e in doc["entries"]):
+                                doc["entries"].append(EXACT_PARTIAL_ENTRY)
                     else:
                         uses, note, calls = analyse_function(obj, scanner)
                 except Refused as r:

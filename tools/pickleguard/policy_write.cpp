@@ -63,6 +63,8 @@ std::string bound_lines(const allow_entry& e) {
             if (r.max_int) out += ", max_int = " + std::to_string(*r.max_int);
             if (r.array_items) out += ", array_items = " + std::to_string(*r.array_items);
             if (r.empty) out += ", empty = true";
+            if (r.pins_global())
+                out += ", module = " + toml_string(r.global_module) + ", name = " + toml_string(r.global_name);
             out += " }";
         }
         out += "]\n";

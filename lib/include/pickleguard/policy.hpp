@@ -50,9 +50,11 @@
 // the argument is a str or bytes constant, an ndarray the judge read whole
 // (built in the stream, its one BUILD judged before the call) holding
 // exactly that many items, `empty = true` an empty container nothing in the
-// stream fills. With any of them, keyword
-// arguments are refused (which parameter a keyword binds is the callee's
-// code) and so are arguments computed while loading:
+// stream fills, and `module` with `name` requires that named global itself
+// (and the argument to be given). With min_args, max_args, a pattern, a
+// max_int, array_items or empty, keyword arguments are refused (which
+// parameter a keyword binds is the callee's code); with any of them,
+// arguments computed while loading are:
 //
 //     [[allow]]
 //     module = "_codecs"
@@ -75,6 +77,13 @@
 //     uses = ["call"]
 //     min_args = 2
 //     args = [{ pos = 1, array_items = 1 }]  # one item to read, not a zero-size array
+//
+//     [[allow]]                           # functools.partial(Symbol.__new__, Symbol, 'x', **assumptions)()
+//     module = "sympy.core.symbol"        # at protocol 2: the NEWOBJ_EX it stands for, only of Symbol
+//     name = "Symbol.__new__"
+//     uses = ["call"]
+//     invokes = [{ arg = 0, use = "new" }]
+//     args = [{ pos = 0, module = "sympy.core.symbol", name = "Symbol" }]
 //
 //     auto p = pickleguard::load_shipped_policy("default");
 //     auto q = pickleguard::load_policy_file("team.toml");
@@ -185,6 +194,10 @@ struct arg_rule {
     // _rebuild_parameter stores its backward_hooks argument as the
     // parameter's hooks, which backward() calls with the gradient.
     bool empty = false;
+    // Non-empty: the argument must be this named global itself, given by
+    // position (`C.__new__(C, ...)`: the class whose __new__ reading holds).
+    std::string global_module, global_name;
+    bool pins_global() const { return !global_name.empty(); }
     bool operator==(const arg_rule&) const = default;
 };
 

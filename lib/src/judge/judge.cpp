@@ -394,7 +394,7 @@ private:
         const allow_entry* entry = p_.find(gn.module, gn.name);
         if (a.keywords && !g_.items(*a.keywords).empty() && entry &&
             (entry->max_int_arg || !entry->str_arg_pattern.empty() || entry->max_int_bytes || entry->max_iter_len ||
-             entry->has_position_bounds()))
+             keyword_sensitive(*entry)))
             a.unknown = true;  // a keyword's value may be replaced after the call (plain_keywords)
         add(rule::exact_partial, severity::info,
             opcode_name(e.opcode) + " calls a functools.partial of " + qualified(gn.module, gn.name) +
@@ -1193,7 +1193,7 @@ private:
     // obj=...)), and which one it binds is the callee's code: refused.
     void check_positions(const event& e, const global_name& gn, const allow_entry& entry, const call_args& a) {
         const std::size_t n = a.positional.size();
-        if (a.keywords && !g_.items(*a.keywords).empty())
+        if (a.keywords && !g_.items(*a.keywords).empty() && keyword_sensitive(entry))
             argument_finding(e, gn, entry, "keyword arguments", std::to_string(g_.items(*a.keywords).size() / 2) + " of them",
                              "only positional arguments (its bounds name arguments by position: min_args, max_args, args",
                              a.via, rule::argument_not_allowed);
@@ -1205,10 +1205,24 @@ private:
                              "at most " + std::to_string(*entry.max_args) + " (max_args", a.via, rule::argument_not_allowed);
         for (std::size_t r = 0; r < entry.args.size(); ++r) {
             const arg_rule& rule = entry.args[r];
-            if (rule.pos >= n) continue;  // the callable's default, not the stream's (min_args requires it)
-            value_ref v = a.positional[rule.pos];
             const std::string label = "argument " + std::to_string(rule.pos);
             const std::string at = " (args pos " + std::to_string(rule.pos);
+            const std::string pinned = qualified(rule.global_module, rule.global_name);
+            if (rule.pins_global() && rule.pos >= n)
+                // Left out, the parameter is bound by a keyword or its default:
+                // not the global the entry's reading assumed.
+                argument_finding(e, gn, entry, label, "not given by position",
+                                 "only the global " + pinned + " there" + at + " module, name", a.via,
+                                 rule::argument_not_allowed);
+            if (rule.pos >= n) continue;  // the callable's default, not the stream's (min_args requires it)
+            value_ref v = a.positional[rule.pos];
+            if (rule.pins_global()) {
+                auto i = named_index(v);
+                if (!i || named(*i).module != rule.global_module || named(*i).name != rule.global_name)
+                    argument_finding(e, gn, entry, label, describe(v),
+                                     "only the global " + pinned + " there" + at + " module, name", a.via,
+                                     rule::argument_not_allowed);
+            }
             if (!rule.pattern.empty()) {
                 value_kind k = g_.kind(v);
                 bool text = k == value_kind::str || k == value_kind::bytes;
@@ -1246,6 +1260,17 @@ private:
                                          std::to_string(*rule.max_int) + at + " max_int",
                                      a.via, rule::call_cost_exceeded);
         }
+    }
+    // Whether a keyword argument could bind a parameter the entry bounds:
+    // counts (min_args, max_args) and values (pattern, max_int) are by
+    // position. A pinned global is not: it must be given by position, and a
+    // keyword for the same parameter is then a TypeError.
+    static bool keyword_sensitive(const allow_entry& entry) {
+        return entry.min_args || entry.max_args ||
+               std::any_of(entry.args.begin(), entry.args.end(),
+                           [](const arg_rule& r) {
+                               return !r.pattern.empty() || r.max_int.has_value() || r.array_items.has_value() || r.empty;
+                           });
     }
     // What in `v` is not an integer within `bound` (either sign), nested in
     // tuples and lists (a shape); empty when nothing. Anything else is

@@ -365,8 +365,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                     const toml::table* rt = item2.as_table();
                     const std::string item_at = where(origin, item2);
                     if (!rt) return usage_error(item_at, "each `args` item must be a table");
-                    if (auto k = unknown_key(*rt, {"pos", "pattern", "max_int", "array_items", "empty"}, origin, key_at); !k.empty())
-                        return usage_error(key_at, "unknown key '" + k + "' in `args` (expected pos, pattern, max_int, array_items, empty)");
+                    if (auto k = unknown_key(*rt, {"pos", "pattern", "max_int", "array_items", "empty", "module", "name"}, origin, key_at); !k.empty())
+                        return usage_error(key_at, "unknown key '" + k + "' in `args` (expected pos, pattern, max_int, array_items, empty, module, name)");
                     arg_rule rule;
                     const toml::node* pos = rt->get("pos");
                     if (!pos) return usage_error(item_at, "each `args` item needs `pos`, the position of the argument it bounds");
@@ -401,8 +401,19 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                         if (!v || !v->get()) return usage_error(where(origin, *m), "`args` empty must be true (or left out)");
                         rule.empty = true;
                     }
-                    if (rule.pattern.empty() && !rule.max_int && !rule.array_items && !rule.empty)
-                        return usage_error(item_at, "an `args` item needs `pattern`, `max_int`, `array_items` or `empty`");
+                    {
+                        auto gm = (*rt)["module"].value<std::string>();
+                        auto gname = (*rt)["name"].value<std::string>();
+                        if (rt->get("module") || rt->get("name")) {
+                            if (!gm || !gname || gm->empty() || gname->empty())
+                                return usage_error(item_at, "an `args` item that pins a global needs both `module` and "
+                                                            "`name`, non-empty strings (the global the argument must be)");
+                            rule.global_module = *gm;
+                            rule.global_name = *gname;
+                        }
+                    }
+                    if (rule.pattern.empty() && !rule.max_int && !rule.array_items && !rule.empty && !rule.pins_global())
+                        return usage_error(item_at, "an `args` item needs `pattern`, `max_int`, `array_items`, `empty`, or `module` and `name`");
                     e.args.push_back(std::move(rule));
                 }
             }
@@ -571,7 +582,12 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                             r.pattern = "(?:" + r.pattern + ")|(?:" + b.pattern + ")";
                         if (r.array_items != b.array_items) r.array_items.reset();
                         r.empty = r.empty && b.empty;
-                        if (!r.pattern.empty() || r.max_int || r.array_items || r.empty) both.push_back(std::move(r));
+                        // A pinned global stays pinned only when both pin the same one.
+                        if (r.global_module != b.global_module || r.global_name != b.global_name) {
+                            r.global_module.clear();
+                            r.global_name.clear();
+                        }
+                        if (!r.pattern.empty() || r.max_int || r.array_items || r.empty || r.pins_global()) both.push_back(std::move(r));
                     }
                 first.args = std::move(both);
                 if (e.str_arg_pattern.empty()) first.str_arg_pattern.clear();

@@ -878,6 +878,51 @@ class CalledByMeta(enum.Enum, metaclass=_CallMeta):
     ONE = 1
 
 
+# --- __getnewargs_ex__: protocol 2 pickles partial(C.__new__, C, *args, **kw)() --
+class NamedWithOptions:
+    """__getnewargs_ex__ with keywords and a __new__ that only stores (sympy's
+    Symbol): allowed new + build, and NamedWithOptions.__new__ allowed as a
+    call pinned to the class (functools.partial allowed with it)."""
+
+    def __new__(cls, name, **options):
+        obj = object.__new__(cls)
+        obj.name = name
+        obj.options = options
+        return obj
+
+    def __getnewargs_ex__(self):
+        return (self.name,), self.options
+
+
+class NamedEvaluates:
+    """The same shape, but __new__ evaluates its name: the class is refused,
+    and no NamedEvaluates.__new__ entry is written."""
+
+    def __new__(cls, name, **options):
+        return eval(name)
+
+    def __getnewargs_ex__(self):
+        return ("x",), {"a": 1}
+
+
+class NamedWithoutOptions:
+    """A Python __new__ but no __getnewargs_ex__: pickled by NEWOBJ at every
+    protocol, so no NamedWithoutOptions.__new__ entry."""
+
+    def __new__(cls, name=""):
+        obj = object.__new__(cls)
+        obj.name = name
+        return obj
+
+
+class NamedNativeNew:
+    """__getnewargs_ex__ but object's own __new__: protocol 2 pickles
+    partial(object.__new__, ...), named by object, not by this class: no entry."""
+
+    def __getnewargs_ex__(self):
+        return (), {"a": 1}
+
+
 # --- torch.nn.Module.__call__ (a dispatch summary): only with python3-torch --
 try:
     import torch.nn as _nn
