@@ -138,6 +138,10 @@ NO_HOOKS_BOUND = ("pytorch", r"args = \[\{ pos = 2, empty = true \}\]\n", "")
 PARAM = ("torch._utils", "_rebuild_parameter")
 ORDERED_DICT = g("collections", "OrderedDict") + b")R"
 HOOK = b"K\x00" + g("builtins", "bytes") + b"s"  # bytes(grad): an allowed reference, called by backward()
+NO_TENSOR_HOOKS_BOUND = ("pytorch", r"(name = \"_rebuild_tensor_v2\"\n(?:.*\n)*?)args = \[\{ pos = 5, empty = true \}\]\n",
+                         r"\1")
+PARAMETER_BUILDS = ("pytorch", r'(name = "Parameter"\nuses = \[)"reference"\]', r'\1"new", "build", "reference"]')
+INT0, TRUE = b"K\x00", b"\x88"
 BIG_TUPLE = b"(" + b"K\x01" * 1000 + b"t"
 ENTRY_ATTACKS = [
     ("hash_called_by_reduce", g("builtins", "hash") + tup(BIG_TUPLE) + b"R", GENSIM_POLICIES, HASH_CALLABLE),
@@ -174,6 +178,17 @@ ENTRY_ATTACKS = [
     ("re_compile_as_defaultdict_factory", g("collections", "defaultdict") + tup(g(*RE)) + b"R", NLTK_POLICIES, None),
     ("parameter_backward_hooks_hold_a_reference",
      g(*PARAM) + tup(NONE, b"\x88", EMPTY_DICT + HOOK) + b"R", TORCH_POLICIES, NO_HOOKS_BOUND),
+    ("tensor_v2_backward_hooks_hold_a_reference",
+     g("torch._utils", "_rebuild_tensor_v2") + tup(NONE, INT0, b")", b")", TRUE, EMPTY_DICT + HOOK) + b"R",
+     TORCH_POLICIES, NO_TENSOR_HOOKS_BOUND),
+    # NEWOBJ Parameter() then BUILD (requires_grad, _, backward_hooks): Tensor.__setstate__ sets the hooks
+    ("parameter_newobj_build_state_sets_backward_hooks",
+     g("torch.nn.parameter", "Parameter") + b")\x81" + tup(TRUE, NONE, EMPTY_DICT + HOOK) + b"b", TORCH_POLICIES,
+     PARAMETER_BUILDS),
+    # the numpy-data path to a tensor with data but no storage (index tensors for _rebuild_sparse_tensor)
+    ("device_tensor_from_numpy_makes_a_tensor_without_a_storage",
+     g("torch._utils", "_rebuild_device_tensor_from_numpy") + tup(NONE, NONE, text("cpu"), TRUE) + b"R",
+     TORCH_POLICIES, None),
     ("parameter_backward_hooks_ordered_dict_filled_after_the_call",
      g(*PARAM) + b"(" + NONE + b"\x88" + ORDERED_DICT + b"\x94" + b"tR" + b"h\x00" + HOOK + b"0", TORCH_POLICIES,
      NO_HOOKS_BOUND),
@@ -185,6 +200,8 @@ CONTROLS = [
      + b"R", PANDAS_POLICIES),
     ("ufunc_reference", g(UMATH, "log1p"), UFUNC_POLICIES),
     ("hash_reference_as_word2vec_stores_it", g("builtins", "hash"), GENSIM_POLICIES),
+    ("tensor_v2_as_torch_writes_it", g("torch._utils", "_rebuild_tensor_v2")
+     + tup(NONE, INT0, b")", b")", b"\x89", ORDERED_DICT) + b"R", TORCH_POLICIES),
     ("parameter_as_torch_writes_it", g(*PARAM) + tup(NONE, b"\x88", ORDERED_DICT) + b"R", TORCH_POLICIES),
     ("re_compile_as_nltk_writes_it", g(*RE) + tup(text(".*ed$"), b"K\x20") + b"R", NLTK_POLICIES),
     ("re_compile_number_pattern_ignorecase", g(*RE) + tup(text(r"^-?[0-9]+(\.[0-9]+)?$"), b"K\x22") + b"R",
