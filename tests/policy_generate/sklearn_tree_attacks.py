@@ -136,24 +136,28 @@ def real_forest_with_root_child(child):
 
 # (technique, pickle); each body is wrapped in protocol 4 unless it is a whole pickle already
 ATTACKS = [
-    # (crash) apply() follows the root's left child to node 10**9 of 3: a read past the node array
-    ("child_index_past_node_count", tree([(10 ** 9, 2, 0), (-1, -1, -2), (-1, -1, -2)])),
+    # (crash) apply() follows the root's left child to node 10**9 of 4: a read past the node array (every
+    # other node has its one parent, so only the child's range tells)
+    ("child_index_past_node_count", tree([(10 ** 9, 1, 0), (2, 3, 1), (-1, -1, -2), (-1, -1, -2)])),
     # (crash: apply() loops forever) node 1's left child is the root: a cycle
-    ("child_points_back_to_parent", tree([(1, 4, 1), (0, 3, 0), (-1, -1, -2), (-1, -1, -2), (-1, -1, -2)],
-                                         max_depth=2)),
+    ("child_points_back_to_parent", tree([(1, 2, 1), (0, 3, 0), (-1, -1, -2), (-1, -1, -2)], max_depth=2)),
     # a node that is its own child: apply() stays on it
     ("child_points_to_itself", tree([(1, 2, 0), (1, 3, 0), (-1, -1, -2), (-1, -1, -2)], max_depth=2)),
     # a negative child other than TREE_LEAF: nodes[-5], before the array
-    ("child_index_negative", tree([(-5, 2, 0), (-1, -1, -2), (-1, -1, -2)], max_depth=1)),
+    ("child_index_negative", tree([(-5, 1, 0), (2, 3, 1), (-1, -1, -2), (-1, -1, -2)], max_depth=2)),
     # a split node whose right child is TREE_LEAF: apply() goes to nodes[-1] for X > threshold
     ("split_node_with_one_leaf_child", tree([(1, -1, 0), (-1, -1, -2)], max_depth=1)),
     # (crash) feature 10**8 of a 2-feature X: apply() reads past the samples
     ("feature_past_n_features", tree([(1, 2, 10 ** 8), (-1, -1, -2), (-1, -1, -2)])),
     ("feature_negative", tree([(1, 2, -3), (-1, -1, -2), (-1, -1, -2)])),
-    # node_count says 100 of a 3-node array (Tree's _resize_c clamps it, but the tree is not what sklearn wrote)
-    ("node_count_larger_than_nodes", tree(node_count=100)),
-    # node_count 1 of 3: nodes 1 and 2 lie past node_count (compute_feature_importances walks 1)
-    ("node_count_smaller_than_nodes", tree(node_count=1)),
+    # node_count says 100 of a 3-node array, values sized for 100 (Tree's _resize_c clamps node_count, but
+    # the tree is not what sklearn wrote)
+    ("node_count_larger_than_nodes", tree(node_count=100, values=float_array((100, 1, 2)))),
+    # node_count 1 of 3 leaves: nodes 1 and 2 lie past node_count, where nothing reads them
+    ("node_count_smaller_than_nodes", tree([(-1, -1, -2)] * 3, node_count=1, values=float_array((1, 1, 2)))),
+    # not what sklearn writes: a node with two parents, a node no split names
+    ("node_with_two_parents", tree([(1, 2, 0), (2, 3, 1), (-1, -1, -2), (-1, -1, -2)], max_depth=2)),
+    ("node_no_split_names", tree([(-1, -1, -2), (-1, -1, -2)], max_depth=0)),
     ("node_count_zero_no_root", tree(node_count=0, rows=[], max_depth=0)),
     # decision_path() allocates n_samples x (1 + max_depth) = n_samples slots and writes 2 per sample
     ("max_depth_smaller_than_tree", tree(DEEP, max_depth=0)),

@@ -1288,16 +1288,15 @@ private:
             const std::int64_t left = load_int(nodes.data, at, 8, order), right = load_int(nodes.data, at + 8, 8, order);
             const std::int64_t feature = load_int(nodes.data, at + 16, 8, order);
             if (left == -1 && right == -1) continue;  // a leaf (TREE_LEAF); its feature is never read
-            if (left == -1 || right == -1)
-                return bad(where + "'s children (" + std::to_string(left) + ", " + std::to_string(right) + ")",
-                           "a split node has two children and a leaf none: apply() goes to right_child whenever "
-                           "left_child is not -1 (TREE_LEAF), so a -1 there reads nodes[-1], before the array");
             for (std::int64_t child : {left, right}) {
                 if (child <= i || child >= *node_count)
-                    return bad(where + "'s child " + std::to_string(child),
-                               "a child comes after its parent and below node_count = " + std::to_string(*node_count) +
-                                   ": apply() follows it with no bounds check (past node_count it reads past the node "
-                                   "array; at or before its parent it makes a cycle, and apply() loops forever)");
+                    return bad(where + "'s child " + std::to_string(child) + " (of " + std::to_string(left) + ", " +
+                                   std::to_string(right) + ")",
+                               "a split node's two children come after it and below node_count = " +
+                                   std::to_string(*node_count) + ", and a leaf has -1 (TREE_LEAF) for both: apply() "
+                                   "follows right_child whenever left_child is not -1, with no bounds check (past "
+                                   "node_count or at -1 it reads outside the node array; at or before its parent it "
+                                   "makes a cycle, and apply() loops forever)");
                 if (depth[static_cast<std::size_t>(child)] != kUnreached)
                     return bad(where + "'s child " + std::to_string(child),
                                "another split node names the same child: sklearn writes a tree, each node the child of one");
