@@ -119,19 +119,27 @@ def protocol5_stump(rows=STUMP):
                 values=frombuffer((len(rows), 1, 2), F8, b"\x00" * (16 * len(rows))))
 
 
-def real_forest_with_root_child(child):
-    """random_forest_p4.pkl as sklearn wrote it, with its first tree's root's left_child set to `child`."""
-    data = bytearray((FIXTURES / "random_forest_p4.pkl").read_bytes())
+def first_node_array():
+    """The bytes of the first Tree's nodes in random_forest_p4.pkl (the first bytes after the node dtype)."""
     seen_node_dtype = False
-    for op, arg, pos in pickletools.genops(bytes(data)):  # reads opcodes, runs nothing
+    for op, arg, pos in pickletools.genops((FIXTURES / "random_forest_p4.pkl").read_bytes()):  # runs nothing
         if op.name.endswith("UNICODE") and arg == "V56":
             seen_node_dtype = True
         elif seen_node_dtype and op.name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8") and len(arg) % 56 == 0:
-            start = pos + 1 + {"SHORT_BINBYTES": 1, "BINBYTES": 4, "BINBYTES8": 8}[op.name]
-            assert bytes(data[start:start + len(arg)]) == arg
-            data[start:start + 8] = struct.pack("<q", child)
-            return bytes(data)
+            return arg
     raise SystemExit("random_forest_p4.pkl holds no node array")
+
+
+def real_forest_with_root_child(child, name="random_forest_p4.pkl"):
+    """A real random forest fixture as sklearn wrote it, its first tree's root's left_child set to `child`
+    (random_forest.joblib holds the same first tree, its bytes after its NumpyArrayWrapper's BUILD)."""
+    data = bytearray((FIXTURES / name).read_bytes())
+    nodes = first_node_array()
+    start = bytes(data).find(nodes)
+    if start < 0 or bytes(data).count(nodes) != 1:
+        raise SystemExit(f"{name} does not hold the first tree's nodes once")
+    data[start:start + 8] = struct.pack("<q", child)
+    return bytes(data)
 
 
 # (technique, pickle); each body is wrapped in protocol 4 unless it is a whole pickle already
@@ -189,6 +197,8 @@ ATTACKS = [
     ("protocol5_child_index_past_node_count", protocol5_stump([(1000, 2, 0), (-1, -1, -2), (-1, -1, -2)])),
     # the real random forest fixture, its first tree's root pointing at node 2**40
     ("real_forest_child_index_past_node_count", real_forest_with_root_child(2 ** 40)),
+    # the same in the real joblib fixture: joblib reads the node bytes after the wrapper's BUILD
+    ("real_joblib_forest_child_index_past_node_count", real_forest_with_root_child(2 ** 40, "random_forest.joblib")),
     # the same, its root's left child the root itself
     ("real_forest_root_is_its_own_child", real_forest_with_root_child(0)),
 ]
