@@ -224,8 +224,10 @@ struct allow_entry {
 //                         entry's `state` names the checker: numpy's _reconstruct and _mareconstruct
 //   "sklearn-tree":       sklearn.tree._tree.Tree(n_features, n_classes, n_outputs) then {max_depth, node_count,
 //                         nodes, values}: the arrays' elements read (child indices, features, depth, shapes)
-inline constexpr std::array<std::string_view, 5> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
-                                                                "numpy-subtype", "sklearn-tree"};
+//   "scipy-sparse":       the __dict__ of a csr, csc or coo matrix or array: check_format(full_check=True) on
+//                         the elements (indptr from 0 to nnz, never decreasing; indices, row, col in range)
+inline constexpr std::array<std::string_view, 6> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
+                                                                "numpy-subtype", "sklearn-tree", "scipy-sparse"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)

@@ -472,6 +472,7 @@ private:
             {"numpy-masked-array", &judge::check_masked_state},
             {"numpy-subtype", &judge::check_subtype_state},
             {"sklearn-tree", &judge::check_tree_state},
+            {"scipy-sparse", &judge::check_sparse_state},
         };
         static_assert(std::size(kCheckers) == state_checkers.size(), "a checker for each name in state_checkers");
         for (const state_checker& c : kCheckers)
@@ -1314,6 +1315,147 @@ private:
                        "sklearn writes the depth of the deepest node, here " + std::to_string(deepest) +
                            ": decision_path() allocates n_samples x (1 + max_depth) slots and writes each sample's "
                            "path into them, so a tree deeper than max_depth writes past them");
+    }
+
+    // "scipy-sparse": BUILD of the __dict__ of scipy 1.10.1's csr, csc and
+    // coo matrices and arrays (NEWOBJ, no __setstate__). __init__ runs
+    // check_format; unpickling does not, and the first ordinary use
+    // (toarray, dot, a scikit-learn predict) hands indptr, indices, row and
+    // col to native sparsetools, which indexes memory with them unchecked
+    // (a csr_matrix whose indptr points past its indices segfaults in
+    // toarray). The checker accepts what check_format(full_check=True)
+    // accepts of a pruned matrix, read from the arrays' elements.
+    struct sparse_layout {
+        std::string_view name;  // the class, without the _matrix / _array suffix
+        bool compressed;        // csr/csc: indptr + indices; coo: row + col
+        bool rows_major;        // csr: indptr over rows; csc: over columns
+    };
+    void check_sparse_state(const event& e, value_ref made, const allow_entry& entry) {
+        auto bad = [&](const std::string& what, const std::string& why) { native_state_finding(e, entry, what, why); };
+        static constexpr sparse_layout kLayouts[] = {{"csr", true, true}, {"csc", true, false}, {"coo", false, true}};
+        const sparse_layout* layout = nullptr;
+        for (const sparse_layout& l : kLayouts)
+            if (entry.name == std::string(l.name) + "_matrix" || entry.name == std::string(l.name) + "_array") layout = &l;
+        if (!layout)
+            return bad("state", "the scipy-sparse checker reads csr, csc and coo matrices and arrays, not " + entry.name);
+        if (++builds_seen_[made.index()] > 1) return bad("a second state", "scipy writes one per matrix, and this checker reads only the first");
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::dict || !unchanged_since_build(state))
+            return bad("state " + describe(state), "a sparse matrix pickles its __dict__: a dict, not changed after the BUILD");
+        std::optional<value_ref> shape_v, data_v, a_v, b_v, sorted_v, canonical_v;
+        const std::string_view a_key = layout->compressed ? "indptr" : "row", b_key = layout->compressed ? "indices" : "col";
+        auto kv = g_.items(state);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            std::string_view key = g_.kind(kv[i]) == value_kind::str ? g_.text(kv[i]) : std::string_view{};
+            std::optional<value_ref>* slot = nullptr;
+            if (key == "_shape") slot = &shape_v;
+            else if (key == "data") slot = &data_v;
+            else if (key == a_key) slot = &a_v;
+            else if (key == b_key) slot = &b_v;
+            else if (layout->compressed && key == "_has_sorted_indices") slot = &sorted_v;
+            else if (key == (layout->compressed ? "_has_canonical_format" : "has_canonical_format")) slot = &canonical_v;
+            if (key == "maxprint" && g_.kind(kv[i + 1]) == value_kind::integer) continue;
+            if (!slot || *slot)
+                return bad("state key " + describe_scalar(kv[i]),
+                           "the state holds _shape, maxprint, data, " + std::string(a_key) + ", " + std::string(b_key) +
+                               " and the format flags once each, and nothing else");
+            *slot = kv[i + 1];
+        }
+        if (!shape_v || !data_v || !a_v || !b_v)
+            return bad("state", "it lacks one of _shape, data, " + std::string(a_key) + ", " + std::string(b_key));
+        std::optional<bool> sorted, canonical;
+        for (auto [flag, out] : {std::pair{sorted_v, &sorted}, std::pair{canonical_v, &canonical}}) {
+            if (!flag) continue;
+            if (g_.kind(*flag) != value_kind::boolean) return bad("a format flag " + describe(*flag), "it must be a bool");
+            *out = g_.as_bool(*flag);
+        }
+        // _shape: (M, N), non-negative ints (check_shape writes Python ints)
+        if (g_.kind(*shape_v) != value_kind::tuple || g_.items(*shape_v).size() != 2)
+            return bad("_shape " + describe(*shape_v), "a sparse matrix's _shape is a tuple of two ints");
+        std::int64_t dims[2];
+        for (int d = 0; d < 2; ++d) {
+            value_ref dim = g_.items(*shape_v)[static_cast<std::size_t>(d)];
+            if (g_.kind(dim) != value_kind::integer || g_.as_int(dim) < 0 || g_.as_int(dim) > INT64_MAX / 2)
+                return bad("_shape item " + describe_scalar(dim), "each dimension is a non-negative int");
+            dims[d] = g_.as_int(dim);
+        }
+        for (value_ref arr : {*data_v, *a_v, *b_v})
+            if (handed_to_call_.count(arr.index()))
+                return bad("the array " + describe(arr), "it was handed to a call before this BUILD, which may have changed its contents");
+        array_reading ar = read_array(*a_v), br = read_array(*b_v), dr = read_array(*data_v);
+        if (!ar.view) return bad(std::string(a_key) + " " + describe(*a_v), ar.why);
+        if (!br.view) return bad(std::string(b_key) + " " + describe(*b_v), br.why);
+        if (!dr.view) return bad("data " + describe(*data_v), dr.why);
+        const array_view &a = *ar.view, &b = *br.view, &data = *dr.view;
+        // sparsetools is compiled for int32 and int64 indices, one type for both arrays.
+        auto index_array = [&](const array_view& v) {
+            return v.shape.size() == 1 && v.dtype.kind == 'i' && !v.dtype.fields && !v.dtype.subarray &&
+                   (v.dtype.itemsize == 4 || v.dtype.itemsize == 8) && ordered(v.dtype.byteorder);
+        };
+        if (!index_array(a) || !index_array(b) || a.dtype.itemsize != b.dtype.itemsize || a.dtype.byteorder != b.dtype.byteorder)
+            return bad(std::string(a_key) + " and " + std::string(b_key),
+                       "they are 1-d arrays of one index type, int32 or int64, as scipy's get_index_dtype makes them");
+        // data: one number per stored entry (sparsetools' types: bool, ints, floats, complex)
+        const char dk = data.dtype.kind;
+        if (data.shape.size() != 1 || data.dtype.fields || data.dtype.subarray ||
+            (dk != 'b' && dk != 'i' && dk != 'u' && dk != 'f' && dk != 'c'))
+            return bad("data", "it is a 1-d array of bools or numbers, one per stored entry");
+        const std::int64_t nnz = b.shape[0];
+        if (data.shape[0] != nnz)
+            return bad("data", "it holds " + std::to_string(data.shape[0]) + " entries, not len(" + std::string(b_key) +
+                                   ") = " + std::to_string(nnz) + " (check_format: indices and data have the same size)");
+        const std::uint64_t w = a.dtype.itemsize;
+        const char order = a.dtype.byteorder;
+        auto at = [&](const array_view& v, std::int64_t k) {
+            return load_int(v.data, static_cast<std::uint64_t>(k) * w, w, order);
+        };
+        if (layout->compressed) {
+            const std::int64_t major = layout->rows_major ? dims[0] : dims[1], minor = layout->rows_major ? dims[1] : dims[0];
+            if (a.shape[0] != major + 1)
+                return bad("indptr", "it holds " + std::to_string(a.shape[0]) + " offsets, not " +
+                                         std::string(layout->rows_major ? "rows" : "columns") + " + 1 = " +
+                                         std::to_string(major + 1) + " (sparsetools reads indptr[i + 1] for each)");
+            if (at(a, 0) != 0) return bad("indptr[0] " + std::to_string(at(a, 0)), "the first offset is 0");
+            if (at(a, major) != nnz)
+                return bad("indptr[-1] " + std::to_string(at(a, major)),
+                           "the last offset is the number of stored entries, len(indices) = " + std::to_string(nnz) +
+                               ": sparsetools reads indices and data up to it");
+            for (std::int64_t i = 0; i < major; ++i) {
+                const std::int64_t lo = at(a, i), hi = at(a, i + 1);
+                if (hi < lo)
+                    return bad("indptr[" + std::to_string(i + 1) + "] " + std::to_string(hi),
+                               "offsets never decrease (indptr[" + std::to_string(i) + "] is " + std::to_string(lo) +
+                                   "): sparsetools would read indices outside the row");
+                std::int64_t prev = -1;
+                for (std::int64_t jj = lo; jj < hi; ++jj) {
+                    const std::int64_t j = at(b, jj);
+                    if (j < 0 || j >= minor)
+                        return bad("indices[" + std::to_string(jj) + "] " + std::to_string(j),
+                                   "an index lies in [0, " + std::to_string(minor) + "): sparsetools writes out[i * N + "
+                                   "indices[jj]] and reads x[indices[jj]] with no bounds check");
+                    if ((sorted.value_or(false) && j < prev) || (canonical.value_or(false) && j <= prev))
+                        return bad("indices[" + std::to_string(jj) + "] " + std::to_string(j),
+                                   "the state says its indices are sorted (canonical: no duplicates) and they are not; "
+                                   "sparsetools' canonical routines trust it");
+                    prev = j;
+                }
+            }
+        } else {
+            if (a.shape[0] != nnz) return bad("row", "row, col and data hold one item per stored entry, as many each");
+            std::int64_t prev_r = -1, prev_c = -1;
+            for (std::int64_t k = 0; k < nnz; ++k) {
+                const std::int64_t r = at(a, k), c = at(b, k);
+                if (r < 0 || r >= dims[0] || c < 0 || c >= dims[1])
+                    return bad("entry " + std::to_string(k) + " at (" + std::to_string(r) + ", " + std::to_string(c) + ")",
+                               "row and col lie inside _shape (" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +
+                                   "): coo_todense writes out[row * N + col] with no bounds check");
+                if (canonical.value_or(false) && (r < prev_r || (r == prev_r && c <= prev_c)))
+                    return bad("entry " + std::to_string(k),
+                               "the state says has_canonical_format (sorted by row, then col, no duplicates) and it is not");
+                prev_r = r;
+                prev_c = c;
+            }
+        }
     }
 
     // ---- calls: what the callee is given, and what it calls in turn --------
