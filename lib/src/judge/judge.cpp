@@ -1449,9 +1449,11 @@ private:
                     return bad("entry " + std::to_string(k) + " at (" + std::to_string(r) + ", " + std::to_string(c) + ")",
                                "row and col lie inside _shape (" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +
                                    "): coo_todense writes out[row * N + col] with no bounds check");
-                if (canonical.value_or(false) && (r < prev_r || (r == prev_r && c <= prev_c)))
+                // scipy 1.10.1's _sum_duplicates sorts with np.lexsort((row, col)): by col, then row.
+                if (canonical.value_or(false) && (c < prev_c || (c == prev_c && r <= prev_r)))
                     return bad("entry " + std::to_string(k),
-                               "the state says has_canonical_format (sorted by row, then col, no duplicates) and it is not");
+                               "the state says has_canonical_format (sorted by col, then row, no duplicates, as "
+                               "_sum_duplicates leaves it) and it is not");
                 prev_r = r;
                 prev_c = c;
             }
