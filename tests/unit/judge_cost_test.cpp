@@ -139,8 +139,12 @@ TEST_F(Cost, NewIndexKeywordArgumentsBounded) {
 TEST_F(Cost, SklearnNewObjInstantiatesItsArgument) {
     auto r = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncbuiltins\nbytes\n\x85R.)"));
     ASSERT_NE(find(r, "use-not-allowed", "builtins.bytes"), nullptr) << rules(r);
-    auto ok = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncsklearn.neighbors._kd_tree\nKDTree\n\x85R.)"));
+    auto ok = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncsklearn.metrics._dist_metrics\nEuclideanDistance\n\x85R.)"));
     EXPECT_EQ(ok.verdict, verdict::safe) << rules(ok);
+    // KDTree itself is refused: the knowledge base names it (its idx_array
+    // and node_data reach unchecked Cython queries; docs/policies.md).
+    auto kd = scan("sklearn", pb(R"(\x80\x02csklearn.neighbors._kd_tree\nnewObj\ncsklearn.neighbors._kd_tree\nKDTree\n\x85R.)"));
+    EXPECT_EQ(kd.verdict, verdict::unsafe) << rules(kd);
 }
 
 // An invoked value that was computed while loading cannot be judged.

@@ -111,6 +111,16 @@ struct decoding {
     // first passed that limit. Decoding goes on: our index is not slowed.
     std::uint64_t hash_collisions = 0;
     std::optional<std::uint64_t> hash_collisions_offset;
+    // Bytes a loader read from the stream itself after a BUILD
+    // (decode_options::after_build): the built node's index, the offset just
+    // past the BUILD and how many bytes were skipped there, in stream order.
+    // joblib's array data ends each such span; a state checker that reads an
+    // array's elements finds them here (zero-copy, in the input).
+    struct raw_span {
+        std::uint32_t node;
+        std::uint64_t offset, size;
+    };
+    std::vector<raw_span> raw_after_build;
     bool complete() const { return root.has_value() && !failure; }
 };
 

@@ -264,8 +264,12 @@ struct allow_entry {
 //   "numpy-masked-array": MaskedArray.__setstate__: (version, shape, dtype, is_fortran, data, mask, fill_value)
 //   "numpy-subtype":      the result is an instance of argument 0 (ndarray.__new__(subtype, ...)), whose own
 //                         entry's `state` names the checker: numpy's _reconstruct and _mareconstruct
-inline constexpr std::array<std::string_view, 4> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
-                                                                "numpy-subtype"};
+//   "sklearn-tree":       sklearn.tree._tree.Tree(n_features, n_classes, n_outputs) then {max_depth, node_count,
+//                         nodes, values}: the arrays' elements read (child indices, features, depth, shapes)
+//   "scipy-sparse":       the __dict__ of a csr, csc or coo matrix or array: check_format(full_check=True) on
+//                         the elements (indptr from 0 to nnz, never decreasing; indices, row, col in range)
+inline constexpr std::array<std::string_view, 6> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
+                                                                "numpy-subtype", "sklearn-tree", "scipy-sparse"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)

@@ -1401,6 +1401,7 @@ bool machine::load_build() {
                                  "offset " + std::to_string(frame_end_) + ", not from after the BUILD");
             if (skip > remaining())
                 return fail(error_kind::truncated, "raw data the loader reads after BUILD runs past the end of the input");
+            if (skip > 0) out_.raw_after_build.push_back({inst.index(), pos_, skip});
             pos_ += static_cast<std::size_t>(skip);
         }
         return true;

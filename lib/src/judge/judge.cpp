@@ -254,6 +254,7 @@ private:
                 }
                 if (e.kind == event_kind::build) {
                     ++build_ordinal_;
+                    first_build_at_.try_emplace(t.index(), build_ordinal_);
                     check_native_state(e);
                     build_partial(t, e.operand);
                     check_slot_state(e);
@@ -431,12 +432,23 @@ private:
     static constexpr std::uint8_t kObjectFlags = 0x3f;  // NPY_OBJECT_DTYPE_FLAGS
 
     // What the judge knows of one dtype node once its state is read.
+    // One named field of a structured dtype, for readers of array contents.
+    struct field_facts {
+        std::string_view name;  // into the input (the names tuple's str)
+        std::uint64_t offset = 0, itemsize = 0;
+        char kind = 0;        // numpy's type character; 'V' for a nested structure or subarray
+        char byteorder = '|';  // '<', '>' or '|'
+    };
     struct dtype_facts {
         std::uint64_t itemsize = 0;
         std::uint8_t flags = 0;
         std::uint64_t fields = 0;         // named fields; 0 for an unstructured dtype
         std::uint64_t mask_itemsize = 1;  // numpy.ma.make_mask_descr: one bool per leaf field
         std::uint64_t alignment = 1;
+        char kind = 0;                     // numpy's type character ('i', 'f', 'V', ...)
+        char byteorder = '|';              // '<' or '>' ('=' read as '<': x86_64 and arm64 loaders), '|'
+        bool subarray = false;
+        std::vector<field_facts> field_list;  // in the names tuple's order
         bool list_pickle() const { return (flags & kListPickle) != 0; }
     };
     // A dtype node's facts, or why they are not known.
@@ -464,6 +476,8 @@ private:
             {"numpy-ndarray", &judge::check_ndarray_state},
             {"numpy-masked-array", &judge::check_masked_state},
             {"numpy-subtype", &judge::check_subtype_state},
+            {"sklearn-tree", &judge::check_tree_state},
+            {"scipy-sparse", &judge::check_sparse_state},
         };
         static_assert(std::size(kCheckers) == state_checkers.size(), "a checker for each name in state_checkers");
         for (const state_checker& c : kCheckers)
@@ -475,7 +489,7 @@ private:
             "BUILD gives an object made by " + qualified(entry.module, entry.name) + " " + what + ", which its native " +
                 "__setstate__ would trust: " + why + "; the policy '" + p_.name() + "' (state = \"" + entry.state +
                 "\", entry at " + entry.origin + ") allows only states the judge can read whole and that match what " +
-                "numpy writes (docs/policies.md, \"State that native code trusts\"). Do not load this file unless " +
+                "the library writes (docs/policies.md, \"State that native code trusts\"). Do not load this file unless " +
                 "you trust whoever wrote it",
             &e);
     }
@@ -556,8 +570,10 @@ private:
             at = 1;
         }
         std::uint64_t items = 0;
-        if (check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr, &items))
+        if (check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr, &items)) {
             array_items_[made.index()] = items;
+            arrays_built_[made.index()] = state;  // its elements can be read (read_array)
+        }
     }
     // Arrays whose one BUILD the ndarray checker read whole, and their item
     // counts, for calls that read an array's buffer (args array_items).
@@ -809,6 +825,9 @@ private:
         if (bt->flexible && n > (std::uint64_t{1} << 31)) return fail("its item size is over 2**31");
         dtype_facts f;
         f.flags = bt->flags;
+        f.kind = kind;
+        // Without a BUILD the dtype has the native byte order (numpy.dtype('i8')).
+        f.byteorder = bt->byteorder ? bt->byteorder : n == 1 ? '|' : '<';
         f.itemsize = kind == 'U' ? 4 * n : n;
         f.alignment = kind == 'U' ? 4 : bt->flexible ? 1 : std::max<std::uint64_t>(1, std::min<std::uint64_t>(n, 16));
         if (!state_v) {
@@ -832,7 +851,9 @@ private:
         if (bo.size() != 1 || (order ? bo[0] != order : (bo[0] != '<' && bo[0] != '>' && bo[0] != '=')))
             return fail("its byteorder " + describe_scalar(s[1]) + " is not " +
                         (order ? "'" + std::string(1, order) + "'" : std::string("'<', '>' or '='")) + " for this type");
+        f.byteorder = bo[0] == '=' ? '<' : bo[0];
         const bool subarray = g_.kind(s[2]) != value_kind::none;
+        f.subarray = subarray;
         if (subarray && (kind != 'V' || record)) return fail("only a void type string makes a subarray dtype");
         // elsize and alignment: the type's for flexible types, -1 (ignored by numpy) otherwise.
         std::optional<std::int64_t> elsize = small_int(s[5]), align = small_int(s[6]);
@@ -932,6 +953,9 @@ private:
                 return "field '" + std::string(g_.text(name)) + "' at offset " + std::to_string(start) + " of " +
                        std::to_string(fd.facts->itemsize) + " bytes runs past the item size " + std::to_string(f.itemsize);
             spans.emplace_back(start, start + fd.facts->itemsize);
+            f.field_list.push_back({g_.text(name), start, fd.facts->itemsize,
+                                    fd.facts->fields || fd.facts->subarray ? 'V' : fd.facts->kind,
+                                    fd.facts->byteorder});
             f.flags |= fd.facts->flags & kFromFields;
             f.mask_itemsize += fd.facts->mask_itemsize;
         }
@@ -982,6 +1006,471 @@ private:
         std::optional<std::int64_t> num = small_int(u[1]), den = small_int(u[2]), ev = small_int(u[3]);
         if (!num || *num < 1 || !den || *den != 1 || !ev || *ev != 1) return "datetime metadata is not (unit, num >= 1, 1, 1)";
         return {};
+    }
+
+    // ---- array contents: state that native code indexes memory with ---------
+    //
+    // Some native __setstate__ methods copy arrays from their state into C
+    // structures, and the code that uses the object later follows the
+    // indices in them with no bounds check (sklearn's Tree, below). Their
+    // checkers read the elements. An array is read only when the judge knows
+    // every byte of it before loading: numpy.core.multiarray._reconstruct(
+    // numpy.ndarray, ...) with the one BUILD the numpy-ndarray checker
+    // accepted earlier in the stream, C order and bytes data; protocol 5's
+    // numpy.core.numeric._frombuffer(bytes, dtype, shape, 'C'); or joblib's
+    // NumpyArrayWrapper with the bytes joblib reads after its one BUILD.
+    // Anything else is not read, and the checker refuses it.
+    struct array_view {
+        std::vector<std::int64_t> shape;
+        dtype_facts dtype;
+        std::string_view data;  // prod(shape) x itemsize bytes in C order, a view of the input
+    };
+    struct array_reading {
+        std::optional<array_view> view;
+        std::string why;
+    };
+    std::unordered_map<std::uint32_t, value_ref> arrays_built_;       // ndarray node -> its accepted BUILD state
+    std::unordered_map<std::uint32_t, std::uint64_t> first_build_at_;  // node -> ordinal of its first BUILD
+
+    array_reading read_array(value_ref v) {
+        array_reading r;
+        auto fail = [&](std::string why) {
+            r.view.reset();
+            r.why = std::move(why);
+            return r;
+        };
+        const value_kind k = g_.kind(v);
+        if (k != value_kind::reduce && k != value_kind::newobj)
+            return fail("it is " + describe(v) + ", not an array made in the stream");
+        auto parts = g_.items(v);
+        auto maker = named_index(parts[0]);
+        auto is = [&](std::optional<std::size_t> i, std::string_view module, std::string_view name) {
+            return i && named(*i).module == module && named(*i).name == name;
+        };
+        array_view a;
+        value_ref shape, dtype;
+        if (k == value_kind::reduce && (is(maker, "numpy.core.numeric", "_frombuffer") ||
+                                        is(maker, "numpy._core.numeric", "_frombuffer"))) {
+            // Protocol 5: _frombuffer(buf, dtype, shape, order) is
+            // frombuffer(buf, dtype).reshape(shape, order=order), a view of
+            // an in-band PickleBuffer (bytes, or a bytearray: APPENDS that
+            // grow it after the call raise BufferError, so the graph's final
+            // bytes are the ones the array sees; reshape raises unless they
+            // are exactly prod(shape) items).
+            auto fa = parts.size() > 1 && g_.kind(parts[1]) == value_kind::tuple ? g_.items(parts[1])
+                                                                                  : std::span<const value_ref>{};
+            if (fa.size() != 4) return fail("numpy pickles _frombuffer(buffer, dtype, shape, order)");
+            if (g_.kind(fa[0]) != value_kind::bytes && g_.kind(fa[0]) != value_kind::bytearray)
+                return fail("its buffer is " + describe(fa[0]) + ", not bytes in the stream (an out-of-band buffer is not read)");
+            if (g_.kind(fa[3]) != value_kind::str || g_.text(fa[3]) != "C")
+                return fail("its order is not 'C', the order the library reads");
+            a.data = g_.text(fa[0]);
+            dtype = fa[1];
+            shape = fa[2];
+        } else if (k == value_kind::reduce) {
+            if (!is(maker, "numpy.core.multiarray", "_reconstruct") && !is(maker, "numpy._core.multiarray", "_reconstruct"))
+                return fail("it is made by " + describe(parts[0]) + ", not by numpy's _reconstruct or _frombuffer");
+            auto it = arrays_built_.find(v.index());
+            if (it == arrays_built_.end())
+                return fail("it is not an ndarray whose one BUILD the numpy-ndarray checker accepted before this BUILD");
+            // _reconstruct(subtype, ...): only ndarray's own layout is read.
+            if (parts.size() < 2 || g_.kind(parts[1]) != value_kind::tuple || g_.items(parts[1]).empty() ||
+                !is(named_index(g_.items(parts[1])[0]), "numpy", "ndarray"))
+                return fail("its class is not numpy.ndarray");
+            auto s = g_.items(it->second);
+            const std::size_t at = s.size() == 5 ? 1 : 0;
+            shape = s[at];
+            dtype = s[at + 1];
+            if (small_int(s[at + 2]).value_or(1) != 0)
+                return fail("it is in Fortran order (is_fortran), not the C order the library writes and reads");
+            if (g_.kind(s[at + 3]) != value_kind::bytes)
+                return fail("its data is not bytes (a latin-1 str is not read)");
+            a.data = g_.text(s[at + 3]);
+        } else {
+            // joblib.dump's placeholder: NEWOBJ, one BUILD of its __dict__,
+            // then NumpyUnpickler.load_build reads the array's bytes from the
+            // stream (read/joblib.cpp; decoding::raw_after_build).
+            if (!is(maker, "joblib.numpy_pickle", "NumpyArrayWrapper"))
+                return fail("it is made by " + describe(parts[0]) + ", not by numpy's _reconstruct or _frombuffer or joblib's "
+                            "NumpyArrayWrapper");
+            const applied_ops* ops = g_.applied(v);
+            auto built = first_build_at_.find(v.index());
+            if (!ops || ops->states.size() != 1 || built == first_build_at_.end())
+                return fail("the NumpyArrayWrapper does not have exactly one BUILD before this one");
+            value_ref st = ops->states[0];
+            if (g_.kind(st) != value_kind::dict || g_.builds_before_change(st) >= built->second)
+                return fail("the NumpyArrayWrapper's state is not a dict left as it was at its BUILD");
+            std::optional<value_ref> sub, order, align;
+            auto kv = g_.items(st);
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+                if (g_.kind(kv[i]) != value_kind::str) return fail("a key of the NumpyArrayWrapper's state is not a str");
+                std::string_view key = g_.text(kv[i]);
+                if (key == "subclass") sub = kv[i + 1];
+                else if (key == "shape") shape = kv[i + 1];
+                else if (key == "order") order = kv[i + 1];
+                else if (key == "dtype") dtype = kv[i + 1];
+                else if (key == "numpy_array_alignment_bytes") align = kv[i + 1];
+                else if (key != "allow_mmap") return fail("the NumpyArrayWrapper's state sets '" + std::string(key) + "', which joblib does not write");
+            }
+            if (!sub || !is(named_index(*sub), "numpy", "ndarray"))
+                return fail("the NumpyArrayWrapper's subclass is not numpy.ndarray");
+            if (!order || g_.kind(*order) != value_kind::str || g_.text(*order) != "C")
+                return fail("the NumpyArrayWrapper's order is not 'C'");
+            if (shape == value_ref{} || dtype == value_ref{}) return fail("the NumpyArrayWrapper's state has no shape or dtype");
+            const decoding::raw_span* span = nullptr;
+            for (const decoding::raw_span& rs : d_.raw_after_build)
+                if (rs.node == v.index()) {
+                    if (span) return fail("joblib read raw bytes after more than one BUILD of it");
+                    span = &rs;
+                }
+            if (!span || span->offset + span->size > input_.size())
+                return fail("the judge has no record of the bytes joblib reads after its BUILD");
+            // joblib >= 1.2 (numpy_array_alignment_bytes set): a padding-length byte and the padding, then the data.
+            std::uint64_t pad = 0;
+            if (align && g_.kind(*align) != value_kind::none)
+                pad = 1 + static_cast<std::uint64_t>(input_[static_cast<std::size_t>(span->offset)]);
+            if (pad > span->size) return fail("the bytes joblib reads after its BUILD are shorter than their padding");
+            a.data = std::string_view(reinterpret_cast<const char*>(input_.data()) + span->offset + pad, span->size - pad);
+        }
+        if (g_.kind(shape) != value_kind::tuple || g_.items(shape).size() > kMaxDims)
+            return fail("its shape is not a tuple of at most " + std::to_string(kMaxDims) + " ints");
+        std::uint64_t count = 1;
+        for (value_ref dim : g_.items(shape)) {
+            std::optional<std::int64_t> n = g_.kind(dim) == value_kind::integer ? small_int(dim) : std::nullopt;
+            if (!n || *n < 0) return fail("its shape holds " + describe_scalar(dim) + ", not a non-negative int");
+            if (*n != 0 && count > INT64_MAX / static_cast<std::uint64_t>(*n)) return fail("its size overflows");
+            count *= static_cast<std::uint64_t>(*n);
+            a.shape.push_back(*n);
+        }
+        dtype_reading d = read_dtype(dtype);
+        if (!d.facts) return fail("its dtype: " + d.why);
+        a.dtype = std::move(*d.facts);
+        if (a.dtype.list_pickle() || (a.dtype.flags & 0x01) != 0)  // NPY_ITEM_REFCOUNT: objects
+            return fail("its dtype holds objects, whose items are not bytes the judge can read");
+        if (a.dtype.itemsize != 0 && count > INT64_MAX / a.dtype.itemsize) return fail("its size overflows");
+        if (a.data.size() != count * a.dtype.itemsize)
+            return fail("its data is " + std::to_string(a.data.size()) + " bytes, not prod(shape) x itemsize = " +
+                        std::to_string(count * a.dtype.itemsize));
+        r.view = std::move(a);
+        return r;
+    }
+    // A signed int of `size` bytes (1, 2, 4 or 8) at `at` in `data`, in the
+    // byte order '<' or '>' (the caller checked both bounds).
+    static std::int64_t load_int(std::string_view data, std::uint64_t at, std::uint64_t size, char order) {
+        std::uint64_t x = 0;
+        for (std::uint64_t b = 0; b < size; ++b)
+            x = (x << 8) | static_cast<std::uint8_t>(data[at + (order == '>' ? b : size - 1 - b)]);
+        if (size < 8 && ((x >> (8 * size - 1)) & 1) != 0) x |= ~std::uint64_t{0} << (8 * size);
+        return static_cast<std::int64_t>(x);
+    }
+    static bool ordered(char byteorder) { return byteorder == '<' || byteorder == '>'; }
+
+    // "sklearn-tree": sklearn.tree._tree.Tree(n_features, n_classes,
+    // n_outputs), then Tree.__setstate__({max_depth, node_count, nodes,
+    // values}) as Tree.__reduce__ writes it (sklearn 1.2.1, _tree.pyx).
+    // __cinit__ copies n_outputs class counts from n_classes; __setstate__
+    // checks the nodes' dtype and the values' shape and dtype (converting
+    // other byte orders and bitness), then memcpys both; it never reads a
+    // node. Later use trusts them, compiled with boundscheck=False: apply()
+    // and predict() walk from node 0 along left_child/right_child until
+    // left_child is -1 (TREE_LEAF), reading column `feature` of X; an index
+    // past node_count reads past the node array, one that points back loops
+    // forever; decision_path() writes each sample's path into
+    // n_samples x (1 + max_depth) slots; compute_feature_importances() walks
+    // node_count nodes and adds into n_features slots at each `feature`.
+    static constexpr std::uint64_t kTreeNodeSize = 56;
+    struct tree_node_field {
+        std::string_view name;
+        char kind;
+        std::uint64_t offset;
+    };
+    static constexpr tree_node_field kTreeNodeFields[] = {
+        {"left_child", 'i', 0},  {"right_child", 'i', 8}, {"feature", 'i', 16},         {"threshold", 'f', 24},
+        {"impurity", 'f', 32}, {"n_node_samples", 'i', 40}, {"weighted_n_node_samples", 'f', 48},
+    };
+    void check_tree_state(const event& e, value_ref made, const allow_entry& entry) {
+        auto bad = [&](const std::string& what, const std::string& why) { native_state_finding(e, entry, what, why); };
+        if (++builds_seen_[made.index()] > 1)
+            return bad("a second state", "sklearn writes one per Tree, and this checker reads only the first");
+        auto parts = g_.items(made);
+        if (g_.kind(made) != value_kind::reduce || parts.size() < 2 || g_.kind(parts[1]) != value_kind::tuple ||
+            g_.items(parts[1]).size() != 3)
+            return bad("its constructor arguments",
+                       "Tree.__reduce__ writes the call Tree(n_features, n_classes, n_outputs), which the checker reads");
+        auto args = g_.items(parts[1]);
+        auto int_of = [&](value_ref v) { return g_.kind(v) == value_kind::integer ? small_int(v) : std::nullopt; };
+        const std::optional<std::int64_t> n_features = int_of(args[0]), n_outputs = int_of(args[2]);
+        if (!n_features || *n_features < 1)
+            return bad("n_features " + describe_scalar(args[0]) + " (argument 0 of Tree)",
+                       "it must be a positive int below 2**31: split nodes' features index below it");
+        if (!n_outputs || *n_outputs < 1)
+            return bad("n_outputs " + describe_scalar(args[2]) + " (argument 2 of Tree)", "it must be a positive int below 2**31");
+        // n_classes: __cinit__ reads n_outputs counts (_check_n_classes: a
+        // 1-d int32 or int64 array, converted to intp). An array whose BUILD
+        // comes after the call is still _reconstruct's empty int8 array
+        // there (shape and dtype pinned by the policy): _check_n_classes raises.
+        array_reading nc = read_array(args[1]);
+        if (!nc.view) return bad("n_classes " + describe(args[1]) + " (argument 1 of Tree)", nc.why);
+        const array_view& c = *nc.view;
+        if (c.shape.size() != 1 || c.shape[0] != *n_outputs || c.dtype.kind != 'i' || c.dtype.fields ||
+            c.dtype.subarray || (c.dtype.itemsize != 4 && c.dtype.itemsize != 8) || !ordered(c.dtype.byteorder))
+            return bad("n_classes (argument 1 of Tree)",
+                       "sklearn writes a 1-d int64 (or int32) array of exactly n_outputs = " + std::to_string(*n_outputs) +
+                           " class counts");
+        std::int64_t max_n_classes = 0;
+        for (std::int64_t k = 0; k < *n_outputs; ++k) {
+            std::int64_t n = load_int(c.data, static_cast<std::uint64_t>(k) * c.dtype.itemsize, c.dtype.itemsize, c.dtype.byteorder);
+            if (n < 1 || n > INT32_MAX)
+                return bad("n_classes[" + std::to_string(k) + "] = " + std::to_string(n),
+                           "each output has a positive number of classes (1 for a regressor), below 2**31");
+            max_n_classes = std::max(max_n_classes, n);
+        }
+        // The state: exactly the dict Tree.__getstate__ writes, as it is at this BUILD.
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::dict || !unchanged_since_build(state))
+            return bad("state " + describe(state),
+                       "Tree.__setstate__ takes the dict {max_depth, node_count, nodes, values} Tree.__getstate__ "
+                       "writes, not changed after the BUILD");
+        std::optional<value_ref> max_depth_v, node_count_v, nodes_v, values_v;
+        auto kv = g_.items(state);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            std::string_view key = g_.kind(kv[i]) == value_kind::str ? g_.text(kv[i]) : std::string_view{};
+            std::optional<value_ref>* slot = key == "max_depth" ? &max_depth_v : key == "node_count" ? &node_count_v
+                                           : key == "nodes"     ? &nodes_v     : key == "values"     ? &values_v
+                                                                                                     : nullptr;
+            if (!slot || *slot)
+                return bad("state key " + describe_scalar(kv[i]),
+                           "the state holds each of max_depth, node_count, nodes and values once, and nothing else");
+            *slot = kv[i + 1];
+        }
+        if (!max_depth_v || !node_count_v || !nodes_v || !values_v)
+            return bad("state", "it lacks one of max_depth, node_count, nodes, values");
+        const std::optional<std::int64_t> max_depth = int_of(*max_depth_v), node_count = int_of(*node_count_v);
+        if (!node_count || *node_count < 1)
+            return bad("node_count " + describe_scalar(*node_count_v),
+                       "a fitted tree has at least its root; apply() reads node 0 whatever node_count says");
+        if (!max_depth || *max_depth < 0) return bad("max_depth " + describe_scalar(*max_depth_v), "it must be a non-negative int");
+        // The arrays' contents are read here, at the Tree's BUILD: a call
+        // they were handed to before it could have changed them.
+        for (value_ref arr : {*nodes_v, *values_v})
+            if (handed_to_call_.count(arr.index()))
+                return bad("the array " + describe(arr), "it was handed to a call before this BUILD, which may have changed its contents");
+        array_reading nr = read_array(*nodes_v);
+        if (!nr.view) return bad("nodes " + describe(*nodes_v), nr.why);
+        const array_view& nodes = *nr.view;
+        bool layout = nodes.shape.size() == 1 && nodes.dtype.itemsize == kTreeNodeSize &&
+                      nodes.dtype.field_list.size() == std::size(kTreeNodeFields) && !nodes.dtype.subarray;
+        for (std::size_t i = 0; layout && i < std::size(kTreeNodeFields); ++i) {
+            const field_facts& f = nodes.dtype.field_list[i];
+            const tree_node_field& want = kTreeNodeFields[i];
+            layout = f.name == want.name && f.kind == want.kind && f.offset == want.offset && f.itemsize == 8 &&
+                     f.byteorder == nodes.dtype.field_list[0].byteorder && ordered(f.byteorder);
+        }
+        if (!layout)
+            return bad("nodes",
+                       "sklearn 1.2.1 on a 64-bit machine writes a 1-d array of its Node struct: 56 bytes of left_child, "
+                       "right_child, feature (int64), threshold, impurity (float64), n_node_samples (int64), "
+                       "weighted_n_node_samples (float64) at offsets 0, 8, ... 48, one byte order");
+        if (nodes.shape[0] != *node_count)
+            return bad("node_count " + std::to_string(*node_count),
+                       "the nodes array holds " + std::to_string(nodes.shape[0]) + " nodes; sklearn writes node_count "
+                       "of them, and _get_node_ndarray and compute_feature_importances read node_count nodes");
+        array_reading vr = read_array(*values_v);
+        if (!vr.view) return bad("values " + describe(*values_v), vr.why);
+        const array_view& values = *vr.view;
+        if (values.shape != std::vector<std::int64_t>{*node_count, *n_outputs, max_n_classes} || values.dtype.kind != 'f' ||
+            values.dtype.itemsize != 8 || values.dtype.fields || values.dtype.subarray || !ordered(values.dtype.byteorder))
+            return bad("values", "sklearn writes a float64 array of shape (node_count, n_outputs, max(n_classes)) = (" +
+                                     std::to_string(*node_count) + ", " + std::to_string(*n_outputs) + ", " +
+                                     std::to_string(max_n_classes) + ")");
+        // Every node but the root is the child of exactly one split node
+        // before it (sklearn's builders add children after their parent):
+        // no index past node_count, no cycle, each node's depth known when
+        // it is reached. One allocation: node_count is bounded by the
+        // stream's bytes (56 each).
+        constexpr std::uint32_t kUnreached = UINT32_MAX;
+        std::vector<std::uint32_t> depth(static_cast<std::size_t>(*node_count), kUnreached);
+        depth[0] = 0;
+        std::uint32_t deepest = 0;
+        const char order = nodes.dtype.field_list[0].byteorder;
+        for (std::int64_t i = 0; i < *node_count; ++i) {
+            const std::string where = "node " + std::to_string(i);
+            if (depth[static_cast<std::size_t>(i)] == kUnreached)
+                return bad(where, "no split node before it names it as a child: sklearn's builders add every node but "
+                                  "the root as a child of one node before it");
+            const std::uint64_t at = static_cast<std::uint64_t>(i) * kTreeNodeSize;
+            const std::int64_t left = load_int(nodes.data, at, 8, order), right = load_int(nodes.data, at + 8, 8, order);
+            const std::int64_t feature = load_int(nodes.data, at + 16, 8, order);
+            if (left == -1 && right == -1) continue;  // a leaf (TREE_LEAF); its feature is never read
+            for (std::int64_t child : {left, right}) {
+                if (child <= i || child >= *node_count)
+                    return bad(where + "'s child " + std::to_string(child) + " (of " + std::to_string(left) + ", " +
+                                   std::to_string(right) + ")",
+                               "a split node's two children come after it and below node_count = " +
+                                   std::to_string(*node_count) + ", and a leaf has -1 (TREE_LEAF) for both: apply() "
+                                   "follows right_child whenever left_child is not -1, with no bounds check (past "
+                                   "node_count or at -1 it reads outside the node array; at or before its parent it "
+                                   "makes a cycle, and apply() loops forever)");
+                if (depth[static_cast<std::size_t>(child)] != kUnreached)
+                    return bad(where + "'s child " + std::to_string(child),
+                               "another split node names the same child: sklearn writes a tree, each node the child of one");
+                depth[static_cast<std::size_t>(child)] = depth[static_cast<std::size_t>(i)] + 1;
+                deepest = std::max(deepest, depth[static_cast<std::size_t>(child)]);
+            }
+            if (feature < 0 || feature >= *n_features)
+                return bad(where + "'s feature " + std::to_string(feature),
+                           "a split node's feature is a column of X below n_features = " + std::to_string(*n_features) +
+                               ": apply() reads that column of each sample, and compute_feature_importances() adds into "
+                               "slot `feature` of n_features, with no bounds check");
+        }
+        if (*max_depth != static_cast<std::int64_t>(deepest))
+            return bad("max_depth " + std::to_string(*max_depth),
+                       "sklearn writes the depth of the deepest node, here " + std::to_string(deepest) +
+                           ": decision_path() allocates n_samples x (1 + max_depth) slots and writes each sample's "
+                           "path into them, so a tree deeper than max_depth writes past them");
+    }
+
+    // "scipy-sparse": BUILD of the __dict__ of scipy 1.10.1's csr, csc and
+    // coo matrices and arrays (NEWOBJ, no __setstate__). __init__ runs
+    // check_format; unpickling does not, and the first ordinary use
+    // (toarray, dot, a scikit-learn predict) hands indptr, indices, row and
+    // col to native sparsetools, which indexes memory with them unchecked
+    // (a csr_matrix whose indptr points past its indices segfaults in
+    // toarray). The checker accepts what check_format(full_check=True)
+    // accepts of a pruned matrix, read from the arrays' elements.
+    struct sparse_layout {
+        std::string_view name;  // the class, without the _matrix / _array suffix
+        bool compressed;        // csr/csc: indptr + indices; coo: row + col
+        bool rows_major;        // csr: indptr over rows; csc: over columns
+    };
+    void check_sparse_state(const event& e, value_ref made, const allow_entry& entry) {
+        auto bad = [&](const std::string& what, const std::string& why) { native_state_finding(e, entry, what, why); };
+        static constexpr sparse_layout kLayouts[] = {{"csr", true, true}, {"csc", true, false}, {"coo", false, true}};
+        const sparse_layout* layout = nullptr;
+        for (const sparse_layout& l : kLayouts)
+            if (entry.name == std::string(l.name) + "_matrix" || entry.name == std::string(l.name) + "_array") layout = &l;
+        if (!layout)
+            return bad("state", "the scipy-sparse checker reads csr, csc and coo matrices and arrays, not " + entry.name);
+        if (++builds_seen_[made.index()] > 1) return bad("a second state", "scipy writes one per matrix, and this checker reads only the first");
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::dict || !unchanged_since_build(state))
+            return bad("state " + describe(state), "a sparse matrix pickles its __dict__: a dict, not changed after the BUILD");
+        std::optional<value_ref> shape_v, data_v, a_v, b_v, sorted_v, canonical_v;
+        const std::string_view a_key = layout->compressed ? "indptr" : "row", b_key = layout->compressed ? "indices" : "col";
+        auto kv = g_.items(state);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            std::string_view key = g_.kind(kv[i]) == value_kind::str ? g_.text(kv[i]) : std::string_view{};
+            std::optional<value_ref>* slot = nullptr;
+            if (key == "_shape") slot = &shape_v;
+            else if (key == "data") slot = &data_v;
+            else if (key == a_key) slot = &a_v;
+            else if (key == b_key) slot = &b_v;
+            else if (layout->compressed && key == "_has_sorted_indices") slot = &sorted_v;
+            else if (key == (layout->compressed ? "_has_canonical_format" : "has_canonical_format")) slot = &canonical_v;
+            if (key == "maxprint" && g_.kind(kv[i + 1]) == value_kind::integer) continue;
+            if (!slot || *slot)
+                return bad("state key " + describe_scalar(kv[i]),
+                           "the state holds _shape, maxprint, data, " + std::string(a_key) + ", " + std::string(b_key) +
+                               " and the format flags once each, and nothing else");
+            *slot = kv[i + 1];
+        }
+        if (!shape_v || !data_v || !a_v || !b_v)
+            return bad("state", "it lacks one of _shape, data, " + std::string(a_key) + ", " + std::string(b_key));
+        std::optional<bool> sorted, canonical;
+        for (auto [flag, out] : {std::pair{sorted_v, &sorted}, std::pair{canonical_v, &canonical}}) {
+            if (!flag) continue;
+            if (g_.kind(*flag) != value_kind::boolean) return bad("a format flag " + describe(*flag), "it must be a bool");
+            *out = g_.as_bool(*flag);
+        }
+        // _shape: (M, N), non-negative ints (check_shape writes Python ints)
+        if (g_.kind(*shape_v) != value_kind::tuple || g_.items(*shape_v).size() != 2)
+            return bad("_shape " + describe(*shape_v), "a sparse matrix's _shape is a tuple of two ints");
+        std::int64_t dims[2];
+        for (int d = 0; d < 2; ++d) {
+            value_ref dim = g_.items(*shape_v)[static_cast<std::size_t>(d)];
+            if (g_.kind(dim) != value_kind::integer || g_.as_int(dim) < 0 || g_.as_int(dim) > INT64_MAX / 2)
+                return bad("_shape item " + describe_scalar(dim), "each dimension is a non-negative int");
+            dims[d] = g_.as_int(dim);
+        }
+        for (value_ref arr : {*data_v, *a_v, *b_v})
+            if (handed_to_call_.count(arr.index()))
+                return bad("the array " + describe(arr), "it was handed to a call before this BUILD, which may have changed its contents");
+        array_reading ar = read_array(*a_v), br = read_array(*b_v), dr = read_array(*data_v);
+        if (!ar.view) return bad(std::string(a_key) + " " + describe(*a_v), ar.why);
+        if (!br.view) return bad(std::string(b_key) + " " + describe(*b_v), br.why);
+        if (!dr.view) return bad("data " + describe(*data_v), dr.why);
+        const array_view &a = *ar.view, &b = *br.view, &data = *dr.view;
+        // sparsetools is compiled for int32 and int64 indices, one type for both arrays.
+        auto index_array = [&](const array_view& v) {
+            return v.shape.size() == 1 && v.dtype.kind == 'i' && !v.dtype.fields && !v.dtype.subarray &&
+                   (v.dtype.itemsize == 4 || v.dtype.itemsize == 8) && ordered(v.dtype.byteorder);
+        };
+        if (!index_array(a) || !index_array(b) || a.dtype.itemsize != b.dtype.itemsize || a.dtype.byteorder != b.dtype.byteorder)
+            return bad(std::string(a_key) + " and " + std::string(b_key),
+                       "they are 1-d arrays of one index type, int32 or int64, as scipy's get_index_dtype makes them");
+        // data: one number per stored entry (sparsetools' types: bool, ints, floats, complex)
+        const char dk = data.dtype.kind;
+        if (data.shape.size() != 1 || data.dtype.fields || data.dtype.subarray ||
+            (dk != 'b' && dk != 'i' && dk != 'u' && dk != 'f' && dk != 'c'))
+            return bad("data", "it is a 1-d array of bools or numbers, one per stored entry");
+        const std::int64_t nnz = b.shape[0];
+        if (data.shape[0] != nnz)
+            return bad("data", "it holds " + std::to_string(data.shape[0]) + " entries, not len(" + std::string(b_key) +
+                                   ") = " + std::to_string(nnz) + " (check_format: indices and data have the same size)");
+        const std::uint64_t w = a.dtype.itemsize;
+        const char order = a.dtype.byteorder;
+        auto at = [&](const array_view& v, std::int64_t k) {
+            return load_int(v.data, static_cast<std::uint64_t>(k) * w, w, order);
+        };
+        if (layout->compressed) {
+            const std::int64_t major = layout->rows_major ? dims[0] : dims[1], minor = layout->rows_major ? dims[1] : dims[0];
+            if (a.shape[0] != major + 1)
+                return bad("indptr", "it holds " + std::to_string(a.shape[0]) + " offsets, not " +
+                                         std::string(layout->rows_major ? "rows" : "columns") + " + 1 = " +
+                                         std::to_string(major + 1) + " (sparsetools reads indptr[i + 1] for each)");
+            if (at(a, 0) != 0) return bad("indptr[0] " + std::to_string(at(a, 0)), "the first offset is 0");
+            if (at(a, major) != nnz)
+                return bad("indptr[-1] " + std::to_string(at(a, major)),
+                           "the last offset is the number of stored entries, len(indices) = " + std::to_string(nnz) +
+                               ": sparsetools reads indices and data up to it");
+            for (std::int64_t i = 0; i < major; ++i) {
+                const std::int64_t lo = at(a, i), hi = at(a, i + 1);
+                if (hi < lo)
+                    return bad("indptr[" + std::to_string(i + 1) + "] " + std::to_string(hi),
+                               "offsets never decrease (indptr[" + std::to_string(i) + "] is " + std::to_string(lo) +
+                                   "): sparsetools would read indices outside the row");
+                std::int64_t prev = -1;
+                for (std::int64_t jj = lo; jj < hi; ++jj) {
+                    const std::int64_t j = at(b, jj);
+                    if (j < 0 || j >= minor)
+                        return bad("indices[" + std::to_string(jj) + "] " + std::to_string(j),
+                                   "an index lies in [0, " + std::to_string(minor) + "): sparsetools writes out[i * N + "
+                                   "indices[jj]] and reads x[indices[jj]] with no bounds check");
+                    if ((sorted.value_or(false) && j < prev) || (canonical.value_or(false) && j <= prev))
+                        return bad("indices[" + std::to_string(jj) + "] " + std::to_string(j),
+                                   "the state says its indices are sorted (canonical: no duplicates) and they are not; "
+                                   "sparsetools' canonical routines trust it");
+                    prev = j;
+                }
+            }
+        } else {
+            if (a.shape[0] != nnz) return bad("row", "row, col and data hold one item per stored entry, as many each");
+            std::int64_t prev_r = -1, prev_c = -1;
+            for (std::int64_t k = 0; k < nnz; ++k) {
+                const std::int64_t r = at(a, k), c = at(b, k);
+                if (r < 0 || r >= dims[0] || c < 0 || c >= dims[1])
+                    return bad("entry " + std::to_string(k) + " at (" + std::to_string(r) + ", " + std::to_string(c) + ")",
+                               "row and col lie inside _shape (" + std::to_string(dims[0]) + ", " + std::to_string(dims[1]) +
+                                   "): coo_todense writes out[row * N + col] with no bounds check");
+                // scipy 1.10.1's _sum_duplicates sorts with np.lexsort((row, col)): by col, then row.
+                if (canonical.value_or(false) && (c < prev_c || (c == prev_c && r <= prev_r)))
+                    return bad("entry " + std::to_string(k),
+                               "the state says has_canonical_format (sorted by col, then row, no duplicates, as "
+                               "_sum_duplicates leaves it) and it is not");
+                prev_r = r;
+                prev_c = c;
+            }
+        }
     }
 
     // ---- calls: what the callee is given, and what it calls in turn --------
