@@ -199,6 +199,7 @@ private:
             case event_kind::call:
             case event_kind::instantiate: {
                 const char* verb = e.kind == event_kind::call ? "calls" : "instantiates";
+                mark_handed_to_code(e.operand);
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
@@ -255,6 +256,7 @@ private:
                     check_state_keys(e, e.operand, "BUILD");
                     check_state_cost(e);
                 }
+                mark_handed_to_code(e.operand);
                 return;
             }
             case event_kind::persistent_id:
@@ -491,6 +493,28 @@ private:
             value_ref v = stack.back();
             stack.pop_back();
             if (!handed_to_call_.insert(v.index()).second) continue;
+            switch (g_.kind(v)) {
+                case value_kind::tuple: case value_kind::list: case value_kind::dict: case value_kind::set:
+                case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
+                    for (value_ref c : g_.items(v)) stack.push_back(c);
+                    break;
+                default: break;
+            }
+        }
+    }
+    // Every node reachable from what the stream has handed to library code
+    // so far: call arguments (partials' too), and the operands of BUILD,
+    // APPEND(S), SETITEM(S) and ADDITEMS on made objects (__setstate__,
+    // append, __setitem__ get them). That code may have changed a dict in
+    // it (state.setdefault(k, v)) in ways the graph does not show: a state
+    // whose forbidden keys are checked must not be in it at its BUILD.
+    std::unordered_set<std::uint32_t> handed_to_code_;
+    void mark_handed_to_code(value_ref v0) {
+        std::vector<value_ref> stack{v0};
+        while (!stack.empty()) {
+            value_ref v = stack.back();
+            stack.pop_back();
+            if (v.is_small_int() || !handed_to_code_.insert(v.index()).second) continue;
             switch (g_.kind(v)) {
                 case value_kind::tuple: case value_kind::list: case value_kind::dict: case value_kind::set:
                 case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
@@ -1498,10 +1522,68 @@ private:
                              entry->origin + "): its setters were not found safe to run with a pickle's values",
                          entry);
         }
-        if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty()) {
+        if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty() ||
+            !entry->forbidden_state_keys.empty()) {
             if (!keyed_state_readable(e, gn, *entry)) return;
             if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
             if (!entry->required_state_keys.empty()) check_required_state_keys(e, gn, *entry);
+            if (!entry->forbidden_state_keys.empty()) check_forbidden_state_keys(e, gn, *entry);
+        }
+    }
+
+    // The class's __setstate__ is safe only on the path where its state
+    // lacks these keys (`if "k" in state:`, `state.get("k")`,
+    // `state.pop("k", None)` guard the rest). __setstate__ gets the state
+    // object itself, so the test is the one it runs, on the dict as it is at
+    // this BUILD: a plain dict (a subclass's __contains__ or get would
+    // answer for itself; a (dict, None) pair is not what the guard was read
+    // with), its items as at this BUILD (keyed_state_readable), every key a
+    // str (an object key's __eq__ could equal "k" under str's hash), no key
+    // one of them, and the dict handed to no code before (a scanned
+    // __setstate__ that got it first may have added a key the graph does
+    // not show).
+    void check_forbidden_state_keys(const event& e, const global_name& gn, const allow_entry& entry) {
+        const std::string q = qualified(gn.module, gn.name);
+        const std::string tail = " (forbidden_state_keys of the entry at " + entry.origin + ")";
+        value_ref d = e.operand;
+        if (g_.kind(d) != value_kind::dict) {
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " state that is not a plain dict (" + describe(d) +
+                             "): its __setstate__ tests the state for " + entry.forbidden_state_keys.front() +
+                             " and the other forbidden keys, and on another object that test is not the one read "
+                             "safe" + tail,
+                         &entry);
+            return;
+        }
+        if (handed_to_code_.count(d.index())) {
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " a state dict (" + describe(d) +
+                             ") that the stream handed to other code before (a call's argument or another "
+                             "object's state, through the memo): that code may have added a forbidden key the "
+                             "pickle does not show" + tail,
+                         &entry);
+            return;
+        }
+        auto kv = g_.items(d);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            if (g_.kind(kv[i]) != value_kind::str) {
+                refuse_state(e, gn,
+                             "BUILD gives an instance of " + q + " state with a key that is not a str (" +
+                                 describe(kv[i]) + "): its __eq__ may answer true for a forbidden key when "
+                                 "__setstate__ tests for it" + tail,
+                             &entry);
+                continue;
+            }
+            std::string_view key = g_.text(kv[i]);
+            if (std::find(entry.forbidden_state_keys.begin(), entry.forbidden_state_keys.end(), key) ==
+                entry.forbidden_state_keys.end())
+                continue;
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " the state key '" + std::string(key) +
+                             "', on which its __setstate__ runs code that is unsafe with a pickle's values (the "
+                             "generator read it unsafe and allowed the class only without this key); remove the "
+                             "key, or do not load this file unless you trust whoever wrote it" + tail,
+                         &entry);
         }
     }
 
