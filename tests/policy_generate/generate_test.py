@@ -59,6 +59,12 @@ ALLOWED = {
     "_to_text": {"reference"},
     "register_converter": {"reference"},
     "SetterUnsafeDictState": {"reference", "new", "build-dict"},
+    # forbidden_state_keys: a __setstate__ read without its state-keyed first branch.
+    "GuardedByKey": {"reference", "new", "build"},
+    "GuardedByGet": {"reference", "new", "build"},
+    "GuardedByPop": {"reference", "new", "build"},
+    # __getattribute__ read with the names loading looks up through it.
+    "WrapsResults": {"reference", "new", "build"},
     # Enum members, as the dotted names getattr(Color, 'RED') is judged as.
     "Color": {"reference"},
     "Color.RED": {"reference"},
@@ -132,7 +138,18 @@ REFUSED = {
     "ReducesByName": "reduces to getattr, not the class",
     "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
     "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
+    "GuardAfterUse": "read without its state-guarded first branch: its first statement is not an if testing the state",
+    "GuardRebindsState": "read without its state-guarded first branch: its state parameter state is rebound",
+    "GuardNegated": "read without its state-guarded first branch: its first if does not test state for a constant key",
+    "GuardedElseUnsafe": "read without its state-guarded first branch: GuardedElseUnsafe: BUILD runs "
+                         "GuardedElseUnsafe.__setstate__ (without its state-guarded branch): calls eval",
+    "GuardGetTruthyDefault": "its first if does not test state for a constant key",
+    "WrapsResultsReadsMore": "object.__getattribute__ may not find 'model' without running code",
+    "WrapsResultsFinally": "no top-level try returns object.__getattribute__(self, attr)",
+    "WrapsResultsHashes": "WrapsResultsHashes.__hash__ is Python code that may read other attributes through it",
 }
+# The keys a guarded __setstate__ was read without (forbidden_state_keys).
+FORBIDDEN_KEYS = {"GuardedByKey": ["restore"], "GuardedByGet": ["restore"], "GuardedByPop": ["restore"]}
 
 
 def generate(pickleguard, out, *extra, must_work=True):
@@ -237,6 +254,10 @@ def main():
         got = {k: entries.get("SafeBlock", {}).get(k) for k in SAFEBLOCK_KEYS}
         if got != SAFEBLOCK_KEYS:
             errors.append(f"SafeBlock's state constraints: {got}, expected {SAFEBLOCK_KEYS}")
+    for name, e in entries.items():
+        if e.get("forbidden_state_keys") != FORBIDDEN_KEYS.get(name):
+            errors.append(f"{name}: forbidden_state_keys {e.get('forbidden_state_keys')}, "
+                          f"expected {FORBIDDEN_KEYS.get(name)}")
     for name, e in entries.items():
         if name not in TORCH_ALLOWED and any(k in e for k in SAFEBLOCK_KEYS):
             errors.append(f"{name}: state constraints without a dispatch summary: {e}")

@@ -104,7 +104,9 @@ struct candidate {
     std::vector<std::pair<std::string, std::string>> calls;
     // Constraints on BUILD's dict state under which the inspector's reading
     // holds (its dispatch summaries: nn.Module.__call__ with empty hook tables).
-    std::vector<std::string> empty_state_keys, required_state_keys;
+    // forbidden_state_keys: keys whose presence sends __setstate__ down the
+    // one branch the inspector found unsafe (and did not read).
+    std::vector<std::string> empty_state_keys, required_state_keys, forbidden_state_keys;
 };
 
 struct refusal {
@@ -258,11 +260,13 @@ int run_policy_generate(const generate_args& args) {
     std::vector<refusal> refused;
     for (const auto& r : doc["refused"]) refused.push_back({r["module"], r["name"], r["reason"]});
     for (const auto& e : doc["entries"]) {
-        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}};
+        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}};
         for (const auto& call : e["calls"]) c.calls.emplace_back(call[0].get<std::string>(), call[1].get<std::string>());
         if (e.contains("empty_state_keys")) c.empty_state_keys = e["empty_state_keys"].get<std::vector<std::string>>();
         if (e.contains("required_state_keys"))
             c.required_state_keys = e["required_state_keys"].get<std::vector<std::string>>();
+        if (e.contains("forbidden_state_keys"))
+            c.forbidden_state_keys = e["forbidden_state_keys"].get<std::vector<std::string>>();
         if (const known_global* k = dangerous(kb, c.module, c.name)) {
             refused.push_back({c.module, c.name, "the knowledge base names it (" + kb_reason(*k) + ")"});
             continue;
@@ -325,6 +329,9 @@ int run_policy_generate(const generate_args& args) {
                                (c.empty_state_keys.empty() ? "" : "empty_state_keys = " + toml_array(c.empty_state_keys) + "\n") +
                                (c.required_state_keys.empty() ? ""
                                                               : "required_state_keys = " + toml_array(c.required_state_keys) + "\n") +
+                               (c.forbidden_state_keys.empty()
+                                    ? ""
+                                    : "forbidden_state_keys = " + toml_array(c.forbidden_state_keys) + "\n") +
                                "note = " + toml_string(c.note) + "\n"});
     }
     std::sort(entries.begin(), entries.end(), by_name);
