@@ -14,6 +14,10 @@ the judge's check is what is tested) and under policies/statsmodels.toml
 when its entry has the key. The benign neighbour (a plain state without the
 key) must be safe under both.
 
+The wrapper rows (RegressionResultsWrapper, whose __setstate__ runs
+self.__dict__.update(state)) are refused only by check_pair_state: each is
+safe with it removed (tried).
+
 Rows that only check_forbidden_state_keys refuses (each safe with the
 check removed, tried): the key itself, a (dict, None) pair, a dict handed to
 a call or to another BUILD first. The OrderedDict state, the numpy.str_ key
@@ -71,6 +75,22 @@ CASES = {
     # A str subclass key equal to the forbidden one (numpy.str_), made by a call.
     "the key as a numpy.str_": HEAD + b"}(" + g("numpy", "str_") + t(KEY) + b"\x85R\x88u" + b"b.",
 }
+# ResultsWrapper.__setstate__ runs self.__dict__.update(state): pairs set
+# __setstate__ on the instance, which the next BUILD calls (here int("12");
+# any allowed reference, with any argument).
+WRAPPER = b"\x80\x04" + g("statsmodels.regression.linear_model", "RegressionResultsWrapper") + b")\x81"
+HOOK = g("builtins", "int")
+WRAPPER_CASES = {
+    "wrapper: list of pairs sets __setstate__": WRAPPER + b"](" + t("__setstate__") + HOOK + b"\x86e" + b"b" + t("12") +
+    b"b.",
+    "wrapper: tuple of pairs sets __setstate__": WRAPPER + b"(" + t("__setstate__") + HOOK + b"\x86" + t("x") + b"K\x01" +
+    b"\x86t" + b"b" + t("12") + b"b.",
+    # Three items, so not read as (state, slot state): the dict iterates as
+    # the pair of its keys, a 2-character str as the pair of its characters.
+    "wrapper: a 2-key dict read as a pair": WRAPPER + b"}(" + t("__setstate__") + b"K\x00" + HOOK + b"K\x00u" + t("ab") +
+    t("cd") + b"\x87b" + t("12") + b"b.",
+}
+WRAPPER_BENIGN = WRAPPER + b"}(" + t("_results") + b"Nu" + b"b."
 BENIGN = HEAD + b"}" + items([(t("k_constant"), b"K\x00"), (t("const_idx"), b"N")]) + b"b."
 
 MINIMAL = f'''name = "forbidden-keys-test"
@@ -106,12 +126,17 @@ def main():
             f = pathlib.Path(tmp) / f"case{i}.pkl"
             f.write_bytes(data)
             files[name] = f
+        wrapper_files = {}
+        for i, (name, data) in enumerate(list(WRAPPER_CASES.items()) + [("wrapper benign", WRAPPER_BENIGN)]):
+            f = pathlib.Path(tmp) / f"wrapper{i}.pkl"
+            f.write_bytes(data)
+            wrapper_files[name] = f
         for policy in policies:
-            for name, f in files.items():
+            for name, f in list(files.items()) + (list(wrapper_files.items()) if policy == shipped else []):
                 r = subprocess.run([args.pickleguard, "scan", "--policy", str(policy), str(f)],
                                    capture_output=True, text=True)
                 verdict = r.stdout.split()[0] if r.stdout.split() else f"error {r.returncode}: {r.stderr[:200]}"
-                want = "safe" if name == "benign" else "unsafe"
+                want = "safe" if name.endswith("benign") else "unsafe"
                 print(f"{policy.name:22s} {name:50s} {verdict}")
                 if verdict != want:
                     errors.append(f"{policy.name}: {name}: {verdict}, expected {want}")

@@ -1408,6 +1408,8 @@ private:
             dicts[count++] = g_.items(state)[0];
             if (!build) dicts[count++] = g_.items(state)[1];  // BUILD's slot state: dunder-slot-state
         }
+        if (build && (g_.kind(state) == value_kind::tuple || g_.kind(state) == value_kind::list))
+            check_pair_state(e, state);
         for (std::size_t d = 0; d < count; ++d) {
             if (is_symbolic(g_.kind(dicts[d]))) {
                 // load_build takes any mapping (PyDict_Check: an OrderedDict
@@ -1449,6 +1451,40 @@ private:
     // State whose keys are computed while loading (an OrderedDict([...])
     // made by an allowed call, a numpy.str_ key): the names it sets cannot be
     // checked against loader_hook_name, so it is judged as if it set one.
+    // A __setstate__ that runs self.__dict__.update(state) (statsmodels'
+    // ResultsWrapper, torch's Module) takes a sequence of pairs as well as a
+    // dict: [("__setstate__", f)] stores f where the next BUILD of the same
+    // object looks __setstate__ up and calls it with that BUILD's state; a
+    // 2-key dict in the sequence is read as the pair of its keys. So in a
+    // BUILD state that is a tuple or list, each 2-item tuple or list is a
+    // (name, value) pair and each dict's keys may be names: a loader hook
+    // name among them is the same finding as in dict state.
+    void check_pair_state(const event& e, value_ref state) {
+        for (value_ref item : g_.items(state)) {
+            value_kind k = g_.kind(item);
+            std::vector<value_ref> names;
+            if ((k == value_kind::tuple || k == value_kind::list) && g_.items(item).size() == 2) {
+                names.push_back(g_.items(item)[0]);
+            } else if (k == value_kind::dict) {
+                auto kv = g_.items(item);
+                for (std::size_t i = 0; i + 1 < kv.size(); i += 2) names.push_back(kv[i]);
+            }
+            for (value_ref n : names) {
+                if (is_symbolic(g_.kind(n))) {
+                    computed_state(e, n, "BUILD", "a name of a (name, value) pair in the state");
+                    continue;
+                }
+                if (g_.kind(n) != value_kind::str || !loader_hook_name(g_.text(n))) continue;
+                add(rule::dunder_build_state, severity::critical,
+                    "BUILD gives state with the pair ('" + std::string(g_.text(n)) +
+                        "', ...): a __setstate__ that runs self.__dict__.update(state) sets that instance attribute "
+                        "from it, which the loader looks up and calls (__setstate__ by the next BUILD of the same "
+                        "object); no policy can allow this",
+                    &e);
+            }
+        }
+    }
+
     void computed_state(const event& e, value_ref what, const std::string& by, const char* part) {
         add(rule::dunder_build_state, severity::critical,
             (by == "BUILD" ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
