@@ -942,8 +942,18 @@ class Scanner:
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
                 # Zero-argument super() starts after the class the code was
                 # defined in (its __class__ cell), in the MRO of the instance's class.
+                # super(C, self), C a closure cell fixed when the enclosing
+                # function ran (astropy's generated Model.__call__ wrappers:
+                # `super(cls, self).__call__`) or a global, and self the first
+                # parameter, never rebound: after C in that MRO, the same way.
                 mro = cls.__mro__
                 ok, here = local.cells.get("__class__", (False, None))
+                if v.args or v.keywords:
+                    ok = False
+                    if len(v.args) == 2 and not v.keywords and all(isinstance(x, ast.Name) for x in v.args) \
+                            and first is not None and v.args[1].id == first and first not in local.bound:
+                        found, here = self.resolve_local_or_global(v.args[0].id, g, local)
+                        ok = found and isinstance(here, type)
                 if not ok or here not in mro:
                     raise Refused(f"{why}: calls super() outside the class it was defined in")
                 for k in mro[mro.index(here) + 1:]:
@@ -1607,6 +1617,11 @@ def state_guard_keys(test, state):
     return None
 
 
+class GuardAbsent(Refused):
+    """The guarded reading does not apply (no guard to read without): the
+    whole reading's refusal stands as it was."""
+
+
 def prune_state_guard(found):
     """A transform for _scan_code of a __setstate__(self, state): when its
     first statement (after a docstring) is `if GUARD:` testing the state dict
@@ -1621,8 +1636,15 @@ def prune_state_guard(found):
         a = node.args
         params = [p.arg for p in a.posonlyargs + a.args]
         if len(params) < 2 or a.vararg or isinstance(node, ast.Lambda):
-            raise Refused("not a __setstate__(self, state) the guard reading applies to")
+            raise GuardAbsent("not a __setstate__(self, state) the guard reading applies to")
         state = params[1]
+        body = node.body
+        i = 1 if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else 0
+        if i >= len(body) or not isinstance(body[i], ast.If):
+            raise GuardAbsent("its first statement is not an if testing the state")
+        keys = state_guard_keys(body[i].test, state)
+        if not keys:
+            raise GuardAbsent(f"its first if does not test {state} for a constant key")
         for n in ast.walk(node):
             if isinstance(n, ast.Name) and n.id == state and not isinstance(n.ctx, ast.Load):
                 raise Refused(f"its state parameter {state} is rebound (line {n.lineno})")
@@ -1630,13 +1652,6 @@ def prune_state_guard(found):
                 raise Refused(f"its state parameter {state} is declared {type(n).__name__.lower()}")
             if isinstance(n, ast.arg) and n.arg == state and n not in a.posonlyargs + a.args:
                 raise Refused(f"a nested function rebinds {state}")
-        body = node.body
-        i = 1 if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else 0
-        if i >= len(body) or not isinstance(body[i], ast.If):
-            raise Refused("its first statement is not an if testing the state")
-        keys = state_guard_keys(body[i].test, state)
-        if not keys:
-            raise Refused(f"its first if does not test {state} for a constant key")
         body[i].body = [ast.Pass()]
         found.update(keys)
     return prune
@@ -1986,6 +2001,8 @@ def setstate_without_keys(cls, scanner, whole):
     try:
         calls = scanner._scan_code(fn, fn.__code__, f"{q}: BUILD runs {owner.__qualname__}.__setstate__ (without "
                                    "its state-guarded branch)", 1, cls, prune=prune_state_guard(keys))
+    except GuardAbsent:
+        raise whole
     except Refused as r:
         raise Refused(f"{whole}; read without its state-guarded first branch: {r}")
     return calls, f"{owner.__qualname__}.__setstate__ (without the branch on state key {', '.join(sorted(keys))})", \
