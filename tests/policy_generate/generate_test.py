@@ -65,11 +65,6 @@ ALLOWED = {
     "GuardedByPop": {"reference", "new", "build"},
     # __getattribute__ read with the names loading looks up through it.
     "WrapsResults": {"reference", "new", "build"},
-    # super(C, self) with C a closure cell (astropy's generated Model.__call__).
-    "_CallBase": {"reference", "new", "build"},
-    "CallsSuperOfCell": {"reference", "new", "build"},
-    "_with_call": {"reference"},
-    "_with_call_on_other": {"reference"},
     # Enum members, as the dotted names getattr(Color, 'RED') is judged as.
     "Color": {"reference"},
     "Color.RED": {"reference"},
@@ -154,9 +149,6 @@ REFUSED = {
     "WrapsResultsReadsMore": "object.__getattribute__ may not find 'model' without running code",
     "WrapsResultsFinally": "no top-level try returns object.__getattribute__(self, attr)",
     "WrapsResultsHashes": "WrapsResultsHashes.__hash__ is Python code that may read other attributes through it",
-    "_EvalCallBase": "_EvalCallBase.__call__: calls eval",
-    "CallsSuperOfCellToEval": "CallsSuperOfCellToEval.__call__ -> _EvalCallBase.__call__: calls eval",
-    "CallsSuperOnOther": "calls super() outside the class it was defined in",
 }
 # No state guard: their refusal must be the whole reading's, word for word
 # (the other libraries' refusal comments stay as they were).

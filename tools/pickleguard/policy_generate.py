@@ -942,18 +942,8 @@ class Scanner:
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super" and cls is not None:
                 # Zero-argument super() starts after the class the code was
                 # defined in (its __class__ cell), in the MRO of the instance's class.
-                # super(C, self), C a closure cell fixed when the enclosing
-                # function ran (astropy's generated Model.__call__ wrappers:
-                # `super(cls, self).__call__`) or a global, and self the first
-                # parameter, never rebound: after C in that MRO, the same way.
                 mro = cls.__mro__
                 ok, here = local.cells.get("__class__", (False, None))
-                if v.args or v.keywords:
-                    ok = False
-                    if len(v.args) == 2 and not v.keywords and all(isinstance(x, ast.Name) for x in v.args) \
-                            and first is not None and v.args[1].id == first and first not in local.bound:
-                        found, here = self.resolve_local_or_global(v.args[0].id, g, local)
-                        ok = found and isinstance(here, type)
                 if not ok or here not in mro:
                     raise Refused(f"{why}: calls super() outside the class it was defined in")
                 for k in mro[mro.index(here) + 1:]:
