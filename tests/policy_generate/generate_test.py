@@ -64,6 +64,12 @@ ALLOWED = {
     "NamedWithOptions.__new__": {"call", "reference"},
     "NamedWithoutOptions": {"reference", "new", "build"},
     "NamedNativeNew": {"reference", "new", "build"},
+    # forbidden_state_keys: a __setstate__ read without its state-keyed first branch.
+    "GuardedByKey": {"reference", "new", "build"},
+    "GuardedByGet": {"reference", "new", "build"},
+    "GuardedByPop": {"reference", "new", "build"},
+    # __getattribute__ read with the names loading looks up through it.
+    "WrapsResults": {"reference", "new", "build"},
     # Enum members, as the dotted names getattr(Color, 'RED') is judged as.
     "Color": {"reference"},
     "Color.RED": {"reference"},
@@ -138,7 +144,23 @@ REFUSED = {
     "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
     "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
     "NamedEvaluates": "NEWOBJ runs NamedEvaluates.__new__: calls eval",
+    # No guard to read without: the whole reading's refusal, unchanged.
+    "GuardAfterUse": "GuardAfterUse: BUILD runs GuardAfterUse.__setstate__: calls eval (evaluates code)",
+    "GuardRebindsState": "read without its state-guarded first branch: its state parameter state is rebound",
+    "GuardNegated": "GuardNegated: BUILD runs GuardNegated.__setstate__: calls eval (evaluates code)",
+    "GuardedElseUnsafe": "read without its state-guarded first branch: GuardedElseUnsafe: BUILD runs "
+                         "GuardedElseUnsafe.__setstate__ (without its state-guarded branch): calls eval",
+    "GuardGetTruthyDefault": "GuardGetTruthyDefault: BUILD runs GuardGetTruthyDefault.__setstate__: calls eval "
+                             "(evaluates code)",
+    "WrapsResultsReadsMore": "object.__getattribute__ may not find 'model' without running code",
+    "WrapsResultsFinally": "no top-level try returns object.__getattribute__(self, attr)",
+    "WrapsResultsHashes": "WrapsResultsHashes.__hash__ is Python code that may read other attributes through it",
 }
+# No state guard: their refusal must be the whole reading's, word for word
+# (the other libraries' refusal comments stay as they were).
+UNGUARDED = {"GuardAfterUse", "GuardNegated", "GuardGetTruthyDefault"}
+# The keys a guarded __setstate__ was read without (forbidden_state_keys).
+FORBIDDEN_KEYS = {"GuardedByKey": ["restore"], "GuardedByGet": ["restore"], "GuardedByPop": ["restore"]}
 # The entry of C.__new__ for NamedWithOptions: argument 0 pinned to the class,
 # which it instantiates; and the one functools.partial entry that goes with it.
 BOUND_NEW = {"uses": ["reference", "call"], "invokes": [{"arg": 0, "use": "new"}],
@@ -240,6 +262,8 @@ def main():
         if name in entries:
             errors.append(f"{name} allowed, must be refused ({reason})")
         line = next((l for l in text.splitlines() if l.startswith(f"# fakelib.{name}: ")), None)
+        if line is not None and name in UNGUARDED and "state-guarded" in line:
+            errors.append(f"{name}: the guarded reading does not apply, yet its refusal mentions it: {line!r}")
         if line is None or reason not in line:
             errors.append(f"{name}: no refusal comment saying {reason!r} (got {line!r})")
         if f"refused fakelib.{name}: " not in explain:
@@ -248,6 +272,10 @@ def main():
         got = {k: entries.get("SafeBlock", {}).get(k) for k in SAFEBLOCK_KEYS}
         if got != SAFEBLOCK_KEYS:
             errors.append(f"SafeBlock's state constraints: {got}, expected {SAFEBLOCK_KEYS}")
+    for name, e in entries.items():
+        if e.get("forbidden_state_keys") != FORBIDDEN_KEYS.get(name):
+            errors.append(f"{name}: forbidden_state_keys {e.get('forbidden_state_keys')}, "
+                          f"expected {FORBIDDEN_KEYS.get(name)}")
     for name, e in entries.items():
         if name not in TORCH_ALLOWED and any(k in e for k in SAFEBLOCK_KEYS):
             errors.append(f"{name}: state constraints without a dispatch summary: {e}")

@@ -41,7 +41,12 @@ REFUSED = {
     "SetterUnsafeDictState",
     "HashesWithEval", "ReducesByName", "LooksUpMembers", "CalledByMeta", "Color.SHADE",
     "NamedWithoutOptions.__new__", "NamedNativeNew.__new__", "NamedEvaluates.__new__",
+    # the state-guard reading (forbidden_state_keys) and __getattribute__ by name
+    "GuardAfterUse", "GuardRebindsState", "GuardNegated", "GuardedElseUnsafe", "GuardGetTruthyDefault",
+    "WrapsResultsReadsMore", "WrapsResultsFinally", "WrapsResultsHashes",
 }
+# "GuardedByKey#forbidden" stands for its entry carrying the key it was read without.
+ALLOWED |= {"GuardedByKey", "GuardedByGet", "GuardedByPop", "GuardedByKey#forbidden", "WrapsResults"}
 # torch.nn.Module cases (only where torch imports); "SafeBlock#keys" stands
 # for SafeBlock's entry carrying the hook tables as state constraints.
 if subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True).returncode == 0:
@@ -63,7 +68,8 @@ def run(src):
          and "_forward_hooks" in e.get("required_state_keys", [])} | \
         {f"{e['name']}#pinned" for e in mine if e["name"].endswith(".__new__") and
          e.get("args") == [{"pos": 0, "module": "fakelib", "name": e["name"][:-len(".__new__")]}] and
-         e.get("invokes") == [{"arg": 0, "use": "new"}]}
+         e.get("invokes") == [{"arg": 0, "use": "new"}]} | \
+        {f"{e['name']}#forbidden" for e in mine if e.get("forbidden_state_keys") == ["restore"]}
 
 
 base = SRC.read_text()
@@ -144,6 +150,18 @@ MUTATIONS = {
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),
  'summary on owner': ('self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)', 'self.scan_self_method(fn.__globals__["Module"], m, f"{why} (hook tables empty)", depth)'),
  'summary keys dropped': ('            self.state_keys.update((kind, k) for k in summary[kind])', '            pass'),
+
+ # a __setstate__ read without its state-guarded first branch (forbidden_state_keys)
+ 'guard keys dropped': ('                scanner.state_keys.update(("forbidden_state_keys", k) for k in keys)', '                pass'),
+ 'guard body kept': ('        body[i].body = [ast.Pass()]', '        pass'),
+ 'guard not in': ('len(test.ops) == 1 and isinstance(test.ops[0], ast.In) \\', 'len(test.ops) == 1 and isinstance(test.ops[0], (ast.In, ast.NotIn)) \\'),
+ 'guard truthy default': ('    return isinstance(e, ast.Constant) and not e.value and', '    return isinstance(e, ast.Constant) and'),
+ 'guard after statements': ('        if i >= len(body) or not isinstance(body[i], ast.If):', '        i = next((j for j, s in enumerate(body) if isinstance(s, ast.If)), len(body))\n        if i >= len(body):'),
+ 'guard state rebound': ('                raise Refused(f"its state parameter {state} is rebound (line {n.lineno})")', '                pass'),
+ # __getattribute__ read with the names loading looks up
+ 'getattribute any name': ('        why = getattribute_returns(cls, name)', '        why = getattribute_returns(cls, name) or "any"'),
+ 'getattribute finally': ('and isinstance(st.body[0], ast.Return) \\\n                    and not st.finalbody:', 'and isinstance(st.body[0], ast.Return):'),
+ 'getattribute python hash': ('        if isinstance(f, (types.FunctionType, staticmethod, classmethod)):\n            raise Refused(f"{whole}; a known-name', '        if False:\n            raise Refused(f"{whole}; a known-name'),
 }
 errors = []
 b = run(base)

@@ -104,7 +104,9 @@ struct candidate {
     std::vector<std::pair<std::string, std::string>> calls;
     // Constraints on BUILD's dict state under which the inspector's reading
     // holds (its dispatch summaries: nn.Module.__call__ with empty hook tables).
-    std::vector<std::string> empty_state_keys, required_state_keys;
+    // forbidden_state_keys: keys whose presence sends __setstate__ down the
+    // one branch the inspector found unsafe (and did not read).
+    std::vector<std::string> empty_state_keys, required_state_keys, forbidden_state_keys;
     // For `C.__new__` called through functools.partial (protocol 2's form of
     // NEWOBJ_EX): it instantiates argument 0, which must be C itself.
     std::vector<invoked_arg> invokes;
@@ -276,11 +278,13 @@ int run_policy_generate(const generate_args& args) {
     std::vector<refusal> refused;
     for (const auto& r : doc["refused"]) refused.push_back({r["module"], r["name"], r["reason"]});
     for (const auto& e : doc["entries"]) {
-        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}, {}};
+        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}, {}, {}};
         for (const auto& call : e["calls"]) c.calls.emplace_back(call[0].get<std::string>(), call[1].get<std::string>());
         if (e.contains("empty_state_keys")) c.empty_state_keys = e["empty_state_keys"].get<std::vector<std::string>>();
         if (e.contains("required_state_keys"))
             c.required_state_keys = e["required_state_keys"].get<std::vector<std::string>>();
+        if (e.contains("forbidden_state_keys"))
+            c.forbidden_state_keys = e["forbidden_state_keys"].get<std::vector<std::string>>();
         if (e.contains("invokes"))
             for (const auto& v : e["invokes"]) {
                 invoked_arg ia;
@@ -366,6 +370,9 @@ int run_policy_generate(const generate_args& args) {
                                (c.empty_state_keys.empty() ? "" : "empty_state_keys = " + toml_array(c.empty_state_keys) + "\n") +
                                (c.required_state_keys.empty() ? ""
                                                               : "required_state_keys = " + toml_array(c.required_state_keys) + "\n") +
+                               (c.forbidden_state_keys.empty()
+                                    ? ""
+                                    : "forbidden_state_keys = " + toml_array(c.forbidden_state_keys) + "\n") +
                                candidate_bounds(c) + "note = " + toml_string(c.note) + "\n"});
     }
     std::sort(entries.begin(), entries.end(), by_name);

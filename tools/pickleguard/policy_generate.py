@@ -526,7 +526,7 @@ class Scanner:
             del self.memo[key]  # clean only given a scan still in progress: not kept
         return calls
 
-    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None, site=None):
+    def _scan_code(self, fn, code, why, depth, cls, noargs=False, consts=None, site=None, prune=None):
         try:
             src = inspect.getsource(code)
         except (OSError, TypeError):
@@ -548,6 +548,11 @@ class Scanner:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # Its decorators ran when it was defined (at import), not when it is called.
             node.decorator_list = []
+        if prune is not None:
+            # A reading of code that cannot run given what the caller proved
+            # (prune_state_guard, prune_getattribute): it cuts those
+            # statements from the tree, or raises Refused.
+            prune(node)
         a = node.args
         params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
         if a.vararg:
@@ -1569,6 +1574,171 @@ def cut_after_exit(items, none_names, consts):
     return out
 
 
+def falsy_constant(e):
+    return isinstance(e, ast.Constant) and not e.value and isinstance(e.value, SITE_CONSTANT_TYPES)
+
+
+def state_guard_keys(test, state):
+    """The constant str keys whose absence from the dict `state` makes the if
+    test false, or None: `"k" in state`, `"k" in state.keys()`,
+    `state.get("k")` (default None or a falsy constant), `state.pop("k",
+    falsy)`, and an `and` with one of them among its operands."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        for v in test.values:
+            keys = state_guard_keys(v, state)
+            if keys:
+                return keys
+        return None
+    is_state = lambda e: isinstance(e, ast.Name) and e.id == state
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In) \
+            and isinstance(test.left, ast.Constant) and isinstance(test.left.value, str):
+        c = test.comparators[0]
+        if is_state(c) or (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "keys"
+                           and is_state(c.func.value) and not c.args and not c.keywords):
+            return [test.left.value]
+        return None
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and is_state(test.func.value) \
+            and not test.keywords and test.args and isinstance(test.args[0], ast.Constant) \
+            and isinstance(test.args[0].value, str):
+        if test.func.attr == "get" and (len(test.args) == 1 or (len(test.args) == 2 and falsy_constant(test.args[1]))):
+            return [test.args[0].value]
+        if test.func.attr == "pop" and len(test.args) == 2 and falsy_constant(test.args[1]):
+            return [test.args[0].value]
+    return None
+
+
+class GuardAbsent(Refused):
+    """The guarded reading does not apply (no guard to read without): the
+    whole reading's refusal stands as it was."""
+
+
+def prune_state_guard(found):
+    """A transform for _scan_code of a __setstate__(self, state): when its
+    first statement (after a docstring) is `if GUARD:` testing the state dict
+    for constant keys (state_guard_keys), the if body is cut (its else stays)
+    and the keys go to `found`: the judge's forbidden_state_keys make the test
+    false. The state parameter must never be rebound or deleted, so the name
+    is the dict BUILD handed over throughout; the judge sees to it that the
+    dict is a plain one with str keys, as the stream shows it at that BUILD,
+    handed to no code before (a dict subclass's __contains__, an object key's
+    __eq__, code that added a key could each make the test true)."""
+    def prune(node):
+        a = node.args
+        params = [p.arg for p in a.posonlyargs + a.args]
+        if len(params) < 2 or a.vararg or isinstance(node, ast.Lambda):
+            raise GuardAbsent("not a __setstate__(self, state) the guard reading applies to")
+        state = params[1]
+        body = node.body
+        i = 1 if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else 0
+        if i >= len(body) or not isinstance(body[i], ast.If):
+            raise GuardAbsent("its first statement is not an if testing the state")
+        keys = state_guard_keys(body[i].test, state)
+        if not keys:
+            raise GuardAbsent(f"its first if does not test {state} for a constant key")
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id == state and not isinstance(n.ctx, ast.Load):
+                raise Refused(f"its state parameter {state} is rebound (line {n.lineno})")
+            if isinstance(n, (ast.Global, ast.Nonlocal)) and state in n.names:
+                raise Refused(f"its state parameter {state} is declared {type(n).__name__.lower()}")
+            if isinstance(n, ast.arg) and n.arg == state and n not in a.posonlyargs + a.args:
+                raise Refused(f"a nested function rebinds {state}")
+        body[i].body = [ast.Pass()]
+        found.update(keys)
+    return prune
+
+
+def getattribute_returns(cls, name):
+    """Why object.__getattribute__(instance of cls, name) returns without
+    raising or running Python code, or None. `__setstate__` held in the MRO
+    as a plain function: a non-data descriptor with a native __get__, found
+    whatever the instance holds (the judge refuses a dunder key in BUILD's
+    dict state, which would shadow it; and it would be returned, not
+    raise). `__dict__`: type's native getset descriptor, when nothing in the
+    MRO replaces it (dict_state_refusal)."""
+    if name == "__dict__":
+        has = any(isinstance(vars(k).get("__dict__"), types.GetSetDescriptorType) for k in cls.__mro__)
+        return "the instance namespace (type's getset descriptor)" if has and dict_state_refusal(cls) is None \
+            else None
+    if name == "__setstate__":
+        owner, fn = owner_of(cls, name)
+        if owner is not None and owner is not object and isinstance(fn, types.FunctionType):
+            return f"{owner.__qualname__}.__setstate__, a plain function in the class"
+    return None
+
+
+def prune_getattribute(name):
+    """A transform for _scan_code of a __getattribute__(self, attr) called
+    with attr == name where object.__getattribute__(self, name) returns
+    (getattribute_returns): the first top-level `try:` whose body is
+    `return object.__getattribute__(self, attr)` (or `return get(attr)`,
+    `get` a lambda of the function bound once to exactly that) returns
+    there: its handlers and every statement after it cannot run, and are
+    cut. What precedes it is read as written."""
+    def is_oga(call, self_name, arg):
+        return isinstance(call, ast.Call) and not call.keywords and len(call.args) == 2 \
+            and isinstance(call.func, ast.Attribute) and call.func.attr == "__getattribute__" \
+            and isinstance(call.func.value, ast.Name) and call.func.value.id == "object" \
+            and isinstance(call.args[0], ast.Name) and call.args[0].id == self_name \
+            and isinstance(call.args[1], ast.Name) and call.args[1].id == arg
+
+    def prune(node):
+        a = node.args
+        params = [p.arg for p in a.posonlyargs + a.args]
+        if len(params) != 2 or isinstance(node, ast.Lambda):
+            raise Refused("not a __getattribute__(self, name)")
+        self_name, attr = params
+        stored = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stored.setdefault(n.id, []).append(n)
+            if isinstance(n, (ast.Global, ast.Nonlocal)):
+                for x in n.names:
+                    stored.setdefault(x, []).append(n)
+        if self_name in stored or attr in stored:
+            raise Refused(f"__getattribute__ rebinds {self_name} or {attr}")
+        # `get = lambda n: object.__getattribute__(self, n)`, bound once at
+        # the top level and never rebound (no other store, no parameter of a
+        # nested function of that name): each call `get(x)` is that native
+        # call, and is read as written out (a local's call is refused).
+        args_named = {n.arg for n in ast.walk(node) if isinstance(n, ast.arg)}
+        for st in node.body:
+            if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                    and isinstance(st.value, ast.Lambda) and len(stored.get(st.targets[0].id, ())) == 1 \
+                    and st.targets[0].id not in args_named:
+                la = st.value.args
+                ps = [p.arg for p in la.posonlyargs + la.args]
+                if len(ps) == 1 and not (la.vararg or la.kwarg or la.kwonlyargs or la.defaults) \
+                        and is_oga(st.value.body, self_name, ps[0]) and ps[0] != self_name:
+                    getter = st.targets[0].id
+                    for n in ast.walk(node):
+                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == getter \
+                                and len(n.args) == 1 and not n.keywords:
+                            n.func = ast.Attribute(value=ast.Name(id="object", ctx=ast.Load()),
+                                                   attr="__getattribute__", ctx=ast.Load())
+                            n.args = [ast.Name(id=self_name, ctx=ast.Load()), n.args[0]]
+        getters = set()
+        for i, st in enumerate(node.body):
+            if isinstance(st, ast.Try) and len(st.body) == 1 and isinstance(st.body[0], ast.Return) \
+                    and not st.finalbody:
+                v = st.body[0].value
+                direct = is_oga(v, self_name, attr)
+                via = isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in getters \
+                    and len(v.args) == 1 and not v.keywords and isinstance(v.args[0], ast.Name) \
+                    and v.args[0].id == attr
+                if direct or via:
+                    node.body = node.body[:i] + [st.body[0]]
+                    return
+            if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                    and isinstance(st.value, ast.Lambda) and len(stored.get(st.targets[0].id, ())) == 1:
+                la = st.value.args
+                ps = [p.arg for p in la.posonlyargs + la.args]
+                if len(ps) == 1 and not (la.vararg or la.kwarg or la.kwonlyargs or la.defaults) \
+                        and is_oga(st.value.body, self_name, ps[0]) and ps[0] != self_name:
+                    getters.add(st.targets[0].id)
+        raise Refused(f"no top-level try returns object.__getattribute__({self_name}, {attr}) for {name!r}")
+    return prune
+
+
 def reduction(cls, scanner):
     """The uses loading a pickled instance needs, and why; raises Refused."""
     if cls in copyreg.dispatch_table:
@@ -1688,9 +1858,13 @@ def analyse_class(cls, scanner):
     finally:
         scanner.current = None
     extra = state_constraints(scanner)
-    if extra:
+    if extra.get("empty_state_keys") or extra.get("required_state_keys"):
         note += (" Its entry constrains BUILD's dict state (empty_state_keys: each, if set, an empty container; "
                  "required_state_keys: each set), under which the dispatch summary it was read with holds.")
+    if extra.get("forbidden_state_keys"):
+        note += (" forbidden_state_keys: its __setstate__ was read without the branch these state keys guard (that "
+                 "branch was refused); BUILD's state must be a plain dict with str keys, none of them, handed to no "
+                 "code before.")
     return uses, note, calls, extra
 
 
@@ -1728,10 +1902,21 @@ def _analyse_class(cls, scanner):
     if "build" in uses:
         # load_build looks __setstate__ up on the instance (and, without one,
         # reads inst.__dict__): a Python __getattribute__ runs either way.
-        method("__getattribute__", "BUILD looks up __setstate__ through")
+        try:
+            method("__getattribute__", "BUILD looks up __setstate__ through")
+        except Refused as whole:
+            read = getattribute_by_name(cls, scanner, whole)
+            calls.update(read[0])
+            ran.append(read[1])
         owner, fn = owner_of(cls, "__setstate__")
         if owner is not None and owner is not object:
-            method("__setstate__", "BUILD runs")
+            try:
+                method("__setstate__", "BUILD runs")
+            except Refused as whole:
+                more, name, keys = setstate_without_keys(cls, scanner, whole)
+                calls.update(more)
+                ran.append(name)
+                scanner.state_keys.update(("forbidden_state_keys", k) for k in keys)
         else:
             owner, fn = owner_of(cls, "__getattr__")
             if isinstance(fn, types.FunctionType) and not hasattr(fn, "__wrapped__"):
@@ -1843,6 +2028,86 @@ def partial_new_entry(cls, modname, attr, uses, calls):
                     f"{attr} runs, read for that entry; argument 0 must be {attr} itself (args), which it "
                     "instantiates (invokes). Reference: as partial's argument; called without arguments it "
                     "raises TypeError (cls is required) before running anything."}
+
+
+def setstate_without_keys(cls, scanner, whole):
+    """A __setstate__ refused as a whole, read again without the body of its
+    first `if`, when that if tests the state for constant keys
+    (prune_state_guard): (calls, what ran, the keys). The keys become the
+    entry's forbidden_state_keys. Raises `whole` when that reading does not
+    apply, or the refusal extended with why the pruned one failed too."""
+    owner, fn = owner_of(cls, "__setstate__")
+    if not isinstance(fn, types.FunctionType) or hasattr(fn, "__wrapped__"):
+        raise whole
+    keys = set()
+    q = cls.__qualname__
+    try:
+        calls = scanner._scan_code(fn, fn.__code__, f"{q}: BUILD runs {owner.__qualname__}.__setstate__ (without "
+                                   "its state-guarded branch)", 1, cls, prune=prune_state_guard(keys))
+    except GuardAbsent:
+        raise whole
+    except Refused as r:
+        raise Refused(f"{whole}; read without its state-guarded first branch: {r}")
+    return calls, f"{owner.__qualname__}.__setstate__ (without the branch on state key {', '.join(sorted(keys))})", \
+        sorted(keys)
+
+
+# What loading code reads on an instance through its __getattribute__, by
+# the method that reads it: load_build's lookup of __setstate__, and the
+# attributes of `self` a __setstate__ reads as `self.NAME`.
+def getattribute_by_name(cls, scanner, whole):
+    """A Python __getattribute__ refused as a whole, read once per attribute
+    name loading looks up through it, with the name known (prune_getattribute):
+    load_build's `__setstate__` (the class must have one: without it the
+    loader reads `__dict__` and the build-dict path, not analysed here) and
+    every `self.NAME` its __setstate__ reads, each NAME one that
+    object.__getattribute__ returns without code (getattribute_returns).
+    __del__, __hash__, __eq__ and __call__, which also read attributes, must
+    not be Python code. Raises the refusal otherwise."""
+    gowner, gfn = owner_of(cls, "__getattribute__")
+    sowner, sfn = owner_of(cls, "__setstate__")
+    if not isinstance(gfn, types.FunctionType) or hasattr(gfn, "__wrapped__") or \
+            not isinstance(sfn, types.FunctionType) or sowner is object or \
+            gfn.__globals__.get("object", object) is not object:  # `object` must be the builtin
+        raise whole
+    for attr in ("__del__", "__hash__", "__eq__", "__call__"):
+        o, f = owner_of(cls, attr)
+        if isinstance(f, (types.FunctionType, staticmethod, classmethod)):
+            raise Refused(f"{whole}; a known-name reading does not apply: {o.__qualname__}.{attr} is Python code "
+                          "that may read other attributes through it")
+    try:
+        snode = next(n for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(sfn))))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    except (OSError, TypeError, SyntaxError, StopIteration):
+        raise whole
+    sargs = snode.args.posonlyargs + snode.args.args
+    if not sargs:
+        raise whole
+    me = sargs[0].arg
+    names = {"__setstate__"}
+    parents = {id(c): p for p in ast.walk(snode) for c in ast.iter_child_nodes(p)}
+    for n in ast.walk(snode):
+        if isinstance(n, ast.Name) and n.id == me and n is not sargs[0]:
+            up = parents.get(id(n))
+            if not (isinstance(up, ast.Attribute) and up.value is n and isinstance(up.ctx, ast.Load)):
+                raise Refused(f"{whole}; a known-name reading does not apply: {sowner.__qualname__}.__setstate__ "
+                              f"uses {me} other than as {me}.NAME (line {n.lineno} of its source)")
+            names.add(up.attr)
+    q = cls.__qualname__
+    calls, how = set(), []
+    for name in sorted(names):
+        why = getattribute_returns(cls, name)
+        if why is None:
+            raise Refused(f"{whole}; a known-name reading does not apply: object.__getattribute__ may not find "
+                          f"{name!r} without running code")
+        try:
+            calls |= scanner._scan_code(gfn, gfn.__code__, f"{q}: {gowner.__qualname__}.__getattribute__ with "
+                                        f"{name!r}", 1, cls, consts={1: name},
+                                        prune=prune_getattribute(name))
+        except Refused as r:
+            raise Refused(f"{whole}; read with {name!r}: {r}")
+        how.append(f"{name!r} ({why})")
+    return calls, f"{gowner.__qualname__}.__getattribute__ with " + ", ".join(how)
 
 
 def required_positional(fn):

@@ -320,7 +320,7 @@ int run_policy_infer(const infer_args& args) {
     // What the files need, and what no policy could allow.
     const knowledge_base& kb = shipped_knowledge_base();
     std::map<std::pair<std::string, std::string>, needed_global> needed;
-    std::set<std::pair<std::string, std::string>> filled_state_keys;
+    std::set<std::pair<std::string, std::string>> filled_state_keys, forbidden_keys_set;
     std::vector<std::string> blocking;
     std::vector<std::size_t> pid_files;
     for (std::size_t i = 0; i < reports.size(); ++i) {
@@ -333,6 +333,10 @@ int run_policy_infer(const infer_args& args) {
             // refuses: the entry written for them does not repeat the keys.
             if (f.rule == rule::state_not_allowed && f.message.find("empty_state_keys") != std::string::npos)
                 filled_state_keys.insert({f.module, f.name});
+            // Likewise forbidden_state_keys: the files (which whoever runs
+            // infer trusts) set a key the included entry forbids.
+            if (f.rule == rule::state_not_allowed && f.message.find("forbidden_state_keys") != std::string::npos)
+                forbidden_keys_set.insert({f.module, f.name});
             if (allowable(f)) continue;
             blocking.push_back(comment_safe(r.path + where(f) + ": " + f.rule + ": " + f.message));
         }
@@ -483,6 +487,7 @@ int run_policy_infer(const infer_args& args) {
         if (const allow_entry* prior = base_policy.value().find(n.module, n.name)) {
             allow_entry bounds = *prior;
             if (filled_state_keys.contains({n.module, n.name})) bounds.empty_state_keys.clear();
+            if (forbidden_keys_set.contains({n.module, n.name})) bounds.forbidden_state_keys.clear();
             out += bound_lines(bounds);
         }
         if (n.dangerous)

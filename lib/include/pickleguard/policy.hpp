@@ -253,6 +253,13 @@ struct allow_entry {
     // up elsewhere (nn.Module.__getattr__ finds a missing _forward_hooks in
     // _modules, which the pickle fills), "empty if present" is not enough.
     std::vector<std::string> required_state_keys;
+    // Keys BUILD's state may not have: the class's __setstate__ runs code
+    // unsafe for a pickle's values only on a branch guarded by the key
+    // (`if "restore_design_info" in d:` hands statsmodels' formula to patsy,
+    // which evaluates it). The state must be a plain dict the judge reads
+    // whole, with str keys only, as it is at that BUILD, handed to no code
+    // before it (docs/policies.md, "forbidden_state_keys").
+    std::vector<std::string> forbidden_state_keys;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

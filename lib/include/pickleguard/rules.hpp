@@ -35,7 +35,9 @@
       "The class's entry constrains the state BUILD may apply to its instances, and this state breaks the " \
       "constraint: slot state (setattr, which runs the class's __setattr__ and property setters) or state the " \
       "judge cannot read under \"build-dict\", or a key of `empty_state_keys` holding a container that is not " \
-      "empty or that the stream fills. If you trust the file, allow \"build\" or drop the key.") \
+      "empty or that the stream fills, or a key of `forbidden_state_keys` (on which the class's __setstate__ runs " \
+      "code unsafe with a pickle's values) or state in which that cannot be told. If you trust the file, allow " \
+      "\"build\" or drop the key.") \
     X(call_of_computed_value, "call-of-computed-value", "Call of a value computed while loading", \
       "REDUCE, OBJ or NEWOBJ call something that is not a named global: the result of another call, a persistent " \
       "object or an extension code. This is how getattr/attrgetter chains reach arbitrary methods. No policy can " \

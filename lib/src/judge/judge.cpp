@@ -200,6 +200,7 @@ private:
             case event_kind::call:
             case event_kind::instantiate: {
                 const char* verb = e.kind == event_kind::call ? "calls" : "instantiates";
+                mark_handed_to_code(e.operand);
                 if (auto i = named_index(e.target)) {
                     if (e.kind == event_kind::call && fetch_attribute(e, *i)) return;
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
@@ -261,6 +262,7 @@ private:
                     check_state_keys(e, e.operand, "BUILD");
                     check_state_cost(e);
                 }
+                mark_handed_to_code(e.operand);
                 return;
             }
             case event_kind::persistent_id:
@@ -510,6 +512,28 @@ private:
             value_ref v = stack.back();
             stack.pop_back();
             if (!handed_to_call_.insert(v.index()).second) continue;
+            switch (g_.kind(v)) {
+                case value_kind::tuple: case value_kind::list: case value_kind::dict: case value_kind::set:
+                case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
+                    for (value_ref c : g_.items(v)) stack.push_back(c);
+                    break;
+                default: break;
+            }
+        }
+    }
+    // Every node reachable from what the stream has handed to library code
+    // so far: call arguments (partials' too), and the operands of BUILD,
+    // APPEND(S), SETITEM(S) and ADDITEMS on made objects (__setstate__,
+    // append, __setitem__ get them). That code may have changed a dict in
+    // it (state.setdefault(k, v)) in ways the graph does not show: a state
+    // whose forbidden keys are checked must not be in it at its BUILD.
+    std::unordered_set<std::uint32_t> handed_to_code_;
+    void mark_handed_to_code(value_ref v0) {
+        std::vector<value_ref> stack{v0};
+        while (!stack.empty()) {
+            value_ref v = stack.back();
+            stack.pop_back();
+            if (v.is_small_int() || !handed_to_code_.insert(v.index()).second) continue;
             switch (g_.kind(v)) {
                 case value_kind::tuple: case value_kind::list: case value_kind::dict: case value_kind::set:
                 case value_kind::frozenset: case value_kind::reduce: case value_kind::newobj:
@@ -1966,6 +1990,8 @@ private:
             dicts[count++] = g_.items(state)[0];
             if (!build) dicts[count++] = g_.items(state)[1];  // BUILD's slot state: dunder-slot-state
         }
+        if (build && (g_.kind(state) == value_kind::tuple || g_.kind(state) == value_kind::list))
+            check_pair_state(e, state);
         for (std::size_t d = 0; d < count; ++d) {
             if (is_symbolic(g_.kind(dicts[d]))) {
                 // load_build takes any mapping (PyDict_Check: an OrderedDict
@@ -2007,6 +2033,40 @@ private:
     // State whose keys are computed while loading (an OrderedDict([...])
     // made by an allowed call, a numpy.str_ key): the names it sets cannot be
     // checked against loader_hook_name, so it is judged as if it set one.
+    // A __setstate__ that runs self.__dict__.update(state) (statsmodels'
+    // ResultsWrapper, torch's Module) takes a sequence of pairs as well as a
+    // dict: [("__setstate__", f)] stores f where the next BUILD of the same
+    // object looks __setstate__ up and calls it with that BUILD's state; a
+    // 2-key dict in the sequence is read as the pair of its keys. So in a
+    // BUILD state that is a tuple or list, each 2-item tuple or list is a
+    // (name, value) pair and each dict's keys may be names: a loader hook
+    // name among them is the same finding as in dict state.
+    void check_pair_state(const event& e, value_ref state) {
+        for (value_ref item : g_.items(state)) {
+            value_kind k = g_.kind(item);
+            std::vector<value_ref> names;
+            if ((k == value_kind::tuple || k == value_kind::list) && g_.items(item).size() == 2) {
+                names.push_back(g_.items(item)[0]);
+            } else if (k == value_kind::dict) {
+                auto kv = g_.items(item);
+                for (std::size_t i = 0; i + 1 < kv.size(); i += 2) names.push_back(kv[i]);
+            }
+            for (value_ref n : names) {
+                // Only names the stream spells out: a pair whose first item
+                // was made while loading is not judged here (numpy's dtype
+                // states hold (dtype, shape) pairs), though a str subclass
+                // made by an allowed call would work as a name (open: docs).
+                if (g_.kind(n) != value_kind::str || !loader_hook_name(g_.text(n))) continue;
+                add(rule::dunder_build_state, severity::critical,
+                    "BUILD gives state with the pair ('" + std::string(g_.text(n)) +
+                        "', ...): a __setstate__ that runs self.__dict__.update(state) sets that instance attribute "
+                        "from it, which the loader looks up and calls (__setstate__ by the next BUILD of the same "
+                        "object); no policy can allow this",
+                    &e);
+            }
+        }
+    }
+
     void computed_state(const event& e, value_ref what, const std::string& by, const char* part) {
         add(rule::dunder_build_state, severity::critical,
             (by == "BUILD" ? std::string("BUILD") : opcode_name(e.opcode) + " calls " + by + ", which") +
@@ -2080,10 +2140,68 @@ private:
                              entry->origin + "): its setters were not found safe to run with a pickle's values",
                          entry);
         }
-        if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty()) {
+        if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty() ||
+            !entry->forbidden_state_keys.empty()) {
             if (!keyed_state_readable(e, gn, *entry)) return;
             if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
             if (!entry->required_state_keys.empty()) check_required_state_keys(e, gn, *entry);
+            if (!entry->forbidden_state_keys.empty()) check_forbidden_state_keys(e, gn, *entry);
+        }
+    }
+
+    // The class's __setstate__ is safe only on the path where its state
+    // lacks these keys (`if "k" in state:`, `state.get("k")`,
+    // `state.pop("k", None)` guard the rest). __setstate__ gets the state
+    // object itself, so the test is the one it runs, on the dict as it is at
+    // this BUILD: a plain dict (a subclass's __contains__ or get would
+    // answer for itself; a (dict, None) pair is not what the guard was read
+    // with), its items as at this BUILD (keyed_state_readable), every key a
+    // str (an object key's __eq__ could equal "k" under str's hash), no key
+    // one of them, and the dict handed to no code before (a scanned
+    // __setstate__ that got it first may have added a key the graph does
+    // not show).
+    void check_forbidden_state_keys(const event& e, const global_name& gn, const allow_entry& entry) {
+        const std::string q = qualified(gn.module, gn.name);
+        const std::string tail = " (forbidden_state_keys of the entry at " + entry.origin + ")";
+        value_ref d = e.operand;
+        if (g_.kind(d) != value_kind::dict) {
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " state that is not a plain dict (" + describe(d) +
+                             "): its __setstate__ tests the state for " + entry.forbidden_state_keys.front() +
+                             " and the other forbidden keys, and on another object that test is not the one read "
+                             "safe" + tail,
+                         &entry);
+            return;
+        }
+        if (handed_to_code_.count(d.index())) {
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " a state dict (" + describe(d) +
+                             ") that the stream handed to other code before (a call's argument or another "
+                             "object's state, through the memo): that code may have added a forbidden key the "
+                             "pickle does not show" + tail,
+                         &entry);
+            return;
+        }
+        auto kv = g_.items(d);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            if (g_.kind(kv[i]) != value_kind::str) {
+                refuse_state(e, gn,
+                             "BUILD gives an instance of " + q + " state with a key that is not a str (" +
+                                 describe(kv[i]) + "): its __eq__ may answer true for a forbidden key when "
+                                 "__setstate__ tests for it" + tail,
+                             &entry);
+                continue;
+            }
+            std::string_view key = g_.text(kv[i]);
+            if (std::find(entry.forbidden_state_keys.begin(), entry.forbidden_state_keys.end(), key) ==
+                entry.forbidden_state_keys.end())
+                continue;
+            refuse_state(e, gn,
+                         "BUILD gives an instance of " + q + " the state key '" + std::string(key) +
+                             "', on which its __setstate__ runs code that is unsafe with a pickle's values (the "
+                             "generator read it unsafe and allowed the class only without this key); remove the "
+                             "key, or do not load this file unless you trust whoever wrote it" + tail,
+                         &entry);
         }
     }
 

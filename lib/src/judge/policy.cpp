@@ -278,7 +278,7 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
                                           "args", "invokes", "state_arg", "state", "empty_state_keys",
-                                          "required_state_keys", "cost", "note"},
+                                          "required_state_keys", "forbidden_state_keys", "cost", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -331,7 +331,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                 e.state = *v;
             }
             for (auto [key, out] : {std::pair{"empty_state_keys", &e.empty_state_keys},
-                                    std::pair{"required_state_keys", &e.required_state_keys}})
+                                    std::pair{"required_state_keys", &e.required_state_keys},
+                                    std::pair{"forbidden_state_keys", &e.forbidden_state_keys}})
                 if (const toml::node* m = t->get(key)) {
                     const toml::array* ka = m->as_array();
                     if (!ka) return usage_error(where(origin, *m), "`" + std::string(key) + "` must be an array of strings");
@@ -553,10 +554,12 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                     if (!first_builds) {
                         first.empty_state_keys = e.empty_state_keys;
                         first.required_state_keys = e.required_state_keys;
+                        first.forbidden_state_keys = e.forbidden_state_keys;
                     } else {
                         // (pairs, not structured bindings: clang 14 cannot capture those)
                         for (const auto& keys : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
-                                                 std::pair{&first.required_state_keys, &e.required_state_keys}}) {
+                                                 std::pair{&first.required_state_keys, &e.required_state_keys},
+                                                 std::pair{&first.forbidden_state_keys, &e.forbidden_state_keys}}) {
                             const std::vector<std::string>* other = keys.second;
                             std::erase_if(*keys.first, [other](const std::string& k) {
                                 return std::find(other->begin(), other->end(), k) == other->end();

@@ -948,3 +948,137 @@ if _nn is not None:
 
         def forward(self, x):
             return self.inner(x)
+
+
+# ---- forbidden_state_keys: a __setstate__ unsafe only on a state-keyed branch
+class GuardedByKey:
+    """statsmodels' ModelData.__setstate__: with "restore" in the state it
+    evaluates the state's formula; without it, it only updates __dict__.
+    Allowed, with forbidden_state_keys = ["restore"]."""
+
+    def __setstate__(self, d):
+        if "restore" in d:
+            eval(d["formula"])
+            del d["restore"]
+        self.__dict__.update(d)
+
+
+class GuardedByGet:
+    """The same branch guarded by state.get("k") (None when absent): allowed,
+    forbidden_state_keys = ["restore"]."""
+
+    def __setstate__(self, state):
+        """Docstrings before the guard are fine."""
+        if state.get("restore"):
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+class GuardedByPop:
+    """state.pop("k", None) and an `and`: allowed, forbidden_state_keys = ["restore"]."""
+
+    def __setstate__(self, state):
+        if state.pop("restore", None) and len(state) > 1:
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+class GuardAfterUse:
+    """The guard is not the first statement: code before it may have changed
+    the state (it could add the key). Refused."""
+
+    def __setstate__(self, state):
+        state.update(self.defaults)
+        if "restore" in state:
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+class GuardRebindsState:
+    """The state name is rebound, so the guard may test another dict: refused."""
+
+    def __setstate__(self, state):
+        if "restore" in state:
+            eval(state["formula"])
+        state = dict(state)
+        self.__dict__.update(state)
+
+
+class GuardNegated:
+    """`not in` runs the unsafe code when the key is absent: refused."""
+
+    def __setstate__(self, state):
+        if "restore" not in state:
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+class GuardedElseUnsafe:
+    """The unsafe code is in the else branch, which runs without the key: refused."""
+
+    def __setstate__(self, state):
+        if "restore" in state:
+            pass
+        else:
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+class GuardGetTruthyDefault:
+    """state.get("k", 1) is true without the key: refused."""
+
+    def __setstate__(self, state):
+        if state.get("restore", 1):
+            eval(state["formula"])
+        self.__dict__.update(state)
+
+
+# ---- __getattribute__ read with the names loading looks up (statsmodels' ResultsWrapper)
+class WrapsResults:
+    """statsmodels' ResultsWrapper: __getattribute__ returns what
+    object.__getattribute__ finds, and only otherwise reads a computed
+    attribute of another object. BUILD looks up "__setstate__" (a function of
+    the class) and __setstate__ reads self.__dict__: both found, so the
+    rest cannot run. Allowed."""
+
+    def __getattribute__(self, attr):
+        get = lambda name: object.__getattribute__(self, name)
+        try:
+            results = get("_results")
+        except AttributeError:
+            pass
+        try:
+            return get(attr)
+        except AttributeError:
+            pass
+        return getattr(results, attr)
+
+    def __setstate__(self, dict_):
+        self.__dict__.update(dict_)
+
+
+class WrapsResultsReadsMore(WrapsResults):
+    """Its __setstate__ reads self.model, which object.__getattribute__ may
+    not find (then the computed getattr runs): refused."""
+
+    def __setstate__(self, dict_):
+        self.__dict__.update(dict_)
+        self.model.check()
+
+
+class WrapsResultsFinally(WrapsResults):
+    """A finally clause runs even when the try returns: refused."""
+
+    def __getattribute__(self, attr):
+        try:
+            return object.__getattribute__(self, attr)
+        finally:
+            eval(attr)
+
+
+class WrapsResultsHashes(WrapsResults):
+    """A Python __hash__ may read other names through __getattribute__: refused."""
+
+    def __hash__(self):
+        return hash(self.key)
+
