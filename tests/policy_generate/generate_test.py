@@ -63,13 +63,29 @@ ALLOWED = {
     "Color": {"reference"},
     "Color.RED": {"reference"},
     "Color.GREEN": {"reference"},
+    # A plain class's __call__ loops over a stored list: called_state_values.
+    "Pipeline": {"reference", "new", "build"},
 }
 # torch.nn.Module subclasses (the Module.__call__ dispatch summary): checked
 # only where /usr/bin/python3 imports torch (not after install-deps.sh --no-ml).
-TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"}}
+TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"},
+                 # Stored values forward calls (call_stored): the judge checks them.
+                 "BlockCallsStored": {"reference", "new", "build"},
+                 "BlockLoopsLayers": {"reference", "new", "build"}}
 TORCH_REFUSED = {
     "BlockEvaluates": "Module.__call__ (hook tables empty) -> BlockEvaluates.forward: calls eval",
-    "BlockCallsStored": "calls self.inner, a value stored on the instance",
+    "BlockCallsStoredOnLoad": "BUILD runs BlockCallsStoredOnLoad.__setstate__: calls self.inner, a value stored on the instance",
+    "BlockOwnGetattr": "found by a lookup not reviewed (fakelib.BlockOwnGetattr.__getattr__",
+    "BlockStoresInNew": "which fakelib.BlockStoresInNew.__new__ could store without a BUILD the judge reads",
+    "BlockLoopsComputed": "calls layer, a local or computed value",
+    "BlockLoopsRebound": "calls layer, a local or computed value",
+}
+# What the judge must check on each entry that calls stored values.
+CALLED_KEYS = {
+    "BlockCallsStored": {"called_state_keys": ["inner"], "attribute_tables": ["_buffers", "_modules", "_parameters"],
+                         "callable_instances": True},
+    "BlockLoopsLayers": {"called_state_values": ["layers"], "callable_instances": True},
+    "Pipeline": {"called_state_values": ["steps"], "callable_instances": True},
 }
 # The state the summary needs: no hooks (and forward not shadowed) in BUILD's dict state.
 SAFEBLOCK_KEYS = {
@@ -132,6 +148,7 @@ REFUSED = {
     "ReducesByName": "reduces to getattr, not the class",
     "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
     "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
+    "PipelineOwnSteps": "calls the items of self.steps, which the class defines (not state)",
 }
 
 
@@ -237,6 +254,12 @@ def main():
         got = {k: entries.get("SafeBlock", {}).get(k) for k in SAFEBLOCK_KEYS}
         if got != SAFEBLOCK_KEYS:
             errors.append(f"SafeBlock's state constraints: {got}, expected {SAFEBLOCK_KEYS}")
+    for name, want in CALLED_KEYS.items():
+        if name not in ALLOWED:
+            continue  # a torch case without torch
+        got = {k: entries.get(name, {}).get(k) for k in want}
+        if got != want:
+            errors.append(f"{name}'s called-value constraints: {got}, expected {want}")
     for name, e in entries.items():
         if name not in TORCH_ALLOWED and any(k in e for k in SAFEBLOCK_KEYS):
             errors.append(f"{name}: state constraints without a dispatch summary: {e}")

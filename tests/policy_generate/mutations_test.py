@@ -24,6 +24,7 @@ ALLOWED = {
     "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel", "ConvertsByTable",
     "SetterUnsafeDictState[build-dict]",
     "Color", "Color.RED", "Color.GREEN",
+    "Pipeline", "Pipeline#called",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
@@ -38,26 +39,31 @@ REFUSED = {
     # build instead of build-dict: slot state would run its eval setter
     "SetterUnsafeDictState",
     "HashesWithEval", "ReducesByName", "LooksUpMembers", "CalledByMeta", "Color.SHADE",
+    "PipelineOwnSteps",
 }
 # torch.nn.Module cases (only where torch imports); "SafeBlock#keys" stands
 # for SafeBlock's entry carrying the hook tables as state constraints.
 if subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True).returncode == 0:
-    ALLOWED |= {"SafeBlock", "SafeBlock#keys"}
-    REFUSED |= {"BlockEvaluates", "BlockCallsStored"}
+    ALLOWED |= {"SafeBlock", "SafeBlock#keys", "BlockCallsStored", "BlockCallsStored#called", "BlockLoopsLayers",
+                "BlockLoopsLayers#called"}
+    REFUSED |= {"BlockEvaluates", "BlockCallsStoredOnLoad", "BlockOwnGetattr", "BlockStoresInNew",
+                "BlockLoopsComputed", "BlockLoopsRebound"}
 
 
 def run(src):
     with tempfile.TemporaryDirectory() as tmp:
         script = pathlib.Path(tmp) / "inspector.py"
         script.write_text(src)
-        out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "fakelib"],
+        out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "--no-companions", "fakelib"],
                              capture_output=True, text=True).stdout
     d = json.loads(out)
     mine = [e for e in d["entries"] if e["module"] == "fakelib"]
     # A class admitted only with build-dict is another case than one with build.
     return {e["name"] + ("[build-dict]" if "build-dict" in e["uses"] else "") for e in mine} | \
         {f"{e['name']}#keys" for e in mine if "_forward_hooks" in e.get("empty_state_keys", [])
-         and "_forward_hooks" in e.get("required_state_keys", [])}
+         and "_forward_hooks" in e.get("required_state_keys", [])} | \
+        {f"{e['name']}#called" for e in mine if e.get("callable_instances") and
+         (e.get("called_state_keys") or e.get("called_state_values"))}
 
 
 base = SRC.read_text()
@@ -131,6 +137,15 @@ MUTATIONS = {
  'summary off': ('        if summary is not None:\n            return self.scan_summary', '        if False:\n            return self.scan_summary'),
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),
  'summary on owner': ('self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)', 'self.scan_self_method(fn.__globals__["Module"], m, f"{why} (hook tables empty)", depth)'),
+ # Stored values called after loading (call_stored, ATTRIBUTE_LOOKUPS)
+ 'stored call while loading': ('        if self.sizes_checked or cls is None or cls is not self.current:', '        if cls is None:'),
+ 'stored call refused': ('                self.call_stored(cls, "called_state_keys", attr, why)\n                return set()', '                pass'),
+ 'stored call unconstrained': ('        self.state_keys.add((kind, attr))', '        pass'),
+ 'any getattr lookup': ('        return False, f"{describe(owner)}.__getattr__ (not a reviewed lookup) decides what it finds"', '        return True, ()'),
+ 'class attribute loop': ('                raise Refused(f"{why}: calls the items of self.{attr}, which the class defines (not state)")', '                pass'),
+ 'new stores ignored': ('        if "call" in uses or (owner is not object and "new" in uses):', '        if "call" in uses:'),
+ 'loop rebinding ignored': ('local.loops = {k: v for k, v in loops.items() if stores.get(k) == len(v) and', 'local.loops = {k: v for k, v in loops.items() if True and'),
+ 'loop over anything': ('                        attr = stored_iterable(it, first)\n', '                        attr = stored_iterable(it, first) or "x"\n'),
  'summary keys dropped': ('            self.state_keys.update((kind, k) for k in summary[kind])', '            pass'),
 }
 errors = []
