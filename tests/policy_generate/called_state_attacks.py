@@ -8,8 +8,7 @@ docs/policies.md, "Generated policies").
 torchvision's BasicBlock.forward calls self.conv1(x) ... self.downsample(x),
 found in its __dict__ or, through Module.__getattr__, in _parameters,
 _buffers or _modules; torch's Sequential.forward calls every value of
-self._modules; torchvision's Compose.__call__ every item of self.transforms.
-After loading, those calls get the caller's tensor or image. Each row stores
+self._modules. After loading, those calls get the caller's tensor or image. Each row stores
 there something that is not an instance NEWOBJ made of a class whose entry
 sets callable_instances (a function, a class, a call's result, an instance
 of an untagged class or one made by copyreg, ...), or hides what is stored
@@ -95,14 +94,8 @@ def basic_block(items=None, modules=None):
                                                 ("_modules", odict(mods)), ("downsample", b"N")] + (items or [])))
 
 
-def compose(transforms):
-    return pickle(g("torchvision.transforms.transforms", "Compose") + b")\x81" +
-                  state([("transforms", transforms)]) + b"b")
-
-
 SEQ = (NN + ".container", "Sequential")
 BLOCK = (RESNET, "BasicBlock")
-COMPOSE = ("torchvision.transforms.transforms", "Compose")
 # name -> (bytes, the entry the row attacks, the key whose removal makes it safe)
 CASES = {
     "Sequential: a function in _modules": (sequential(odict([(t("0"), FUNCTION)])), SEQ, "called_state_values"),
@@ -145,17 +138,10 @@ CASES = {
     "BasicBlock: a table made by OrderedDict(items)": (
         basic_block([("_buffers", g("collections", "OrderedDict") + b"](" + t("relu") + FUNCTION + b"la\x85R")]),
         BLOCK, "attribute_tables"),
-    "Compose: a function in transforms": (compose(b"](" + FUNCTION + b"e"), COMPOSE, "called_state_values"),
-    "Compose: a function appended to transforms after BUILD": (
-        pickle(g("torchvision.transforms.transforms", "Compose") + b")\x81" + b"}(" + t("transforms") + b"]\x94" +
-               b"ub" + b"h\x00" + FUNCTION + b"a0"),
-        COMPOSE, "called_state_values"),
 }
 BENIGN = {
     "Sequential of ReLUs": sequential(odict([(t("0"), RELU), (t("1"), RELU)])),
     "BasicBlock of ReLUs, downsample None": basic_block(),
-    "Compose of a RandomHorizontalFlip": compose(b"](" + module("torchvision.transforms.transforms",
-                                                                "RandomHorizontalFlip", [("p", b"G?\xe0\x00\x00\x00\x00\x00\x00")]) + b"e"),
 }
 
 

@@ -63,8 +63,6 @@ ALLOWED = {
     "Color": {"reference"},
     "Color.RED": {"reference"},
     "Color.GREEN": {"reference"},
-    # A plain class's __call__ loops over a stored list: called_state_values.
-    "Pipeline": {"reference", "new", "build"},
 }
 # torch.nn.Module subclasses (the Module.__call__ dispatch summary): checked
 # only where /usr/bin/python3 imports torch (not after install-deps.sh --no-ml).
@@ -79,13 +77,13 @@ TORCH_REFUSED = {
     "BlockStoresInNew": "which fakelib.BlockStoresInNew.__new__ could store without a BUILD the judge reads",
     "BlockLoopsComputed": "calls layer, a local or computed value",
     "BlockLoopsRebound": "calls layer, a local or computed value",
+    "BlockLoopsOwnLayers": "calls the items of self.layers, which the class defines (not state)",
 }
 # What the judge must check on each entry that calls stored values.
 CALLED_KEYS = {
     "BlockCallsStored": {"called_state_keys": ["inner"], "attribute_tables": ["_buffers", "_modules", "_parameters"],
                          "callable_instances": True},
     "BlockLoopsLayers": {"called_state_values": ["layers"], "callable_instances": True},
-    "Pipeline": {"called_state_values": ["steps"], "callable_instances": True},
 }
 # The state the summary needs: no hooks (and forward not shadowed) in BUILD's dict state.
 SAFEBLOCK_KEYS = {
@@ -148,7 +146,7 @@ REFUSED = {
     "ReducesByName": "reduces to getattr, not the class",
     "LooksUpMembers": "getattr(cls, name) runs _LookupMeta.__getattribute__",
     "CalledByMeta": "calling the class without arguments runs -> _CallMeta.__call__: calls eval",
-    "PipelineOwnSteps": "calls the items of self.steps, which the class defines (not state)",
+    "Pipeline": "calls step, a local or computed value",
 }
 
 

@@ -24,7 +24,6 @@ ALLOWED = {
     "ConvertsVia", "ConvertsWithMode", "ConvertsAtLevel", "ConvertsByTable",
     "SetterUnsafeDictState[build-dict]",
     "Color", "Color.RED", "Color.GREEN",
-    "Pipeline", "Pipeline#called",
 }
 REFUSED = {
     "CallsPropertyValue", "ClosureCallsEval", "ClosureRebound", "ImportsFileReader", "ImportsFormulaEvaluator",
@@ -39,7 +38,7 @@ REFUSED = {
     # build instead of build-dict: slot state would run its eval setter
     "SetterUnsafeDictState",
     "HashesWithEval", "ReducesByName", "LooksUpMembers", "CalledByMeta", "Color.SHADE",
-    "PipelineOwnSteps",
+    "Pipeline",
 }
 # torch.nn.Module cases (only where torch imports); "SafeBlock#keys" stands
 # for SafeBlock's entry carrying the hook tables as state constraints.
@@ -47,7 +46,7 @@ if subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True
     ALLOWED |= {"SafeBlock", "SafeBlock#keys", "BlockCallsStored", "BlockCallsStored#called", "BlockLoopsLayers",
                 "BlockLoopsLayers#called"}
     REFUSED |= {"BlockEvaluates", "BlockCallsStoredOnLoad", "BlockOwnGetattr", "BlockStoresInNew",
-                "BlockLoopsComputed", "BlockLoopsRebound"}
+                "BlockLoopsComputed", "BlockLoopsRebound", "BlockLoopsOwnLayers"}
 
 
 def run(src):
@@ -138,7 +137,8 @@ MUTATIONS = {
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),
  'summary on owner': ('self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)', 'self.scan_self_method(fn.__globals__["Module"], m, f"{why} (hook tables empty)", depth)'),
  # Stored values called after loading (call_stored, ATTRIBUTE_LOOKUPS)
- 'stored call while loading': ('        if self.sizes_checked or cls is None or cls is not self.current:', '        if cls is None:'),
+ 'stored call while loading': ('        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0', '        return cls is not None and cls is self.current and self.summaries > 0'),
+ 'stored call without summary': ('        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0', '        return not self.sizes_checked and cls is not None and cls is self.current'),
  'stored call refused': ('                self.call_stored(cls, "called_state_keys", attr, why)\n                return set()', '                pass'),
  'stored call unconstrained': ('        self.state_keys.add((kind, attr))', '        pass'),
  'any getattr lookup': ('        return False, f"{describe(owner)}.__getattr__ (not a reviewed lookup) decides what it finds"', '        return True, ()'),

@@ -450,6 +450,7 @@ class Scanner:
         self.sizes_checked = True
         self.tables = {}  # id(dict) -> (dict, why library code may change it, or None)
         self.too_deep = {}  # memo key -> the depth its "call chain deeper" refusal was met at
+        self.summaries = 0  # dispatch summaries being read (stored_calls_judged)
 
     def in_library_module(self, g):
         mod = g.get("__name__", "") or ""
@@ -529,8 +530,12 @@ class Scanner:
         for kind in ("empty_state_keys", "required_state_keys"):
             self.state_keys.update((kind, k) for k in summary[kind])
         calls = set()
-        for m in summary["runs"]:
-            calls |= self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)
+        self.summaries += 1
+        try:
+            for m in summary["runs"]:
+                calls |= self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)
+        finally:
+            self.summaries -= 1
         return calls
 
     def scan_construction(self, cls, why, depth, noargs=False):
@@ -582,7 +587,7 @@ class Scanner:
         # result (a memo hit adds them again); a summary applies only on the
         # class being analysed, so whether cls is that class is in the key.
         key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None,
-               cls is self.current)
+               cls is self.current, self.summaries > 0)
         if key in self.memo and self.memo[key] is not None and self.too_deep.get(key, -1) > depth:
             del self.memo[key]  # refused for the depth it was met at: a shallower call reads further
         if key in self.memo:
@@ -987,7 +992,8 @@ class Scanner:
                     for key, value in list(table.items()):
                         calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)
                 return calls
-            if n in local.loops and n not in nested and first is not None and isinstance(cls, type):
+            if n in local.loops and n not in nested and first is not None and isinstance(cls, type) and \
+                    self.stored_calls_judged(cls):
                 # `for module in self: input = module(input)` (Sequential.forward),
                 # `for t in self.transforms: img = t(img)`: each value of a
                 # container BUILD's state stored is called (call_stored).
@@ -1119,6 +1125,15 @@ class Scanner:
                     ran.append(f"{type(d).__qualname__}.__set__")
         return calls, ran
 
+    def stored_calls_judged(self, cls):
+        """Whether a call of a stored value is recorded for the judge rather
+        than refused: reading an instance's __call__ (the allocator rule is
+        off exactly then) of the class being analysed, through a dispatch
+        summary (nn.Module.__call__; a plain class's __call__, such as
+        Compose's, would be as sound, but would change every other
+        generated policy: not yet)."""
+        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0
+
     def call_stored(self, cls, kind, attr, why):
         """A call, after loading, of a value BUILD's state stored: `self.attr(...)`
         (kind "called_state_keys") or of each value of self.attr in a loop
@@ -1128,7 +1143,7 @@ class Scanner:
         reviewed __getattr__ (ATTRIBUTE_LOOKUPS): its entry then tells the
         judge where only callable instances may be (analyse_class refuses
         it when NEWOBJ args or a call could store one unjudged)."""
-        if self.sizes_checked or cls is None or cls is not self.current:
+        if not self.stored_calls_judged(cls):
             raise Refused(f"{why}: calls self.{attr}, a value stored on the instance")
         if kind == "called_state_values" and hasattr(cls, "__dict__"):
             try:

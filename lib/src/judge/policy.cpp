@@ -346,9 +346,9 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                     }
                 }
             if (const toml::node* ci = t->get("callable_instances")) {
-                auto v = ci->value<bool>();
+                const toml::value<bool>* v = ci->as_boolean();  // value<bool>() would take an integer
                 if (!v) return usage_error(where(origin, *ci), "`callable_instances` must be true or false");
-                e.callable_instances = *v;
+                e.callable_instances = v->get();
             }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
