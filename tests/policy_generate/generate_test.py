@@ -73,6 +73,7 @@ TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"},
 TORCH_REFUSED = {
     "BlockEvaluates": "Module.__call__ (hook tables empty) -> BlockEvaluates.forward: calls eval",
     "BlockCallsStoredOnLoad": "BUILD runs BlockCallsStoredOnLoad.__setstate__: calls self.inner, a value stored on the instance",
+    "BlockCalledOnLoad": "BlockCalledOnLoad.forward: calls self.inner, a value stored on the instance",
     "BlockOwnGetattr": "found by a lookup not reviewed (fakelib.BlockOwnGetattr.__getattr__",
     "BlockStoresInNew": "which fakelib.BlockStoresInNew.__new__ could store without a BUILD the judge reads",
     "BlockLoopsComputed": "calls layer, a local or computed value",

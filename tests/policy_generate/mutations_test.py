@@ -45,7 +45,7 @@ REFUSED = {
 if subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True).returncode == 0:
     ALLOWED |= {"SafeBlock", "SafeBlock#keys", "BlockCallsStored", "BlockCallsStored#called", "BlockLoopsLayers",
                 "BlockLoopsLayers#called"}
-    REFUSED |= {"BlockEvaluates", "BlockCallsStoredOnLoad", "BlockOwnGetattr", "BlockStoresInNew",
+    REFUSED |= {"BlockEvaluates", "BlockCallsStoredOnLoad", "BlockCalledOnLoad", "BlockOwnGetattr", "BlockStoresInNew",
                 "BlockLoopsComputed", "BlockLoopsRebound", "BlockLoopsOwnLayers"}
 
 

@@ -926,6 +926,18 @@ if _nn is not None:
         def forward(self, x):
             return x
 
+    class BlockCalledOnLoad(_nn.Module):
+        """__setstate__ calls the instance, so Module.__call__ and forward run
+        while loading, where the stored value it calls is not yet judged:
+        refused."""
+
+        def __setstate__(self, state):
+            super().__setstate__(state)
+            self(0)
+
+        def forward(self, x):
+            return self.inner(x)
+
     class BlockOwnGetattr(_nn.Module):
         """A __getattr__ of its own (not a reviewed lookup) decides what
         self.inner is: refused."""
