@@ -77,10 +77,25 @@ ALLOWED = {
 }
 # torch.nn.Module subclasses (the Module.__call__ dispatch summary): checked
 # only where /usr/bin/python3 imports torch (not after install-deps.sh --no-ml).
-TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"}}
+TORCH_ALLOWED = {"SafeBlock": {"reference", "new", "build"},
+                 # Stored values forward calls (call_stored): the judge checks them.
+                 "BlockCallsStored": {"reference", "new", "build"},
+                 "BlockLoopsLayers": {"reference", "new", "build"}}
 TORCH_REFUSED = {
     "BlockEvaluates": "Module.__call__ (hook tables empty) -> BlockEvaluates.forward: calls eval",
-    "BlockCallsStored": "calls self.inner, a value stored on the instance",
+    "BlockCallsStoredOnLoad": "BUILD runs BlockCallsStoredOnLoad.__setstate__: calls self.inner, a value stored on the instance",
+    "BlockCalledOnLoad": "BlockCalledOnLoad.forward: calls self.inner, a value stored on the instance",
+    "BlockOwnGetattr": "found by a lookup not reviewed (fakelib.BlockOwnGetattr.__getattr__",
+    "BlockStoresInNew": "which fakelib.BlockStoresInNew.__new__ could store without a BUILD the judge reads",
+    "BlockLoopsComputed": "calls layer, a local or computed value",
+    "BlockLoopsRebound": "calls layer, a local or computed value",
+    "BlockLoopsOwnLayers": "calls the items of self.layers, which the class defines (not state)",
+}
+# What the judge must check on each entry that calls stored values.
+CALLED_KEYS = {
+    "BlockCallsStored": {"called_state_keys": ["inner"], "attribute_tables": ["_buffers", "_modules", "_parameters"],
+                         "callable_instances": True},
+    "BlockLoopsLayers": {"called_state_values": ["layers"], "callable_instances": True},
 }
 # The state the summary needs: no hooks (and forward not shadowed) in BUILD's dict state.
 SAFEBLOCK_KEYS = {
@@ -155,6 +170,7 @@ REFUSED = {
     "WrapsResultsReadsMore": "object.__getattribute__ may not find 'model' without running code",
     "WrapsResultsFinally": "no top-level try returns object.__getattribute__(self, attr)",
     "WrapsResultsHashes": "WrapsResultsHashes.__hash__ is Python code that may read other attributes through it",
+    "Pipeline": "calls step, a local or computed value",
 }
 # No state guard: their refusal must be the whole reading's, word for word
 # (the other libraries' refusal comments stay as they were).
@@ -272,6 +288,12 @@ def main():
         got = {k: entries.get("SafeBlock", {}).get(k) for k in SAFEBLOCK_KEYS}
         if got != SAFEBLOCK_KEYS:
             errors.append(f"SafeBlock's state constraints: {got}, expected {SAFEBLOCK_KEYS}")
+    for name, want in CALLED_KEYS.items():
+        if name not in ALLOWED:
+            continue  # a torch case without torch
+        got = {k: entries.get(name, {}).get(k) for k in want}
+        if got != want:
+            errors.append(f"{name}'s called-value constraints: {got}, expected {want}")
     for name, e in entries.items():
         if e.get("forbidden_state_keys") != FORBIDDEN_KEYS.get(name):
             errors.append(f"{name}: forbidden_state_keys {e.get('forbidden_state_keys')}, "

@@ -44,21 +44,24 @@ REFUSED = {
     # the state-guard reading (forbidden_state_keys) and __getattribute__ by name
     "GuardAfterUse", "GuardRebindsState", "GuardNegated", "GuardedElseUnsafe", "GuardGetTruthyDefault",
     "WrapsResultsReadsMore", "WrapsResultsFinally", "WrapsResultsHashes",
+    "Pipeline",
 }
 # "GuardedByKey#forbidden" stands for its entry carrying the key it was read without.
 ALLOWED |= {"GuardedByKey", "GuardedByGet", "GuardedByPop", "GuardedByKey#forbidden", "WrapsResults"}
 # torch.nn.Module cases (only where torch imports); "SafeBlock#keys" stands
 # for SafeBlock's entry carrying the hook tables as state constraints.
 if subprocess.run([sys.executable, "-c", "import torch.nn"], capture_output=True).returncode == 0:
-    ALLOWED |= {"SafeBlock", "SafeBlock#keys"}
-    REFUSED |= {"BlockEvaluates", "BlockCallsStored"}
+    ALLOWED |= {"SafeBlock", "SafeBlock#keys", "BlockCallsStored", "BlockCallsStored#called", "BlockLoopsLayers",
+                "BlockLoopsLayers#called"}
+    REFUSED |= {"BlockEvaluates", "BlockCallsStoredOnLoad", "BlockCalledOnLoad", "BlockOwnGetattr", "BlockStoresInNew",
+                "BlockLoopsComputed", "BlockLoopsRebound", "BlockLoopsOwnLayers"}
 
 
 def run(src):
     with tempfile.TemporaryDirectory() as tmp:
         script = pathlib.Path(tmp) / "inspector.py"
         script.write_text(src)
-        out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "fakelib"],
+        out = subprocess.run([sys.executable, "-B", str(script), "--path", str(HERE), "--no-companions", "fakelib"],
                              capture_output=True, text=True).stdout
     d = json.loads(out)
     mine = [e for e in d["entries"] if e["module"] == "fakelib"]
@@ -69,7 +72,9 @@ def run(src):
         {f"{e['name']}#pinned" for e in mine if e["name"].endswith(".__new__") and
          e.get("args") == [{"pos": 0, "module": "fakelib", "name": e["name"][:-len(".__new__")]}] and
          e.get("invokes") == [{"arg": 0, "use": "new"}]} | \
-        {f"{e['name']}#forbidden" for e in mine if e.get("forbidden_state_keys") == ["restore"]}
+        {f"{e['name']}#forbidden" for e in mine if e.get("forbidden_state_keys") == ["restore"]} | \
+        {f"{e['name']}#called" for e in mine if e.get("callable_instances") and
+         (e.get("called_state_keys") or e.get("called_state_values"))}
 
 
 base = SRC.read_text()
@@ -149,6 +154,16 @@ MUTATIONS = {
  'summary off': ('        if summary is not None:\n            return self.scan_summary', '        if False:\n            return self.scan_summary'),
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),
  'summary on owner': ('self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)', 'self.scan_self_method(fn.__globals__["Module"], m, f"{why} (hook tables empty)", depth)'),
+ # Stored values called after loading (call_stored, ATTRIBUTE_LOOKUPS)
+ 'stored call while loading': ('        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0', '        return cls is not None and cls is self.current and self.summaries > 0'),
+ 'stored call without summary': ('        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0', '        return not self.sizes_checked and cls is not None and cls is self.current'),
+ 'stored call refused': ('                self.call_stored(cls, "called_state_keys", attr, why)\n                return set()', '                pass'),
+ 'stored call unconstrained': ('        self.state_keys.add((kind, attr))', '        pass'),
+ 'any getattr lookup': ('        return False, f"{describe(owner)}.__getattr__ (not a reviewed lookup) decides what it finds"', '        return True, ()'),
+ 'class attribute loop': ('                raise Refused(f"{why}: calls the items of self.{attr}, which the class defines (not state)")', '                pass'),
+ 'new stores ignored': ('        if "call" in uses or (owner is not object and "new" in uses):', '        if "call" in uses:'),
+ 'loop rebinding ignored': ('local.loops = {k: v for k, v in loops.items() if stores.get(k) == len(v) and', 'local.loops = {k: v for k, v in loops.items() if True and'),
+ 'loop over anything': ('                        attr = stored_iterable(it, first)\n', '                        attr = stored_iterable(it, first) or "x"\n'),
  'summary keys dropped': ('            self.state_keys.update((kind, k) for k in summary[kind])', '            pass'),
 
  # a __setstate__ read without its state-guarded first branch (forbidden_state_keys)

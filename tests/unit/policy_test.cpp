@@ -141,6 +141,40 @@ TEST(PolicyFile, StateKeysParseAndMergeToTheKeysBothList) {
     }
 }
 
+TEST(PolicyFile, CalledStateKeysParseMergeAndNeedBuild) {
+    // policy generate writes them where forward calls stored submodules.
+    const std::string a = "[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"new\", \"build\"]\n";
+    auto one = parse_policy("name = \"x\"\n" + a + "called_state_keys = [\"conv1\", \"relu\"]\n"
+                            "attribute_tables = [\"_modules\"]\ncalled_state_values = [\"_modules\"]\n"
+                            "callable_instances = true\n", "x.toml");
+    ASSERT_TRUE(one) << one.error().reason;
+    const allow_entry* e = one.value().find("a", "b");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->called_state_keys, (std::vector<std::string>{"conv1", "relu"}));
+    EXPECT_EQ(e->attribute_tables, (std::vector<std::string>{"_modules"}));
+    EXPECT_EQ(e->called_state_values, (std::vector<std::string>{"_modules"}));
+    EXPECT_TRUE(e->callable_instances);
+    // Listed twice: the called keys both list, the tables either lists.
+    auto two = parse_policy("name = \"x\"\n" + a + "called_state_keys = [\"conv1\", \"relu\"]\n"
+                            "attribute_tables = [\"_modules\"]\n" + a +
+                            "called_state_keys = [\"relu\"]\nattribute_tables = [\"_buffers\"]\n", "x.toml");
+    ASSERT_TRUE(two) << two.error().reason;
+    e = two.value().find("a", "b");
+    EXPECT_EQ(e->called_state_keys, (std::vector<std::string>{"relu"}));
+    EXPECT_EQ(e->attribute_tables, (std::vector<std::string>{"_modules", "_buffers"}));
+    EXPECT_FALSE(e->callable_instances);
+    for (const char* bad : {"called_state_keys = \"conv1\"", "called_state_values = [1]",
+                            "attribute_tables = [\"_modules\"]", "callable_instances = 1"}) {
+        auto p = parse_policy("name = \"x\"\n" + a + bad + "\n", "x.toml");
+        EXPECT_FALSE(p) << bad;
+    }
+    // Without build they constrain nothing: an error naming the entry's line.
+    auto nobuild = parse_policy("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nuses = [\"new\"]\n"
+                                "called_state_keys = [\"conv1\"]\n", "x.toml");
+    ASSERT_FALSE(nobuild);
+    EXPECT_NE(nobuild.error().reason.find("x.toml:2"), std::string::npos) << nobuild.error().reason;
+}
+
 TEST(PolicyFile, MaxIntArgMustBeANonNegativeInteger) {
     for (const char* v : {"-1", "\"10\"", "1.5"}) {
         auto p = parse_policy(std::string("name = \"x\"\n[[allow]]\nmodule = \"a\"\nname = \"b\"\nmax_int_arg = ") + v + "\n",

@@ -111,6 +111,10 @@ struct candidate {
     // NEWOBJ_EX): it instantiates argument 0, which must be C itself.
     std::vector<invoked_arg> invokes;
     std::vector<arg_rule> args;
+    // Stored values its forward calls, where a __getattr__ finds them, and
+    // whether its instances may be stored where another entry calls them.
+    std::vector<std::string> called_state_keys, called_state_values, attribute_tables;
+    bool callable_instances = false;
 };
 
 struct refusal {
@@ -278,11 +282,16 @@ int run_policy_generate(const generate_args& args) {
     std::vector<refusal> refused;
     for (const auto& r : doc["refused"]) refused.push_back({r["module"], r["name"], r["reason"]});
     for (const auto& e : doc["entries"]) {
-        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}, {}, {}};
+        candidate c{e["module"], e["name"], e["kind"], e["note"], e["uses"].get<std::vector<std::string>>(), {}, {}, {}, {}, {}, {}, {}, {}, {}, false};
         for (const auto& call : e["calls"]) c.calls.emplace_back(call[0].get<std::string>(), call[1].get<std::string>());
         if (e.contains("empty_state_keys")) c.empty_state_keys = e["empty_state_keys"].get<std::vector<std::string>>();
         if (e.contains("required_state_keys"))
             c.required_state_keys = e["required_state_keys"].get<std::vector<std::string>>();
+        for (auto [key, out] : {std::pair{"called_state_keys", &c.called_state_keys},
+                                std::pair{"called_state_values", &c.called_state_values},
+                                std::pair{"attribute_tables", &c.attribute_tables}})
+            if (e.contains(key)) *out = e[key].get<std::vector<std::string>>();
+        c.callable_instances = e.value("callable_instances", false);
         if (e.contains("forbidden_state_keys"))
             c.forbidden_state_keys = e["forbidden_state_keys"].get<std::vector<std::string>>();
         if (e.contains("invokes"))
@@ -373,6 +382,11 @@ int run_policy_generate(const generate_args& args) {
                                (c.forbidden_state_keys.empty()
                                     ? ""
                                     : "forbidden_state_keys = " + toml_array(c.forbidden_state_keys) + "\n") +
+                               (c.called_state_keys.empty() ? "" : "called_state_keys = " + toml_array(c.called_state_keys) + "\n") +
+                               (c.called_state_values.empty() ? ""
+                                                              : "called_state_values = " + toml_array(c.called_state_values) + "\n") +
+                               (c.attribute_tables.empty() ? "" : "attribute_tables = " + toml_array(c.attribute_tables) + "\n") +
+                               (c.callable_instances ? "callable_instances = true\n" : "") +
                                candidate_bounds(c) + "note = " + toml_string(c.note) + "\n"});
     }
     std::sort(entries.begin(), entries.end(), by_name);
@@ -383,6 +397,11 @@ int run_policy_generate(const generate_args& args) {
     for (const auto& lib : doc["libraries"])
         out += "# " + comment_safe_ascii(lib["name"].get<std::string>()) + ": " +
                std::to_string(lib["modules"].get<int>()) + " modules inspected, " + std::to_string(lib["skipped"].size()) + " skipped (tests, build tools, failed imports).\n";
+    if (doc.contains("companions"))
+        for (const auto& c : doc["companions"])
+            out += "# companion " + comment_safe_ascii(c["name"].get<std::string>()) + ": " +
+                   std::to_string(c["modules"].get<int>()) + " modules inspected for subclasses of " +
+                   comment_safe_ascii(c["base"].get<std::string>()) + ", which the libraries' classes build on.\n";
     out += "# " + std::to_string(entries.size()) + " entries allowed, " + std::to_string(refused.size()) +
            " classes and functions refused (listed at the end with the reason).\n";
     if (reviewed)

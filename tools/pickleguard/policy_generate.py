@@ -228,7 +228,40 @@ DISPATCH_SUMMARIES = {
 
 def dispatch_summary(fn):
     """The DISPATCH_SUMMARIES row of fn when its source is the one reviewed, else None."""
-    row = DISPATCH_SUMMARIES.get((getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)))
+    return source_summary(fn, DISPATCH_SUMMARIES)
+
+
+# Trusted __getattr__ methods read as a summary: the instance dicts they look
+# a missing name up in, in order, and nothing else (no call of a stored
+# value). Keyed and pinned like DISPATCH_SUMMARIES. A forward that calls a
+# stored value (`self.conv1(x)`) is allowed only on a class whose
+# __getattr__ is absent or one of these: its entry then says, as
+# called_state_keys and attribute_tables, where the judge must find only
+# callable instances (docs/policies.md, "Generated policies").
+ATTRIBUTE_LOOKUPS = {
+    # torch 1.13's nn.Module.__getattr__: self.__dict__'s _parameters,
+    # _buffers, then _modules (each only when in __dict__); else AttributeError.
+    ("torch.nn.modules.module", "Module.__getattr__"): {
+        "sha256": "1b6934adbb7ba76348bea02b66fc51d6db41df329004cd08d23b3227d3a9ada7",
+        "tables": ("_parameters", "_buffers", "_modules"),
+    },
+}
+
+# Classes outside the library that its classes build on and that its
+# pickles hold as values of their own: a library with a subclass of the
+# base (key) also gets entries for the subclasses of that base defined under
+# these packages, read the same way (their code is not the library's, so what
+# they call by name is judged as the library's calls of other packages are).
+# torchvision's models hold torch.nn's layers (Conv2d, BatchNorm2d, ...).
+COMPANIONS = {
+    ("torch.nn.modules.module", "Module"): ("torch.nn.modules",),
+}
+
+
+def source_summary(fn, table):
+    """The row of `table` (DISPATCH_SUMMARIES, ATTRIBUTE_LOOKUPS) for fn when
+    its source is the one reviewed, else None."""
+    row = table.get((getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)))
     if row is None or not isinstance(fn, types.FunctionType):
         return None
     try:
@@ -236,6 +269,59 @@ def dispatch_summary(fn):
     except (OSError, TypeError):
         return None
     return row if hashlib.sha256(src.encode()).hexdigest() == row["sha256"] else None
+
+
+def attribute_tables(cls):
+    """Where `instance.name` is found for a name the class does not define:
+    (True, tables) when its lookup is object's (the instance __dict__ only)
+    or a reviewed ATTRIBUTE_LOOKUPS __getattr__ (then also those dicts of
+    __dict__); (False, why) otherwise."""
+    owner, fn = owner_of(cls, "__getattribute__")
+    if owner is not object:
+        return False, f"{describe(owner)}.__getattribute__ decides what it finds"
+    owner, fn = owner_of(cls, "__getattr__")
+    if owner is None:
+        return True, ()
+    row = source_summary(fn, ATTRIBUTE_LOOKUPS)
+    if row is None:
+        return False, f"{describe(owner)}.__getattr__ (not a reviewed lookup) decides what it finds"
+    return True, row["tables"]
+
+
+def iterates_state_values(cls):
+    """T when cls.__iter__ is exactly `return iter(self.T.values())` or
+    `return iter(self.T)` (Sequential's), else None."""
+    owner, fn = owner_of(cls, "__iter__")
+    if owner is None or not isinstance(fn, types.FunctionType):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    node = tree.body[0] if tree.body else None
+    # Its decorators ran at import: fn is what the class holds, its code the def read here.
+    if not isinstance(node, ast.FunctionDef) or not node.args.args:
+        return None
+    body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    return stored_iterable(body[0].value, node.args.args[0].arg, unwrap_iter=True)
+
+
+def stored_iterable(e, self_name, unwrap_iter=False):
+    """T when e is `self.T` or `self.T.values()` (or, unwrap_iter, iter() of
+    either), else None."""
+    if unwrap_iter:
+        if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "iter" and
+                len(e.args) == 1 and not e.keywords):
+            return None
+        e = e.args[0]
+    if isinstance(e, ast.Call) and not e.args and not e.keywords and isinstance(e.func, ast.Attribute) and \
+            e.func.attr == "values":
+        e = e.func.value
+    if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == self_name:
+        return e.attr
+    return None
 
 
 def native_ok(owner):
@@ -266,6 +352,7 @@ class LocalNames:
         self.constructed = constructed or {}  # a local bound once, by `name = <callee>(...)`: name -> callee
         self.private_prefix = None  # "_Symbol" inside class Symbol: `__x` names there are `_Symbol__x`
         self.lookups = {}  # a local bound only by `name = TABLE.get(key)` / `TABLE[key]`: name -> TABLE names
+        self.loops = {}  # a local bound only as `for name in ITER:` targets: name -> the ITER expressions
 
     def mangle(self, name):
         if self.private_prefix and name.startswith("__") and not name.endswith("__"):
@@ -363,6 +450,7 @@ class Scanner:
         self.sizes_checked = True
         self.tables = {}  # id(dict) -> (dict, why library code may change it, or None)
         self.too_deep = {}  # memo key -> the depth its "call chain deeper" refusal was met at
+        self.summaries = 0  # dispatch summaries being read (stored_calls_judged)
 
     def in_library_module(self, g):
         mod = g.get("__name__", "") or ""
@@ -442,8 +530,12 @@ class Scanner:
         for kind in ("empty_state_keys", "required_state_keys"):
             self.state_keys.update((kind, k) for k in summary[kind])
         calls = set()
-        for m in summary["runs"]:
-            calls |= self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)
+        self.summaries += 1
+        try:
+            for m in summary["runs"]:
+                calls |= self.scan_self_method(cls, m, f"{why} (hook tables empty)", depth)
+        finally:
+            self.summaries -= 1
         return calls
 
     def scan_construction(self, cls, why, depth, noargs=False):
@@ -495,7 +587,7 @@ class Scanner:
         # result (a memo hit adds them again); a summary applies only on the
         # class being analysed, so whether cls is that class is in the key.
         key = (code, cls, self.sizes_checked, fn if code.co_freevars else None, site.key() if site else None,
-               cls is self.current)
+               cls is self.current, self.summaries > 0)
         if key in self.memo and self.memo[key] is not None and self.too_deep.get(key, -1) > depth:
             del self.memo[key]  # refused for the depth it was met at: a shallower call reads further
         if key in self.memo:
@@ -662,7 +754,10 @@ class Scanner:
         bound, imports, bad, resolved = set(), {}, {}, {}
         stores, constructed = {}, {}
         lookups, lookup_stores, other = {}, {}, set()  # other: bound by a parameter, except, import, ...
+        loops = {}
         for n in ast.walk(node):
+            if isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                loops.setdefault(n.target.id, []).append(n.iter)
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and \
                     isinstance(n.value, ast.Call):
                 constructed[n.targets[0].id] = n.value.func
@@ -723,6 +818,8 @@ class Scanner:
         local.lookups = {k: v for k, v in lookups.items() if stores.get(k) == lookup_stores[k] and
                          k not in other and k not in params and k not in imports and
                          not any(t in params or t in bound or t in imports or t in other for t in v)}
+        local.loops = {k: v for k, v in loops.items() if stores.get(k) == len(v) and k not in other and
+                       k not in params and k not in imports}
         # Private names in a class body are mangled with the class's name
         # (Symbol.__xnew_cached_ is Symbol._Symbol__xnew_cached_).
         parts = getattr(code, "co_qualname", code.co_name).split(".")
@@ -900,6 +997,23 @@ class Scanner:
                     for key, value in list(table.items()):
                         calls |= self.scan_target(value, f"{why} -> {n} ({tname}[{describe(key)}])", depth)
                 return calls
+            if n in local.loops and n not in nested and first is not None and isinstance(cls, type) and \
+                    self.stored_calls_judged(cls):
+                # `for module in self: input = module(input)` (Sequential.forward),
+                # `for t in self.transforms: img = t(img)`: each value of a
+                # container BUILD's state stored is called (call_stored).
+                calls = set()
+                for it in local.loops[n]:
+                    if isinstance(it, ast.Name) and it.id == first:
+                        attr = iterates_state_values(cls)
+                        if attr is not None:
+                            calls |= self.scan_self_method(cls, "__iter__", f"{why} -> for {n} in {first}", depth)
+                    else:
+                        attr = stored_iterable(it, first)
+                    if attr is None:
+                        raise Refused(f"{why}: calls {n}, a local or computed value")
+                    self.call_stored(cls, "called_state_values", attr, f"{why} -> {n} (each value of self.{attr})")
+                return calls
             if n in local.bound or n in local.imports:
                 # A local shadows the global or builtin of the same name.
                 raise Refused(f"{why}: calls {n}, a local or computed value")
@@ -1016,7 +1130,47 @@ class Scanner:
                     ran.append(f"{type(d).__qualname__}.__set__")
         return calls, ran
 
+    def stored_calls_judged(self, cls):
+        """Whether a call of a stored value is recorded for the judge rather
+        than refused: reading an instance's __call__ (the allocator rule is
+        off exactly then) of the class being analysed, through a dispatch
+        summary (nn.Module.__call__; a plain class's __call__, such as
+        Compose's, would be as sound, but would change every other
+        generated policy: not yet)."""
+        return not self.sizes_checked and cls is not None and cls is self.current and self.summaries > 0
+
+    def call_stored(self, cls, kind, attr, why):
+        """A call, after loading, of a value BUILD's state stored: `self.attr(...)`
+        (kind "called_state_keys") or of each value of self.attr in a loop
+        (kind "called_state_values"). Allowed only while reading an
+        instance's __call__ (the allocator rule is off exactly then), on the
+        class being analysed, whose attribute lookup is object's or a
+        reviewed __getattr__ (ATTRIBUTE_LOOKUPS): its entry then tells the
+        judge where only callable instances may be (analyse_class refuses
+        it when NEWOBJ args or a call could store one unjudged)."""
+        if not self.stored_calls_judged(cls):
+            raise Refused(f"{why}: calls self.{attr}, a value stored on the instance")
+        if kind == "called_state_values" and hasattr(cls, "__dict__"):
+            try:
+                inspect.getattr_static(cls, attr)
+                raise Refused(f"{why}: calls the items of self.{attr}, which the class defines (not state)")
+            except AttributeError:
+                pass
+        ok, tables = attribute_tables(cls)
+        if not ok:
+            raise Refused(f"{why}: calls self.{attr}, a value stored on the instance, found by a lookup not "
+                          f"reviewed ({tables})")
+        self.state_keys.add((kind, attr))
+        if kind == "called_state_keys":
+            self.state_keys.update(("attribute_tables", t) for t in tables)
+
     def scan_self_method(self, cls, attr, why, depth, noargs=False):
+        try:
+            inspect.getattr_static(cls, attr)
+        except AttributeError:
+            if isinstance(cls, type):
+                self.call_stored(cls, "called_state_keys", attr, why)
+                return set()
         static, owner = static_attr(cls, attr, lambda: f"{why}: calls self.{attr}, a value stored on the instance",
                                     type(cls))
         if isinstance(static, property):
@@ -1865,6 +2019,30 @@ def analyse_class(cls, scanner):
         note += (" forbidden_state_keys: its __setstate__ was read without the branch these state keys guard (that "
                  "branch was refused); BUILD's state must be a plain dict with str keys, none of them, handed to no "
                  "code before.")
+
+
+    called = extra.get("called_state_keys", []) + extra.get("called_state_values", [])
+    if called:
+        # The judge checks what BUILD stores; a value stored any other way
+        # (NEWOBJ arguments to a __new__ of the library, __init__ when the
+        # class is called) would be called unjudged.
+        owner, _ = owner_of(cls, "__new__")
+        if "call" in uses or (owner is not object and "new" in uses):
+            raise Refused(f"{cls.__qualname__}: calling an instance calls values it stores "
+                          f"({', '.join(called)}), which " + ("REDUCE's call of the class" if "call" in uses else
+                                                              f"{describe(owner)}.__new__") +
+                          " could store without a BUILD the judge reads")
+    if extra:
+        note += (" Its entry constrains BUILD's dict state (empty_state_keys: each, if set, an empty container; "
+                 "required_state_keys: each set), under which the dispatch summary it was read with holds.")
+    if called:
+        note += (" Calling an instance calls stored values (called_state_keys, and called_state_values' items; "
+                 "attribute_tables: where its __getattr__ finds them): each must be None or an instance NEWOBJ "
+                 "made of a class whose entry sets callable_instances.")
+    if extra and "new" in uses:
+        extra["callable_instances"] = True
+        note += (" callable_instances: calling an instance runs only the code scanned here, under these "
+                 "constraints, so another entry's stored values may be one.")
     return uses, note, calls, extra
 
 
@@ -2217,12 +2395,64 @@ def skip_module(name):
     return any(p in SKIPPED_PARTS or p.startswith("test_") for p in parts)
 
 
+def inspect_members(modname, mod, scanner, doc, seen, bases_used, only=None, prefix=""):
+    """Analyses the classes and functions module `mod` defines under their own
+    names into doc's entries and refusals; only: which objects to take;
+    prefix: put before each note and reason; bases_used: gets the COMPANIONS
+    bases the classes subclass."""
+    for attr, obj in sorted(vars(mod).items()):
+        if not (isinstance(obj, type) or isinstance(obj, types.FunctionType)):
+            continue
+        if getattr(obj, "__module__", None) != modname or getattr(obj, "__qualname__", None) != attr:
+            continue  # re-exported, or not reachable under its own name
+        if attr.startswith("__") and attr.endswith("__"):
+            continue  # module hooks (__getattr__, __dir__): never a pickled value
+        if only is not None and not only(obj):
+            continue
+        key = (modname, attr)
+        if key in seen:
+            continue
+        seen.add(key)
+        if isinstance(obj, type):
+            for base in obj.__mro__[1:]:
+                if (base.__module__, base.__qualname__) in COMPANIONS:
+                    bases_used.add((base.__module__, base.__qualname__))
+        extra = {}
+        try:
+            if isinstance(obj, type) and plain_enum(obj):
+                for name, uses, note, calls in analyse_enum(obj, scanner):
+                    doc["entries"].append({"module": modname, "name": name, "kind": "class" if name == attr
+                                           else "member", "uses": uses, "note": prefix + note,
+                                           "calls": sorted([list(c) for c in calls])})
+                continue
+            if isinstance(obj, type):
+                uses, note, calls, extra = analyse_class(obj, scanner)
+            else:
+                uses, note, calls = analyse_function(obj, scanner)
+        except Refused as r:
+            doc["refused"].append({"module": modname, "name": attr, "reason": prefix + str(r)})
+            continue
+        except RecursionError:
+            doc["refused"].append({"module": modname, "name": attr, "reason": prefix + "analysis recursed too deep"})
+            continue
+        except Exception as e:  # the library raised while being read: what it runs is unknown
+            doc["refused"].append({"module": modname, "name": attr,
+                                   "reason": prefix + f"the analysis failed ({type(e).__name__})"})
+            continue
+        doc["entries"].append({"module": modname, "name": attr, "kind": "class" if isinstance(obj, type)
+                               else "function", "uses": uses, "note": prefix + note,
+                               "calls": sorted([list(c) for c in calls]), **extra})
+
+
 def main(argv):
     libs, paths = [], []
+    companions = True
     it = iter(argv)
     for a in it:
         if a == "--path":
             paths.append(next(it))
+        elif a == "--no-companions":  # tests/policy_generate/mutations_test.py: fakelib's cases need none
+            companions = False
         else:
             libs.append(a)
     # -c puts the working directory first on sys.path; the library comes from
@@ -2235,6 +2465,7 @@ def main(argv):
     sys.stdout = sys.stderr  # the library's prints must not mix with the JSON
     warnings.simplefilter("ignore")
     scanner = Scanner(libs)
+    bases_used = set()  # COMPANIONS keys some class of the libraries subclasses
     doc = {"inspector": 1, "python": sys.version.split()[0], "libraries": [], "entries": [], "refused": []}
     seen = set()
     for lib in libs:
@@ -2259,18 +2490,26 @@ def main(argv):
                 info["skipped"].append([modname, f"import failed: {type(e).__name__}"])
                 continue
             info["modules"] += 1
-            for attr, obj in sorted(vars(mod).items()):
-                if not (isinstance(obj, type) or isinstance(obj, types.FunctionType)):
+            inspect_members(modname, mod, scanner, doc, seen, bases_used)
+    # Companions (COMPANIONS): the classes outside the libraries that their
+    # classes build on, and that their pickles hold.
+    doc["companions"] = []
+    for (bmod, bname), packages in sorted(COMPANIONS.items() if companions else ()):
+        base = getattr(sys.modules.get(bmod), bname.split(".")[0], None) if (bmod, bname) in bases_used else None
+        if not isinstance(base, type):
+            continue
+        for package in packages:
+            cinfo = {"name": package, "base": f"{bmod}.{bname}", "modules": 0}
+            doc["companions"].append(cinfo)
+            try:
+                pkg = importlib.import_module(package)
+            except Exception:
+                continue
+            names = [package] + [m.name for m in pkgutil.walk_packages(getattr(pkg, "__path__", []), package + ".",
+                                                                         onerror=lambda n: None)]
+            for modname in sorted(set(names)):
+                if skip_module(modname):
                     continue
-                if getattr(obj, "__module__", None) != modname or getattr(obj, "__qualname__", None) != attr:
-                    continue  # re-exported, or not reachable under its own name
-                if attr.startswith("__") and attr.endswith("__"):
-                    continue  # module hooks (__getattr__, __dir__): never a pickled value
-                key = (modname, attr)
-                if key in seen:
-                    continue
-                seen.add(key)
-                extra = {}
                 try:
                     if isinstance(obj, type) and plain_enum(obj):
                         for name, uses, note, calls in analyse_enum(obj, scanner):
@@ -2289,17 +2528,16 @@ def main(argv):
                         uses, note, calls = analyse_function(obj, scanner)
                 except Refused as r:
                     doc["refused"].append({"module": modname, "name": attr, "reason": str(r)})
+
+
+                    mod = importlib.import_module(modname)
+                except BaseException:  # noqa: B036 -- as for the libraries' own modules
                     continue
-                except RecursionError:
-                    doc["refused"].append({"module": modname, "name": attr, "reason": "analysis recursed too deep"})
-                    continue
-                except Exception as e:  # the library raised while being read: what it runs is unknown
-                    doc["refused"].append({"module": modname, "name": attr,
-                                           "reason": f"the analysis failed ({type(e).__name__})"})
-                    continue
-                doc["entries"].append({"module": modname, "name": attr, "kind": "class" if isinstance(obj, type)
-                                       else "function", "uses": uses, "note": note,
-                                       "calls": sorted([list(c) for c in calls]), **extra})
+                cinfo["modules"] += 1
+                inspect_members(modname, mod, scanner, doc, seen, set(),
+                                only=lambda obj, base=base: isinstance(obj, type) and issubclass(obj, base),
+                                prefix=f"Companion ({package}: a subclass of {bmod}.{bname}, which the "
+                                       f"libraries' classes build on): ")
     out.write(json.dumps(doc, sort_keys=True))
     out.write("\n")
     out.flush()

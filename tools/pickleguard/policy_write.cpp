@@ -72,12 +72,16 @@ std::string bound_lines(const allow_entry& e) {
     if (!e.state.empty()) out += "state = " + toml_string(e.state) + "\n";
     for (auto [key, keys] : {std::pair{"empty_state_keys", &e.empty_state_keys},
                              std::pair{"required_state_keys", &e.required_state_keys},
-                             std::pair{"forbidden_state_keys", &e.forbidden_state_keys}}) {
+                             std::pair{"forbidden_state_keys", &e.forbidden_state_keys},
+                             std::pair{"called_state_keys", &e.called_state_keys},
+                             std::pair{"called_state_values", &e.called_state_values},
+                             std::pair{"attribute_tables", &e.attribute_tables}}) {
         if (keys->empty()) continue;
         out += std::string(key) + " = [";
         for (std::size_t i = 0; i < keys->size(); ++i) out += (i ? ", " : "") + toml_string((*keys)[i]);
         out += "]\n";
     }
+    if (e.callable_instances) out += "callable_instances = true\n";
     return out;
 }
 

@@ -260,6 +260,21 @@ struct allow_entry {
     // whole, with str keys only, as it is at that BUILD, handed to no code
     // before it (docs/policies.md, "forbidden_state_keys").
     std::vector<std::string> forbidden_state_keys;
+    // Stored values the class calls after loading (nn.Module.forward's
+    // `self.conv1(x)`, Sequential's loop over `self._modules.values()`):
+    // each value BUILD's dict state can make `self.NAME` find (its own item
+    // NAME, or item NAME of a dict under one of attribute_tables, where a
+    // __getattr__ looks), and each value of the container under a key of
+    // called_state_values (which must be set), must be None or an instance
+    // NEWOBJ made of a class whose entry sets callable_instances. State the
+    // judge cannot read whole is refused.
+    std::vector<std::string> called_state_keys;
+    std::vector<std::string> called_state_values;
+    std::vector<std::string> attribute_tables;
+    // Calling an instance of this class after loading runs only code the
+    // generator scanned, under this entry's own state constraints: such an
+    // instance may be stored where called_state_keys/values are.
+    bool callable_instances = false;
     std::string note;
     std::string origin;              // "policies/numpy.toml:12"
 };

@@ -2140,12 +2140,14 @@ private:
                              entry->origin + "): its setters were not found safe to run with a pickle's values",
                          entry);
         }
+        const bool called = !entry->called_state_keys.empty() || !entry->called_state_values.empty();
         if (!entry->empty_state_keys.empty() || !entry->required_state_keys.empty() ||
-            !entry->forbidden_state_keys.empty()) {
+            !entry->forbidden_state_keys.empty() || called) {
             if (!keyed_state_readable(e, gn, *entry)) return;
             if (!entry->empty_state_keys.empty()) check_empty_state_keys(e, gn, *entry);
             if (!entry->required_state_keys.empty()) check_required_state_keys(e, gn, *entry);
             if (!entry->forbidden_state_keys.empty()) check_forbidden_state_keys(e, gn, *entry);
+            if (called) check_called_state(e, gn, *entry);
         }
     }
 
@@ -2245,6 +2247,135 @@ private:
                                  "(required_state_keys of the entry at " + entry.origin + ")",
                              &entry);
         }
+    }
+
+    // ---- stored values the class calls (called_state_keys/values) ---------
+    //
+    // nn.Module.forward calls what BUILD's state stored (`self.conv1(x)`,
+    // Sequential's `for module in self: input = module(input)`). An attacker
+    // writes that state: a stored "module" could be an allowed function, a
+    // class, a partial, a builtin, called after loading with the caller's
+    // tensor. What such a call may find is None (calling it raises
+    // TypeError) or an instance NEWOBJ made of a class whose entry sets
+    // callable_instances: calling it runs only code the generator scanned,
+    // and its own BUILD is judged by its own entry. Nothing else: not a
+    // REDUCE result, not an instance made through copyreg or an `invokes`.
+    // Empty when v is such a value, else why not.
+    std::string not_callable_instance(value_ref v) const {
+        if (g_.kind(v) == value_kind::none) return {};
+        if (g_.kind(v) != value_kind::newobj)
+            return describe(v) + " is not an instance made by NEWOBJ (it may be a function, a class, a partial or any "
+                                 "value a call returned)";
+        auto o = named_index(g_.items(v)[0]);
+        if (!o) return describe(v) + " is an instance of a class that is not a named global";
+        const global_name& c = named(*o);
+        const allow_entry* ce = p_.find(c.module, c.name);
+        if (!ce || !(ce->uses & uses::instantiate) || !ce->callable_instances)
+            return describe(v) + " is an instance of " + qualified(c.module, c.name) +
+                   ", whose entry does not set callable_instances (calling it may run code nobody scanned)";
+        return {};
+    }
+
+    // The key/value items of a mapping the judge reads whole, as it ends the
+    // stream (what the class reads after loading): a dict (EMPTY_DICT and
+    // SETITEM(S), through the memo or not), or collections.OrderedDict() /
+    // builtins.dict() called with an empty argument tuple and then given
+    // only SETITEM(S) (its BUILD, APPEND(S) or ADDITEMS would be code the
+    // judge does not follow). nullopt for anything else.
+    std::optional<std::vector<value_ref>> mapping_items(value_ref v) const {
+        if (g_.kind(v) == value_kind::dict) {
+            auto kv = g_.items(v);
+            return std::vector<value_ref>(kv.begin(), kv.end());
+        }
+        if (g_.kind(v) != value_kind::reduce) return std::nullopt;
+        auto parts = g_.items(v);
+        auto o = named_index(parts[0]);
+        if (!o) return std::nullopt;
+        const global_name& c = named(*o);
+        const bool maker = (c.module == "collections" && c.name == "OrderedDict") ||
+                           (c.module == "builtins" && c.name == "dict");
+        if (!maker || g_.kind(parts[1]) != value_kind::tuple || !g_.items(parts[1]).empty()) return std::nullopt;
+        const applied_ops* ops = g_.applied(v);
+        if (!ops) return std::vector<value_ref>{};
+        if (!ops->states.empty() || !ops->appended.empty() || !ops->added.empty()) return std::nullopt;
+        return ops->setitems;
+    }
+
+    void check_called_state(const event& e, const global_name& gn, const allow_entry& entry) {
+        const std::string q = qualified(gn.module, gn.name);
+        const std::string tail = " (called_state_keys/called_state_values of the entry at " + entry.origin + ")";
+        value_ref d = g_.kind(e.operand) == value_kind::tuple ? g_.items(e.operand)[0] : e.operand;
+        auto kv = g_.items(d);
+        auto has = [](const std::vector<std::string>& v, std::string_view k) {
+            return std::find(v.begin(), v.end(), k) != v.end();
+        };
+        auto refuse = [&](const std::string& what) {
+            refuse_state(e, gn, "BUILD gives an instance of " + q + " " + what + tail, &entry);
+        };
+        auto check_value = [&](value_ref v, const std::string& where) {
+            std::string why = not_callable_instance(v);
+            if (!why.empty())
+                refuse(where + " = " + describe(v) + ", which the class calls after loading: " + why);
+        };
+        // Checks the items of mapping m (held under state key `table`) whose
+        // key is one of called_state_keys; a key computed while loading may
+        // be any of them.
+        auto check_table = [&](const std::vector<value_ref>& m, const std::string& table) {
+            for (std::size_t j = 0; j + 1 < m.size(); j += 2) {
+                if (is_symbolic(g_.kind(m[j]))) {
+                    refuse("a key computed while loading in its state item '" + table + "' (" + describe(m[j]) +
+                           "), which may name a value the class calls");
+                    continue;
+                }
+                if (g_.kind(m[j]) == value_kind::str && has(entry.called_state_keys, g_.text(m[j])))
+                    check_value(m[j + 1], "the item '" + std::string(g_.text(m[j])) + "' of its state item '" + table + "'");
+            }
+        };
+        std::vector<bool> found(entry.called_state_values.size(), false);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            if (is_symbolic(g_.kind(kv[i]))) {
+                refuse("state with a key computed while loading (" + describe(kv[i]) +
+                       "), which may name a value the class calls");
+                continue;
+            }
+            if (g_.kind(kv[i]) != value_kind::str) continue;
+            const std::string key(g_.text(kv[i]));
+            value_ref v = kv[i + 1];
+            if (has(entry.called_state_keys, key)) check_value(v, "the state item '" + key + "'");
+            if (has(entry.attribute_tables, key)) {
+                // Where the class's __getattr__ finds a name the instance
+                // does not hold (nn.Module: _parameters, _buffers, _modules).
+                auto m = mapping_items(v);
+                if (!m)
+                    refuse("the state item '" + key + "' = " + describe(v) +
+                           ", a table its __getattr__ looks names up in, which is not a dict the judge can read "
+                           "whole (EMPTY_DICT, or OrderedDict()/dict() given only SETITEM(S))");
+                else
+                    check_table(*m, key);
+            }
+            for (std::size_t c = 0; c < entry.called_state_values.size(); ++c) {
+                if (entry.called_state_values[c] != key) continue;
+                found[c] = true;
+                if (g_.kind(v) == value_kind::list || g_.kind(v) == value_kind::tuple) {
+                    for (value_ref x : g_.items(v)) check_value(x, "an item of its state item '" + key + "'");
+                    continue;
+                }
+                auto m = mapping_items(v);
+                if (!m) {
+                    refuse("the state item '" + key + "' = " + describe(v) +
+                           ", whose every value the class calls, which is not a list, tuple or dict the judge can "
+                           "read whole");
+                    continue;
+                }
+                for (std::size_t j = 0; j + 1 < m->size(); j += 2)
+                    check_value((*m)[j + 1], "a value of its state item '" + key + "'");
+            }
+        }
+        for (std::size_t c = 0; c < found.size(); ++c)
+            if (!found[c])
+                refuse("state without '" + entry.called_state_values[c] +
+                       "', whose every value the class calls: the class then finds that name elsewhere (for "
+                       "nn.Module, in _parameters, _buffers or _modules, which the pickle fills)");
     }
 
     void refuse_state(const event& e, const global_name& gn, std::string message, const allow_entry* entry) {

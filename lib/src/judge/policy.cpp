@@ -278,7 +278,8 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             if (auto k = unknown_key(*t, {"module", "name", "module_pattern", "name_pattern", "uses", "max_int_arg",
                                           "str_arg_pattern", "max_int_bytes", "max_iter_len", "min_args", "max_args",
                                           "args", "invokes", "state_arg", "state", "empty_state_keys",
-                                          "required_state_keys", "forbidden_state_keys", "cost", "note"},
+                                          "required_state_keys", "forbidden_state_keys", "cost", "called_state_keys",
+                                          "called_state_values", "attribute_tables", "callable_instances", "note"},
                                      origin, key_at);
                 !k.empty())
                 return usage_error(key_at, "unknown key '" + k + "' in [[allow]]");
@@ -332,7 +333,10 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
             }
             for (auto [key, out] : {std::pair{"empty_state_keys", &e.empty_state_keys},
                                     std::pair{"required_state_keys", &e.required_state_keys},
-                                    std::pair{"forbidden_state_keys", &e.forbidden_state_keys}})
+                                    std::pair{"forbidden_state_keys", &e.forbidden_state_keys},
+                                    std::pair{"called_state_keys", &e.called_state_keys},
+                                    std::pair{"called_state_values", &e.called_state_values},
+                                    std::pair{"attribute_tables", &e.attribute_tables}})
                 if (const toml::node* m = t->get(key)) {
                     const toml::array* ka = m->as_array();
                     if (!ka) return usage_error(where(origin, *m), "`" + std::string(key) + "` must be an array of strings");
@@ -343,6 +347,11 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                         out->push_back(*v);
                     }
                 }
+            if (const toml::node* ci = t->get("callable_instances")) {
+                const toml::value<bool>* v = ci->as_boolean();  // value<bool>() would take an integer
+                if (!v) return usage_error(where(origin, *ci), "`callable_instances` must be true or false");
+                e.callable_instances = v->get();
+            }
             auto position = [&](const toml::node& m, const char* what) -> result<std::size_t> {
                 auto n = m.value<std::int64_t>();
                 if (!n || *n < 0 || *n > 255)
@@ -469,6 +478,13 @@ result<void> parse_into(std::string_view text, const std::string& origin, const 
                         return usage_error(where(origin, use), "unknown use '" + *s + "' (expected " + expected_uses() + ")");
                 }
             }
+            if ((!e.called_state_keys.empty() || !e.called_state_values.empty() || !e.attribute_tables.empty()) &&
+                !(e.uses & (uses::build | uses::build_dict)))
+                return usage_error(at, "`called_state_keys`, `called_state_values` and `attribute_tables` constrain "
+                                       "BUILD state: the entry needs \"build\" or \"build-dict\" in `uses`");
+            if (!e.attribute_tables.empty() && e.called_state_keys.empty())
+                return usage_error(at, "`attribute_tables` says where `called_state_keys` are looked up: give "
+                                       "`called_state_keys` too");
             entries.push_back(std::move(e));
         }
     }
@@ -548,6 +564,7 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                 // A state check stays: a state the loader's native code
                 // cannot survive is not made safe by another entry.
                 if (first.state.empty()) first.state = e.state;
+                first.callable_instances = first.callable_instances || e.callable_instances;
                 // A key stays constrained only if every entry that lets
                 // BUILD apply state constrains it too.
                 if (builds(e)) {
@@ -555,11 +572,21 @@ result<policy> parse_policy(std::string_view text, const std::string& origin, co
                         first.empty_state_keys = e.empty_state_keys;
                         first.required_state_keys = e.required_state_keys;
                         first.forbidden_state_keys = e.forbidden_state_keys;
+                        first.called_state_keys = e.called_state_keys;
+                        first.called_state_values = e.called_state_values;
+                        first.attribute_tables = e.attribute_tables;
                     } else {
+                        // A table either entry says a __getattr__ reads stays read (tighter).
+                        for (const std::string& tbl : e.attribute_tables)
+                            if (std::find(first.attribute_tables.begin(), first.attribute_tables.end(), tbl) ==
+                                first.attribute_tables.end())
+                                first.attribute_tables.push_back(tbl);
                         // (pairs, not structured bindings: clang 14 cannot capture those)
                         for (const auto& keys : {std::pair{&first.empty_state_keys, &e.empty_state_keys},
                                                  std::pair{&first.required_state_keys, &e.required_state_keys},
-                                                 std::pair{&first.forbidden_state_keys, &e.forbidden_state_keys}}) {
+                                                 std::pair{&first.forbidden_state_keys, &e.forbidden_state_keys},
+                                                 std::pair{&first.called_state_keys, &e.called_state_keys},
+                                                 std::pair{&first.called_state_values, &e.called_state_values}}) {
                             const std::vector<std::string>* other = keys.second;
                             std::erase_if(*keys.first, [other](const std::string& k) {
                                 return std::find(other->begin(), other->end(), k) == other->end();

@@ -944,7 +944,9 @@ if _nn is not None:
             return eval(x)
 
     class BlockCallsStored(_nn.Module):
-        """forward calls a submodule, a value stored on the instance: refused."""
+        """forward calls a submodule, a value stored on the instance: allowed,
+        with inner as called_state_keys and Module.__getattr__'s tables as
+        attribute_tables (the judge requires a callable instance there)."""
 
         def forward(self, x):
             return self.inner(x)
@@ -1082,3 +1084,95 @@ class WrapsResultsHashes(WrapsResults):
     def __hash__(self):
         return hash(self.key)
 
+    class BlockLoopsLayers(_nn.Module):
+        """forward calls every value of self.layers: allowed, with layers as
+        called_state_values."""
+
+        def forward(self, x):
+            for layer in self.layers.values():
+                x = layer(x)
+            return x
+
+    class BlockCallsStoredOnLoad(_nn.Module):
+        """__setstate__ calls a stored value while loading, before the judge's
+        reading of the state holds: refused."""
+
+        def __setstate__(self, state):
+            super().__setstate__(state)
+            self.inner(0)
+
+        def forward(self, x):
+            return x
+
+    class BlockCalledOnLoad(_nn.Module):
+        """__setstate__ calls the instance, so Module.__call__ and forward run
+        while loading, where the stored value it calls is not yet judged:
+        refused."""
+
+        def __setstate__(self, state):
+            super().__setstate__(state)
+            self(0)
+
+        def forward(self, x):
+            return self.inner(x)
+
+    class BlockOwnGetattr(_nn.Module):
+        """A __getattr__ of its own (not a reviewed lookup) decides what
+        self.inner is: refused."""
+
+        def __getattr__(self, name):
+            return super().__getattr__(name)
+
+        def forward(self, x):
+            return self.inner(x)
+
+    class BlockStoresInNew(_nn.Module):
+        """NEWOBJ's arguments go to a __new__ that stores them, which no BUILD
+        shows the judge: refused."""
+
+        def __new__(cls, *args):
+            self = super().__new__(cls)
+            self.__dict__["inner"] = args[0] if args else None
+            return self
+
+        def forward(self, x):
+            return self.inner(x)
+
+    class BlockLoopsComputed(_nn.Module):
+        """forward calls the items of a value it computes: refused."""
+
+        def forward(self, x):
+            for layer in sorted(self.layers):
+                x = layer(x)
+            return x
+
+    class BlockLoopsRebound(_nn.Module):
+        """The loop variable is also bound by an assignment: refused."""
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            layer = x
+            return layer(x)
+
+
+    class BlockLoopsOwnLayers(_nn.Module):
+        """The layers it loops over are the class's own attribute, not state:
+        refused (the judge could not see them; here a builtin)."""
+
+        layers = (eval,)
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+
+class Pipeline:
+    """A plain class whose __call__ calls each stored step: refused (stored
+    calls are judged only under a dispatch summary, nn.Module's, for now)."""
+
+    def __call__(self, x):
+        for step in self.steps:
+            x = step(x)
+        return x
