@@ -290,8 +290,15 @@ struct allow_entry {
 //                         nodes, values}: the arrays' elements read (child indices, features, depth, shapes)
 //   "scipy-sparse":       the __dict__ of a csr, csc or coo matrix or array: check_format(full_check=True) on
 //                         the elements (indptr from 0 to nnz, never decreasing; indices, row, col in range)
-inline constexpr std::array<std::string_view, 6> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
-                                                                "numpy-subtype", "sklearn-tree", "scipy-sparse"};
+//   "numpy-bit-generator": a Generator's or bit generator's state dict as numpy 1.24 writes it: bit_generator one of
+//                         MT19937, PCG64, PCG64DXSM, Philox, SFC64, and that generator's keys, each in its range
+//                         (MT19937 pos 0..624, Philox buffer_pos 0..4), arrays the ndarray checker read whole
+//   "numpy-random-state": RandomState's: the same plus has_gauss (0/1) and gauss (a float)
+//   "numpy-seed-sequence": SeedSequence's Cython state (entropy, n_children_spawned, pool, pool_size, spawn_key),
+//                         pool_size 4..1024 and pool an ndarray of that many items; its helper's state argument None
+inline constexpr std::array<std::string_view, 9> state_checkers{
+    "numpy-dtype",         "numpy-ndarray",      "numpy-masked-array",  "numpy-subtype", "sklearn-tree",
+    "scipy-sparse",        "numpy-bit-generator", "numpy-random-state", "numpy-seed-sequence"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)

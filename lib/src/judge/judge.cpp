@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -61,6 +62,34 @@ bool loader_hook_name(std::string_view key) {
     if (key.size() >= 4 && key.starts_with("__") && key.ends_with("__")) return true;
     return key == "append" || key == "extend" || key == "add";
 }
+
+// numpy.random state layouts (judge::check_rng_state): see there.
+enum class rng_value : std::uint8_t { index, u128, array, real };
+struct rng_field {
+    std::string_view key;
+    rng_value kind;
+    std::uint64_t n;  // index: the largest value (from 0); array: the item count
+};
+struct rng_layout {
+    std::string_view name;                // 'bit_generator'
+    std::span<const rng_field> outer;     // keys besides 'bit_generator' and 'state'
+    std::span<const rng_field> inner;     // the keys of 'state'
+};
+static constexpr rng_field kMtInner[] = {{"key", rng_value::array, 624}, {"pos", rng_value::index, 624}};
+static constexpr rng_field kUintOuter[] = {{"has_uint32", rng_value::index, 1},
+                                           {"uinteger", rng_value::index, 0xffffffffu}};
+static constexpr rng_field kPhiloxOuter[] = {{"buffer", rng_value::array, 4}, {"buffer_pos", rng_value::index, 4},
+                                             {"has_uint32", rng_value::index, 1},
+                                             {"uinteger", rng_value::index, 0xffffffffu}};
+static constexpr rng_field kPhiloxInner[] = {{"counter", rng_value::array, 4}, {"key", rng_value::array, 2}};
+static constexpr rng_field kPcgInner[] = {{"state", rng_value::u128, 0}, {"inc", rng_value::u128, 0}};
+static constexpr rng_field kSfcInner[] = {{"state", rng_value::array, 4}};
+static constexpr rng_layout kRngLayouts[] = {
+    {"MT19937", {}, kMtInner},   {"PCG64", kUintOuter, kPcgInner}, {"PCG64DXSM", kUintOuter, kPcgInner},
+    {"Philox", kPhiloxOuter, kPhiloxInner}, {"SFC64", kUintOuter, kSfcInner},
+};
+// RandomState.get_state(legacy=False) adds these to its bit generator's.
+static constexpr rng_field kGaussOuter[] = {{"has_gauss", rng_value::index, 1}, {"gauss", rng_value::real, 0}};
 
 class judge {
 public:
@@ -480,6 +509,9 @@ private:
             {"numpy-subtype", &judge::check_subtype_state},
             {"sklearn-tree", &judge::check_tree_state},
             {"scipy-sparse", &judge::check_sparse_state},
+            {"numpy-bit-generator", &judge::check_bit_generator_state},
+            {"numpy-random-state", &judge::check_random_state},
+            {"numpy-seed-sequence", &judge::check_seed_sequence_state},
         };
         static_assert(std::size(kCheckers) == state_checkers.size(), "a checker for each name in state_checkers");
         for (const state_checker& c : kCheckers)
@@ -602,6 +634,199 @@ private:
     // Arrays whose one BUILD the ndarray checker read whole, and their item
     // counts, for calls that read an array's buffer (args array_items).
     std::unordered_map<std::uint32_t, std::uint64_t> array_items_;
+
+    // ---- numpy.random states -------------------------------------------
+    //
+    // The state setters of numpy 1.24's bit generators (Cython) store what
+    // the dict holds without checking it: MT19937 keeps `pos` as the index
+    // of its next key word (2**30 or a negative one is read and written out
+    // of bounds on the first draw), Philox keeps `buffer_pos` as the index
+    // into its 4-word buffer. Generator.__setstate__ and
+    // RandomState.set_state hand the state to them. What numpy writes is a
+    // fixed layout per bit generator: anything else is refused.
+
+    // An ndarray's entry in array_items_ (end() for a value not an array):
+    // small ints have no node index to look up.
+    std::unordered_map<std::uint32_t, std::uint64_t>::const_iterator array_read_whole(value_ref v) const {
+        if (g_.kind(v) != value_kind::reduce && g_.kind(v) != value_kind::newobj) return array_items_.end();
+        return array_items_.find(v.index());
+    }
+    // "numpy-bit-generator": Generator and bit generator BUILD state.
+    void check_bit_generator_state(const event& e, value_ref, const allow_entry& entry) {
+        check_rng_state(e, entry, false);
+    }
+    // "numpy-random-state": RandomState.__setstate__ (set_state) state.
+    void check_random_state(const event& e, value_ref, const allow_entry& entry) { check_rng_state(e, entry, true); }
+
+    // A plain dict's str keys and values as the BUILD reads it, or why not.
+    std::string read_str_dict(value_ref d, std::vector<std::pair<std::string_view, value_ref>>& out) const {
+        if (g_.kind(d) != value_kind::dict) return "it is " + describe(d) + ", not a plain dict";
+        if (!unchanged_since_build(d))
+            return "the dict is changed after the BUILD (SETITEM through the memo): the setter read other values";
+        auto kv = g_.items(d);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+            if (g_.kind(kv[i]) != value_kind::str) return "a key is " + describe(kv[i]) + ", not a str";
+            for (const auto& [k, v] : out)
+                if (k == g_.text(kv[i])) return "key '" + std::string(k) + "' is set twice";
+            out.emplace_back(g_.text(kv[i]), kv[i + 1]);
+        }
+        return {};
+    }
+    // Why `v` is not what numpy writes for field `f`, or nothing.
+    std::string rng_field_wrong(const rng_field& f, value_ref v) const {
+        switch (f.kind) {
+            case rng_value::index:
+                if (g_.kind(v) != value_kind::integer || g_.as_int(v) < 0 ||
+                    static_cast<std::uint64_t>(g_.as_int(v)) > f.n)
+                    return describe_scalar(v) + ", not an int from 0 to " + std::to_string(f.n);
+                return {};
+            case rng_value::u128: {
+                if (g_.kind(v) == value_kind::integer && g_.as_int(v) >= 0) return {};
+                if (g_.kind(v) == value_kind::big_integer) {
+                    auto b = g_.big_int_bytes(v);  // little-endian two's complement
+                    std::size_t n = b.size();
+                    if (n > 0 && (b[n - 1] & 0x80) == 0) {
+                        while (n > 0 && b[n - 1] == 0) --n;
+                        if (n <= 16) return {};
+                    }
+                }
+                return describe_scalar(v) + ", not an int from 0 to 2**128 - 1";
+            }
+            case rng_value::array: {
+                auto it = array_read_whole(v);
+                if (it == array_items_.end())
+                    return describe(v) + ", not an ndarray whose one BUILD the judge read whole before this one";
+                if (it->second != f.n)
+                    return "an ndarray of " + std::to_string(it->second) + " items, not " + std::to_string(f.n);
+                return {};
+            }
+            case rng_value::real:
+                if (g_.kind(v) != value_kind::floating) return describe_scalar(v) + ", not a float";
+                return {};
+        }
+        return "unknown field";
+    }
+    // The dict `d` has exactly the fields of `fields` and `extra` (plus the
+    // keys in `also`, checked by the caller), each as numpy writes it.
+    bool check_rng_fields(const event& e, const allow_entry& entry, const std::string& where,
+                          const std::vector<std::pair<std::string_view, value_ref>>& d,
+                          std::initializer_list<std::span<const rng_field>> fields,
+                          std::initializer_list<std::string_view> also) {
+        std::size_t expected = also.size();
+        for (auto part : fields) expected += part.size();
+        std::string names;
+        for (auto part : fields)
+            for (const rng_field& f : part) names += (names.empty() ? "'" : ", '") + std::string(f.key) + "'";
+        for (std::string_view a : also) names += (names.empty() ? "'" : ", '") + std::string(a) + "'";
+        for (auto part : fields)
+            for (const rng_field& f : part) {
+                value_ref v{};
+                bool found = false;
+                for (const auto& kv : d)
+                    if (kv.first == f.key) { v = kv.second; found = true; }
+                if (!found) {
+                    native_state_finding(e, entry, where + "without '" + std::string(f.key) + "'",
+                                         "numpy writes the keys " + names);
+                    return false;
+                }
+                if (std::string why = rng_field_wrong(f, v); !why.empty()) {
+                    native_state_finding(e, entry, where + "'" + std::string(f.key) + "' " + describe_scalar(v),
+                                         "it is " + why + " (numpy's setter stores it unchecked: an index out of "
+                                         "range is read and written past the generator's buffers on the first draw)");
+                    return false;
+                }
+            }
+        if (d.size() != expected) {
+            native_state_finding(e, entry, where + "with " + std::to_string(d.size()) + " keys",
+                                 "numpy writes exactly the keys " + names);
+            return false;
+        }
+        return true;
+    }
+    void check_rng_state(const event& e, const allow_entry& entry, bool random_state) {
+        std::vector<std::pair<std::string_view, value_ref>> outer;
+        if (std::string why = read_str_dict(e.operand, outer); !why.empty())
+            return native_state_finding(e, entry, "state " + describe(e.operand),
+                                        "numpy writes a plain dict {'bit_generator': name, 'state': {...}, ...} and " +
+                                            why + " (a legacy tuple state is not what a pickle holds)");
+        value_ref name{}, inner{};
+        bool has_name = false, has_inner = false;
+        for (const auto& kv : outer) {
+            if (kv.first == "bit_generator") { name = kv.second; has_name = true; }
+            if (kv.first == "state") { inner = kv.second; has_inner = true; }
+        }
+        const rng_layout* layout = nullptr;
+        if (has_name && g_.kind(name) == value_kind::str)
+            for (const rng_layout& l : kRngLayouts)
+                if (l.name == g_.text(name)) layout = &l;
+        if (!layout)
+            return native_state_finding(e, entry, "state with bit_generator " + (has_name ? describe_scalar(name) : "missing"),
+                                        "numpy writes one of MT19937, PCG64, PCG64DXSM, Philox, SFC64, whose layouts "
+                                        "the judge knows");
+        const std::string gen = std::string(layout->name) + " state ";
+        std::vector<std::pair<std::string_view, value_ref>> in;
+        if (!has_inner)
+            return native_state_finding(e, entry, gen + "without 'state'", "numpy writes the generator's words there");
+        if (std::string why = read_str_dict(inner, in); !why.empty())
+            return native_state_finding(e, entry, gen + "'state' " + describe(inner), "numpy writes a plain dict, and " + why);
+        if (!check_rng_fields(e, entry, gen, outer,
+                              {layout->outer, random_state ? std::span<const rng_field>(kGaussOuter)
+                                                           : std::span<const rng_field>()},
+                              {"bit_generator", "state"}))
+            return;
+        check_rng_fields(e, entry, gen + "'state' ", in, {layout->inner}, {});
+    }
+
+    // "numpy-seed-sequence": the Cython state of SeedSequence, (entropy,
+    // n_children_spawned, pool, pool_size, spawn_key), stored unchecked.
+    // spawn() makes children of pool_size words, mixing each word into
+    // every other (pool_size**2 steps): 10**8 over a 1-word pool runs for
+    // minutes. numpy's default is 4; the judge allows up to kMaxPoolSize.
+    static constexpr std::int64_t kMaxPoolSize = 1024;
+    static constexpr std::size_t kMaxSeedInts = 1024, kMaxSeedIntBytes = 1024;
+    bool seed_int(value_ref v) const {
+        if (g_.kind(v) == value_kind::integer) return g_.as_int(v) >= 0;
+        if (g_.kind(v) != value_kind::big_integer) return false;
+        auto b = g_.big_int_bytes(v);
+        return !b.empty() && b.size() <= kMaxSeedIntBytes && (b.back() & 0x80) == 0;
+    }
+    bool seed_ints(value_ref v) const {
+        if (g_.kind(v) == value_kind::list && !unchanged_since_build(v)) return false;
+        if (g_.kind(v) != value_kind::tuple && g_.kind(v) != value_kind::list) return false;
+        if (g_.items(v).size() > kMaxSeedInts) return false;
+        for (value_ref item : g_.items(v))
+            if (!seed_int(item)) return false;
+        return true;
+    }
+    void check_seed_sequence_state(const event& e, value_ref, const allow_entry& entry) {
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 5)
+            return native_state_finding(e, entry, "state " + describe(state),
+                                        "numpy writes a tuple (entropy, n_children_spawned, pool, pool_size, spawn_key)");
+        auto s = g_.items(state);
+        std::string limits = " (at most " + std::to_string(kMaxSeedInts) + " ints of up to " +
+                             std::to_string(kMaxSeedIntBytes) + " bytes)";
+        if (!seed_int(s[0]) && !seed_ints(s[0]))
+            return native_state_finding(e, entry, "entropy " + describe_scalar(s[0]),
+                                        "numpy writes a non-negative int or a tuple or list of them" + limits);
+        if (g_.kind(s[1]) != value_kind::integer || g_.as_int(s[1]) < 0 || g_.as_int(s[1]) > 0xffffffffll)
+            return native_state_finding(e, entry, "n_children_spawned " + describe_scalar(s[1]),
+                                        "it is a uint32 numpy writes as an int");
+        if (g_.kind(s[3]) != value_kind::integer || g_.as_int(s[3]) < 4 || g_.as_int(s[3]) > kMaxPoolSize)
+            return native_state_finding(e, entry, "pool_size " + describe_scalar(s[3]),
+                                        "numpy's SeedSequence takes at least 4, and the judge allows up to " +
+                                            std::to_string(kMaxPoolSize) +
+                                            ": spawn() mixes a child's pool_size words into each other, pool_size**2 "
+                                            "steps each");
+        auto it = array_read_whole(s[2]);
+        if (it == array_items_.end() || it->second != static_cast<std::uint64_t>(g_.as_int(s[3])))
+            return native_state_finding(e, entry, "pool " + describe(s[2]),
+                                        "numpy writes an ndarray of pool_size (" + std::to_string(g_.as_int(s[3])) +
+                                            ") words, whose one BUILD the judge read whole before this one");
+        if (g_.kind(s[4]) != value_kind::tuple || !seed_ints(s[4]))
+            return native_state_finding(e, entry, "spawn_key " + describe(s[4]),
+                                        "numpy writes a tuple of non-negative ints" + limits);
+    }
 
     // "numpy-masked-array": MaskedArray.__setstate__ unpacks (version,
     // shape, dtype, is_fortran, data, mask, fill_value) and hands (shape,
@@ -1636,6 +1861,17 @@ private:
                              "min_args, max_args, args", a.via, rule::argument_not_allowed);
         }
         if (entry && entry->has_position_bounds() && !a.unknown) check_positions(e, gn, *entry, a);
+        // __pyx_unpickle_SeedSequence(cls, checksum, state) sets a state that
+        // is not None itself, with no BUILD for the checker to read: numpy
+        // writes None there and the state as BUILD's.
+        if (entry && entry->state == "numpy-seed-sequence" &&
+            (a.unknown || (a.keywords && !g_.items(*a.keywords).empty()) ||
+             (a.positional.size() > 2 && g_.kind(a.positional[2]) != value_kind::none)))
+            argument_finding(e, gn, *entry, "the state argument",
+                             a.positional.size() > 2 ? describe(a.positional[2]) : std::string("not a plain argument"),
+                             "only None there (numpy writes the state as BUILD's, which its state checker reads: "
+                             "state = \"numpy-seed-sequence\"",
+                             a.via, rule::argument_not_allowed);
         auto one = [&](value_ref v, const std::string& label) {
             value_kind ak = g_.kind(v);
             if (entry && (ak == value_kind::integer || ak == value_kind::big_integer)) {
