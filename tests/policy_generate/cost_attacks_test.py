@@ -16,8 +16,11 @@ entries").
 """
 import pathlib
 import re
+import resource
 import struct
+import subprocess
 import sys
+import time
 import tempfile
 from harness import POLICIES, arguments, glob, report, scan_verdicts, text
 
@@ -194,6 +197,59 @@ def pandas_new_index_few():
     return pandas_new_index_calls(1000)
 
 
+
+LONG_BINPUT, POP_MARK = b"r", b"1"
+
+
+def memoised_argument_calls(callee, arg, n, keep=True):
+    """n calls callee(arg), the callee and its argument memoised (5 bytes a call), the results kept in a list
+    (each result alive at once) or popped."""
+    head = callee + LONG_BINPUT + struct.pack("<I", 0) + b"0" + arg + LONG_BINPUT + struct.pack("<I", 1) + b"0"
+    one = BINGET + b"\x00" + BINGET + b"\x01" + TUPLE1 + REDUCE
+    return PROTO + head + (EMPTY_LIST + MARK + one * n + APPENDS if keep else MARK + one * n + POP_MARK + b"N") + STOP
+
+
+def int_list(n):
+    """[0, 1, ..., n - 1] (3 bytes an item, BININT2)."""
+    return EMPTY_LIST + MARK + b"".join(b"M" + struct.pack("<H", k % 65536) for k in range(n)) + APPENDS
+
+
+def counter_of_memoised_list():
+    """collections.Counter(L) 1,000 times, L one memoised list of 10,000 items: each call counts L again
+    (the red team's 10,000 calls of a 65,536-item list took 34 s of CPU from 257 kB); 10 million units."""
+    return memoised_argument_calls(glob("collections", "Counter"), int_list(10000), 1000, keep=False)
+
+
+def bytearray_size_repeated():
+    """bytearray(1048576) 1,200 times, the results kept: each call within max_int_arg, 1.2 GiB from 7 kB;
+    1048576 / 64 units each, 19.7 million in all."""
+    return memoised_argument_calls(glob("builtins", "bytearray"), b"J" + struct.pack("<i", 1048576), 1200)
+
+
+def set_of_memoised_list():
+    """set(L) 600 times, L one memoised list of 65,536 items, the sets kept: 1.2 GiB from 197 kB."""
+    return memoised_argument_calls(glob("builtins", "set"), int_list(65536), 600)
+
+
+def frozenset_of_memoised_list():
+    """frozenset(L) 600 times, as set(L): 1.2 GiB."""
+    return memoised_argument_calls(glob("builtins", "frozenset"), int_list(65536), 600)
+
+
+def deque_of_memoised_list():
+    """collections.deque(L) 2,000 times, L 65,536 items, kept: 1.1 GiB."""
+    return memoised_argument_calls(glob("collections", "deque"), int_list(65536), 2000)
+
+
+def set_of_memoised_list_once():
+    """set(L) once, L 65,536 items: 65,537 units, within the budget."""
+    return memoised_argument_calls(glob("builtins", "set"), int_list(65536), 1)
+
+
+def bytearray_size_few():
+    """bytearray(1048576) 100 times (100 MiB): 1.6 million units, within the budget."""
+    return memoised_argument_calls(glob("builtins", "bytearray"), b"J" + struct.pack("<i", 1048576), 100)
+
 # (policies, attack, (policy file, the line that bounds it) or None): every
 # policy that includes the one fixed must refuse it too. The rows through
 # invokes have no line to remove: the shipped entries of these callables do
@@ -239,12 +295,43 @@ ATTACKS = [
     (["pandas"], pandas_new_index_repeated, ("pandas.toml", r"cost = 30")),
     (["numpy"], numpy_reconstruct_repeated, None),
     (["default"], numpy_reconstruct_repeated, None),
+    # what each call is handed is charged too (call_cost_budget::handed): the memo hands one argument to many calls.
+    # No policy line bounds these: with the judge's handed_units returning 0 every row here is safe.
+    (["python"], counter_of_memoised_list, None),
+    (["default"], counter_of_memoised_list, None),
+    (["python"], bytearray_size_repeated, None),
+    (["python"], set_of_memoised_list, None),
+    (["python"], frozenset_of_memoised_list, None),
+    (["python"], deque_of_memoised_list, None),
+    (["sklearn"], deque_of_memoised_list, None),
 ]
 # Benign pickles of the same calls, fewer: safe (each row's calls within the budget, and bounded otherwise).
 SAFE = [
     (["nltk"], re_compile_one_stream_of_spread),
     (["pandas"], pandas_new_index_few),
+    (["python"], set_of_memoised_list_once),
+    (["python"], bytearray_size_few),
 ]
+
+
+def scanner_cost_of_many_handings(pickleguard, tmp, failures):
+    """The judge itself must not walk a memoised argument again per call: set(L) 10,000 times, L 65,536 items
+    (316 kB), drove the scanner to its 8 GB memory limit before. Judged unsafe within 10 s and 512 MiB."""
+    path = pathlib.Path(tmp) / "scanner_set_of_memoised_list_10000.pkl"
+    path.write_bytes(memoised_argument_calls(glob("builtins", "set"), int_list(65536), 10000, keep=False))
+    start = time.monotonic()
+    r = subprocess.run([pickleguard, "scan", "--format", "json", "--policy", "python", str(path)],
+                       capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+    verdict = '"verdict": "unsafe"' in r.stdout or '"verdict":"unsafe"' in r.stdout
+    print(f"{path.name} ({path.stat().st_size} bytes) under python: {'unsafe' if verdict else r.stdout[:200]}, "
+          f"{seconds:.1f} s, max RSS of the scans so far {rss_mib:.0f} MiB")
+    if not verdict:
+        failures.append(f"{path.name} is not unsafe under python")
+    if seconds > 10 or rss_mib > 512:
+        failures.append(f"{path.name}: the scan took {seconds:.1f} s and up to {rss_mib:.0f} MiB (bound 10 s, 512 MiB)")
+    path.unlink()
 
 
 def scan(pickleguard, policies, path):
@@ -274,6 +361,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = args.write or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
+        scanner_cost_of_many_handings(args.pickleguard, tmp, failures)  # first: RUSAGE_CHILDREN is a maximum so far
         for policies, make, bound in ATTACKS:
             path = out / f"{make.__name__}.pkl"
             path.write_bytes(make())

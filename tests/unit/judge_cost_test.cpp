@@ -498,6 +498,44 @@ TEST_F(Cost, HashCollisionBoundIsConfigurable) {
 
 // The running sum saturates at 2^64 - 1 instead of wrapping (a wrapped sum
 // would read as cheap), goes past a limit once, and never past 2^64 - 1.
+// What a call is handed: plus saturates, byte_units rounds down (a unit
+// per kBytesPerUnit bytes), and a charge of both saturates too.
+TEST(CallCostBudget, HandedSizeUnitsSaturate) {
+    constexpr std::uint64_t kMax = ~std::uint64_t{0};
+    static_assert(call_cost_budget::plus(2, 3) == 5);
+    static_assert(call_cost_budget::plus(kMax - 1, 1) == kMax);
+    static_assert(call_cost_budget::plus(kMax - 1, 2) == kMax);
+    static_assert(call_cost_budget::plus(kMax, kMax) == kMax);
+    static_assert(call_cost_budget::byte_units(63) == 0);
+    static_assert(call_cost_budget::byte_units(64) == 1);
+    static_assert(call_cost_budget::byte_units(1048576) == 16384);
+    static_assert(call_cost_budget::byte_units(kMax) == kMax / 64);
+    call_cost_budget b;
+    EXPECT_FALSE(b.charge(call_cost_budget::plus(10, call_cost_budget::byte_units(1048576)), 16394));
+    EXPECT_TRUE(b.charge(call_cost_budget::plus(kMax, 1), 16394));
+    EXPECT_EQ(b.spent, kMax);
+}
+
+// set(L) with one memoised list L of 1,000 items, 2,100 times: each call is
+// charged L's 1,000 items on top of its cost, 2,102,100 units in all, past
+// 2**21; 1,000 calls are within it.
+std::string set_of_memoised_list(int calls) {
+    std::string list = "](";
+    for (int k = 0; k < 1000; ++k) list += std::string("K") + static_cast<char>(k % 200);
+    list += "e";
+    std::string one = pb(R"(h\x00h\x01\x85R)");
+    std::string body = pb(R"(\x80\x02cbuiltins\nset\nq\x000)") + list + pb(R"(q\x010()");
+    for (int k = 0; k < calls; ++k) body += one;
+    return body + "1N.";
+}
+TEST_F(Cost, MemoisedArgumentChargesItsSizeToEachCall) {
+    auto many = scan("python", set_of_memoised_list(2100));
+    ASSERT_NE(find(many, "call-cost-exceeded", "for what it is handed"), nullptr) << rules(many);
+    EXPECT_EQ(many.verdict, verdict::unsafe);
+    auto fewer = scan("python", set_of_memoised_list(1000));
+    EXPECT_EQ(fewer.verdict, verdict::safe) << rules(fewer);
+}
+
 TEST(CallCostBudget, SumSaturatesAndGoesPastTheLimitOnce) {
     constexpr std::uint64_t kMax = ~std::uint64_t{0};
     call_cost_budget b;

@@ -33,10 +33,23 @@ using nested_pickle_sink = std::function<void(std::span<const std::byte> bytes, 
 struct call_cost_budget {
     std::uint64_t spent = 0;  // saturates at 2^64 - 1
     bool reported = false;
+    // What a call is handed costs on top of its entry's cost: a unit per
+    // item of each container argument (set, Counter, deque, list, tuple,
+    // dict, OrderedDict iterate their argument one level: shallow), and a
+    // unit per kBytesPerUnit bytes of each str/bytes argument and of each
+    // integer argument of an entry with max_int_arg (bytes(n), bytearray(n)
+    // allocate n bytes). The memo hands one argument to any number of
+    // calls; so the budget (2**21 units) also bounds the memory those calls
+    // copy or allocate, at 128 MiB.
+    static constexpr std::uint64_t kBytesPerUnit = 64;
+    static constexpr std::uint64_t plus(std::uint64_t a, std::uint64_t b) noexcept {
+        return b > ~std::uint64_t{0} - a ? ~std::uint64_t{0} : a + b;
+    }
+    static constexpr std::uint64_t byte_units(std::uint64_t bytes) noexcept { return bytes / kBytesPerUnit; }
     // Adds `units`; true once, when the sum first goes past `limit` (which
     // 2^64 - 1 never is: the sum saturates there).
     constexpr bool charge(std::uint64_t units, std::uint64_t limit) noexcept {
-        spent = units > ~std::uint64_t{0} - spent ? ~std::uint64_t{0} : spent + units;
+        spent = plus(spent, units);
         if (reported || spent <= limit) return false;
         reported = true;
         return true;

@@ -113,7 +113,8 @@ inline constexpr limit_info limit_table[] = {
     {"max_lazy_items", "", &limits::max_lazy_items,
      "items allowed calls draw from lazy values such as range, per call and per pickle"},
     {"max_call_cost", "", &limits::max_call_cost,
-     "cost of the allowed calls, instantiations and BUILDs of a pickle, summed (entries' cost, default 1; rule "
+     "cost of the allowed calls, instantiations and BUILDs of a pickle, summed (entries' cost, default 1, and "
+     "what each call is handed: an item of a container argument, 64 bytes of a str or bytes or of a size; rule "
      "call-cost-exceeded)"},
 };
 

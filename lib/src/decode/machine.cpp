@@ -734,6 +734,20 @@ private:
     value_equality equality_{g_};
     // Hash indexes of large dicts and sets, by container: key hash -> position.
     std::unordered_map<std::uint32_t, std::unordered_multimap<std::uint64_t, std::uint32_t>> key_index_;
+    // What fold_constructor has copied into values of this stream: a unit
+    // per item of a set or frozenset, per 64 bytes of bytes or bytearray,
+    // as the judge charges the calls (call_cost_budget). The memo hands one
+    // list to any number of set() calls, and each fold would copy it: past
+    // [limits] max_call_cost units the calls stay symbolic (judged as calls,
+    // their results computed values), since the judge refuses a pickle whose
+    // allowed calls are handed that much anyway, and the scanner's memory
+    // stays bounded (set(L) 10,000 times, L 65,536 items, 257 kB, took 3 GB).
+    std::uint64_t folded_units_ = 0;
+    bool fold_within_budget(std::uint64_t units) {
+        if (units > lim_.max_call_cost - std::min(folded_units_, lim_.max_call_cost)) return false;
+        folded_units_ += units;
+        return true;
+    }
     std::uint8_t proto_ = 0;
     std::uint8_t op_ = 0;
     std::uint64_t op_offset_ = 0;
@@ -1287,6 +1301,12 @@ bool machine::fold_constructor(value_ref callable, value_ref args, value_ref& ou
                              std::to_string(a.size()));
         if (a.size() == 1) {
             value_kind k = kind_of(a[0]);
+            const bool has_items = k == value_kind::list || k == value_kind::tuple || k == value_kind::set ||
+                                   k == value_kind::frozenset || k == value_kind::dict;
+            const bool has_text = k == value_kind::bytes || k == value_kind::bytearray || k == value_kind::str;
+            if ((has_items || has_text) &&
+                !fold_within_budget(has_items ? items_of(a[0]).items.size() : at(a[0]).len))
+                return true;  // left to the policy as a call (fold_within_budget)
             if (k == value_kind::list || k == value_kind::tuple || k == value_kind::set || k == value_kind::frozenset)
                 elems.assign(items_of(a[0]).items.begin(), items_of(a[0]).items.end());
             else if (k == value_kind::dict) {
@@ -1353,6 +1373,7 @@ bool machine::fold_constructor(value_ref callable, value_ref args, value_ref& ou
     } else {
         return true;
     }
+    if (!fold_within_budget(bytes.size() / 64)) return true;  // left to the policy as a call
     if (!make_text(result_kind, g_.keep(std::move(bytes)), out)) return false;
     folded = true;
     return true;

@@ -1772,7 +1772,7 @@ private:
             if (entry)
                 charge_cost(e, gn, *entry,
                             job.depth ? "runs " : e.kind == event_kind::instantiate ? "instantiates " : "calls ",
-                            job.args.via);
+                            job.args.via, handed_units(*entry, job.args));
             check_arg_values(e, gn, entry, job.args);
             if (entry && entry->state_arg && *entry->state_arg < job.args.positional.size())
                 check_state_keys(e, job.args.positional[*entry->state_arg], qualified(gn.module, gn.name));
@@ -2156,12 +2156,17 @@ private:
     // past [limits] max_call_cost the pickle is refused, once.
     // (`verb` and `via` are only read for the finding: nothing is built per call.)
     void charge_cost(const event& e, const global_name& gn, const allow_entry& entry, const char* verb,
-                     std::string_view via) {
-        if (!budget_->charge(entry.call_cost(), lim_.max_call_cost)) return;
+                     std::string_view via, std::uint64_t handed = 0) {
+        if (!budget_->charge(call_cost_budget::plus(entry.call_cost(), handed), lim_.max_call_cost)) return;
         finding& f = add(rule::call_cost_exceeded, severity::medium,
                          opcode_name(e.opcode) + " " + verb + qualified(gn.module, gn.name) + std::string(via) +
                              " (cost " + std::to_string(entry.call_cost()) + (entry.cost ? "" : ", the default") +
                              (entry.origin.empty() ? std::string() : ", entry at " + entry.origin) +
+                             (handed ? ", plus " + cost_text(handed) +
+                                           " for what it is handed: a unit per item of each container argument, per " +
+                                           std::to_string(call_cost_budget::kBytesPerUnit) +
+                                           " bytes of each str or bytes argument and of each size an allocator is given"
+                                     : std::string()) +
                              "), which brings the cost of the calls, instantiations and BUILDs the policy '" + p_.name() +
                              "' allows to " + cost_text(budget_->spent) +
                              " units in one load (this pickle, those after its STOP and those it hands to nested "
@@ -2173,6 +2178,41 @@ private:
                          &e);
         f.module = gn.module;
         f.name = gn.name;
+    }
+    // The size of what a call is handed (call_cost_budget::kBytesPerUnit):
+    // each argument's own length, read from its node (no walk, nothing
+    // built), so an argument the memo hands to many calls costs each of
+    // them what that call iterates, copies or allocates.
+    std::uint64_t handed_units(const allow_entry& entry, const call_args& a) const {
+        std::uint64_t units = 0;
+        auto one = [&](value_ref v) {
+            switch (g_.kind(v)) {
+                case value_kind::list:
+                case value_kind::tuple:
+                case value_kind::set:
+                case value_kind::frozenset: units = call_cost_budget::plus(units, g_.items(v).size()); break;
+                case value_kind::dict: units = call_cost_budget::plus(units, g_.items(v).size() / 2); break;
+                case value_kind::str:
+                case value_kind::bytes:
+                case value_kind::bytearray:
+                    units = call_cost_budget::plus(units, call_cost_budget::byte_units(g_.text(v).size()));
+                    break;
+                case value_kind::integer:
+                    if (entry.max_int_arg) {  // a size: bytes(n), bytearray(n); beyond max_int_arg it is refused
+                        std::int64_t x = g_.as_int(v);
+                        std::uint64_t magnitude = x < 0 ? 0 - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
+                        units = call_cost_budget::plus(units, call_cost_budget::byte_units(magnitude));
+                    }
+                    break;
+                default: break;
+            }
+        };
+        for (value_ref v : a.positional) one(v);
+        if (a.keywords) {
+            auto kw = g_.items(*a.keywords);
+            for (std::size_t k = 1; k < kw.size(); k += 2) one(kw[k]);
+        }
+        return units;
     }
     static std::string cost_text(std::uint64_t n) {
         return n == UINT64_MAX ? std::string("more than 2**64") : std::to_string(n);
