@@ -244,8 +244,10 @@ struct allow_entry {
 //   "numpy-masked-array": MaskedArray.__setstate__: (version, shape, dtype, is_fortran, data, mask, fill_value)
 //   "numpy-subtype":      the result is an instance of argument 0 (ndarray.__new__(subtype, ...)), whose own
 //                         entry's `state` names the checker: numpy's _reconstruct and _mareconstruct
-inline constexpr std::array<std::string_view, 4> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
-                                                                "numpy-subtype"};
+//   "pandas-single-block-manager": BaseBlockManager.__setstate__ of a SingleBlockManager: one axis whose length
+//                         the judge computes and one block whose 1-D values have exactly that many items
+inline constexpr std::array<std::string_view, 5> state_checkers{"numpy-dtype", "numpy-ndarray", "numpy-masked-array",
+                                                                "numpy-subtype", "pandas-single-block-manager"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)
