@@ -107,9 +107,10 @@ def block(values):
 
 def manager_state(index, values, v14=None, axes=None, blocks=None):
     """(axes, values, items, {'0.14.1': {'axes': [index], 'blocks': [block]}}) as pandas writes it."""
-    axes = axes if axes is not None else lst(index)
-    blocks = blocks if blocks is not None else lst(block(values))
-    v14 = v14 if v14 is not None else dct((text("axes"), axes), (text("blocks"), blocks))
+    if v14 is None:
+        axes = axes if axes is not None else lst(index)
+        blocks = blocks if blocks is not None else lst(block(values))
+        v14 = dct((text("axes"), axes), (text("blocks"), blocks))
     return tup(lst(), lst(), lst(), dct((text("0.14.1"), v14)))
 
 
