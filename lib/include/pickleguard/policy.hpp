@@ -296,9 +296,12 @@ struct allow_entry {
 //   "numpy-random-state": RandomState's: the same plus has_gauss (0/1) and gauss (a float)
 //   "numpy-seed-sequence": SeedSequence's Cython state (entropy, n_children_spawned, pool, pool_size, spawn_key),
 //                         pool_size 4..1024 and pool an ndarray of that many items; its helper's state argument None
-inline constexpr std::array<std::string_view, 9> state_checkers{
-    "numpy-dtype",         "numpy-ndarray",      "numpy-masked-array",  "numpy-subtype", "sklearn-tree",
-    "scipy-sparse",        "numpy-bit-generator", "numpy-random-state", "numpy-seed-sequence"};
+//   "pandas-single-block-manager": BaseBlockManager.__setstate__ of a SingleBlockManager: one axis whose length
+//                         the judge computes and one block whose 1-D values have exactly that many items
+inline constexpr std::array<std::string_view, 10> state_checkers{
+    "numpy-dtype",         "numpy-ndarray",       "numpy-masked-array", "numpy-subtype",
+    "sklearn-tree",        "scipy-sparse",        "numpy-bit-generator", "numpy-random-state",
+    "numpy-seed-sequence", "pandas-single-block-manager"};
 
 // Persistent ids a policy accepts. Two shapes, both PyTorch's:
 //   "torch-storage":        ('storage', <storage type>, key: str, location: str, numel: int)

@@ -235,6 +235,8 @@ private:
                     uses_[*i] |= e.kind == event_kind::call ? uses::call : uses::instantiate;
                     mark_handed_to_call(e.operand);
                     check_call(e, *i, args_of(e));
+                    if (e.kind == event_kind::call && is_pandas_index_maker(*i))
+                        index_made_at_[e.result.index()] = build_ordinal_;
                     if (e.kind == event_kind::call && is_global(e.target)) scan_nested(e);
                     if (is_partial(*i)) make_partial(e);
                 } else if (auto p = partials_.find(e.target.index());
@@ -512,6 +514,7 @@ private:
             {"numpy-bit-generator", &judge::check_bit_generator_state},
             {"numpy-random-state", &judge::check_random_state},
             {"numpy-seed-sequence", &judge::check_seed_sequence_state},
+            {"pandas-single-block-manager", &judge::check_single_block_manager_state},
         };
         static_assert(std::size(kCheckers) == state_checkers.size(), "a checker for each name in state_checkers");
         for (const state_checker& c : kCheckers)
@@ -629,11 +632,208 @@ private:
         if (check_array_part(e, entry, "", s[at], s[at + 1], s[at + 2], s[at + 3], nullptr, &items)) {
             array_items_[made.index()] = items;
             arrays_built_[made.index()] = state;  // its elements can be read (read_array)
+            std::vector<std::int64_t>& dims = array_shapes_[made.index()];
+            for (value_ref d : g_.items(s[at])) dims.push_back(g_.as_int(d));  // checked: non-negative ints
         }
     }
     // Arrays whose one BUILD the ndarray checker read whole, and their item
-    // counts, for calls that read an array's buffer (args array_items).
+    // counts, for calls that read an array's buffer (args array_items), and
+    // their shapes, for pandas' blocks (pandas-single-block-manager).
     std::unordered_map<std::uint32_t, std::uint64_t> array_items_;
+    std::unordered_map<std::uint32_t, std::vector<std::int64_t>> array_shapes_;
+
+    // "pandas-single-block-manager": BaseBlockManager.__setstate__
+    // (pandas/core/internals/managers.py, 1.5.3) takes state[3]['0.14.1']'s
+    // 'axes' and 'blocks' and wraps each block's values (new_block) without
+    // checking them against the axes: a Series whose 2 values sit under an
+    // index of 2**24 reads past them on reindex() or sort_index() (a
+    // segfault; heap contents with a smaller index). Accepted: exactly what
+    // pandas writes for a Series, one axis whose length the judge computes
+    // and one block whose 1-D values hold that many items, every container
+    // as it was at this BUILD.
+    void check_single_block_manager_state(const event& e, value_ref made, const allow_entry& entry) {
+        if (++builds_seen_[made.index()] > 1)
+            return native_state_finding(e, entry, "a second state",
+                                        "BaseBlockManager.__setstate__ replaces the blocks of a manager a Series may "
+                                        "already use, and the judge reads one state per manager");
+        value_ref state = e.operand;
+        if (g_.kind(state) != value_kind::tuple || g_.items(state).size() != 4)
+            return native_state_finding(e, entry, "state " + describe(state),
+                                        "pandas writes (axes, values, items, {'0.14.1': {'axes': [index], 'blocks': "
+                                        "[{'values': array, 'mgr_locs': slice}]}}), a tuple of 4");
+        std::string why;
+        value_ref extra = g_.items(state)[3];
+        std::optional<value_ref> v14 = unchanged_key(extra, "0.14.1", why);
+        std::optional<value_ref> axes = v14 ? unchanged_key(*v14, "axes", why) : std::nullopt;
+        std::optional<value_ref> blocks = axes ? unchanged_key(*v14, "blocks", why) : std::nullopt;
+        if (!blocks) return native_state_finding(e, entry, "state " + describe(extra), why);
+        if (!unchanged_list(*axes, 1))
+            return native_state_finding(e, entry, "axes " + describe(*axes),
+                                        "a SingleBlockManager's axes are a list of one index, as it was at this BUILD "
+                                        "(no APPEND or SETITEM through the memo after it)");
+        if (!unchanged_list(*blocks, 1))
+            return native_state_finding(e, entry, "blocks " + describe(*blocks),
+                                        "a SingleBlockManager's blocks are a list of one block dict, as it was at this "
+                                        "BUILD");
+        value_ref index = g_.items(*axes)[0];
+        std::optional<std::uint64_t> rows = index_length(index, why);
+        if (!rows) return native_state_finding(e, entry, "axis " + describe(index), why);
+        value_ref block = g_.items(*blocks)[0];
+        std::optional<value_ref> values = unchanged_key(block, "values", why);
+        if (!values) return native_state_finding(e, entry, "block " + describe(block), why);
+        std::optional<std::uint64_t> n = values_length(*values, why);
+        if (!n) return native_state_finding(e, entry, "block values " + describe(*values), why);
+        if (*n != *rows)
+            native_state_finding(e, entry, "block values of " + std::to_string(*n) + " items",
+                                 "its index has " + std::to_string(*rows) +
+                                     ", and pandas reads the values at the index's positions (past their end)");
+    }
+    // The value of str key `key` in a dict as it was at this BUILD.
+    std::optional<value_ref> unchanged_key(value_ref d, std::string_view key, std::string& why) const {
+        if (g_.kind(d) != value_kind::dict || !unchanged_since_build(d)) {
+            why = "it must be a dict as it was at this BUILD (no SETITEM through the memo after it) holding '" +
+                  std::string(key) + "'";
+            return std::nullopt;
+        }
+        auto kv = g_.items(d);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+            if (g_.kind(kv[i]) == value_kind::str && g_.text(kv[i]) == key) return kv[i + 1];
+        why = "it has no key '" + std::string(key) + "'";
+        return std::nullopt;
+    }
+    bool unchanged_list(value_ref l, std::size_t size) const {
+        return g_.kind(l) == value_kind::list && g_.items(l).size() == size && unchanged_since_build(l);
+    }
+    // The BUILDs judged when each pandas index maker call ran: its attributes
+    // dict must be as it was then (pandas-single-block-manager).
+    std::unordered_map<std::uint32_t, std::uint64_t> index_made_at_;
+    bool is_pandas_index_maker(std::size_t i) const {
+        const global_name& n = named(i);
+        return (n.module == "pandas.core.indexes.base" && n.name == "_new_Index") ||
+               (n.module == "pandas.core.indexes.datetimes" && n.name == "_new_DatetimeIndex");
+    }
+    bool named_is(value_ref v, std::string_view module, std::string_view name) const {
+        auto i = named_index(v);
+        return i && named(*i).module == module && named(*i).name == name;
+    }
+    // The length of an index as pandas writes one: _new_Index(RangeIndex,
+    // {start, stop, step, name}), or _new_Index(cls, {'data': array, ...})
+    // and _new_DatetimeIndex(cls, {'data': array, ...}) for the others
+    // (MultiIndex, IntervalIndex and the rest: not read, refused).
+    std::optional<std::uint64_t> index_length(value_ref ix, std::string& why) {
+        bool base = false;
+        if (g_.kind(ix) == value_kind::reduce && g_.items(ix).size() == 2) {
+            value_ref f = g_.items(ix)[0];
+            base = named_is(f, "pandas.core.indexes.base", "_new_Index");
+            if (!base && !named_is(f, "pandas.core.indexes.datetimes", "_new_DatetimeIndex")) ix = value_ref{};
+        } else ix = value_ref{};
+        value_ref args = ix == value_ref{} ? value_ref{} : g_.items(ix)[1];
+        if (ix == value_ref{} || g_.kind(args) != value_kind::tuple || g_.items(args).size() != 2 ||
+            g_.kind(g_.items(args)[1]) != value_kind::dict || g_.applied(ix) != nullptr) {
+            why = "the judge reads the length only of an index pandas.core.indexes.base._new_Index or "
+                  "pandas.core.indexes.datetimes._new_DatetimeIndex made from a class and a dict of attributes, with "
+                  "no state of its own";
+            return std::nullopt;
+        }
+        value_ref attrs = g_.items(args)[1];
+        // The graph holds the dict as it ends; one SETITEM through the memo
+        // after the BUILD that followed the call (no finer clock) is a
+        // different index from the one the call made.
+        auto made = index_made_at_.find(ix.index());
+        if (made == index_made_at_.end() || g_.builds_before_change(attrs) > made->second) {
+            why = "its attributes dict is changed after the call that made the index (SETITEM through the memo): the "
+                  "index was made from other values";
+            return std::nullopt;
+        }
+        auto kv = g_.items(attrs);
+        auto attr = [&](std::string_view key) -> std::optional<value_ref> {
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+                if (g_.kind(kv[i]) == value_kind::str && g_.text(kv[i]) == key) return kv[i + 1];
+            return std::nullopt;
+        };
+        if (base && named_is(g_.items(args)[0], "pandas.core.indexes.range", "RangeIndex")) {
+            std::int64_t r[3] = {0, 0, 0};
+            const char* keys[3] = {"start", "stop", "step"};
+            for (std::size_t k = 0; k < 3; ++k) {
+                std::optional<value_ref> v = attr(keys[k]);
+                std::optional<std::int64_t> x = v && g_.kind(*v) == value_kind::integer ? small_int(*v) : std::nullopt;
+                if (!x) {
+                    why = std::string("a RangeIndex's '") + keys[k] + "' must be an int the judge reads (pandas writes "
+                          "start, stop and step)";
+                    return std::nullopt;
+                }
+                r[k] = *x;
+            }
+            for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+                if (g_.kind(kv[i]) != value_kind::str ||
+                    (g_.text(kv[i]) != "start" && g_.text(kv[i]) != "stop" && g_.text(kv[i]) != "step" &&
+                     g_.text(kv[i]) != "name")) {
+                    why = "a RangeIndex's attributes are start, stop, step and name, as pandas writes them";
+                    return std::nullopt;
+                }
+            if (r[2] == 0) {
+                why = "a RangeIndex's step must not be 0";
+                return std::nullopt;
+            }
+            // len(range(start, stop, step)); the ints are 32-bit (small_int), so no overflow
+            std::int64_t span = r[2] > 0 ? r[1] - r[0] : r[0] - r[1];
+            std::int64_t step = r[2] > 0 ? r[2] : -r[2];
+            return span <= 0 ? 0 : static_cast<std::uint64_t>((span + step - 1) / step);
+        }
+        if (base && named_is(g_.items(args)[0], "pandas.core.indexes.multi", "MultiIndex")) {
+            why = "the judge does not compute a MultiIndex's length (levels and codes)";
+            return std::nullopt;
+        }
+        std::optional<value_ref> data = attr("data");
+        if (!data) {
+            why = "the index's attributes have no 'data' whose length the judge reads";
+            return std::nullopt;
+        }
+        std::optional<std::uint64_t> n = values_length(*data, why);
+        if (!n) why = "its 'data': " + why;
+        return n;
+    }
+    // The item count of 1-D values: an ndarray the ndarray checker read
+    // whole (its BUILD judged before this one), or an NDArrayBacked array
+    // (DatetimeArray, ...) that pandas._libs.arrays.__pyx_unpickle_NDArrayBacked
+    // made and one BUILD (dtype, ndarray, {attributes}) filled.
+    std::optional<std::uint64_t> values_length(value_ref v, std::string& why) {
+        auto one_d = [&](value_ref a) -> std::optional<std::uint64_t> {
+            auto it = array_shapes_.find(a.index());
+            if (it == array_shapes_.end() || !a.is_compound()) return std::nullopt;
+            if (it->second.size() != 1) return std::nullopt;
+            return static_cast<std::uint64_t>(it->second[0]);
+        };
+        if (auto n = one_d(v)) return n;
+        const char* need = "values must be a 1-D ndarray whose one BUILD the numpy-ndarray checker read whole before "
+                           "this BUILD, or an NDArrayBacked array (pandas._libs.arrays.__pyx_unpickle_NDArrayBacked "
+                           "with state None, then one BUILD (dtype, such an ndarray, dict) whose dict does not set "
+                           "_ndarray, _data or _dtype)";
+        why = need;
+        if (g_.kind(v) != value_kind::reduce || g_.items(v).size() != 2 ||
+            !named_is(g_.items(v)[0], "pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"))
+            return std::nullopt;
+        value_ref args = g_.items(v)[1];
+        if (g_.kind(args) != value_kind::tuple || g_.items(args).size() != 3 ||
+            g_.kind(g_.items(args)[2]) != value_kind::none)
+            return std::nullopt;
+        const applied_ops* ops = g_.applied(v);
+        if (!ops || ops->states.size() != 1 || !ops->appended.empty() || !ops->setitems.empty() || !ops->added.empty())
+            return std::nullopt;
+        value_ref st = ops->states[0];
+        if (g_.kind(st) != value_kind::tuple || g_.items(st).size() != 3 || g_.kind(g_.items(st)[2]) != value_kind::dict)
+            return std::nullopt;
+        // The graph holds the dict as it ends: its keys include every key it
+        // had at that BUILD (setattr of each on the array).
+        auto kv = g_.items(g_.items(st)[2]);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+            if (g_.kind(kv[i]) != value_kind::str || g_.text(kv[i]) == "_ndarray" || g_.text(kv[i]) == "_data" ||
+                g_.text(kv[i]) == "_dtype")
+                return std::nullopt;
+        // NDArrayBacked.__setstate__ takes (data, dtype) and swaps them when
+        // the second is an ndarray: pandas writes (dtype, ndarray).
+        return one_d(g_.items(st)[1]);
+    }
 
     // ---- numpy.random states -------------------------------------------
     //
