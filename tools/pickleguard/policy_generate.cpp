@@ -39,6 +39,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,8 +54,11 @@ namespace {
 // Runs the inspector and returns what it printed on standard output. Its
 // standard error (the library's own messages) goes to ours.
 result<std::string> run_inspector(const generate_args& args) {
-    std::string script(policy_generate_inspector());
-    std::vector<std::string> argv_s = {args.python, "-B", "-c", script};
+    // The inspector is read from standard input ("-"), a memory file holding
+    // it: as a -c argument it would be bound by the kernel's 128 KiB limit on
+    // one argument (MAX_ARG_STRLEN; posix_spawn fails with E2BIG).
+    std::string_view script = policy_generate_inspector();
+    std::vector<std::string> argv_s = {args.python, "-B", "-"};
     for (const std::string& p : args.paths) {
         argv_s.push_back("--path");
         argv_s.push_back(std::filesystem::absolute(p).string());
@@ -67,14 +71,34 @@ result<std::string> run_inspector(const generate_args& args) {
     auto fail = [](std::string what) {
         return error{error_kind::io, error::no_offset, error::no_opcode, std::move(what)};
     };
+    int in = ::memfd_create("pickleguard-inspector", MFD_CLOEXEC);
+    if (in < 0) return fail(std::string("cannot hold the inspector: memfd_create: ") + std::strerror(errno));
+    for (std::size_t done = 0; done < script.size();) {
+        ssize_t n = ::write(in, script.data() + done, script.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(in);
+            return fail(std::string("cannot write the inspector: ") + std::strerror(errno));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::lseek(in, 0, SEEK_SET) != 0) {
+        ::close(in);
+        return fail("cannot rewind the inspector's memory file");
+    }
     int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return fail("cannot create a pipe");
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        ::close(in);
+        return fail("cannot create a pipe");
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in, 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     pid_t pid = 0;
     int rc = ::posix_spawn(&pid, args.python.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
+    ::close(in);
     ::close(out[1]);
     if (rc != 0) {
         ::close(out[0]);
