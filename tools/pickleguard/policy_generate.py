@@ -2012,15 +2012,13 @@ def analyse_class(cls, scanner):
     finally:
         scanner.current = None
     extra = state_constraints(scanner)
-    if extra.get("empty_state_keys") or extra.get("required_state_keys"):
-        note += (" Its entry constrains BUILD's dict state (empty_state_keys: each, if set, an empty container; "
-                 "required_state_keys: each set), under which the dispatch summary it was read with holds.")
+    # The dispatch summary's keys (nn.Module.__call__); forbidden_state_keys
+    # come from the __setstate__ reading, not from one of __call__.
+    dispatch = {k: v for k, v in extra.items() if k != "forbidden_state_keys"}
     if extra.get("forbidden_state_keys"):
         note += (" forbidden_state_keys: its __setstate__ was read without the branch these state keys guard (that "
                  "branch was refused); BUILD's state must be a plain dict with str keys, none of them, handed to no "
                  "code before.")
-
-
     called = extra.get("called_state_keys", []) + extra.get("called_state_values", [])
     if called:
         # The judge checks what BUILD stores; a value stored any other way
@@ -2032,14 +2030,14 @@ def analyse_class(cls, scanner):
                           f"({', '.join(called)}), which " + ("REDUCE's call of the class" if "call" in uses else
                                                               f"{describe(owner)}.__new__") +
                           " could store without a BUILD the judge reads")
-    if extra:
+    if dispatch:
         note += (" Its entry constrains BUILD's dict state (empty_state_keys: each, if set, an empty container; "
                  "required_state_keys: each set), under which the dispatch summary it was read with holds.")
     if called:
         note += (" Calling an instance calls stored values (called_state_keys, and called_state_values' items; "
                  "attribute_tables: where its __getattr__ finds them): each must be None or an instance NEWOBJ "
                  "made of a class whose entry sets callable_instances.")
-    if extra and "new" in uses:
+    if dispatch and "new" in uses:
         extra["callable_instances"] = True
         note += (" callable_instances: calling an instance runs only the code scanned here, under these "
                  "constraints, so another entry's stored values may be one.")
@@ -2427,6 +2425,11 @@ def inspect_members(modname, mod, scanner, doc, seen, bases_used, only=None, pre
                 continue
             if isinstance(obj, type):
                 uses, note, calls, extra = analyse_class(obj, scanner)
+                bound_new = partial_new_entry(obj, modname, attr, uses, calls)
+                if bound_new is not None:
+                    doc["entries"].append(bound_new)
+                    if not any(e["module"] == "functools" and e["name"] == "partial" for e in doc["entries"]):
+                        doc["entries"].append(EXACT_PARTIAL_ENTRY)
             else:
                 uses, note, calls = analyse_function(obj, scanner)
         except Refused as r:
@@ -2511,25 +2514,6 @@ def main(argv):
                 if skip_module(modname):
                     continue
                 try:
-                    if isinstance(obj, type) and plain_enum(obj):
-                        for name, uses, note, calls in analyse_enum(obj, scanner):
-                            doc["entries"].append({"module": modname, "name": name, "kind": "class" if name == attr
-                                                   else "member", "uses": uses, "note": note,
-                                                   "calls": sorted([list(c) for c in calls])})
-                        continue
-                    if isinstance(obj, type):
-                        uses, note, calls, extra = analyse_class(obj, scanner)
-                        bound_new = partial_new_entry(obj, modname, attr, uses, calls)
-                        if bound_new is not None:
-                            doc["entries"].append(bound_new)
-                            if not any(e["module"] == "functools" and e["name"] == "partial" for e in doc["entries"]):
-                                doc["entries"].append(EXACT_PARTIAL_ENTRY)
-                    else:
-                        uses, note, calls = analyse_function(obj, scanner)
-                except Refused as r:
-                    doc["refused"].append({"module": modname, "name": attr, "reason": str(r)})
-
-
                     mod = importlib.import_module(modname)
                 except BaseException:  # noqa: B036 -- as for the libraries' own modules
                     continue
