@@ -339,7 +339,7 @@ int run_policy_generate(const generate_args& args) {
         // bounds), and refuses every other partial, so the entry hides none.
         // Admitted for the protocol-2 form of NEWOBJ_EX (the inspector writes
         // it only with a `C.__new__` entry), with no reference use.
-        const bool exact_partial = c.kind == "exact-partial" && c.module == "functools" && c.name == "partial" &&
+        const bool exact_partial = c.kind == "bound-partial" && c.module == "functools" && c.name == "partial" &&
                                    c.calls.empty() && c.uses == std::vector<std::string>{"call", "build"};
         if (const known_global* k = exact_partial ? nullptr : dangerous(kb, c.module, c.name)) {
             refused.push_back({c.module, c.name, "the knowledge base names it (" + kb_reason(*k) + ")"});

@@ -2162,7 +2162,7 @@ def _analyse_class(cls, scanner):
 # does not allow by name; the C++ side admits it past the knowledge base,
 # which names partial for hiding the callable, for that reason only.
 EXACT_PARTIAL_ENTRY = {
-    "module": "functools", "name": "partial", "kind": "exact-partial", "uses": ["call", "build"], "calls": [],
+    "module": "functools", "name": "partial", "kind": "bound-partial", "uses": ["call", "build"], "calls": [],
     "note": "Protocol-2 pickles of classes with __getnewargs_ex__ call functools.partial(C.__new__, C, *args, "
             "**kwargs) (reduce_newobj in CPython's typeobject.c, below protocol 4). Judged as the call it makes "
             "(rule exact-partial): only a partial of a named global the policy allows, made from constants and "

@@ -800,7 +800,12 @@ private:
     std::optional<std::uint64_t> values_length(value_ref v, std::string& why) {
         auto one_d = [&](value_ref a) -> std::optional<std::uint64_t> {
             auto it = array_shapes_.find(a.index());
-            if (it == array_shapes_.end() || !a.is_compound()) return std::nullopt;
+            if (it == array_shapes_.end() || !a.is_compound()) {
+                // protocol 5's _frombuffer(bytes, dtype, shape, 'C'): read whole by read_array
+                array_reading ra = read_array(a);
+                if (!ra.view || ra.view->shape.size() != 1 || ra.view->shape[0] < 0) return std::nullopt;
+                return static_cast<std::uint64_t>(ra.view->shape[0]);
+            }
             if (it->second.size() != 1) return std::nullopt;
             return static_cast<std::uint64_t>(it->second[0]);
         };

@@ -923,35 +923,6 @@ class NamedNativeNew:
         return (), {"a": 1}
 
 
-# --- torch.nn.Module.__call__ (a dispatch summary): only with python3-torch --
-try:
-    import torch.nn as _nn
-except ImportError:  # scripts/install-deps.sh --no-ml: the tests skip these cases
-    _nn = None
-
-if _nn is not None:
-    class SafeBlock(_nn.Module):
-        """Module.__call__ with empty hook tables runs forward: allowed, with
-        the hook tables as empty_state_keys and required_state_keys."""
-
-        def forward(self, x):
-            return x * 2
-
-    class BlockEvaluates(_nn.Module):
-        """forward, run by Module.__call__, evaluates its input: refused."""
-
-        def forward(self, x):
-            return eval(x)
-
-    class BlockCallsStored(_nn.Module):
-        """forward calls a submodule, a value stored on the instance: allowed,
-        with inner as called_state_keys and Module.__getattr__'s tables as
-        attribute_tables (the judge requires a callable instance there)."""
-
-        def forward(self, x):
-            return self.inner(x)
-
-
 # ---- forbidden_state_keys: a __setstate__ unsafe only on a state-keyed branch
 class GuardedByKey:
     """statsmodels' ModelData.__setstate__: with "restore" in the state it
@@ -1083,6 +1054,36 @@ class WrapsResultsHashes(WrapsResults):
 
     def __hash__(self):
         return hash(self.key)
+
+
+# --- torch.nn.Module.__call__ (a dispatch summary): only with python3-torch --
+try:
+    import torch.nn as _nn
+except ImportError:  # scripts/install-deps.sh --no-ml: the tests skip these cases
+    _nn = None
+
+if _nn is not None:
+    class SafeBlock(_nn.Module):
+        """Module.__call__ with empty hook tables runs forward: allowed, with
+        the hook tables as empty_state_keys and required_state_keys."""
+
+        def forward(self, x):
+            return x * 2
+
+    class BlockEvaluates(_nn.Module):
+        """forward, run by Module.__call__, evaluates its input: refused."""
+
+        def forward(self, x):
+            return eval(x)
+
+    class BlockCallsStored(_nn.Module):
+        """forward calls a submodule, a value stored on the instance: allowed,
+        with inner as called_state_keys and Module.__getattr__'s tables as
+        attribute_tables (the judge requires a callable instance there)."""
+
+        def forward(self, x):
+            return self.inner(x)
+
 
     class BlockLoopsLayers(_nn.Module):
         """forward calls every value of self.layers: allowed, with layers as
