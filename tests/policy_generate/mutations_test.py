@@ -149,7 +149,7 @@ MUTATIONS = {
  'bound new without getnewargs_ex': ('    if owner is None or owner is object or not isinstance(getnewargs_ex, types.FunctionType):\n        return None', '    if False:\n        return None'),
  'bound new of native new': ('    if not isinstance(fn, types.FunctionType) or required_positional(fn) < 1:', '    if False:'),
  'bound new unpinned': ('"args": [{"pos": 0, "module": modname, "name": attr}],', '"args": [],'),
- 'bound new for refused class': ('        if isinstance(obj, type):\n                        uses, note, calls, extra = analyse_class(obj, scanner)', '        if isinstance(obj, type):\n                        b = partial_new_entry(obj, modname, attr, ["new"], set())\n                        if b: doc["entries"].append(b)\n                        uses, note, calls, extra = analyse_class(obj, scanner)'),
+ 'bound new for refused class': ('            if isinstance(obj, type):\n                uses, note, calls, extra = analyse_class(obj, scanner)', '            if isinstance(obj, type):\n                b = partial_new_entry(obj, modname, attr, ["new"], set())\n                if b: doc["entries"].append(b)\n                uses, note, calls, extra = analyse_class(obj, scanner)'),
  # nn.Module.__call__ (DISPATCH_SUMMARIES)
  'summary off': ('        if summary is not None:\n            return self.scan_summary', '        if False:\n            return self.scan_summary'),
  'summary runs nothing': ('        for m in summary["runs"]:\n', '        for m in ():\n'),
